@@ -1,0 +1,56 @@
+// ds2: one binary, subcommands dispatched here and implemented in their folders.
+// Every subcommand runs the same under mpirun, under sbatch/srun, and as a single process.
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/mpi.h"
+#include "ds2/config.h"
+
+namespace {
+
+void usage() {
+  std::cout << "ds2 " << DS2_VERSION << " (" << DS2_GIT_DESCRIBE << ")"
+            << " -- Deep Speech 2 training on MPI clusters\n\n"
+            << "usage: [mpirun -np N] ds2 <command> [options]   (ds2 <command> --help)\n\n"
+            << "commands:\n";
+  for (const auto& c : ds2::cli::commands())
+    std::cout << "  " << c.name << std::string(12 - std::strlen(c.name), ' ') << c.summary << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    usage();
+    return argc < 2 ? 2 : 0;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    std::cout << "ds2 " << DS2_VERSION << " (" << DS2_GIT_DESCRIBE << ")\n";
+    return 0;
+  }
+  const ds2::cli::Command* cmd = ds2::cli::find(argv[1]);
+  if (!cmd) {
+    std::cerr << "ds2: error: unknown command '" << argv[1] << "' (see ds2 --help)\n";
+    return 2;
+  }
+  int rc = 1;
+  try {
+    ds2::MpiEnv env(&argc, &argv, cmd->mpi_thread_level);
+    ds2::Comm world;
+    ds2::init_logging(world.rank(), world.size());
+    try {
+      rc = cmd->run(argc - 1, argv + 1);
+    } catch (const std::exception& e) {
+      // One line, then every rank goes down: a failing rank never leaves the others hung.
+      ds2::abort_all(fmt::format("ds2 {}: {}", argv[1], e.what()), 1);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "ds2: error: " << e.what() << "\n";
+    return 1;
+  }
+  return rc;
+}

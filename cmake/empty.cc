@@ -1,0 +1,1 @@
+// Compiled into a folder library that has no sources yet.

@@ -1,0 +1,15 @@
+#include "core/error.h"
+
+#include <cstring>
+
+#include "ds2/config.h"
+
+namespace ds2::detail {
+
+const char* short_path(const char* file) {
+  static const size_t n = std::strlen(DS2_SOURCE_DIR);
+  if (std::strncmp(file, DS2_SOURCE_DIR, n) == 0 && file[n] == '/') return file + n + 1;
+  return file;
+}
+
+}  // namespace ds2::detail

@@ -1,0 +1,20 @@
+// Files written atomically: contents go to "<path>.tmp.<pid>" and are renamed over <path> only
+// when complete, so a killed job never leaves a half file that looks whole.
+#pragma once
+
+#include <string>
+
+namespace ds2 {
+
+// The temporary name used while writing `path` (same directory, so rename is atomic).
+std::string temp_path_for(const std::string& path);
+// Renames tmp to path (atomic on POSIX); throws IoError naming both on failure.
+void commit_file(const std::string& tmp, const std::string& path);
+// Writes text to path atomically.
+void write_file_atomic(const std::string& path, const std::string& text);
+std::string read_file(const std::string& path);
+bool file_exists(const std::string& path);
+// Creates a directory and its parents; throws IoError on failure.
+void make_dirs(const std::string& path);
+
+}  // namespace ds2

@@ -1,0 +1,95 @@
+#include "core/options.h"
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace ds2 {
+
+bool parse_command(int argc, char** argv, const std::string& usage, po::options_description& desc,
+                   po::variables_map& vm, CommonOptions& common,
+                   const po::positional_options_description* positional) {
+  po::options_description all;
+  po::options_description common_desc("Common options");
+  common_desc.add_options()
+      ("help,h", po::bool_switch(&common.help), "print this help and exit")
+      ("config", po::value(&common.config), "INI file with options (command line wins)")
+      ("verbose,v", po::value(&common.verbose)->default_value(common.verbose),
+       "log level: 0 warnings, 1 info, 2 debug, 3 trace");
+  all.add(desc).add(common_desc);
+  try {
+    po::command_line_parser parser(argc, argv);
+    parser.options(all);
+    if (positional) parser.positional(*positional);
+    po::store(parser.run(), vm);
+    if (vm.count("help") && vm["help"].as<bool>()) {
+      std::cout << "usage: " << usage << "\n\n" << all << "\n";
+      return false;
+    }
+    if (vm.count("config")) {
+      const std::string path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      DS2_REQUIRE(in, IoError, "{}: cannot open config file", path);
+      try {
+        // allow_unregistered: a shared INI may hold sections for other subcommands.
+        auto parsed = po::parse_config_file(in, all, true);
+        po::store(parsed, vm);
+      } catch (const po::error& e) {
+        DS2_THROW(ConfigError, "{}: {}", path, e.what());
+      }
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    DS2_THROW(ConfigError, "{} (see --help)", e.what());
+  }
+  return true;
+}
+
+namespace {
+std::string value_text(const boost::any& v) {
+  if (v.empty()) return "";
+  if (auto p = boost::any_cast<std::string>(&v)) return *p;
+  if (auto p = boost::any_cast<int>(&v)) return std::to_string(*p);
+  if (auto p = boost::any_cast<int64_t>(&v)) return std::to_string(*p);
+  if (auto p = boost::any_cast<uint64_t>(&v)) return std::to_string(*p);
+  if (auto p = boost::any_cast<double>(&v)) return fmt::format("{}", *p);
+  if (auto p = boost::any_cast<float>(&v)) return fmt::format("{}", *p);
+  if (auto p = boost::any_cast<bool>(&v)) return *p ? "true" : "false";
+  if (auto p = boost::any_cast<std::vector<std::string>>(&v)) {
+    std::string s;
+    for (const auto& x : *p) s += (s.empty() ? "" : " ") + x;
+    return s;
+  }
+  return "?";
+}
+}  // namespace
+
+std::string resolved_config(const po::variables_map& vm) {
+  std::ostringstream out;
+  for (const auto& [name, val] : vm) {
+    if (name == "help" || name == "config") continue;
+    out << name << " = " << value_text(val.value()) << "\n";
+  }
+  return out.str();
+}
+
+std::string command_line(int argc, char** argv) {
+  std::string s;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    bool plain = !a.empty() && a.find_first_of(" \t\"'$\\;&|<>*?()") == std::string::npos;
+    if (!s.empty()) s += ' ';
+    if (plain) {
+      s += a;
+    } else {
+      s += '\'';
+      for (char c : a) s += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+      s += '\'';
+    }
+  }
+  return s;
+}
+
+}  // namespace ds2

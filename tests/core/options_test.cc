@@ -1,0 +1,68 @@
+#include "core/options.h"
+
+#include <gtest/gtest.h>
+
+#include "core/fs.h"
+#include "core/progress.h"
+#include "tests/testutil.h"
+
+namespace ds2 {
+namespace {
+
+struct Opts {
+  int shards = 16;
+  std::string out;
+  void add_to(po::options_description& d) {
+    d.add_options()("shards", po::value(&shards)->default_value(shards), "shard count")(
+        "out", po::value(&out)->required(), "output dir");
+  }
+};
+
+TEST(Options, CommandLineOverridesIniFile) {
+  test::TempDir dir;
+  write_file_atomic(dir / "c.ini", "shards = 4\nout = from_file\n[other]\nunknown = 1\n");
+  Opts o;
+  po::options_description d("prep");
+  o.add_to(d);
+  po::variables_map vm;
+  CommonOptions common;
+  std::string cfg = dir / "c.ini";
+  const char* argv[] = {"prep", "--config", cfg.c_str(), "--out", "cli"};
+  ASSERT_TRUE(parse_command(5, const_cast<char**>(argv), "prep", d, vm, common));
+  EXPECT_EQ(o.shards, 4);
+  EXPECT_EQ(o.out, "cli");
+  EXPECT_NE(resolved_config(vm).find("shards = 4"), std::string::npos);
+}
+
+TEST(Options, BadValueIsOneLineConfigError) {
+  Opts o;
+  po::options_description d("prep");
+  o.add_to(d);
+  po::variables_map vm;
+  CommonOptions common;
+  const char* argv[] = {"prep", "--shards", "many", "--out", "x"};
+  try {
+    parse_command(5, const_cast<char**>(argv), "prep", d, vm, common);
+    FAIL();
+  } catch (const ConfigError& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("shards"), std::string::npos) << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos);
+  }
+  const char* argv2[] = {"prep"};
+  po::variables_map vm2;
+  EXPECT_THROW(parse_command(1, const_cast<char**>(argv2), "prep", d, vm2, common), ConfigError);
+}
+
+TEST(Options, CommandLineQuoting) {
+  const char* argv[] = {"ds2", "prep", "--out", "a b", "it's"};
+  EXPECT_EQ(command_line(5, const_cast<char**>(argv)), "ds2 prep --out 'a b' 'it'\\''s'");
+}
+
+TEST(Progress, FormatDuration) {
+  EXPECT_EQ(Progress::format_duration(3723), "1:02:03");
+  EXPECT_EQ(Progress::format_duration(-1), "--:--");
+}
+
+}  // namespace
+}  // namespace ds2
