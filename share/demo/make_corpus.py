@@ -35,8 +35,10 @@ finished WAV so a killed run resumes and keeps the WAVs whose parameters still m
 import argparse
 import array
 import concurrent.futures as cf
+import functools
 import hashlib
 import json
+import operator
 import os
 import random
 import re
@@ -48,7 +50,7 @@ import threading
 import time
 import wave
 
-SCRIPT_VERSION = 1
+SCRIPT_VERSION = 2  # bump whenever the output for the same settings changes (part of the cache key)
 FORTUNES_DIR = "/usr/share/games/fortunes"
 SAMPLE_RATE = 16000
 LANGUAGES = ("en-us", "en")
@@ -68,6 +70,7 @@ ALPHABET_PATH = os.path.join(HERE, "..", "alphabets", "en.txt")
 _ABBREV = re.compile(
     r"\b(?:mr|mrs|ms|dr|st|jr|sr|prof|vs|etc|inc|ltd|co|mt|no|gen|col|capt|lt|sgt|rev|ave|"
     r"dept|univ|vol|ch|fig|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|approx|esp|"
+    r"adj|adv|prep|pron|conj|interj|abbr|cf|viz|pp|pl|syn|ca|ibid|op|cit|al|"
     r"[a-z])\.", re.IGNORECASE)
 _BAD_TOKEN = re.compile(r"(?:https?:|www\.|\.com\b|\.org\b|\.net\b|::|->|=>|\(\)|;\s*$)")
 _SENTENCE_SPLIT = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"']))\s+")
@@ -120,17 +123,21 @@ def spoken_form(sentence):
     return " ".join(t.split())
 
 
+_VOWEL = re.compile(r"[aeiouy]")
+_CONSONANT_RUN = re.compile(r"[^aeiouy']{6,}")
+_TRIPLE = re.compile(r"(.)\1\1")
+
+
+@functools.lru_cache(maxsize=None)
 def word_ok(word):
+    """True for a dictionary-like lowercase word that espeak-ng reads as a word."""
     if not _WORD.match(word) or len(word) > 15 or word in _FORBIDDEN_WORDS:
         return False
     if len(word) == 1:
         return word in ("a", "i")
-    letters = word.replace("'", "")
-    if not re.search(r"[aeiouy]", letters):
+    if not _VOWEL.search(word):
         return False
-    if re.search(r"[^aeiouy']{6,}", word) or re.search(r"(.)\1\1", word):
-        return False
-    return True
+    return not (_CONSONANT_RUN.search(word) or _TRIPLE.search(word))
 
 
 def sentence_ok(raw, alphabet):
@@ -427,19 +434,6 @@ def read_pcm16(path):
     return samples
 
 
-def write_pcm16(path, samples):
-    data = array.array("h", samples)
-    if sys.byteorder == "big":
-        data.byteswap()
-    part = path + ".part"
-    with wave.open(part, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes(data.tobytes())
-    os.replace(part, path)
-
-
 def make_noise(out, seed, noise_files):
     """Writes noise/*.wav and noise.tsv; returns the rows."""
     ndir = os.path.join(out, "noise")
@@ -470,16 +464,22 @@ def make_noise(out, seed, noise_files):
                             length, kind + "noise"], capture_output=True)
         if r.returncode != 0:
             raise RecipeError("sox synth failed: " + r.stderr.decode(errors="replace").strip())
-        x = read_pcm16(raw)[offset:offset + NOISE_SECONDS * SAMPLE_RATE]
-        if len(x) != NOISE_SECONDS * SAMPLE_RATE:
+        n = NOISE_SECONDS * SAMPLE_RATE
+        x = read_pcm16(raw)[offset:offset + n]
+        if len(x) != n:
+            os.remove(raw)
             raise RecipeError(f"sox synth made {len(x) + offset} samples, too few, for {kind}")
+        rms = (sum(map(operator.mul, x, x)) / n) ** 0.5
+        dst = os.path.join(ndir, kind + ".wav")
+        # Cut the n samples at the seeded offset and scale them to the target RMS (no dither).
+        r = subprocess.run(["sox", "-R", "-D", "-V1", raw, "-t", "wav", dst + ".part", "trim",
+                            f"{offset}s", f"{n}s", "vol", f"{target_rms / max(rms, 1e-9):.6f}"],
+                           capture_output=True)
         os.remove(raw)
-        mean = sum(x) / len(x)
-        rms = (sum((v - mean) ** 2 for v in x) / len(x)) ** 0.5
-        gain = target_rms / max(rms, 1e-9)
-        y = [max(-32768, min(32767, int(round((v - mean) * gain)))) for v in x]
-        write_pcm16(os.path.join(ndir, kind + ".wav"), y)
-        rows.append((f"noise/{kind}.wav", len(y) / SAMPLE_RATE, kind))
+        if r.returncode != 0:
+            raise RecipeError("sox vol failed: " + r.stderr.decode(errors="replace").strip())
+        os.replace(dst + ".part", dst)
+        rows.append((f"noise/{kind}.wav", wav_duration(dst), kind))
     return rows
 
 
@@ -602,7 +602,8 @@ def run(a):
             cols = line.rstrip("\n").split("\t")
             if len(cols) == 2 and cols[0] in keep:
                 journal[cols[0]] = cols[1]
-    write_text_atomic(synth.journal_path, "".join(f"{p}\t{k}\n" for p, k in sorted(journal.items())))
+    write_text_atomic(synth.journal_path,
+                      "".join(f"{p}\t{k}\n" for p, k in sorted(journal.items())))
 
     noise_rows = make_noise(out, a.seed, a.noise_files) if a.noise else []
     if noise_rows:
