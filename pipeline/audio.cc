@@ -7,13 +7,12 @@
 // output effect whose flow() appends to a std::vector (the pattern of sox's example1.c, with our
 // own buffers instead of files) -> int32 samples scaled by 2^-31 to float in [-1, 1).
 //
-// Thread safety: libsox's globals (handler table, message handler, plugin loading) are set up
-// once under std::call_once. Effect lookup/creation and chain construction/destruction run under
-// a mutex; sox_open_read/sox_read/sox_flow_effects work on per-call objects (the rate effect's FFT
-// cache is lock-protected in libsox's OpenMP builds, which Debian/Ubuntu ship).
-// libsox messages arrive through sox_globals.output_message_handler on the calling thread; they
-// are logged at debug level and the last failure text is kept per thread to name the cause in
-// our exceptions.
+// Thread safety: libsox is initialized once for the whole process by augment/sox_init.h (a second
+// sox_init() aborts), which also routes libsox messages to logger("sox") and keeps the last
+// failure text per thread; we use that text to name the cause in our exceptions. Effect handlers
+// come from augment::find_sox_effect (sox_find_effect itself is not thread-safe). Everything else
+// (sox_open_read, sox_read, one effects chain per call) works on per-call objects; the rate
+// effect's shared FFT cache is lock-protected in libsox's OpenMP builds (Debian/Ubuntu).
 #include "pipeline/audio.h"
 
 #include <fcntl.h>
@@ -24,43 +23,19 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <mutex>
 
+#include "augment/sox_init.h"
 #include "core/error.h"
 #include "core/fs.h"
-#include "core/log.h"
 
 namespace ds2::pipeline {
 namespace {
 
 constexpr size_t kReadBlock = 1 << 16;  // samples (all channels) per sox_read
 constexpr double kInt32Scale = 1.0 / 2147483648.0;
-
-thread_local std::string t_last_fail;  // text of this thread's last libsox FAIL message
-
-std::mutex& sox_effects_mutex() {
-  static std::mutex mu;
-  return mu;
-}
-
-void sox_message(unsigned level, const char* subsystem, const char* fmt, va_list ap) {
-  try {
-    static const std::shared_ptr<spdlog::logger> log = ds2::logger("sox");
-    const bool keep = level <= 1;
-    const auto lvl = level <= 3 ? spdlog::level::debug : spdlog::level::trace;
-    if (!keep && !log->should_log(lvl)) return;
-    char buf[1024];
-    std::vsnprintf(buf, sizeof buf, fmt, ap);
-    if (keep) t_last_fail = buf;
-    log->log(lvl, "{}: {}", subsystem ? subsystem : "libsox", buf);
-  } catch (...) {
-    // Never let an exception cross into C code.
-  }
-}
 
 std::string lower_ext(const std::string& path) {
   const size_t slash = path.find_last_of('/');
@@ -76,9 +51,10 @@ bool is_raw_path(const std::string& path) {
   return e == "raw" || e == "pcm";
 }
 
-// The cause from libsox's last FAIL message, without its "can't open input file `PATH': " prefix.
+// The cause from libsox's last message on this thread, without its "can't open input file
+// `PATH': " prefix.
 std::string fail_reason(const std::string& fallback) {
-  std::string r = t_last_fail;
+  std::string r = augment::sox_last_message();
   const size_t q = r.find("': ");
   if (r.rfind("can't open", 0) == 0 && q != std::string::npos) r = r.substr(q + 3);
   return r.empty() ? fallback : r;
@@ -115,7 +91,7 @@ SoxFile open_input(const std::string& path, const RawFormat* raw) {
   ::close(fd);
   DS2_REQUIRE(regular, IoError, "{}: cannot open audio: not a regular file", path);
 
-  t_last_fail.clear();
+  augment::clear_sox_message();
   sox_format_t* f = nullptr;
   if (is_raw_path(path)) {
     const RawFormat r = raw ? *raw : RawFormat{};
@@ -234,14 +210,10 @@ const sox_effect_handler_t kSinkHandler = {
     sizeof(Sink*)};
 
 struct ChainDeleter {
-  void operator()(sox_effects_chain_t* c) const {
-    std::lock_guard<std::mutex> lock(sox_effects_mutex());
-    sox_delete_effects_chain(c);
-  }
+  void operator()(sox_effects_chain_t* c) const { sox_delete_effects_chain(c); }
 };
 
-// Adds an effect to `chain` (caller holds sox_effects_mutex). `priv`, when given, is stored as the
-// effect's private pointer.
+// Adds an effect to `chain`. `priv`, when given, is stored as the effect's private pointer.
 void add_effect(sox_effects_chain_t* chain, const sox_effect_handler_t* h,
                 std::vector<std::string> args, void* priv, sox_signalinfo_t* sig,
                 const sox_signalinfo_t* out, const std::string& path) {
@@ -285,17 +257,13 @@ std::vector<sox_sample_t> resample(const std::vector<sox_sample_t>& in, unsigned
   enc.encoding = SOX_ENCODING_SIGN2;
   enc.bits_per_sample = 32;
 
-  std::unique_ptr<sox_effects_chain_t, ChainDeleter> chain;
-  {
-    std::lock_guard<std::mutex> lock(sox_effects_mutex());
-    t_last_fail.clear();
-    chain.reset(sox_create_effects_chain(&enc, &enc));
-    DS2_REQUIRE(chain, Error, "{}: cannot create a sox effects chain", path);
-    add_effect(chain.get(), &kSourceHandler, {}, &src, &sig, &sig, path);
-    add_effect(chain.get(), sox_find_effect("rate"), {"-h", std::to_string(out_rate)}, nullptr,
-               &sig, &target, path);
-    add_effect(chain.get(), &kSinkHandler, {}, &sink, &sig, &sig, path);
-  }
+  augment::clear_sox_message();
+  std::unique_ptr<sox_effects_chain_t, ChainDeleter> chain(sox_create_effects_chain(&enc, &enc));
+  DS2_REQUIRE(chain, Error, "{}: cannot create a sox effects chain", path);
+  add_effect(chain.get(), &kSourceHandler, {}, &src, &sig, &sig, path);
+  add_effect(chain.get(), augment::find_sox_effect("rate"), {"-h", std::to_string(out_rate)},
+             nullptr, &sig, &target, path);
+  add_effect(chain.get(), &kSinkHandler, {}, &sink, &sig, &sig, path);
   const int rc = sox_flow_effects(chain.get(), nullptr, nullptr);
   DS2_REQUIRE(!sink.failed, Error, "{}: out of memory while resampling", path);
   DS2_REQUIRE(rc == SOX_SUCCESS, FormatError, "{}: resampling {} -> {} Hz failed: {}", path,
@@ -312,17 +280,7 @@ std::vector<float> to_float(const std::vector<sox_sample_t>& s) {
 
 }  // namespace
 
-void init_sox() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    sox_globals_t* g = sox_get_globals();
-    g->output_message_handler = sox_message;
-    g->verbosity = 6;              // our handler filters by the ds2 log level
-    g->use_threads = sox_false;    // one thread per decode; parallelism comes from ranks/threads
-    if (sox_init() != SOX_SUCCESS) DS2_THROW(Error, "libsox: sox_init failed");
-    if (sox_format_init() != SOX_SUCCESS) DS2_THROW(Error, "libsox: sox_format_init failed");
-  });
-}
+void init_sox() { augment::init_sox(); }
 
 AudioInfo probe_audio(const std::string& path, const RawFormat* raw) {
   SoxFile f = open_input(path, raw);
@@ -375,7 +333,7 @@ void write_audio(const std::string& path, const std::vector<float>& samples, int
   sig.length = samples.size();
 
   const std::string tmp = temp_path_for(path);
-  t_last_fail.clear();
+  augment::clear_sox_message();
   sox_format_t* f = sox_open_write(tmp.c_str(), &sig, &enc, type.c_str(), nullptr, nullptr);
   DS2_REQUIRE(f, IoError, "{}: cannot write audio: {}", path, fail_reason("sox_open_write failed"));
   std::vector<sox_sample_t> block(kReadBlock);

@@ -50,7 +50,8 @@ std::vector<float> decode_audio(const std::string& path, int target_rate = 16000
 void write_audio(const std::string& path, const std::vector<float>& samples, int sample_rate);
 
 // Process-wide libsox initialization (sox_init, sox_format_init, message routing); idempotent and
-// thread-safe. The functions above call it; call it yourself before using libsox directly.
+// thread-safe. Forwards to augment::init_sox(), the one place in ds2 that initializes libsox (a
+// second sox_init() aborts the process). The functions above call it.
 void init_sox();
 
 }  // namespace ds2::pipeline

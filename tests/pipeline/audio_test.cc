@@ -10,6 +10,7 @@
 #include <fstream>
 #include <thread>
 
+#include "augment/sox_init.h"
 #include "core/error.h"
 #include "pipeline/featurizer.h"
 #include "tests/testutil.h"
@@ -245,6 +246,16 @@ TEST(Audio, EmptyWavDecodesToEmptyVector) {
   // write_audio of nothing gives a file that decodes to nothing, too.
   write_audio(dir / "empty2.flac", {}, 16000);
   EXPECT_TRUE(decode_audio(dir / "empty2.flac").empty());
+}
+
+// libsox may be initialized once only: augment's and pipeline's init share one call_once.
+TEST(Audio, InitIsSharedWithAugment) {
+  augment::init_sox();
+  init_sox();
+  augment::init_sox();
+  test::TempDir dir("ds2-audio");
+  write_audio(dir / "a.wav", test_signal(800, 8000, 440, 0.5), 8000);
+  EXPECT_NEAR(static_cast<double>(decode_audio(dir / "a.wav").size()), 1600.0, 2.0);
 }
 
 // Decoding (with resampling) from several threads gives the single-threaded result bit for bit.
