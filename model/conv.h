@@ -1,0 +1,57 @@
+// 2-D convolution block of DS2 on (N, C, T, F) maps: conv (no bias) -> batch norm per channel
+// over valid positions -> clipped ReLU min(max(x, 0), clip); padded output frames are zero.
+//
+// Kernel kf x kt (frequency x time, as DS2 writes "41x11"), stride sf x st, zero padding
+// pf = (kf - 1) / 2 bins and pt = (kt - 1) / 2 frames on both sides ("same"-style), so an
+// utterance of T valid frames has out_length(T) = (T + 2 pt - kt) / st + 1 valid output frames
+// (= ceil(T / st) for odd kt), independent of how much padding the batch carries.
+// Parameters "<name>.weight" (C_out, C_in, kt, kf), N(0, 2 / (C_in kt kf)), plus "<name>.bn.*".
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/batch_norm.h"
+#include "model/params.h"
+
+namespace ds2::model {
+
+struct ConvSpec {
+  int c_in = 1, c_out = 32;
+  int kf = 41, kt = 11, sf = 2, st = 2;
+  int f_in = 161;  // input frequency bins
+  float clip = 20.0f, bn_momentum = 0.1f, bn_eps = 1e-5f;
+  int pf() const { return (kf - 1) / 2; }
+  int pt() const { return (kt - 1) / 2; }
+  int f_out() const { return (f_in + 2 * pf() - kf) / sf + 1; }
+  int out_length(int t) const { return t <= 0 ? 0 : (t + 2 * pt() - kt) / st + 1; }
+};
+
+class Conv2d {
+ public:
+  Conv2d(ParamStore& store, const std::string& name, const ConvSpec& spec);
+  // x (N, C_in, T, F_in) with padded frames zero, kept until backward(); lengths (N) in input
+  // frames. Returns y (N, C_out, T', F_out), T' = out_length(t); out_lengths() per utterance.
+  const float* forward(const float* x, int n, int t, const int32_t* lengths, Mode mode);
+  // dy (N, C_out, T', F_out), modified in place. Returns dx or null when !need_dx.
+  const float* backward(float* dy, bool need_dx);
+  const ConvSpec& spec() const { return spec_; }
+  int t_out() const { return geom_.t_out(); }
+  const std::vector<int32_t>& out_lengths() const { return out_lengths_; }
+
+ private:
+  int chunk_frames() const;  // output frames per im2col chunk (bounded workspace)
+  ParamStore* store_;
+  ConvSpec spec_;
+  ConvGeom geom_;
+  size_t w_;
+  std::unique_ptr<BatchNorm> bn_;
+  const float* x_ = nullptr;
+  const int32_t* lengths_ = nullptr;
+  int n_ = 0;
+  std::vector<int32_t> out_lengths_;
+  Buffer z_, y_, dz_, dx_, col_;
+};
+
+}  // namespace ds2::model

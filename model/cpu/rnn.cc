@@ -1,0 +1,147 @@
+// CPU recurrent steps (simple RNN with clipped ReLU, GRU) and the lookahead row convolution.
+// The GEMMs (W x for all frames, U h_prev per step) are done by the layer; these are the
+// elementwise parts of one time step, with padded rows (t >= lengths[n]) forced to zero.
+#include <algorithm>
+#include <cmath>
+
+#include "model/cpu/cpu_backend.h"
+
+namespace ds2::model::cpu {
+namespace {
+inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+}  // namespace
+
+void CpuBackend::rnn_step_forward(int t, int n, int h, const int32_t* lengths, const float* a,
+                                  const float* uh, float clip, float* hout) {
+  for (int j = 0; j < n; ++j) {
+    float* o = hout + static_cast<size_t>(j) * h;
+    if (t >= lengths[j]) {
+      std::fill_n(o, h, 0.0f);
+      continue;
+    }
+    const float* aj = a + static_cast<size_t>(j) * h;
+    const float* uj = uh + static_cast<size_t>(j) * h;
+    for (int k = 0; k < h; ++k) o[k] = std::min(std::max(aj[k] + uj[k], 0.0f), clip);
+  }
+}
+
+void CpuBackend::rnn_step_backward(int t, int n, int h, const int32_t* lengths, const float* hout,
+                                   const float* dh, float clip, float* da) {
+  for (int j = 0; j < n; ++j) {
+    float* d = da + static_cast<size_t>(j) * h;
+    if (t >= lengths[j]) {
+      std::fill_n(d, h, 0.0f);
+      continue;
+    }
+    const float* y = hout + static_cast<size_t>(j) * h;
+    const float* g = dh + static_cast<size_t>(j) * h;
+    for (int k = 0; k < h; ++k) d[k] = (y[k] > 0.0f && y[k] < clip) ? g[k] : 0.0f;
+  }
+}
+
+void CpuBackend::gru_step_forward(int t, int n, int h, const int32_t* lengths, const float* xg,
+                                  const float* uh, const float* h_prev, float* hout, float* saved) {
+#pragma omp parallel for num_threads(threads_) schedule(static) if (n * h > 8192)
+  for (int j = 0; j < n; ++j) {
+    float* o = hout + static_cast<size_t>(j) * h;
+    float* sv = saved + static_cast<size_t>(j) * 4 * h;
+    if (t >= lengths[j]) {
+      std::fill_n(o, h, 0.0f);
+      std::fill_n(sv, 4 * h, 0.0f);
+      continue;
+    }
+    const float* x = xg + static_cast<size_t>(j) * 3 * h;
+    const float* u = uh + static_cast<size_t>(j) * 3 * h;
+    const float* hp = h_prev + static_cast<size_t>(j) * h;
+    for (int k = 0; k < h; ++k) {
+      const float z = sigmoid(x[k] + u[k]);
+      const float r = sigmoid(x[h + k] + u[h + k]);
+      const float c = std::tanh(x[2 * h + k] + r * u[2 * h + k]);
+      o[k] = (1.0f - z) * c + z * hp[k];
+      sv[k] = z;
+      sv[h + k] = r;
+      sv[2 * h + k] = c;
+      sv[3 * h + k] = u[2 * h + k];
+    }
+  }
+}
+
+void CpuBackend::gru_step_backward(int t, int n, int h, const int32_t* lengths, const float* h_prev,
+                                   const float* saved, const float* dh, float* dxg, float* duh,
+                                   float* dh_prev) {
+#pragma omp parallel for num_threads(threads_) schedule(static) if (n * h > 8192)
+  for (int j = 0; j < n; ++j) {
+    float* dx = dxg + static_cast<size_t>(j) * 3 * h;
+    float* du = duh + static_cast<size_t>(j) * 3 * h;
+    float* dp = dh_prev + static_cast<size_t>(j) * h;
+    if (t >= lengths[j]) {
+      std::fill_n(dx, 3 * h, 0.0f);
+      std::fill_n(du, 3 * h, 0.0f);
+      std::fill_n(dp, h, 0.0f);
+      continue;
+    }
+    const float* sv = saved + static_cast<size_t>(j) * 4 * h;
+    const float* hp = h_prev + static_cast<size_t>(j) * h;
+    const float* g = dh + static_cast<size_t>(j) * h;
+    for (int k = 0; k < h; ++k) {
+      const float z = sv[k], r = sv[h + k], c = sv[2 * h + k], uc = sv[3 * h + k];
+      const float dc = g[k] * (1.0f - z) * (1.0f - c * c);  // through tanh
+      const float dz = g[k] * (hp[k] - c) * z * (1.0f - z);
+      const float dr = dc * uc * r * (1.0f - r);
+      dx[k] = dz;
+      dx[h + k] = dr;
+      dx[2 * h + k] = dc;
+      du[k] = dz;
+      du[h + k] = dr;
+      du[2 * h + k] = dc * r;
+      dp[k] = g[k] * z;
+    }
+  }
+}
+
+void CpuBackend::lookahead_forward(const float* x, const float* w, int t, int n, int d, int tau,
+                                   const int32_t* lengths, float* y) {
+#pragma omp parallel for num_threads(threads_) schedule(static) collapse(2)
+  for (int ti = 0; ti < t; ++ti)
+    for (int j = 0; j < n; ++j) {
+      float* yr = y + (static_cast<size_t>(ti) * n + j) * d;
+      std::fill_n(yr, d, 0.0f);
+      if (ti >= lengths[j]) continue;
+      const int jmax = std::min(tau, lengths[j] - 1 - ti);
+      for (int q = 0; q <= jmax; ++q) {
+        const float* xr = x + (static_cast<size_t>(ti + q) * n + j) * d;
+        const float* wq = w + static_cast<size_t>(q) * d;
+        for (int k = 0; k < d; ++k) yr[k] += wq[k] * xr[k];
+      }
+    }
+}
+
+void CpuBackend::lookahead_backward(const float* x, const float* w, const float* dy, int t, int n,
+                                    int d, int tau, const int32_t* lengths, float* dx, float* dw) {
+  // dx[s] = sum_q w[q] dy[s - q] over valid s - q >= 0 (s itself valid).
+#pragma omp parallel for num_threads(threads_) schedule(static) collapse(2)
+  for (int s = 0; s < t; ++s)
+    for (int j = 0; j < n; ++j) {
+      float* dr = dx + (static_cast<size_t>(s) * n + j) * d;
+      std::fill_n(dr, d, 0.0f);
+      if (s >= lengths[j]) continue;
+      for (int q = 0; q <= std::min(tau, s); ++q) {
+        const float* g = dy + (static_cast<size_t>(s - q) * n + j) * d;
+        const float* wq = w + static_cast<size_t>(q) * d;
+        for (int k = 0; k < d; ++k) dr[k] += wq[k] * g[k];
+      }
+    }
+    // dw[q] = sum over valid (t, n) with t + q valid of dy[t] x[t + q]; parallel over q.
+#pragma omp parallel for num_threads(threads_) schedule(static)
+  for (int q = 0; q <= tau; ++q) {
+    float* dwq = dw + static_cast<size_t>(q) * d;
+    for (int j = 0; j < n; ++j)
+      for (int ti = 0; ti + q < std::min(t, lengths[j]); ++ti) {
+        const float* g = dy + (static_cast<size_t>(ti) * n + j) * d;
+        const float* xr = x + (static_cast<size_t>(ti + q) * n + j) * d;
+        for (int k = 0; k < d; ++k) dwq[k] += g[k] * xr[k];
+      }
+  }
+}
+
+}  // namespace ds2::model::cpu

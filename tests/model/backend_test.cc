@@ -1,0 +1,146 @@
+// CPU backend ops against independent oracles: sgemm vs a naive triple loop (all transposes,
+// leading dimensions), im2col convolution vs a direct nested-loop convolution, softmax vs the
+// closed form, batch-norm statistics vs a naive masked mean/variance, thread setting.
+#include "model/backend.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "model/conv.h"
+#include "model/params.h"
+#include "tests/model/gradcheck.h"
+
+namespace ds2::model {
+namespace {
+
+TEST(Backend, GemmMatchesNaive) {
+  auto be = make_backend(Device::kCpu, 2);
+  EXPECT_EQ(be->num_threads(), 2);
+  const int m = 37, n = 29, k = 53;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      const int lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
+      auto a = test::random_vector(static_cast<size_t>(ta ? k : m) * lda, 1);
+      auto b = test::random_vector(static_cast<size_t>(tb ? n : k) * ldb, 2);
+      auto c = test::random_vector(static_cast<size_t>(m) * ldc, 3);
+      auto ref = c;
+      be->gemm(ta, tb, m, n, k, 0.7f, a.data(), lda, b.data(), ldb, 0.3f, c.data(), ldc);
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j) {
+          double s = 0;
+          for (int p = 0; p < k; ++p)
+            s += static_cast<double>(ta ? a[p * lda + i] : a[i * lda + p]) *
+                 (tb ? b[j * ldb + p] : b[p * ldb + j]);
+          const double want = 0.7 * s + 0.3 * ref[i * ldc + j];
+          ASSERT_NEAR(c[i * ldc + j], want, 1e-4) << ta << tb << " at " << i << "," << j;
+        }
+      for (int i = 0; i < m; ++i)  // padding columns untouched
+        for (int j = n; j < ldc; ++j) ASSERT_EQ(c[i * ldc + j], ref[i * ldc + j]);
+    }
+}
+
+// Direct convolution of one (C, T, F) map with zero padding, in double.
+std::vector<double> direct_conv(const std::vector<float>& x, const float* w, const ConvGeom& g) {
+  const int to = g.t_out(), fo = g.f_out();
+  std::vector<double> y(static_cast<size_t>(g.c_out) * to * fo, 0.0);
+  for (int o = 0; o < g.c_out; ++o)
+    for (int t = 0; t < to; ++t)
+      for (int f = 0; f < fo; ++f) {
+        double s = 0;
+        for (int c = 0; c < g.c_in; ++c)
+          for (int i = 0; i < g.kt; ++i)
+            for (int j = 0; j < g.kf; ++j) {
+              const int ts = t * g.st - g.pt + i, fs = f * g.sf - g.pf + j;
+              if (ts < 0 || ts >= g.t_in || fs < 0 || fs >= g.f_in) continue;
+              s += static_cast<double>(w[((o * g.c_in + c) * g.kt + i) * g.kf + j]) *
+                   x[(c * g.t_in + ts) * g.f_in + fs];
+            }
+        y[(o * to + t) * fo + f] = s;
+      }
+  return y;
+}
+
+TEST(Backend, Im2colConvMatchesDirect) {
+  auto be = make_backend(Device::kCpu, 2);
+  struct G {
+    int c_in, t, f, c_out, kt, kf, st, sf;
+  };
+  for (G s : {G{1, 13, 21, 4, 5, 7, 2, 2}, G{3, 9, 11, 2, 3, 5, 1, 2}, G{2, 6, 4, 3, 3, 9, 2, 1}}) {
+    ConvGeom g;
+    g.c_in = s.c_in, g.t_in = s.t, g.f_in = s.f, g.c_out = s.c_out, g.kt = s.kt, g.kf = s.kf;
+    g.st = s.st, g.sf = s.sf, g.pt = (s.kt - 1) / 2, g.pf = (s.kf - 1) / 2;
+    const int k = g.col_rows(), to = g.t_out(), fo = g.f_out();
+    auto x = test::random_vector(static_cast<size_t>(g.c_in) * g.t_in * g.f_in, 4);
+    auto w = test::random_vector(static_cast<size_t>(g.c_out) * k, 5);
+    auto ref = direct_conv(x, w.data(), g);
+    // Two chunks of output frames, as the layer does.
+    std::vector<float> y(static_cast<size_t>(g.c_out) * to * fo);
+    const int split = to / 2;
+    for (auto [t0, nt] : {std::pair{0, split}, std::pair{split, to - split}}) {
+      std::vector<float> col(static_cast<size_t>(k) * nt * fo);
+      be->im2col(g, x.data(), t0, nt, col.data());
+      be->gemm(false, false, g.c_out, nt * fo, k, 1.0f, w.data(), k, col.data(), nt * fo, 0.0f,
+               y.data() + t0 * fo, to * fo);
+    }
+    for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i], 1e-4) << i;
+    // col2im is the adjoint of im2col: <im2col(x), c> == <x, col2im(c)>.
+    std::vector<float> col(static_cast<size_t>(k) * to * fo), dx(x.size(), 0.0f);
+    be->im2col(g, x.data(), 0, to, col.data());
+    auto c = test::random_vector(col.size(), 6);
+    be->col2im(g, c.data(), 0, to, dx.data());
+    double lhs = 0, rhs = 0;
+    for (size_t i = 0; i < col.size(); ++i) lhs += static_cast<double>(col[i]) * c[i];
+    for (size_t i = 0; i < x.size(); ++i) rhs += static_cast<double>(x[i]) * dx[i];
+    EXPECT_NEAR(lhs, rhs, 1e-3 * std::max(1.0, std::abs(lhs)));
+  }
+}
+
+TEST(Backend, SoftmaxClosedForm) {
+  auto be = make_backend(Device::kCpu, 1);
+  std::vector<float> x = {1.0f, 2.0f, 3.0f, 1000.0f, 1000.0f, -1000.0f}, y(6);
+  be->softmax(x.data(), y.data(), 2, 3);
+  const double e = std::exp(1.0), d = 1 + e + e * e;
+  EXPECT_NEAR(y[0], 1 / d, 1e-6);
+  EXPECT_NEAR(y[2], e * e / d, 1e-6);
+  EXPECT_NEAR(y[3], 0.5, 1e-6);
+  EXPECT_EQ(y[5], 0.0f);
+}
+
+TEST(Backend, BatchNormStatisticsUseValidFramesOnly) {
+  auto be = make_backend(Device::kCpu, 2);
+  const int t = 4, n = 2, c = 3;
+  std::vector<int32_t> len = {4, 2};
+  auto x = test::random_vector(static_cast<size_t>(t) * n * c, 7);
+  for (int i = 0; i < c; ++i) x[(3 * n + 1) * c + i] = 1e6f;  // padding garbage: must be ignored
+  std::vector<float> y(x.size()), gamma(c, 1.0f), beta(c, 0.0f), mean(c), invstd(c);
+  std::vector<float> rm(c, 0.0f), rv(c, 1.0f);
+  BnLayout l{BnLayout::kRows, n, c, t, 1, len.data()};
+  be->bn_forward_train(l, x.data(), gamma.data(), beta.data(), 0.0f, 1.0f, y.data(), mean.data(),
+                       invstd.data(), rm.data(), rv.data());
+  for (int k = 0; k < c; ++k) {
+    double s = 0, q = 0;
+    int m = 0;
+    for (int ti = 0; ti < t; ++ti)
+      for (int j = 0; j < n; ++j)
+        if (ti < len[j]) s += x[(ti * n + j) * c + k], ++m;
+    const double mu = s / m;
+    for (int ti = 0; ti < t; ++ti)
+      for (int j = 0; j < n; ++j)
+        if (ti < len[j]) q += std::pow(x[(ti * n + j) * c + k] - mu, 2);
+    EXPECT_NEAR(mean[k], mu, 1e-6);
+    EXPECT_NEAR(rv[k], q / m, 1e-5);  // momentum 1: running = batch (biased) variance
+    EXPECT_NEAR(invstd[k], 1.0 / std::sqrt(q / m), 1e-4);
+    EXPECT_EQ(y[(3 * n + 1) * c + k], 0.0f);
+  }
+}
+
+TEST(Backend, CudaInCpuBuildIsConfigError) {
+  EXPECT_THROW(parse_device("tpu"), ConfigError);
+  EXPECT_EQ(parse_device("cuda"), Device::kCuda);
+  EXPECT_THROW(make_backend(Device::kCuda), ConfigError);
+}
+
+}  // namespace
+}  // namespace ds2::model

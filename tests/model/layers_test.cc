@@ -1,0 +1,216 @@
+// Numerical (central finite-difference) gradient checks of every layer, w.r.t. its parameters
+// and its input, on small variable-length batches (gradcheck.h explains the tolerances).
+#include <gtest/gtest.h>
+
+#include "model/backend.h"
+#include "model/batch_norm.h"
+#include "model/conv.h"
+#include "model/linear.h"
+#include "model/lookahead.h"
+#include "model/rnn.h"
+#include "tests/model/gradcheck.h"
+
+namespace ds2::model {
+namespace {
+
+using test::GradCheckCase;
+using test::GradCheckOptions;
+
+constexpr int kT = 5, kN = 3;
+const std::vector<int32_t> kLengths = {5, 3, 4};
+
+// A (T, N, D) input with padded rows zero, and a predicate for valid entries.
+std::vector<float> seq_input(int d, uint64_t seed) {
+  auto x = test::random_vector(static_cast<size_t>(kT) * kN * d, seed);
+  for (int t = 0; t < kT; ++t)
+    for (int n = 0; n < kN; ++n)
+      if (t >= kLengths[n]) std::fill_n(x.begin() + (t * kN + n) * d, d, 0.0f);
+  return x;
+}
+std::function<bool(size_t)> seq_valid(int d) {
+  return [d](size_t i) {
+    const size_t row = i / d;
+    return static_cast<int>(row / kN) < kLengths[row % kN];
+  };
+}
+std::vector<uint8_t> seq_mask(int d) {
+  std::vector<uint8_t> m(static_cast<size_t>(kT) * kN * d);
+  auto v = seq_valid(d);
+  for (size_t i = 0; i < m.size(); ++i) m[i] = v(i);
+  return m;
+}
+
+class LayersTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Backend> be_ = make_backend(Device::kCpu, 1);
+};
+
+TEST_F(LayersTest, LinearGradient) {
+  for (float clip : {0.0f, 20.0f}) {
+    ParamStore store(*be_);
+    Linear fc(store, "fc", 4, 6, clip);
+    store.allocate(true, 3);
+    auto x = seq_input(4, 11);
+    GradCheckCase c;
+    c.store = &store;
+    c.input = &x;
+    c.input_valid = seq_valid(4);
+    c.out_size = static_cast<size_t>(kT) * kN * 6;
+    c.forward = [&] { return fc.forward(x.data(), kT, kN, kLengths.data(), Mode::kTrain); };
+    c.backward = [&](float* dy) { return fc.backward(dy, true); };
+    test::run_grad_check(c, GradCheckOptions{});
+  }
+}
+
+TEST_F(LayersTest, SequenceBatchNormGradient) {
+  ParamStore store(*be_);
+  BatchNorm bn(store, "bn", 4, 0.1f, 1e-5f);
+  store.allocate(true, 3);
+  std::vector<float> beta = {0.1f, -0.2f, 0.3f, 0.0f}, gamma = {1.5f, 0.5f, 1.0f, 2.0f};
+  std::copy(gamma.begin(), gamma.end(), store.params());
+  std::copy(beta.begin(), beta.end(), store.params() + 4);
+  auto x = seq_input(4, 12);
+  std::vector<float> y(x.size()), dx(x.size());
+  BnLayout l{BnLayout::kRows, kN, 4, kT, 1, kLengths.data()};
+  GradCheckCase c;
+  c.store = &store;
+  c.input = &x;
+  c.input_valid = seq_valid(4);
+  c.out_size = y.size();
+  c.forward = [&] {
+    bn.forward(l, x.data(), y.data(), Mode::kTrain);
+    return y.data();
+  };
+  c.backward = [&](float* dy) {
+    bn.backward(l, x.data(), dy, dx.data());
+    return dx.data();
+  };
+  test::run_grad_check(c, GradCheckOptions{});
+}
+
+TEST_F(LayersTest, ConvBatchNormGradient) {
+  ParamStore store(*be_);
+  BatchNorm bn(store, "bn", 2, 0.1f, 1e-5f);
+  store.allocate(true, 3);
+  const int f = 3;
+  auto x = test::random_vector(static_cast<size_t>(kN) * 2 * kT * f, 13);
+  auto valid = [&](size_t i) {
+    const size_t n = i / (2 * kT * f), t = (i / f) % kT;
+    return static_cast<int>(t) < kLengths[n];
+  };
+  for (size_t i = 0; i < x.size(); ++i)
+    if (!valid(i)) x[i] = 0;
+  std::vector<float> y(x.size()), dx(x.size());
+  BnLayout l{BnLayout::kChannels, kN, 2, kT, f, kLengths.data()};
+  GradCheckCase c;
+  c.store = &store;
+  c.input = &x;
+  c.input_valid = valid;
+  c.out_size = y.size();
+  c.forward = [&] {
+    bn.forward(l, x.data(), y.data(), Mode::kTrain);
+    return y.data();
+  };
+  c.backward = [&](float* dy) {
+    bn.backward(l, x.data(), dy, dx.data());
+    return dx.data();
+  };
+  test::run_grad_check(c, GradCheckOptions{});
+}
+
+struct RnnCase {
+  RnnType type;
+  bool bidirectional, batch_norm;
+};
+
+class RecurrentGradTest : public LayersTest, public ::testing::WithParamInterface<RnnCase> {};
+
+TEST_P(RecurrentGradTest, Gradient) {
+  RnnSpec spec;
+  spec.type = GetParam().type;
+  spec.bidirectional = GetParam().bidirectional;
+  spec.batch_norm = GetParam().batch_norm;
+  spec.input = 4;
+  spec.hidden = 5;
+  ParamStore store(*be_);
+  Recurrent rnn(store, "rnn", spec);
+  store.allocate(true, 5);
+  auto x = seq_input(4, 14);
+  std::vector<float> y;
+  GradCheckCase c;
+  c.store = &store;
+  c.input = &x;
+  c.input_valid = seq_valid(4);
+  c.out_size = static_cast<size_t>(kT) * kN * 5;
+  c.forward = [&] { return rnn.forward(x.data(), kT, kN, kLengths.data(), Mode::kTrain); };
+  c.backward = [&](float* dy) { return rnn.backward(dy, true); };
+  GradCheckOptions o;
+  o.samples_per_tensor = 16;
+  test::run_grad_check(c, o);
+  // Padded output frames are exactly zero.
+  const float* out = c.forward();
+  auto mask = seq_mask(5);
+  for (size_t i = 0; i < mask.size(); ++i)
+    if (!mask[i]) {
+      EXPECT_EQ(out[i], 0.0f);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(All, RecurrentGradTest,
+                         ::testing::Values(RnnCase{RnnType::kGru, true, true},
+                                           RnnCase{RnnType::kGru, false, true},
+                                           RnnCase{RnnType::kGru, true, false},
+                                           RnnCase{RnnType::kRnn, true, true},
+                                           RnnCase{RnnType::kRnn, false, false}));
+
+TEST_F(LayersTest, ConvGradient) {
+  for (int st : {1, 2}) {
+    ConvSpec spec;
+    spec.c_in = 2;
+    spec.c_out = 3;
+    spec.kf = 3;
+    spec.kt = 3;
+    spec.sf = 2;
+    spec.st = st;
+    spec.f_in = 7;
+    ParamStore store(*be_);
+    Conv2d conv(store, "conv", spec);
+    store.allocate(true, 9);
+    const size_t plane = static_cast<size_t>(2) * kT * 7;
+    auto x = test::random_vector(kN * plane, 15);
+    auto valid = [&](size_t i) { return static_cast<int>((i / 7) % kT) < kLengths[i / plane]; };
+    for (size_t i = 0; i < x.size(); ++i)
+      if (!valid(i)) x[i] = 0;
+    const int to = spec.out_length(kT), fo = spec.f_out();
+    GradCheckCase c;
+    c.store = &store;
+    c.input = &x;
+    c.input_valid = valid;
+    c.out_size = static_cast<size_t>(kN) * 3 * to * fo;
+    c.forward = [&] { return conv.forward(x.data(), kN, kT, kLengths.data(), Mode::kTrain); };
+    c.backward = [&](float* dy) { return conv.backward(dy, true); };
+    GradCheckOptions o;
+    o.samples_per_tensor = 16;
+    test::run_grad_check(c, o);
+    EXPECT_EQ(conv.t_out(), st == 1 ? kT : (kT + 1) / 2);
+    EXPECT_EQ(conv.out_lengths()[1], st == 1 ? 3 : 2);
+  }
+}
+
+TEST_F(LayersTest, LookaheadGradient) {
+  ParamStore store(*be_);
+  Lookahead la(store, "la", 4, 2, 20.0f);
+  store.allocate(true, 3);
+  auto x = seq_input(4, 16);
+  GradCheckCase c;
+  c.store = &store;
+  c.input = &x;
+  c.input_valid = seq_valid(4);
+  c.out_size = x.size();
+  c.forward = [&] { return la.forward(x.data(), kT, kN, kLengths.data(), Mode::kTrain); };
+  c.backward = [&](float* dy) { return la.backward(dy, true); };
+  test::run_grad_check(c, GradCheckOptions{});
+}
+
+}  // namespace
+}  // namespace ds2::model
