@@ -86,6 +86,7 @@ void Progress::poll_root() {
     double buf[2];
     DS2_MPI_CHECK(MPI_Recv(buf, 2, MPI_DOUBLE, st.MPI_SOURCE, kTag, comm_.raw(), MPI_STATUS_IGNORE));
     per_rank_[st.MPI_SOURCE] = buf[0];
+    if (buf[1] != 0.0) ++finals_;  // a rank that finished before rank 0 did
   }
 }
 
@@ -115,13 +116,13 @@ void Progress::finish() {
   per_rank_[0] = local_;
   // Receive exactly one final message from every other rank, draining updates before it
   // (messages from one sender arrive in order).
-  int finals = 0;
-  while (finals < comm_.size() - 1) {
+  poll_root();
+  while (finals_ < comm_.size() - 1) {
     double buf[2];
     MPI_Status st;
     DS2_MPI_CHECK(MPI_Recv(buf, 2, MPI_DOUBLE, MPI_ANY_SOURCE, kTag, comm_.raw(), &st));
     per_rank_[st.MPI_SOURCE] = buf[0];
-    if (buf[1] != 0.0) ++finals;
+    if (buf[1] != 0.0) ++finals_;
   }
   log_line(true);
 }

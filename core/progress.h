@@ -49,6 +49,7 @@ class Progress {
   MPI_Request req_ = MPI_REQUEST_NULL;
   double send_buf_[2] = {0, 0};
   bool finished_ = false;
+  int finals_ = 0;  // rank 0: final messages received
 };
 
 }  // namespace ds2

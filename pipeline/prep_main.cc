@@ -1,12 +1,36 @@
+// `ds2 prep`: parse options, run the job (pipeline/prep.cc), report. Kaldi tool shape: bad
+// inputs are counted into rejects.tsv; the exit code is non-zero only when nothing was accepted.
 #include "pipeline/prep_main.h"
 
-#include <iostream>
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/options.h"
+#include "pipeline/prep.h"
 
 namespace ds2::pipeline {
 
 int prep_main(int argc, char** argv) {
-  std::cerr << "prep: under construction\n";
-  return 2;
+  PrepOptions o;
+  po::options_description desc("ds2 prep options");
+  o.add_to(desc);
+  po::variables_map vm;
+  CommonOptions common;
+  if (!parse_command(argc, argv, "ds2 prep --manifest FILE --out DIR [--shards N] [options]", desc,
+                     vm, common))
+    return 0;
+  Comm world;
+  init_logging(world.rank(), world.size(), common.verbose);
+  const std::string command = command_line(argc, argv);
+  if (world.root()) {
+    make_dirs(o.out);
+    write_file_atomic(o.out + "/prep.ini", "# " + command + "\n" + resolved_config(vm));
+  }
+  PrepResult r = run_prep(world, o, "ds2 " + command);
+  if (world.root() && r.accepted == 0) {
+    logger("prep")->error("no utterance was accepted out of {} rows", r.rows);
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace ds2::pipeline

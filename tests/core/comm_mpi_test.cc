@@ -4,6 +4,9 @@
 #include "core/mpi.h"
 #include "core/progress.h"
 
+#include <chrono>
+#include <thread>
+
 namespace ds2 {
 namespace {
 
@@ -35,6 +38,11 @@ TEST(Progress, UnevenWorkEndsWithTheJobTotal) {
   for (int r = 0; r < c.size(); ++r) total += r * 7 + 3;
   Progress p(c, "test", "work", total, "units", 0.0);
   for (int i = 0; i < c.rank() * 7 + 3; ++i) p.add(1);
+  // Rank 0 keeps working after the others finished, so it sees their final messages in add().
+  if (c.root()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    for (int i = 0; i < 5; ++i) p.add(0);
+  }
   p.finish();
   if (c.root()) {
     EXPECT_DOUBLE_EQ(p.done(), total);

@@ -1,0 +1,119 @@
+#include "pipeline/index.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "core/fs.h"
+
+namespace ds2::pipeline {
+
+int64_t DatasetIndex::total_frames() const {
+  int64_t t = 0;
+  for (const auto& u : utts) t += u.frames;
+  return t;
+}
+
+double DatasetIndex::total_duration() const {
+  double t = 0;
+  for (const auto& u : utts) t += u.duration;
+  return t;
+}
+
+void DatasetIndex::write(const std::string& path) const {
+  std::string tmp = temp_path_for(path);
+  {
+    auto f = h5::File::create(tmp);
+    f.write_attr_str("format", kIndexFormat);
+    f.write_attr<int32_t>("version", kIndexVersion);
+    meta.write_attrs(f);
+    f.write_attr_str("command", command);
+    f.write_attr_str("augment", augment);
+    f.write_attr_str("augment_summary", augment_summary);
+    f.write_attr<int64_t>("n_utts", static_cast<int64_t>(utts.size()));
+    f.write_attr<int64_t>("n_shards", static_cast<int64_t>(shards.size()));
+    f.write_attr<int64_t>("n_rows", n_rows);
+    f.write_attr<int64_t>("n_rejected", n_rejected);
+    f.write_attr<int64_t>("total_frames", total_frames());
+    f.write_attr<double>("total_duration", total_duration());
+    f.write_attr<int64_t>("stats_frames", stats_frames);
+    f.write_strings("/shards", shards);
+    size_t n = utts.size();
+    std::vector<int32_t> shard(n), frames(n), llen(n);
+    std::vector<int64_t> row(n);
+    std::vector<float> dur(n);
+    std::vector<std::string> ids(n);
+    for (size_t i = 0; i < n; ++i) {
+      shard[i] = utts[i].shard;
+      row[i] = utts[i].row;
+      frames[i] = utts[i].frames;
+      llen[i] = utts[i].label_length;
+      dur[i] = utts[i].duration;
+      ids[i] = utts[i].utt_id;
+    }
+    f.write<int32_t>("/utt_shard", shard);
+    f.write<int64_t>("/utt_row", row);
+    f.write<int32_t>("/utt_frames", frames);
+    f.write<int32_t>("/utt_label_length", llen);
+    f.write<float>("/utt_duration", dur);
+    f.write_strings("/utt_id", ids);
+    f.write<double>("/stats_mean", mean);
+    f.write<double>("/stats_std", std);
+  }
+  commit_file(tmp, path);
+}
+
+DatasetIndex DatasetIndex::read(const std::string& path) {
+  auto f = h5::File::open(path);
+  DS2_REQUIRE(f.has_attr("format") && f.read_attr_str("format") == kIndexFormat, FormatError,
+              "{}: attribute 'format': not a {} file", path, kIndexFormat);
+  int v = f.read_attr<int32_t>("version");
+  DS2_REQUIRE(v == kIndexVersion, FormatError, "{}: attribute 'version': {} (this ds2 reads {})",
+              path, v, kIndexVersion);
+  DatasetIndex d;
+  d.meta = FeatureMeta::read_attrs(f);
+  d.command = f.read_attr_str("command");
+  d.augment = f.read_attr_str("augment");
+  d.augment_summary = f.read_attr_str("augment_summary");
+  d.n_rows = f.read_attr<int64_t>("n_rows");
+  d.n_rejected = f.read_attr<int64_t>("n_rejected");
+  d.stats_frames = f.read_attr<int64_t>("stats_frames");
+  d.shards = f.read_strings("/shards");
+  auto shard = f.read<int32_t>("/utt_shard");
+  auto row = f.read<int64_t>("/utt_row");
+  auto frames = f.read<int32_t>("/utt_frames");
+  auto llen = f.read<int32_t>("/utt_label_length");
+  auto dur = f.read<float>("/utt_duration");
+  auto ids = f.read_strings("/utt_id");
+  size_t n = shard.size();
+  DS2_REQUIRE(row.size() == n && frames.size() == n && llen.size() == n && dur.size() == n &&
+                  ids.size() == n,
+              FormatError, "{}: the /utt_* datasets differ in length", path);
+  d.utts.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    DS2_REQUIRE(shard[i] >= 0 && shard[i] < static_cast<int32_t>(d.shards.size()), FormatError,
+                "{}: dataset '/utt_shard'[{}] = {} out of range", path, i, shard[i]);
+    d.utts[i] = {shard[i], row[i], frames[i], llen[i], dur[i], ids[i]};
+  }
+  d.mean = f.read<double>("/stats_mean");
+  d.std = f.read<double>("/stats_std");
+  DS2_REQUIRE(static_cast<int>(d.mean.size()) == d.meta.n_bins &&
+                  static_cast<int>(d.std.size()) == d.meta.n_bins,
+              FormatError, "{}: dataset '/stats_mean' or '/stats_std' is not n_bins long", path);
+  return d;
+}
+
+void stats_from_sums(const std::vector<double>& sum, const std::vector<double>& sumsq,
+                     int64_t frames, std::vector<double>* mean, std::vector<double>* std) {
+  size_t n = sum.size();
+  mean->assign(n, 0.0);
+  std->assign(n, 1.0);
+  if (frames <= 0) return;
+  for (size_t b = 0; b < n; ++b) {
+    double m = sum[b] / static_cast<double>(frames);
+    double var = sumsq[b] / static_cast<double>(frames) - m * m;
+    (*mean)[b] = m;
+    (*std)[b] = std::sqrt(std::max(var, 1e-10));
+  }
+}
+
+}  // namespace ds2::pipeline

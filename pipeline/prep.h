@@ -1,0 +1,55 @@
+// The `ds2 prep` job: manifest -> HDF5 shards + index.h5 + rejects.tsv, over MPI ranks.
+//
+// Stages (every rank runs all of them; the plan is identical on every rank):
+//   1. read the manifest, normalize transcripts (rejects: malformed rows, duplicates, text);
+//   2. measure durations the manifest leaves empty (entries split over ranks, all-gathered);
+//      reject unreadable audio and utterances longer than --max-duration;
+//   3. plan: S shards balanced by duration (prep_plan.h), independent of the rank count;
+//   4. rank r makes shards r, r+N, r+2N...: decode, augment, featurize, write; a shard whose
+//      file exists with the same plan digest is reused (resume); decode-time rejects go to
+//      shard-XXXXX.rejects.tsv, committed before the shard itself;
+//   5. normalization sums reduced across ranks in float64; rank 0 writes index.h5, rejects.tsv
+//      and prep.ini, and checks accepted + rejected = input rows.
+#pragma once
+
+#include <string>
+
+#include "core/mpi.h"
+#include "core/options.h"
+#include "pipeline/audio.h"
+#include "pipeline/featurizer.h"
+
+namespace ds2::pipeline {
+
+struct PrepOptions {
+  std::string manifest;
+  std::string format = "auto";
+  std::string out;
+  std::string alphabet = "share/alphabets/en.txt";
+  int shards = 16;
+  double max_duration = 30.0;  // seconds
+  bool resume = false;         // reusing finished shards is the default; this only says so
+  bool force = false;          // remake every shard
+  RawFormat raw;
+  // Fault injection for the resume tests: rank `fault_rank` sends itself SIGKILL after writing
+  // `fault_kill_after` utterances (0 = off), exactly as `kill -9` would.
+  int fault_kill_after = 0;
+  int fault_rank = 0;
+  FeatureOptions features;
+  void add_to(po::options_description& d);
+};
+
+struct PrepResult {
+  int64_t rows = 0, accepted = 0, rejected = 0, utterances_written = 0;
+  int shards_made = 0, shards_reused = 0;
+  double hours = 0;
+};
+
+// Collective over `comm`.
+PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& command);
+
+// A path under share/ given relative to the working directory, falling back to the source tree
+// this binary was built from.
+std::string resolve_share_path(const std::string& path);
+
+}  // namespace ds2::pipeline

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `ds2 prep` through mpirun on a small generated corpus.
+
+Checks, each against an independent expectation:
+  * every bad-input case ends in rejects.tsv with its reason, and accepted + rejected = rows;
+  * np=1 and np=3 give byte-identical shard contents and index (rank count does not matter);
+  * frame counts follow 1 + (n - 320) // 160 and labels decode back to the transcript;
+  * a rank killed with SIGKILL mid-shard, then a rerun: same shards as a clean run, no
+    duplicates or gaps, no temporary files left;
+  * a rerun reuses finished shards; h5dump reads every file.
+Usage: prep_e2e_test.py --ds2 BUILD/ds2 [--mpiexec mpiexec] [--mpiflags "..."]
+"""
+import argparse
+import math
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import wave
+
+import h5py
+import numpy as np
+
+RATE = 16000
+
+
+def write_wav(path, samples, rate=RATE, channels=1):
+    data = np.clip(np.asarray(samples), -1, 1)
+    pcm = (data * 32767).astype("<i2")
+    with wave.open(path, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+
+
+def tone(seconds, freq, seed, rate=RATE):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    return 0.3 * np.sin(2 * math.pi * freq * t) + 0.01 * rng.standard_normal(t.size)
+
+
+def make_corpus(d):
+    """Returns (manifest path, expected accepted ids, expected rejects {line: reason part})."""
+    os.makedirs(f"{d}/wav")
+    rows, good, bad = [], [], {}
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+    for i in range(14):
+        dur = 0.4 + (i * 7 % 11) * 0.23
+        write_wav(f"{d}/wav/g{i:02d}.wav", tone(dur, 200 + 40 * i, i))
+        text = " ".join(words[(i + k) % len(words)] for k in range(1 + i % 4))
+        rows.append(f"wav/g{i:02d}.wav\t{'' if i % 3 == 0 else f'{dur:.3f}'}\t{text.title()}.")
+        good.append(f"wav-g{i:02d}")
+    # Other formats of good audio: flac, 44.1 kHz stereo, raw PCM.
+    write_wav(f"{d}/src.wav", tone(1.2, 330, 99))
+    subprocess.run(["sox", f"{d}/src.wav", f"{d}/wav/f.flac"], check=True)
+    subprocess.run(["sox", f"{d}/src.wav", "-r", "44100", "-c", "2", f"{d}/wav/st.wav"], check=True)
+    pcm = (tone(0.9, 500, 7) * 32767).astype("<i2")
+    open(f"{d}/wav/r.raw", "wb").write(pcm.tobytes())
+    rows += ["wav/f.flac\t\tflac file", "wav/st.wav\t\tstereo forty four k", "wav/r.raw\t\traw pcm"]
+    good += ["wav-f", "wav-st", "wav-r"]
+    # Bad inputs, one per case (line numbers are 1-based rows of the manifest).
+    open(f"{d}/wav/text.wav", "w").write("this is not audio\n" * 20)
+    write_wav(f"{d}/wav/empty.wav", np.zeros(0))
+    write_wav(f"{d}/wav/long.wav", tone(6.0, 250, 5))
+    for k in range(5):
+        write_wav(f"{d}/wav/ok{k}.wav", tone(1.0, 250, 6 + k))
+    cases = [
+        ("wav/missing.wav\t\tmissing file", "cannot open"),
+        ("wav/text.wav\t\tundecodable", "wav/text.wav"),
+        ("wav/empty.wav\t\tempty audio", "empty"),
+        ("wav/long.wav\t\ttoo long", "too long"),
+        ("wav/ok0.wav\t1.0\troute 66", "'6' (U+0036) not in alphabet"),
+        (b"wav/ok1.wav\t1.0\tbad \xff bytes", "not valid UTF-8"),
+        ("wav/ok2.wav\tonly two fields", "expected 3 tab-separated fields"),
+        ("wav/ok3.wav\tabc\tbad duration", "field 'duration'"),
+        ("wav/ok4.wav\t1.0\t!!!", "field 'transcript': empty"),
+        ("wav/g00.wav\t\tduplicate row", "duplicate utterance id"),
+    ]
+    lines = [r.encode() for r in rows]
+    for row, reason in cases:
+        lines.append(row if isinstance(row, bytes) else row.encode())
+        bad[len(lines)] = reason
+    manifest = f"{d}/train.tsv"
+    open(manifest, "wb").write(b"\n".join(lines) + b"\n")
+    return manifest, good, bad
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+
+    def prep(self, np_, manifest, out, *extra, expect_ok=True):
+        cmd = [self.args.mpiexec, "-np", str(np_)] + self.args.mpiflags.split() + [
+            self.args.ds2, "prep", "--manifest", manifest, "--out", out, "--shards", "5",
+            "--max-duration", "5"] + (list(extra) if "-v" in extra else ["-v", "0"] + list(extra))
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if expect_ok and p.returncode != 0:
+            sys.exit(f"FAIL: {' '.join(cmd)} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
+        return p
+
+
+def shard_contents(out):
+    """All datasets and attributes of every shard and the index, as comparable values."""
+    res = {}
+    for name in sorted(os.listdir(out)):
+        if not name.endswith(".h5"):
+            continue
+        with h5py.File(f"{out}/{name}", "r") as f:
+            for k, v in f.attrs.items():
+                if k != "command":
+                    res[(name, "@" + k)] = np.asarray(v).tobytes() if not isinstance(v, str) else v
+            for k in f:
+                res[(name, k)] = f[k][()].tobytes() if f[k].dtype.kind != "O" else list(f[k][()])
+    return res
+
+
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ds2", required=True)
+    ap.add_argument("--mpiexec", default="mpiexec")
+    ap.add_argument("--mpiflags", default="--oversubscribe --allow-run-as-root")
+    args = ap.parse_args()
+    run = Runner(args)
+    tmp = tempfile.mkdtemp(prefix="ds2-prep-e2e-")
+    try:
+        manifest, good, bad = make_corpus(tmp)
+        run.prep(1, manifest, f"{tmp}/o1")
+        run.prep(3, manifest, f"{tmp}/o3")
+
+        # Accounting and rejects.
+        rej = open(f"{tmp}/o1/rejects.tsv").read().splitlines()[1:]
+        rej = {int(l.split("\t")[0]): l.split("\t", 2)[2] for l in rej}
+        n_rows = 17 + len(bad)
+        with h5py.File(f"{tmp}/o1/index.h5", "r") as f:
+            ids = [x.decode() for x in f["utt_id"][()]]
+            check(f.attrs["n_rows"] == n_rows, f"index n_rows = {n_rows}")
+            check(len(ids) + len(rej) == n_rows, "accepted + rejected = rows")
+            check(sorted(ids) == sorted(good), "exactly the good utterances accepted, once each")
+            check(f["stats_mean"].shape == (161,) and np.all(f["stats_std"][()] > 0), "stats present")
+            check(f.attrs["command"].startswith("ds2 prep"), "index records the command")
+        for line, reason in bad.items():
+            check(line in rej and reason in rej[line], f"reject line {line}: '{reason}' in '{rej.get(line)}'")
+
+        # Rank count does not change a byte.
+        a, b = shard_contents(f"{tmp}/o1"), shard_contents(f"{tmp}/o3")
+        diff = [k for k in set(a) | set(b) if a.get(k) != b.get(k)]
+        check(not diff, f"np=1 and np=3 identical ({len(a)} items compared; differing: {diff[:5]})")
+
+        # Frames and labels against closed forms.
+        alphabet = ["", " ", "'"] + [chr(c) for c in range(ord("a"), ord("z") + 1)]
+        with h5py.File(f"{tmp}/o1/index.h5", "r") as f:
+            shards = [s.decode() for s in f["shards"][()]]
+            where = {u.decode(): (s, r) for u, s, r in zip(f["utt_id"][()], f["utt_shard"][()], f["utt_row"][()])}
+        s, r = where["wav-g01"]
+        with h5py.File(f"{tmp}/o1/{shards[s]}", "r") as f:
+            fo, lo = f["frame_offset"][()], f["label_offset"][()]
+            n = int(round((0.4 + 7 * 0.23) * RATE))
+            check(fo[r + 1] - fo[r] == 1 + (n - 320) // 160, "frame count = 1 + (n - 320) // 160")
+            text = "".join(alphabet[i] for i in f["labels"][lo[r]:lo[r + 1]])
+            check(text == f["transcript"][r].decode() == "bravo charlie", f"labels decode: '{text}'")
+            check(f["features"].shape[1] == 161 and f["features"].dtype == np.float32, "features float32 x 161")
+        p = subprocess.run(["h5dump", "-H", f"{tmp}/o1/index.h5"], capture_output=True, text=True)
+        check(p.returncode == 0 and "utt_frames" in p.stdout, "h5dump reads index.h5")
+
+        # A rerun reuses every shard and changes nothing.
+        p = run.prep(2, manifest, f"{tmp}/o1", "-v", "1")
+        check("5 reused" in p.stderr, "rerun reuses finished shards")
+        check(shard_contents(f"{tmp}/o1") == a, "rerun leaves contents identical")
+
+        # kill -9 of one rank in the middle of a shard, then a rerun.
+        for victim in (0, 1):
+            out = f"{tmp}/k{victim}"
+            p = run.prep(2, manifest, out, "--fault-kill-after", "4", "--fault-rank", str(victim),
+                         expect_ok=False)
+            check(p.returncode != 0, f"killed run (rank {victim}) fails")
+            check(not os.path.exists(f"{out}/index.h5"), "killed run leaves no index")
+            run.prep(2, manifest, out)
+            left = [n for n in os.listdir(out) if ".tmp." in n]
+            check(not left, f"no temporary files after the rerun ({left})")
+            c = shard_contents(out)
+            check(c == a, f"rerun after kill of rank {victim} equals a clean run")
+    finally:
+        if os.environ.get("DS2_KEEP_TMP") != "1":
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{0 if failures else 1} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

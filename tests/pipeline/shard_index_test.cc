@@ -1,0 +1,160 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "pipeline/index.h"
+#include "pipeline/prep_plan.h"
+#include "pipeline/shard.h"
+#include "tests/testutil.h"
+
+namespace ds2::pipeline {
+namespace {
+
+FeatureMeta meta3() {
+  FeatureMeta m;
+  m.n_bins = 3;
+  m.alphabet = "<blank>\n<space>\na\n";
+  m.created_by = "test";
+  return m;
+}
+
+TEST(Shard, RoundTripAndStats) {
+  test::TempDir d;
+  std::string p = d / "s.h5";
+  std::vector<float> f1 = {1, 2, 3, 4, 5, 6};  // 2 frames
+  std::vector<float> f2 = {7, 8, 9};           // 1 frame
+  {
+    ShardWriter w(p, meta3(), "digest");
+    w.add({"u1", "a a", "m.tsv:1", "{}", 0.5f}, f1.data(), 2, {2, 1, 2});
+    w.add({"u2", "a", "m.tsv:2", "{\"speed\":1.1}", 0.25f}, f2.data(), 1, {2});
+    EXPECT_FALSE(std::filesystem::exists(p));
+    w.commit();
+  }
+  ShardReader r(p);
+  EXPECT_EQ(r.size(), 2);
+  EXPECT_EQ(r.plan_digest(), "digest");
+  EXPECT_EQ(r.features(0), f1);
+  EXPECT_EQ(r.features(1), f2);
+  EXPECT_EQ(r.labels(0), (std::vector<int32_t>{2, 1, 2}));
+  EXPECT_EQ(r.labels(1), (std::vector<int32_t>{2}));
+  EXPECT_EQ(r.utt_ids(), (std::vector<std::string>{"u1", "u2"}));
+  EXPECT_EQ(r.augment()[1], "{\"speed\":1.1}");
+  EXPECT_EQ(r.durations(), (std::vector<float>{0.5f, 0.25f}));
+  std::vector<double> s, s2;
+  int64_t n;
+  r.stats(&s, &s2, &n);
+  EXPECT_EQ(n, 3);
+  EXPECT_EQ(s, (std::vector<double>{12, 15, 18}));
+  EXPECT_EQ(s2, (std::vector<double>{1 + 16 + 49, 4 + 25 + 64, 9 + 36 + 81}));
+}
+
+TEST(Shard, UncommittedWriterLeavesNothing) {
+  test::TempDir d;
+  std::string p = d / "s.h5";
+  {
+    ShardWriter w(p, meta3(), "x");
+    std::vector<float> f = {1, 2, 3};
+    w.add({"u", "a", "", "{}", 0.1f}, f.data(), 1, {2});
+  }
+  EXPECT_FALSE(std::filesystem::exists(p));
+  EXPECT_TRUE(std::filesystem::is_empty(d.path()));
+}
+
+TEST(Shard, CorruptChunkIsNamedWithTheUtterance) {
+  test::TempDir d;
+  std::string p = d / "s.h5";
+  std::vector<float> f(1000 * 3);
+  for (size_t i = 0; i < f.size(); ++i) f[i] = static_cast<float>(i);
+  {
+    ShardWriter w(p, meta3(), "x");
+    w.add({"utt-corrupt", "a", "", "{}", 10.f}, f.data(), 1000, {2});
+    w.commit();
+  }
+  // Flip bytes inside the feature data (a float pattern we know is there).
+  std::string bytes;
+  {
+    std::ifstream in(p, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  float probe = 1500.0f;
+  std::string pat(reinterpret_cast<char*>(&probe), 4);
+  size_t at = bytes.find(pat);
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] ^= 0x55;
+  {
+    std::ofstream out(p, std::ios::binary);
+    out << bytes;
+  }
+  ShardReader r(p);
+  try {
+    r.features(0);
+    FAIL() << "checksum error not detected";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("utt-corrupt"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Index, RoundTrip) {
+  test::TempDir d;
+  DatasetIndex idx;
+  idx.meta = meta3();
+  idx.command = "ds2 prep --x";
+  idx.n_rows = 3;
+  idx.n_rejected = 1;
+  idx.shards = {"shard-00000.h5", "shard-00001.h5"};
+  idx.utts = {{0, 0, 10, 2, 0.1f, "a"}, {1, 0, 20, 3, 0.2f, "b"}};
+  idx.mean = {1, 2, 3};
+  idx.std = {1, 1, 2};
+  idx.stats_frames = 30;
+  idx.write(d / "index.h5");
+  DatasetIndex r = DatasetIndex::read(d / "index.h5");
+  EXPECT_EQ(r.command, idx.command);
+  EXPECT_EQ(r.shards, idx.shards);
+  ASSERT_EQ(r.utts.size(), 2u);
+  EXPECT_EQ(r.utts[1].utt_id, "b");
+  EXPECT_EQ(r.utts[1].frames, 20);
+  EXPECT_EQ(r.total_frames(), 30);
+  EXPECT_EQ(r.std, idx.std);
+  EXPECT_EQ(r.meta.alphabet, idx.meta.alphabet);
+}
+
+TEST(Stats, MeanStdClosedForm) {
+  std::vector<double> mean, sd;
+  stats_from_sums({6, 0}, {14, 0}, 3, &mean, &sd);  // values 1,2,3 and 0,0,0
+  EXPECT_DOUBLE_EQ(mean[0], 2.0);
+  EXPECT_NEAR(sd[0], std::sqrt(2.0 / 3.0), 1e-12);
+  EXPECT_NEAR(sd[1], 1e-5, 1e-12);
+}
+
+TEST(Plan, LongestFirstBalancesAndIsDeterministic) {
+  std::vector<PrepItem> items;
+  double total = 0;
+  for (int i = 0; i < 101; ++i) {
+    double dur = 1.0 + (i * 37 % 17);
+    items.push_back({i, dur});
+    total += dur;
+  }
+  auto plans = assign_shards(items, 4);
+  double mx = 0, mn = 1e9, sum = 0;
+  size_t count = 0;
+  for (const auto& p : plans) {
+    mx = std::max(mx, p.duration);
+    mn = std::min(mn, p.duration);
+    sum += p.duration;
+    count += p.items.size();
+    for (size_t k = 1; k < p.items.size(); ++k) EXPECT_LT(p.items[k - 1].entry, p.items[k].entry);
+  }
+  EXPECT_EQ(count, items.size());
+  EXPECT_DOUBLE_EQ(sum, total);
+  EXPECT_LE(mx - mn, 17.0);  // never more than the longest item apart
+  auto again = assign_shards(items, 4);
+  for (size_t s = 0; s < 4; ++s) EXPECT_EQ(again[s].items.size(), plans[s].items.size());
+  EXPECT_EQ(assign_shards({}, 3).size(), 3u);
+  EXPECT_EQ(fnv1a64(""), 14695981039346656037ull);
+  EXPECT_EQ(hex64(fnv1a64("a")), "af63dc4c8601ec8c");  // published FNV-1a 64 test vector
+}
+
+}  // namespace
+}  // namespace ds2::pipeline
