@@ -113,9 +113,9 @@ TEST_P(AllreduceAlgo, RealValuedSumsAreCorrectAndBitIdentical) {
   }
 }
 
-TEST_P(AllreduceAlgo, JustOverOneChunkAndDefaultChunk) {
+TEST_P(AllreduceAlgo, JustOverOneChunk) {
   Comm world;
-  Allreducer ar(world, options(GetParam()));
+  Allreducer ar(world, options(GetParam(), size_t(256) << 10, 2));
   const size_t chunk_elems = ar.options().chunk_bytes / sizeof(float);
   for (size_t count : {chunk_elems + 1, world.size() * chunk_elems + 3}) {
     auto v = fill<float>(world.rank(), count, real_value);
@@ -188,15 +188,18 @@ INSTANTIATE_TEST_SUITE_P(Algorithms, AllreduceAlgo,
                            return std::string(algorithm_name(i.param));
                          });
 
-TEST(Allreduce, SixtyFourMiBRingMatchesExactSum) {
+TEST(Allreduce, SixtyFourMiBRingWithDefaultOptionsMatchesExactSum) {
   Comm world;
-  Allreducer ar(world, options(Algorithm::kRing));
+  AllreduceOptions o;  // the defaults: chunk, depth, threshold
+  o.algo = Algorithm::kAuto;
+  Allreducer ar(world, o);
+  ASSERT_EQ(ar.algorithm_for(size_t(64) << 20), Algorithm::kRing);
   const size_t count = size_t(16) << 20;  // 64 MiB of floats
   auto v = fill<float>(world.rank(), count, real_value);
   ar.sum(v.data(), count);
   expect_sum(world, v, "64 MiB ring");
   expect_bit_identical(world, v, "64 MiB ring");
-  EXPECT_LE(ar.workspace_bytes(count), 4 * ar.options().chunk_bytes);
+  EXPECT_LE(ar.workspace_bytes(count), o.pipeline_depth * o.chunk_bytes);
 }
 
 TEST(Allreduce, RingFreeFunctionWithExactWorkspace) {
