@@ -1,0 +1,270 @@
+// All-reduce benchmark in the shape of nccl-tests: a size sweep (-b/-e/-f), warm-up and timed
+// iterations, a correctness check on by default, algorithm and bus bandwidth, and every figure as
+// a ratio to MPI_Allreduce measured in the same run. The bound for the ring is the point-to-point
+// bandwidth of the same machine: an MPI_Sendrecv ring exchange of the same size (each rank sends
+// `size` bytes right and receives `size` bytes from the left), printed as "p2p"; ring bus
+// bandwidth is reported as a fraction of it.
+//
+//   mpirun -np 4 bench_allreduce -b 1K -e 256M -f 4 --chunk-kib 256,1024,4096 [--csv out.csv]
+//
+// Per (size, variant) the time is the slowest rank's mean over the timed iterations, best of
+// --repeat rounds (variants interleaved within a round, so background load hits all of them).
+//   algbw = size / time;  busbw = algbw * 2(n-1)/n  (what each rank's link carries, per second)
+// Peak RSS per rank is printed at the end.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/mpi.h"
+#include "core/options.h"
+#include "core/timer.h"
+#include "train/allreduce.h"
+
+namespace {
+
+using ds2::Comm;
+using ds2::ConfigError;
+using ds2::IoError;
+using ds2::train::Algorithm;
+
+struct BenchOptions {
+  std::string begin = "1K", end = "256M", chunks = "1024";
+  double factor = 4;
+  int iters = 200, min_iters = 5, warmup = 2, repeat = 3;
+  size_t iter_mib = 1024;  // per measurement, iterations = iter_mib MiB / size within the bounds
+  bool check = true;
+  std::string algos = "mpi,ring,auto,p2p", csv;
+  void add_to(ds2::po::options_description& d) {
+    namespace po = ds2::po;
+    d.add_options()
+        ("begin,b", po::value(&begin)->default_value(begin), "smallest size (bytes, K, M, G)")
+        ("end,e", po::value(&end)->default_value(end), "largest size")
+        ("factor,f", po::value(&factor)->default_value(factor), "size multiplier per step")
+        ("iters,n", po::value(&iters)->default_value(iters), "timed iterations (at most)")
+        ("min-iters", po::value(&min_iters)->default_value(min_iters), "timed iterations (at least)")
+        ("iter-mib", po::value(&iter_mib)->default_value(iter_mib),
+         "MiB per measurement: iterations = this / size, clamped to [min-iters, iters]")
+        ("warmup,w", po::value(&warmup)->default_value(warmup), "warm-up iterations")
+        ("repeat,r", po::value(&repeat)->default_value(repeat), "rounds; the best is reported")
+        ("check,c", po::value(&check)->default_value(check), "check results against MPI (0/1)")
+        ("algos", po::value(&algos)->default_value(algos), "comma list of mpi, ring, auto, p2p")
+        ("chunk-kib", po::value(&chunks)->default_value(chunks),
+         "comma list of ring chunk sizes in KiB (one ring/auto variant each)")
+        ("csv", po::value(&csv), "also write the results to this CSV file");
+  }
+};
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string t; std::getline(in, t, ',');) {
+    if (!t.empty()) out.push_back(t);
+  }
+  return out;
+}
+
+size_t parse_size(const std::string& s) {
+  size_t pos = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &pos);
+  } catch (const std::exception&) {
+    DS2_THROW(ConfigError, "size '{}' is not a number", s);
+  }
+  const std::string unit = s.substr(pos);
+  double mult = 1;
+  if (unit == "K" || unit == "k") mult = 1024;
+  else if (unit == "M" || unit == "m") mult = 1024.0 * 1024;
+  else if (unit == "G" || unit == "g") mult = 1024.0 * 1024 * 1024;
+  else DS2_REQUIRE(unit.empty(), ConfigError, "size '{}': unit is not K, M or G", s);
+  return static_cast<size_t>(v * mult);
+}
+
+std::string size_text(size_t b) {
+  if (b >= (size_t(1) << 30) && b % (size_t(1) << 30) == 0) return fmt::format("{}G", b >> 30);
+  if (b >= (size_t(1) << 20) && b % (size_t(1) << 20) == 0) return fmt::format("{}M", b >> 20);
+  if (b >= 1024 && b % 1024 == 0) return fmt::format("{}K", b >> 10);
+  return fmt::format("{}", b);
+}
+
+// One line of the table: a baseline, a p2p exchange, or an Allreducer configuration.
+struct Variant {
+  std::string name;
+  enum Kind { kMpi, kP2p, kOurs } kind;
+  std::unique_ptr<ds2::train::Allreducer> ar;
+  double best_s = 0;  // per iteration, this size
+};
+
+uint64_t hash_bytes(const void* p, size_t n) {  // FNV-1a
+  uint64_t h = 1469598103934665603ull;
+  const unsigned char* b = static_cast<const unsigned char*>(p);
+  for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
+  return h;
+}
+
+// Runs `iters` operations of variant v on data[0..count); returns seconds per operation on the
+// slowest rank.
+double time_variant(const Comm& comm, Variant& v, float* data, float* other, size_t count,
+                    int iters) {
+  const int n = comm.size(), r = comm.rank();
+  auto once = [&] {
+    switch (v.kind) {
+      case Variant::kMpi:
+        DS2_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_FLOAT,
+                                    MPI_SUM, comm.raw()));
+        break;
+      case Variant::kP2p:
+        DS2_MPI_CHECK(MPI_Sendrecv(data, static_cast<int>(count), MPI_FLOAT, (r + 1) % n, 1, other,
+                                   static_cast<int>(count), MPI_FLOAT, (r + n - 1) % n, 1,
+                                   comm.raw(), MPI_STATUS_IGNORE));
+        break;
+      case Variant::kOurs:
+        v.ar->sum(data, count);
+        break;
+    }
+  };
+  comm.barrier();
+  ds2::Timer t;
+  for (int i = 0; i < iters; ++i) once();
+  double s = t.seconds() / iters;
+  return comm.allreduce_value(s, MPI_MAX);
+}
+
+// Integer-valued inputs (exact in float): result must equal MPI_Allreduce's bit for bit and be
+// bit-identical on every rank. Returns "ok" or what went wrong (same text on all ranks).
+std::string check_variant(const Comm& comm, Variant& v, float* data, float* ref, size_t count) {
+  if (v.kind != Variant::kOurs) return "-";
+  for (size_t i = 0; i < count; ++i) {
+    data[i] = static_cast<float>(static_cast<int>((i * 2654435761u + comm.rank() * 97u) % 2001) -
+                                 1000);
+  }
+  std::memcpy(ref, data, count * sizeof(float));
+  DS2_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, ref, static_cast<int>(count), MPI_FLOAT, MPI_SUM,
+                              comm.raw()));
+  v.ar->sum(data, count);
+  const bool same = std::memcmp(data, ref, count * sizeof(float)) == 0;
+  const auto hashes = comm.allgather_value<uint64_t>(hash_bytes(data, count * sizeof(float)));
+  bool identical = true;
+  for (uint64_t h : hashes) identical = identical && h == hashes[0];
+  const bool all_same = !comm.any(!same);
+  std::memset(data, 0, count * sizeof(float));
+  if (!all_same) return "WRONG";
+  return identical ? "ok" : "NOT-IDENTICAL";
+}
+
+int run(int argc, char** argv) {
+  ds2::MpiEnv env(&argc, &argv, ds2::train::Allreducer::required_thread_level());
+  Comm world;
+  ds2::init_logging(world.rank(), world.size(), 1);
+  BenchOptions bo;
+  ds2::train::AllreduceOptions ao;
+  ds2::po::options_description desc("bench_allreduce options");
+  bo.add_to(desc);
+  ao.add_to(desc);
+  ds2::po::variables_map vm;
+  ds2::CommonOptions common;
+  if (!ds2::parse_command(argc, argv, "mpirun -np N bench_allreduce [options]", desc, vm, common)) {
+    return 0;
+  }
+  const size_t b = parse_size(bo.begin), e = parse_size(bo.end);
+  DS2_REQUIRE(b >= 4 && e >= b && bo.factor > 1, ConfigError,
+              "need 4 <= --begin <= --end and --factor > 1");
+  DS2_REQUIRE(e / 4 <= size_t(INT32_MAX), ConfigError, "--end too large for one MPI call");
+  const int n = world.size();
+
+  std::vector<Variant> variants;
+  for (const auto& a : split(bo.algos)) {
+    if (a == "mpi") variants.push_back({"mpi", Variant::kMpi, nullptr});
+    else if (a == "p2p") variants.push_back({"p2p", Variant::kP2p, nullptr});
+    else {
+      for (const auto& c : split(bo.chunks)) {
+        ds2::train::AllreduceOptions o = ao;
+        o.algo = ds2::train::parse_algorithm(a);
+        o.chunk_bytes = static_cast<size_t>(std::stoul(c)) * 1024;
+        variants.push_back({fmt::format("{}/{}", a, size_text(o.chunk_bytes)), Variant::kOurs,
+                            std::make_unique<ds2::train::Allreducer>(world, o)});
+      }
+    }
+  }
+  std::vector<float> data(e / 4, 0.0f), other(e / 4, 0.0f);
+
+  std::ofstream csv;
+  if (world.root() && !bo.csv.empty()) {
+    csv.open(bo.csv);
+    DS2_REQUIRE(csv, IoError, "{}: cannot write", bo.csv);
+    csv << "np,size_bytes,count,variant,time_us,algbw_gbps,busbw_gbps,vs_mpi,of_p2p,check\n";
+  }
+  if (world.root()) {
+    std::printf("# bench_allreduce: np=%d, depth %d, auto threshold %s, best of %d rounds, "
+                "iterations %d..%d (%zu MiB per measurement), warm-up %d\n",
+                n, ao.pipeline_depth, size_text(ao.small_threshold_bytes).c_str(), bo.repeat,
+                bo.min_iters, bo.iters, bo.iter_mib, bo.warmup);
+    std::printf("# algbw = size/time, busbw = algbw*2(n-1)/n (GB/s = 1e9 B/s); vs_mpi = "
+                "MPI_Allreduce time / this time (>1 = faster than MPI); of_p2p = busbw / p2p bw\n");
+    std::printf("%9s %11s %12s %11s %8s %8s %7s %7s  %s\n", "size", "count", "variant", "time_us",
+                "algbw", "busbw", "vs_mpi", "of_p2p", "check");
+  }
+  const double bus = n > 1 ? 2.0 * (n - 1) / n : 1.0;
+  for (double sz = static_cast<double>(b); sz <= static_cast<double>(e) * 1.0001; sz *= bo.factor) {
+    const size_t bytes = static_cast<size_t>(sz) / 4 * 4;
+    const size_t count = bytes / 4;
+    const int iters = static_cast<int>(std::max<double>(
+        bo.min_iters, std::min<double>(bo.iters, double(bo.iter_mib << 20) / bytes)));
+    for (auto& v : variants) v.best_s = 1e30;
+    for (int rep = 0; rep < bo.repeat; ++rep) {
+      for (auto& v : variants) {
+        if (rep == 0 && bo.warmup > 0) time_variant(world, v, data.data(), other.data(), count, bo.warmup);
+        v.best_s = std::min(v.best_s, time_variant(world, v, data.data(), other.data(), count, iters));
+      }
+    }
+    double mpi_s = 0, p2p_bw = 0;
+    for (auto& v : variants) {
+      if (v.kind == Variant::kMpi) mpi_s = v.best_s;
+      if (v.kind == Variant::kP2p) p2p_bw = bytes / v.best_s / 1e9;
+    }
+    for (auto& v : variants) {
+      const std::string check =
+          bo.check ? check_variant(world, v, data.data(), other.data(), count) : "-";
+      if (!world.root()) continue;
+      const double algbw = bytes / v.best_s / 1e9;
+      const double busbw = v.kind == Variant::kP2p ? algbw : algbw * bus;
+      const std::string vs = mpi_s > 0 && v.kind != Variant::kP2p
+                                 ? fmt::format("{:.2f}", mpi_s / v.best_s) : "-";
+      const std::string of = p2p_bw > 0 && n > 1 && v.kind != Variant::kP2p
+                                 ? fmt::format("{:.2f}", busbw / p2p_bw) : "-";
+      std::printf("%9s %11zu %12s %11.1f %8.3f %8.3f %7s %7s  %s\n", size_text(bytes).c_str(),
+                  count, v.name.c_str(), v.best_s * 1e6, algbw, busbw, vs.c_str(), of.c_str(),
+                  check.c_str());
+      if (csv) {
+        csv << n << ',' << bytes << ',' << count << ',' << v.name << ',' << v.best_s * 1e6 << ','
+            << algbw << ',' << busbw << ',' << vs << ',' << of << ',' << check << '\n';
+      }
+    }
+    if (world.root()) std::fflush(stdout);
+  }
+  const auto rss = world.allgather_value<double>(ds2::peak_rss_mib());
+  if (world.root()) {
+    std::printf("# peak RSS per rank (MiB):");
+    for (double m : rss) std::printf(" %.0f", m);
+    std::printf("  (data buffers %zu MiB x 2)\n", e >> 20);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& ex) {
+    ds2::abort_all(ex.what());
+  }
+}
