@@ -72,7 +72,7 @@ const float* Conv2d::forward(const float* x, int n, int t, const int32_t* length
   return y;
 }
 
-const float* Conv2d::backward(float* dy, bool need_dx) {
+float* Conv2d::backward(float* dy, bool need_dx) {
   Backend& be = store_->backend();
   const int t = geom_.t_in, to = geom_.t_out(), fo = geom_.f_out(), k = geom_.col_rows();
   const int co = spec_.c_out, n = n_;

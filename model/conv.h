@@ -35,7 +35,7 @@ class Conv2d {
   // frames. Returns y (N, C_out, T', F_out), T' = out_length(t); out_lengths() per utterance.
   const float* forward(const float* x, int n, int t, const int32_t* lengths, Mode mode);
   // dy (N, C_out, T', F_out), modified in place. Returns dx or null when !need_dx.
-  const float* backward(float* dy, bool need_dx);
+  float* backward(float* dy, bool need_dx);
   const ConvSpec& spec() const { return spec_; }
   int t_out() const { return geom_.t_out(); }
   const std::vector<int32_t>& out_lengths() const { return out_lengths_; }

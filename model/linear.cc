@@ -29,7 +29,7 @@ const float* Linear::forward(const float* x, int t, int n, const int32_t* length
   return y;
 }
 
-const float* Linear::backward(float* dy, bool need_dx) {
+float* Linear::backward(float* dy, bool need_dx) {
   Backend& be = store_->backend();
   const int rows = t_ * n_;
   if (clip_ > 0) be.clipped_relu_backward(y_.data(), dy, static_cast<size_t>(rows) * out_, clip_);

@@ -16,7 +16,7 @@ class Linear {
   // x (T, N, in) must stay unchanged until backward(). Returns y (T, N, out), owned here.
   const float* forward(const float* x, int t, int n, const int32_t* lengths, Mode mode);
   // dy (T, N, out); may be modified in place. Returns dx (T, N, in) or null when !need_dx.
-  const float* backward(float* dy, bool need_dx);
+  float* backward(float* dy, bool need_dx);
   int in() const { return in_; }
   int out() const { return out_; }
 

@@ -26,7 +26,7 @@ const float* Lookahead::forward(const float* x, int t, int n, const int32_t* len
   return y;
 }
 
-const float* Lookahead::backward(float* dy, bool need_dx) {
+float* Lookahead::backward(float* dy, bool need_dx) {
   Backend& be = store_->backend();
   const size_t size = static_cast<size_t>(t_) * n_ * d_;
   be.clipped_relu_backward(y_.data(), dy, size, clip_);

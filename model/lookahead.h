@@ -16,7 +16,7 @@ class Lookahead {
   // x (T, N, D), kept until backward(). Returns y (T, N, D), owned here.
   const float* forward(const float* x, int t, int n, const int32_t* lengths, Mode mode);
   // dy modified in place. Returns dx or null when !need_dx.
-  const float* backward(float* dy, bool need_dx);
+  float* backward(float* dy, bool need_dx);
 
  private:
   ParamStore* store_;

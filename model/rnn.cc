@@ -84,7 +84,7 @@ void Recurrent::forward_dir(Direction& d, Mode mode) {
   }
 }
 
-const float* Recurrent::backward(const float* dy, bool need_dx) {
+float* Recurrent::backward(const float* dy, bool need_dx) {
   float* dx = need_dx ? dx_.ensure(static_cast<size_t>(t_) * n_ * spec_.input) : nullptr;
   for (size_t i = 0; i < dirs_.size(); ++i) backward_dir(dirs_[i], dy, dx, i > 0);
   return dx;

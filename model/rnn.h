@@ -37,7 +37,7 @@ class Recurrent {
   // x (T, N, D) must stay unchanged until backward(). Returns y (T, N, H), owned here.
   const float* forward(const float* x, int t, int n, const int32_t* lengths, Mode mode);
   // dy (T, N, H). Returns dx (T, N, D) or null when !need_dx. Parameter gradients accumulate.
-  const float* backward(const float* dy, bool need_dx);
+  float* backward(const float* dy, bool need_dx);
   const RnnSpec& spec() const { return spec_; }
 
  private:

@@ -1,21 +1,10 @@
 // The backend's CTC op on the CPU: forwards to ctc_loss_cpu (model/ctc.h) with this backend's
 // thread count. (Named ctc_op.cc so it does not collide with the CTC implementation's files.)
 #include "model/cpu/cpu_backend.h"
-#if __has_include("model/ctc.h")
 #include "model/ctc.h"
-#define DS2_HAVE_CTC_H 1
-#endif
-#include "core/error.h"
 
 namespace ds2::model::cpu {
 
-#ifndef DS2_HAVE_CTC_H
-size_t CpuBackend::ctc_workspace_bytes(const CtcShape&) { DS2_THROW(Error, "no CTC yet"); }
-void CpuBackend::ctc_loss(const float*, float*, const int32_t*, const int32_t*, const int32_t*,
-                          const CtcShape&, float*, uint8_t*, void*) {
-  DS2_THROW(Error, "no CTC yet");
-}
-#else
 size_t CpuBackend::ctc_workspace_bytes(const CtcShape& shape) {
   return ctc_cpu_workspace_bytes(shape);
 }
@@ -24,9 +13,8 @@ void CpuBackend::ctc_loss(const float* act, float* grad, const int32_t* labels,
                           const int32_t* label_lengths, const int32_t* input_lengths,
                           const CtcShape& shape, float* costs, uint8_t* impossible,
                           void* workspace) {
-  ctc_loss_cpu(act, grad, labels, label_lengths, input_lengths, shape, costs, impossible, workspace,
-               threads_, 0);
+  ctc_loss_cpu<float>(act, grad, labels, label_lengths, input_lengths, shape, costs, impossible,
+                      workspace, threads_, 0);
 }
-#endif
 
 }  // namespace ds2::model::cpu
