@@ -28,7 +28,7 @@ Augmented augment(const std::vector<float>& clean, int rate, const AugmentParams
   Augmented a;
   ApplyStats& st = a.stats;
   st.duration_in_s = static_cast<double>(clean.size()) / rate;
-  a.samples = apply_sox_effects(clean, rate, p.speed, p.tempo, p.pitch_cents,
+  a.samples = apply_sox_effects(clean, rate, p.speed, p.tempo, p.pitch_cents, p.tempo_quick,
                                 &st.sox_clipped_samples);
   st.duration_out_s = static_cast<double>(a.samples.size()) / rate;
 

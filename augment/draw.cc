@@ -12,6 +12,7 @@ AugmentParams draw_params(const AugmentPolicy& policy, const std::string& utt_id
                           size_t n_noise_files, size_t n_corpus_utts, size_t self_index) {
   AugmentParams p;
   p.copy = copy;
+  p.tempo_quick = policy.tempo_quick;
   if (copy <= 0) return p;
   Rng rng(seed_for(policy.seed, utt_id, copy));
   p.speed = rng.uniform(policy.speed.lo, policy.speed.hi);
@@ -67,6 +68,7 @@ std::string to_json(const AugmentParams& p, const ApplyStats& s) {
   j["speed"] = p.speed;
   j["tempo"] = p.tempo;
   j["pitch_cents"] = p.pitch_cents;
+  if (p.tempo_quick) j["tempo_quick"] = true;
   if (p.noise) {
     nlohmann::ordered_json n;
     n["kind"] = p.noise_kind;

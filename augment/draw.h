@@ -34,6 +34,7 @@ struct AugmentParams {
   std::vector<size_t> babble_utts;         // kind "babble": corpus indices of the talkers
   std::vector<double> babble_offset_frac;  // kind "babble": start in each, fraction of length
   double snr_db = 0;       // requested SNR (when noise)
+  bool tempo_quick = false;  // policy.tempo_quick (not drawn)
 
   bool is_identity() const { return speed == 1 && tempo == 1 && pitch_cents == 0 && !noise; }
 };

@@ -138,7 +138,7 @@ std::string num(double v) { return fmt::format("{:.17g}", v); }
 }  // namespace
 
 std::vector<float> apply_sox_effects(const std::vector<float>& in, int rate, double speed,
-                                     double tempo, double pitch_cents,
+                                     double tempo, double pitch_cents, bool tempo_quick,
                                      uint64_t* clipped_samples) {
   DS2_REQUIRE(rate > 0, Error, "apply_sox_effects: sample rate {} is not positive", rate);
   DS2_REQUIRE(speed > 0 && tempo > 0 && std::isfinite(pitch_cents), Error,
@@ -161,7 +161,11 @@ std::vector<float> apply_sox_effects(const std::vector<float>& in, int rate, dou
   {
     Chain chain(rate, in.size());
     chain.add(input_handler(), {}, rate, &buffers);
-    if (do_tempo) chain.add(find_sox_effect("tempo"), {"-s", num(tempo_factor)}, rate);
+    if (do_tempo) {
+      std::vector<std::string> args = {"-s", num(tempo_factor)};
+      if (tempo_quick) args.insert(args.begin(), "-q");
+      chain.add(find_sox_effect("tempo"), args, rate);
+    }
     if (do_rate) {
       chain.add(find_sox_effect("speed"), {num(rate_factor)}, rate * rate_factor);
       chain.add(find_sox_effect("rate"), {}, rate);
@@ -169,7 +173,8 @@ std::vector<float> apply_sox_effects(const std::vector<float>& in, int rate, dou
     DS2_REQUIRE(std::fabs(chain.rate() - rate) < 1e-6, Error,
                 "libsox effects chain ends at {} Hz instead of {} Hz", chain.rate(), rate);
     chain.add(output_handler(), {}, rate, &buffers);
-    chain.flow(fmt::format("tempo={} speed={} pitch_cents={}", tempo, speed, pitch_cents));
+    chain.flow(fmt::format("tempo={} speed={} pitch_cents={}{}", tempo, speed, pitch_cents,
+                           tempo_quick ? " (quick)" : ""));
     buffers.clips += chain.clips();
   }
   if (clipped_samples) *clipped_samples = buffers.clips;

@@ -12,6 +12,8 @@ namespace ds2::augment {
 //   tempo t        duration / t, pitch kept (sox `tempo -s`, WSOLA tuned for speech)
 //   pitch c cents  frequencies * 2^(c/1200), duration kept
 // Identity values (1, 1, 0) are skipped; all three at identity return a copy of `in`.
+// tempo_quick adds sox's `-q` to the tempo effect: a coarse WSOLA search, about 8x faster for the
+// time stretch (tempo and pitch; bench_augment has the figures) at some cost in quality.
 //
 // The chain is   input -> [tempo -s t/d] -> [speed s*d] -> [rate R] -> output   with
 // d = 2^(c/1200): sox's own pitch effect is tempo 1/d then speed d, so folding the three requested
@@ -23,7 +25,7 @@ namespace ds2::augment {
 // Thread-safe: every call builds its own chain (see sox_init.h for what was checked in libsox).
 // Throws ds2::Error naming the effect and its arguments when libsox refuses them.
 std::vector<float> apply_sox_effects(const std::vector<float>& in, int rate, double speed,
-                                     double tempo, double pitch_cents,
+                                     double tempo, double pitch_cents, bool tempo_quick = false,
                                      uint64_t* clipped_samples = nullptr);
 
 }  // namespace ds2::augment

@@ -102,6 +102,10 @@ AugmentPolicy AugmentPolicy::parse(const std::string& spec) {
       p.babble = static_cast<int>(v);
     } else if (key == "babble_prob") {
       p.babble_prob = number(key, value);
+    } else if (key == "tempo_quick") {
+      DS2_REQUIRE(value == "0" || value == "1", ConfigError,
+                  "--augment: key 'tempo_quick': expected 0 or 1, got '{}'", value);
+      p.tempo_quick = value == "1";
     } else if (key == "seed") {
       char* end = nullptr;
       errno = 0;
@@ -114,7 +118,7 @@ AugmentPolicy AugmentPolicy::parse(const std::string& spec) {
     } else {
       DS2_THROW(ConfigError,
                 "--augment: unknown key '{}' (known: copies, noise_prob, snr_db, speed, tempo, "
-                "pitch_cents, babble, babble_prob, seed)",
+                "pitch_cents, babble, babble_prob, tempo_quick, seed)",
                 key);
     }
   }
@@ -141,9 +145,9 @@ void AugmentPolicy::validate() const {
 std::string AugmentPolicy::to_string() const {
   return fmt::format(
       "copies={},noise_prob={},snr_db={},speed={},tempo={},pitch_cents={},babble={},"
-      "babble_prob={},seed={}",
+      "babble_prob={},tempo_quick={},seed={}",
       copies, noise_prob, range_text(snr_db), range_text(speed), range_text(tempo),
-      range_text(pitch_cents), babble, babble_prob, seed);
+      range_text(pitch_cents), babble, babble_prob, tempo_quick ? 1 : 0, seed);
 }
 
 void AugmentPolicy::check_noise_sources(size_t n_noise_files) const {
@@ -156,7 +160,8 @@ void AugmentPolicy::check_noise_sources(size_t n_noise_files) const {
 bool AugmentPolicy::operator==(const AugmentPolicy& o) const {
   return copies == o.copies && noise_prob == o.noise_prob && snr_db == o.snr_db &&
          speed == o.speed && tempo == o.tempo && pitch_cents == o.pitch_cents &&
-         babble == o.babble && babble_prob == o.babble_prob && seed == o.seed;
+         babble == o.babble && babble_prob == o.babble_prob && tempo_quick == o.tempo_quick &&
+         seed == o.seed;
 }
 
 void AugmentOptions::add_to(po::options_description& desc) {

@@ -14,6 +14,8 @@
 //   babble       N: babble noise sums N other utterances of the corpus (0 = no babble)
 //   babble_prob  probability that a noisy copy uses babble rather than a noise file, when both
 //                are available (0..1); with only one kind available that kind is always used
+//   tempo_quick  1: sox `tempo -q` (coarse WSOLA search, ~8x faster time stretch); 0 (default):
+//                the full search of `tempo -s`
 //   seed         job seed of all draws (uint64)
 // `babble` and `seed` are usually given as --babble and --augment-seed (AugmentOptions); they are
 // keys too so that to_string() round-trips through parse().
@@ -40,6 +42,7 @@ struct AugmentPolicy {
   Range pitch_cents{0, 0};
   int babble = 0;
   double babble_prob = 0.5;
+  bool tempo_quick = false;
   uint64_t seed = 1;
 
   // Parses a spec (see above) over the defaults. Unknown keys, malformed values and values out of

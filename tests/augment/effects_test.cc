@@ -23,7 +23,7 @@ TEST(Effects, IdentityReturnsInput) {
 TEST(Effects, Speed11ShortensByOneOverSpeedAndRaisesFrequency) {
   auto x = test::sine(500, 2.0, kRate);
   uint64_t clips = 99;
-  auto y = apply_sox_effects(x, kRate, 1.1, 1, 0, &clips);
+  auto y = apply_sox_effects(x, kRate, 1.1, 1, 0, false, &clips);
   EXPECT_NEAR(static_cast<double>(y.size()), x.size() / 1.1, kFrame);
   EXPECT_EQ(clips, 0u);
   EXPECT_NEAR(test::peak_frequency(y, kRate, 100, 2000), 550, 25);
@@ -55,6 +55,17 @@ TEST(Effects, Tempo12ShortensKeepsFrequency) {
   auto y = apply_sox_effects(x, kRate, 1, 1.2, 0);
   EXPECT_NEAR(static_cast<double>(y.size()), x.size() / 1.2, kFrame);
   EXPECT_NEAR(test::peak_frequency(y, kRate, 100, 3000), 440, 25);
+}
+
+TEST(Effects, QuickTempoAndPitchKeepTheirSemantics) {
+  auto x = test::sine(440, 2.0, kRate);
+  auto y = apply_sox_effects(x, kRate, 1, 1.2, 0, /*tempo_quick=*/true);
+  EXPECT_NEAR(static_cast<double>(y.size()), x.size() / 1.2, kFrame);
+  EXPECT_NEAR(test::peak_frequency(y, kRate, 100, 3000), 440, 25);
+  y = apply_sox_effects(x, kRate, 1, 1, 1200, /*tempo_quick=*/true);
+  EXPECT_NEAR(static_cast<double>(y.size()), x.size(), kFrame);
+  EXPECT_NEAR(test::peak_frequency(y, kRate, 100, 3000), 880, 25);
+  EXPECT_NE(y, apply_sox_effects(x, kRate, 1, 1, 1200, false));  // really another search
 }
 
 TEST(Effects, AllThreeCombine) {

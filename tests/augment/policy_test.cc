@@ -43,7 +43,8 @@ TEST(Policy, DefaultsSingleValuesAndSpaces) {
 TEST(Policy, ToStringRoundTrips) {
   auto p = AugmentPolicy::parse(
       "copies=3,noise_prob=0.25,snr_db=-2.5:17.125,speed=0.9:1.1,tempo=1,pitch_cents=-300:300,"
-      "babble=4,babble_prob=0.3,seed=18446744073709551615");
+      "babble=4,babble_prob=0.3,tempo_quick=1,seed=18446744073709551615");
+  EXPECT_TRUE(p.tempo_quick);
   EXPECT_EQ(p.seed, 18446744073709551615ULL);
   EXPECT_EQ(AugmentPolicy::parse(p.to_string()), p);
   EXPECT_EQ(AugmentPolicy::parse(AugmentPolicy{}.to_string()), AugmentPolicy{});
@@ -64,6 +65,7 @@ TEST(Policy, ErrorsNameTheKey) {
   EXPECT_NE(parse_error("copies=-1").find("key 'copies'"), std::string::npos);
   EXPECT_NE(parse_error("copies=x").find("key 'copies': expected a number, got 'x'"),
             std::string::npos);
+  EXPECT_NE(parse_error("tempo_quick=yes").find("key 'tempo_quick'"), std::string::npos);
   EXPECT_NE(parse_error("seed=-3").find("key 'seed'"), std::string::npos);
   EXPECT_NE(parse_error("snr_db=nan").find("key 'snr_db'"), std::string::npos);
   EXPECT_NE(parse_error("copies").find("not key=value"), std::string::npos);
