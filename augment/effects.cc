@@ -98,7 +98,7 @@ class Chain {
       free(e->priv);
       free(e);
       DS2_THROW(Error, "libsox effect '{} {}': bad arguments: {}", handler->name, join(args),
-                sox_last_message());
+                sox_messages());
     }
     sox_signalinfo_t out = signal_;
     out.rate = out_rate;
@@ -107,7 +107,7 @@ class Chain {
       free(e->priv);
       free(e);
       DS2_THROW(Error, "libsox effect '{} {}': cannot start: {}", handler->name, join(args),
-                sox_last_message());
+                sox_messages());
     }
     free(e);  // sox_add_effect copied the struct into the chain, which now owns e->priv
   }
@@ -115,7 +115,7 @@ class Chain {
   void flow(const std::string& what) {
     clear_sox_message();
     DS2_REQUIRE(sox_flow_effects(chain_, nullptr, nullptr) == SOX_SUCCESS, Error,
-                "libsox effects chain '{}' failed: {}", what, sox_last_message());
+                "libsox effects chain '{}' failed: {}", what, sox_messages());
   }
 
   double rate() const { return signal_.rate; }

@@ -11,7 +11,8 @@
 namespace ds2::augment {
 namespace {
 
-thread_local std::string t_last_message;
+thread_local std::string t_last_message;  // the last failure/warning
+thread_local std::string t_all_messages;  // all since clear_sox_message(), "; "-joined
 
 // libsox message levels: 1 fail, 2 warn, 3 report, 4+ debug.
 // libsox calls the handler for every level; report and debug messages are dropped here.
@@ -20,6 +21,10 @@ void route_message(unsigned level, const char* filename, const char* fmt, va_lis
   char buf[1024];
   std::vsnprintf(buf, sizeof(buf), fmt, ap);
   t_last_message = buf;
+  if (t_all_messages.size() < 2000) {
+    if (!t_all_messages.empty()) t_all_messages += "; ";
+    t_all_messages += buf;
+  }
   ds2::logger("sox")->debug("{}: {}", filename ? filename : "", buf);
 }
 
@@ -60,6 +65,11 @@ const sox_effect_handler_t* find_sox_effect(const std::string& name) {
 
 std::string sox_last_message() { return t_last_message; }
 
-void clear_sox_message() { t_last_message.clear(); }
+std::string sox_messages() { return t_all_messages; }
+
+void clear_sox_message() {
+  t_last_message.clear();
+  t_all_messages.clear();
+}
 
 }  // namespace ds2::augment

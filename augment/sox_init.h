@@ -33,9 +33,12 @@ void init_sox();
 // effect when libsox has no such effect.
 const sox_effect_handler_t* find_sox_effect(const std::string& name);
 
-// The text of the last libsox failure or warning raised on the calling thread since the last
+// The last libsox failure or warning raised on the calling thread since the last
 // clear_sox_message() (empty when none). For building error messages after a failed sox call.
 std::string sox_last_message();
+// All of them since the last clear_sox_message(), joined with "; " (libsox often fails with a
+// specific message followed by a generic usage line).
+std::string sox_messages();
 void clear_sox_message();
 
 }  // namespace ds2::augment

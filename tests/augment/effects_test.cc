@@ -81,6 +81,14 @@ TEST(Effects, BadArgumentsThrow) {
   auto x = test::sine(440, 0.1, kRate);
   EXPECT_THROW(apply_sox_effects(x, kRate, -1, 1, 0), Error);
   EXPECT_THROW(apply_sox_effects(x, 0, 1.1, 1, 0), Error);
+  // libsox's tempo accepts factors 0.1..100: its refusal must come back naming the effect.
+  try {
+    apply_sox_effects(x, kRate, 1, 1000, 0);
+    FAIL() << "no throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("libsox effect 'tempo -s 1000'"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Effects, ConcurrentCallsMatchSerial) {
