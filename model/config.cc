@@ -33,35 +33,36 @@ std::pair<int, int> pair_of(const std::string& w, const std::string& key) {
 }  // namespace
 
 void ModelConfig::add_to(po::options_description& desc) {
-  desc.add_options()("model.device", po::value(&device)->default_value(device), "cpu | cuda")(
-      "model.num_threads", po::value(&num_threads)->default_value(num_threads),
-      "threads for OpenMP loops and OpenBLAS; 0: OMP_NUM_THREADS")(
-      "model.seed", po::value(&seed)->default_value(seed), "parameter initialization seed")(
-      "model.bn_momentum", po::value(&bn_momentum)->default_value(bn_momentum),
-      "batch-norm running-average momentum")(
-      "model.n_bins", po::value(&n_bins)->default_value(n_bins), "input features per frame")(
-      "model.alphabet_size", po::value(&alphabet_size)->default_value(alphabet_size),
-      "output classes including the blank (0)")(
-      "model.conv_filters", po::value(&conv_filters)->default_value(conv_filters),
-      "filters per conv layer, e.g. '32 32 96' (empty: no conv)")(
-      "model.conv_kernel", po::value(&conv_kernel)->default_value(conv_kernel),
-      "kernel per conv layer, freq x time, e.g. '41x11 21x11 21x11'")(
-      "model.conv_stride", po::value(&conv_stride)->default_value(conv_stride),
-      "stride per conv layer, freq x time, e.g. '2x2 2x1 2x1'")(
-      "model.rnn_type", po::value(&rnn_type)->default_value(rnn_type), "gru | rnn")(
-      "model.rnn_layers", po::value(&rnn_layers)->default_value(rnn_layers), "recurrent layers")(
-      "model.rnn_hidden", po::value(&rnn_hidden)->default_value(rnn_hidden),
-      "recurrent hidden units")("model.bidirectional",
-                                po::value(&bidirectional)->default_value(bidirectional),
-                                "bidirectional recurrent layers (directions summed)")(
-      "model.lookahead", po::value(&lookahead)->default_value(lookahead),
-      "lookahead (row) convolution context in frames, forward-only models")(
-      "model.rnn_batch_norm", po::value(&rnn_batch_norm)->default_value(rnn_batch_norm),
-      "sequence-wise batch norm on the recurrent input-to-hidden part")(
-      "model.fc_hidden", po::value(&fc_hidden)->default_value(fc_hidden),
-      "units of a hidden fully connected layer before the output (0: none)")(
-      "model.relu_clip", po::value(&relu_clip)->default_value(relu_clip), "clipped ReLU ceiling")(
-      "model.bn_eps", po::value(&bn_eps)->default_value(bn_eps), "batch-norm epsilon");
+  auto add = desc.add_options();
+  add("model.device", po::value(&device)->default_value(device), "cpu | cuda");
+  add("model.num_threads", po::value(&num_threads)->default_value(num_threads),
+      "threads for OpenMP loops and OpenBLAS; 0: OMP_NUM_THREADS");
+  add("model.seed", po::value(&seed)->default_value(seed), "parameter initialization seed");
+  add("model.bn_momentum", po::value(&bn_momentum)->default_value(bn_momentum),
+      "batch-norm running-average momentum");
+  add("model.n_bins", po::value(&n_bins)->default_value(n_bins), "input features per frame");
+  add("model.alphabet_size", po::value(&alphabet_size)->default_value(alphabet_size),
+      "output classes including the blank (0)");
+  add("model.conv_filters", po::value(&conv_filters)->default_value(conv_filters),
+      "filters per conv layer, e.g. '32 32 96' (empty: no conv)");
+  add("model.conv_kernel", po::value(&conv_kernel)->default_value(conv_kernel),
+      "kernel per conv layer, freq x time, e.g. '41x11 21x11 21x11'");
+  add("model.conv_stride", po::value(&conv_stride)->default_value(conv_stride),
+      "stride per conv layer, freq x time, e.g. '2x2 2x1 2x1'");
+  add("model.rnn_type", po::value(&rnn_type)->default_value(rnn_type), "gru | rnn");
+  add("model.rnn_layers", po::value(&rnn_layers)->default_value(rnn_layers), "recurrent layers");
+  add("model.rnn_hidden", po::value(&rnn_hidden)->default_value(rnn_hidden),
+      "recurrent hidden units");
+  add("model.bidirectional", po::value(&bidirectional)->default_value(bidirectional),
+      "bidirectional recurrent layers (directions summed)");
+  add("model.lookahead", po::value(&lookahead)->default_value(lookahead),
+      "lookahead (row) convolution context in frames, forward-only models");
+  add("model.rnn_batch_norm", po::value(&rnn_batch_norm)->default_value(rnn_batch_norm),
+      "sequence-wise batch norm on the recurrent input-to-hidden part");
+  add("model.fc_hidden", po::value(&fc_hidden)->default_value(fc_hidden),
+      "units of a hidden fully connected layer before the output (0: none)");
+  add("model.relu_clip", po::value(&relu_clip)->default_value(relu_clip), "clipped ReLU ceiling");
+  add("model.bn_eps", po::value(&bn_eps)->default_value(bn_eps), "batch-norm epsilon");
 }
 
 ModelConfig ModelConfig::from_ini_string(const std::string& text, const std::string& source) {

@@ -1,0 +1,195 @@
+// Checkpoint save/load on core/h5.h (layout in checkpoint.h).
+#include "model/checkpoint.h"
+
+#include <cstdio>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/h5.h"
+#include "ds2/config.h"
+#include "model/network.h"
+
+namespace ds2::model {
+namespace {
+
+constexpr const char* kFormat = "ds2-checkpoint";
+constexpr int64_t kVersion = 1;
+
+std::vector<hsize_t> dims_of(const ParamInfo& p) {
+  std::vector<hsize_t> d;
+  for (int s : p.shape) d.push_back(static_cast<hsize_t>(s));
+  return d;
+}
+
+void check_name(const std::string& name) {
+  DS2_REQUIRE(!name.empty() && name.find('/') == std::string::npos, ConfigError,
+              "checkpoint extra '{}': names must be non-empty and contain no '/'", name);
+}
+
+template <typename T>
+void write_extras(h5::File& f, const std::map<std::string, std::vector<T>>& m,
+                  const std::string& type, std::vector<std::string>& index) {
+  for (const auto& [name, v] : m) {
+    check_name(name);
+    f.write<T>("/extra/" + name, v);
+    index.push_back(type + ":" + name);
+  }
+}
+
+void write_tensors(h5::File& f, const std::string& group, const std::vector<ParamInfo>& infos,
+                   Backend& be, const float* arena) {
+  f.create_group(group);
+  std::vector<float> host;
+  for (const auto& p : infos) {
+    host.resize(p.size);
+    be.download(host.data(), arena + p.offset, p.size);
+    f.write<float>(group + "/" + p.name, host, dims_of(p));
+  }
+}
+
+void read_tensors(const h5::File& f, const std::string& group, const std::vector<ParamInfo>& infos,
+                  Backend& be, float* arena) {
+  for (const auto& p : infos) {
+    const std::string name = group + "/" + p.name;
+    DS2_REQUIRE(f.exists(name), FormatError, "{}: tensor '{}' missing", f.path(), name);
+    std::vector<hsize_t> dims;
+    std::vector<float> host = f.read<float>(name, &dims);
+    DS2_REQUIRE(dims == dims_of(p), FormatError,
+                "{}: tensor '{}' has shape {} elements {}, "
+                "expected {}",
+                f.path(), name, dims.size(), host.size(), shape_string(p.shape));
+    be.upload(arena + p.offset, host.data(), p.size);
+  }
+}
+
+}  // namespace
+
+int64_t CheckpointExtras::get_int(const std::string& name) const {
+  auto it = i64.find(name);
+  DS2_REQUIRE(it != i64.end() && it->second.size() == 1, FormatError,
+              "checkpoint: scalar '{}' missing", name);
+  return it->second[0];
+}
+
+void save_checkpoint(const std::string& path, Network& net, const NormStats& norm,
+                     const CheckpointExtras& extras) {
+  const std::string tmp = temp_path_for(path);
+  try {
+    h5::File f = h5::File::create(tmp);
+    const ModelConfig& cfg = net.config();
+    f.write_attr_str("format", kFormat);
+    f.write_attr<int64_t>("version", kVersion);
+    f.write_attr_str("created_by", std::string("ds2 ") + DS2_GIT_DESCRIBE);
+    f.write_attr_str("model_config", cfg.to_ini());
+    f.write_attr<int64_t>("num_params", static_cast<int64_t>(net.num_params()));
+    f.create_group("/config");
+    // Typed copies of the architecture (the INI text above is what load compares).
+    for (auto [key, v] : {std::pair<const char*, int64_t>{"n_bins", cfg.n_bins},
+                          {"alphabet_size", cfg.alphabet_size},
+                          {"rnn_layers", cfg.rnn_layers},
+                          {"rnn_hidden", cfg.rnn_hidden},
+                          {"lookahead", cfg.lookahead},
+                          {"fc_hidden", cfg.fc_hidden},
+                          {"bidirectional", cfg.bidirectional},
+                          {"rnn_batch_norm", cfg.rnn_batch_norm}})
+      f.write_attr<int64_t>(key, v, "/config");
+    f.write_attr<double>("relu_clip", cfg.relu_clip, "/config");
+    f.write_attr<double>("bn_eps", cfg.bn_eps, "/config");
+    for (auto [key, v] : {std::pair<const char*, std::string>{"conv_filters", cfg.conv_filters},
+                          {"conv_kernel", cfg.conv_kernel},
+                          {"conv_stride", cfg.conv_stride},
+                          {"rnn_type", cfg.rnn_type}})
+      f.write_attr_str(key, v, "/config");
+    write_tensors(f, "/params", net.params_info(), net.backend(), net.params());
+    write_tensors(f, "/buffers", net.buffers_info(), net.backend(), net.buffers());
+    if (!norm.mean.empty() || !norm.std.empty()) {
+      f.create_group("/norm");
+      f.write<double>("/norm/mean", norm.mean);
+      f.write<double>("/norm/std", norm.std);
+    }
+    f.create_group("/extra");
+    std::vector<std::string> index;
+    write_extras(f, extras.f32, "f32", index);
+    write_extras(f, extras.f64, "f64", index);
+    write_extras(f, extras.i64, "i64", index);
+    write_extras(f, extras.u64, "u64", index);
+    write_extras(f, extras.u8, "u8", index);
+    for (const auto& [name, s] : extras.str) {
+      check_name(name);
+      f.write_strings("/extra/" + name, {s});
+      index.push_back("str:" + name);
+    }
+    f.write_strings("/extra/index", index);
+    f.close();
+    commit_file(tmp, path);
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
+}
+
+namespace {
+h5::File open_checkpoint(const std::string& path) {
+  h5::File f = h5::File::open(path);
+  DS2_REQUIRE(f.has_attr("format") && f.read_attr_str("format") == kFormat, FormatError,
+              "{}: not a ds2 checkpoint (root attribute format != '{}')", path, kFormat);
+  const int64_t v = f.read_attr<int64_t>("version");
+  DS2_REQUIRE(v == kVersion, FormatError, "{}: checkpoint version {} (this ds2 reads {})", path, v,
+              kVersion);
+  return f;
+}
+}  // namespace
+
+ModelConfig read_checkpoint_config(const std::string& path) {
+  h5::File f = open_checkpoint(path);
+  return ModelConfig::from_ini_string(f.read_attr_str("model_config"), path + ":model_config");
+}
+
+void load_checkpoint(const std::string& path, Network& net, NormStats* norm,
+                     CheckpointExtras* extras) {
+  h5::File f = open_checkpoint(path);
+  const ModelConfig stored =
+      ModelConfig::from_ini_string(f.read_attr_str("model_config"), path + ":model_config");
+  const auto want = net.config().arch_fields(), have = stored.arch_fields();
+  for (size_t i = 0; i < want.size(); ++i)
+    DS2_REQUIRE(want[i].second == have[i].second, ConfigError,
+                "{}: model.{} is '{}' in the checkpoint but '{}' in this model", path,
+                want[i].first, have[i].second, want[i].second);
+  read_tensors(f, "/params", net.params_info(), net.backend(), net.params());
+  read_tensors(f, "/buffers", net.buffers_info(), net.backend(), net.buffers());
+  if (norm) {
+    *norm = NormStats{};
+    if (f.exists("/norm/mean")) {
+      norm->mean = f.read<double>("/norm/mean");
+      norm->std = f.read<double>("/norm/std");
+    }
+  }
+  if (!extras) return;
+  *extras = CheckpointExtras{};
+  for (const std::string& entry : f.read_strings("/extra/index")) {
+    const size_t colon = entry.find(':');
+    DS2_REQUIRE(colon != std::string::npos, FormatError, "{}: /extra/index entry '{}'", path,
+                entry);
+    const std::string type = entry.substr(0, colon), name = entry.substr(colon + 1);
+    const std::string ds = "/extra/" + name;
+    if (type == "f32")
+      extras->f32[name] = f.read<float>(ds);
+    else if (type == "f64")
+      extras->f64[name] = f.read<double>(ds);
+    else if (type == "i64")
+      extras->i64[name] = f.read<int64_t>(ds);
+    else if (type == "u64")
+      extras->u64[name] = f.read<uint64_t>(ds);
+    else if (type == "u8")
+      extras->u8[name] = f.read<uint8_t>(ds);
+    else if (type == "str") {
+      auto v = f.read_strings(ds);
+      DS2_REQUIRE(v.size() == 1, FormatError, "{}: '{}' is not one string", path, ds);
+      extras->str[name] = v[0];
+    } else {
+      DS2_THROW(FormatError, "{}: /extra/index entry '{}' has unknown type", path, entry);
+    }
+  }
+}
+
+}  // namespace ds2::model

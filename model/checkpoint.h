@@ -1,0 +1,67 @@
+// Model checkpoints in HDF5 (format "ds2-checkpoint", version 1), written to a temporary name
+// and renamed when complete, so a killed job never leaves a half checkpoint that looks whole.
+//
+//   /                 attrs: format, version, created_by, model_config (INI text of the
+//                            ModelConfig, see config.h), num_params
+//   /config           attrs: every architecture field, typed (int64, float64 or string)
+//   /params/<name>    float32, the tensor's shape (one dataset per parameter, e.g. "rnn0.fwd.U")
+//   /buffers/<name>   float32, batch-norm running statistics ("conv0.bn.running_mean", ...)
+//   /norm/mean, /norm/std   float64 [n_bins] feature normalization (when given)
+//   /extra/<name>     the trainer's named arrays: float32, float64, int64, uint64, uint8 or a
+//                     string; /extra/index lists "<type>:<name>" for each (types f32 f64 i64
+//                     u64 u8 str). Scalars (step, epoch, ...) are 1-element arrays.
+// Floats are stored as written, so save + load is bit-exact. h5dump and h5py read the file.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+
+namespace ds2::model {
+
+class Network;
+
+// Per-bin feature normalization: x' = (x - mean) / std.
+struct NormStats {
+  std::vector<double> mean, std;
+};
+
+// An extensible set of named arrays for the trainer (optimizer state, step, epoch, sampler
+// position, RNG state, strings). Names must be non-empty and contain no '/'.
+struct CheckpointExtras {
+  std::map<std::string, std::vector<float>> f32;
+  std::map<std::string, std::vector<double>> f64;
+  std::map<std::string, std::vector<int64_t>> i64;
+  std::map<std::string, std::vector<uint64_t>> u64;
+  std::map<std::string, std::vector<uint8_t>> u8;
+  std::map<std::string, std::string> str;
+
+  void set_int(const std::string& name, int64_t v) { i64[name] = {v}; }
+  // The scalar `name`; FormatError when missing or not a 1-element int64 array.
+  int64_t get_int(const std::string& name) const;
+  bool operator==(const CheckpointExtras& o) const {
+    return f32 == o.f32 && f64 == o.f64 && i64 == o.i64 && u64 == o.u64 && u8 == o.u8 &&
+           str == o.str;
+  }
+};
+
+// Writes net's parameters, buffers and config, `norm` (skipped when empty) and `extras` to
+// `path` atomically (temp name + rename). Throws IoError naming the file on failure.
+void save_checkpoint(const std::string& path, Network& net, const NormStats& norm = {},
+                     const CheckpointExtras& extras = {});
+
+// The ModelConfig stored in a checkpoint (to build the Network for it). The run settings
+// (device, num_threads) are the stored ones; override them before constructing.
+ModelConfig read_checkpoint_config(const std::string& path);
+
+// Loads parameters and buffers into net, and norm/extras when non-null. A checkpoint made for
+// a different architecture is a ConfigError naming the checkpoint and the first mismatching
+// field (e.g. "ckpt.h5: model.rnn_hidden is 256 in the checkpoint but 128 in this model").
+// A file that is not a ds2 checkpoint, or lacks a tensor, is a FormatError.
+void load_checkpoint(const std::string& path, Network& net, NormStats* norm = nullptr,
+                     CheckpointExtras* extras = nullptr);
+
+}  // namespace ds2::model
