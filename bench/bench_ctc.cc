@@ -3,7 +3,7 @@
 // no band, one utterance at a time on one thread -- the shape of warp-ctc's CPU path).
 //
 //   bench_ctc [--iters N] [--warmup N] [--csv] [--no-check] [--threads 1,2] [--batch 32,64]
-//             [--time 150,300,700] [--alphabet 29]
+//             [--time 150,300,700] [--alphabet 29] [--isa auto|baseline|avx2|avx512]
 //
 // Activations are N(0, 1), labels uniform over 1..C-1 of length T/4, every utterance T frames.
 // Columns: ms = wall milliseconds per minibatch (loss + gradient), cpu_ms = CPU milliseconds of
@@ -113,6 +113,8 @@ std::vector<int> parse_list(const char* s) {
 int main(int argc, char** argv) {
   int iters = 3, warmup = 1, alphabet = 29;
   bool csv = false, check = true;
+  ds2::model::CtcCpuIsa isa = ds2::model::CtcCpuIsa::kAuto;
+  std::string isa_name = "auto";
   std::vector<int> threads = {1, 2}, batches = {32, 64}, times = {150, 300, 700};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -131,14 +133,34 @@ int main(int argc, char** argv) {
     else if (a == "--batch") batches = parse_list(next());
     else if (a == "--time") times = parse_list(next());
     else if (a == "--alphabet") alphabet = std::atoi(next());
+    else if (a == "--isa") {
+      isa_name = next();
+      const char* names[] = {"auto", "baseline", "avx2", "avx512"};
+      const auto* it = std::find(std::begin(names), std::end(names), isa_name);
+      if (it == std::end(names)) {
+        std::fprintf(stderr, "bench_ctc: --isa must be auto, baseline, avx2 or avx512\n");
+        return 2;
+      }
+      isa = static_cast<ds2::model::CtcCpuIsa>(it - std::begin(names));
+      if (!ds2::model::ctc_cpu_isa_available(isa)) {
+        std::fprintf(stderr, "bench_ctc: --isa %s is not available on this CPU\n",
+                     isa_name.c_str());
+        return 2;
+      }
+    }
     else {
       std::fprintf(stderr,
                    "usage: bench_ctc [--iters N] [--warmup N] [--csv] [--no-check] "
-                   "[--threads 1,2] [--batch 32,64] [--time 150,300,700] [--alphabet 29]\n");
+                   "[--threads 1,2] [--batch 32,64] [--time 150,300,700] [--alphabet 29] "
+                   "[--isa auto|baseline|avx2|avx512]\n");
       return a == "--help" ? 0 : 2;
     }
   }
   const int C = alphabet;
+  if (!csv)
+    std::printf("# bench_ctc: alphabet %d, label length T/4, %d iterations after %d warm-up, "
+                "kernel %s\n",
+                C, iters, warmup, isa_name.c_str());
   if (csv)
     std::printf("T,N,L,threads,ms,cpu_ms,ref_ms,ref_cpu_ms,speedup,cpu_ratio,ns_per_cell,"
                 "ref_ns_per_cell,rss_mib,check\n");
@@ -185,13 +207,13 @@ int main(int argc, char** argv) {
         for (int it = 0; it < warmup; ++it)
           ds2::model::ctc_loss_cpu(act.data(), grad.data(), labels.data(), label_lengths.data(),
                                    input_lengths.data(), shape, costs.data(), impossible.data(),
-                                   ws.data(), th);
+                                   ws.data(), th, 0, isa);
         ds2::Timer timer;
         const double c0 = cpu_seconds();
         for (int it = 0; it < iters; ++it)
           ds2::model::ctc_loss_cpu(act.data(), grad.data(), labels.data(), label_lengths.data(),
                                    input_lengths.data(), shape, costs.data(), impossible.data(),
-                                   ws.data(), th);
+                                   ws.data(), th, 0, isa);
         const double cpu_ms = 1e3 * (cpu_seconds() - c0) / iters;
         const double ms = 1e3 * timer.seconds() / iters;
         bool ok = true;

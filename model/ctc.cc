@@ -2,7 +2,7 @@
 // utterance runs the banded log-space alpha/beta recursions of model/ctc.h on its own slot of
 // the caller's workspace. The inner loops over states s call the shared cells of
 // model/detail/math.h, which are branch-free so that the compiler vectorizes them; the
-// per-utterance kernel is compiled twice, for baseline x86-64 and for AVX2+FMA (chosen at run
+// per-utterance kernel is compiled for baseline x86-64, AVX2+FMA and AVX-512 (chosen at run
 // time with __builtin_cpu_supports), since the project builds without -march.
 
 // g++ keeps floating-point operations that may trap out of if-converted code under its default
@@ -222,7 +222,9 @@ void utterance_generic(const Real* act, Real* grad, const int32_t* lab, int L, i
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#define DS2_CTC_AVX2 1
+// The same kernel for AVX2+FMA and AVX-512 (4 and 8 doubles per vector); the inline helpers of
+// math.h are inlined into each and vectorized for its instruction set.
+#define DS2_CTC_X86_CLONES 1
 template <typename Real>
 __attribute__((target("avx2,fma"))) void utterance_avx2(const Real* act, Real* grad,
                                                         const int32_t* lab, int L, int T,
@@ -231,7 +233,49 @@ __attribute__((target("avx2,fma"))) void utterance_avx2(const Real* act, Real* g
                                                         uint8_t* impossible) {
   utterance_body(act, grad, lab, L, T, sh, n, blank, w, cost, impossible);
 }
+template <typename Real>
+__attribute__((target("avx512f,avx512dq,avx512vl,fma,prefer-vector-width=512"))) void
+utterance_avx512(const Real* act, Real* grad, const int32_t* lab, int L, int T,
+                 const CtcShape& sh, int n, int blank, const Slot& w, Real* cost,
+                 uint8_t* impossible) {
+  utterance_body(act, grad, lab, L, T, sh, n, blank, w, cost, impossible);
+}
 #endif
+
+bool isa_available(CtcCpuIsa isa) {
+  switch (isa) {
+    case CtcCpuIsa::kAuto:
+    case CtcCpuIsa::kBaseline:
+      return true;
+#ifdef DS2_CTC_X86_CLONES
+    case CtcCpuIsa::kAvx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case CtcCpuIsa::kAvx512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+#endif
+    default:
+      return false;
+  }
+}
+
+// The kernel for `isa`; kAuto: the widest this CPU runs.
+template <typename Real>
+auto pick_kernel(CtcCpuIsa isa) {
+  DS2_REQUIRE(isa_available(isa), ConfigError,
+              "ctc: instruction set {} is not available in this build or on this CPU",
+              static_cast<int>(isa));
+  auto* kernel = &utterance_generic<Real>;
+#ifdef DS2_CTC_X86_CLONES
+  if (isa == CtcCpuIsa::kAuto)
+    isa = isa_available(CtcCpuIsa::kAvx512) ? CtcCpuIsa::kAvx512
+          : isa_available(CtcCpuIsa::kAvx2) ? CtcCpuIsa::kAvx2
+                                            : CtcCpuIsa::kBaseline;
+  if (isa == CtcCpuIsa::kAvx2) kernel = &utterance_avx2<Real>;
+  if (isa == CtcCpuIsa::kAvx512) kernel = &utterance_avx512<Real>;
+#endif
+  return kernel;
+}
 
 void validate(const void* act, const int32_t* labels, const int32_t* label_lengths,
               const int32_t* input_lengths, const CtcShape& sh, const void* costs,
@@ -268,6 +312,8 @@ void validate(const void* act, const int32_t* labels, const int32_t* label_lengt
 
 }  // namespace
 
+bool ctc_cpu_isa_available(CtcCpuIsa isa) { return isa_available(isa); }
+
 int ctc_min_frames(const int32_t* labels, int label_length) {
   int frames = label_length;
   for (int i = 1; i < label_length; ++i) frames += (labels[i] == labels[i - 1]) ? 1 : 0;
@@ -284,9 +330,10 @@ template <typename Real>
 void ctc_loss_cpu(const Real* act, Real* grad, const int32_t* labels,
                   const int32_t* label_lengths, const int32_t* input_lengths,
                   const CtcShape& shape, Real* costs, uint8_t* impossible, void* workspace,
-                  int num_threads, int blank) {
+                  int num_threads, int blank, CtcCpuIsa isa) {
   validate(act, labels, label_lengths, input_lengths, shape, costs, impossible, workspace,
            blank);
+  auto* utterance = pick_kernel<Real>(isa);
   const int N = shape.batch;
   if (N == 0) return;
   if (shape.max_time == 0) {  // no frames at all: only empty labels have an alignment
@@ -300,11 +347,6 @@ void ctc_loss_cpu(const Real* act, Real* grad, const int32_t* labels,
   base += (kAlign - reinterpret_cast<uintptr_t>(base) % kAlign) % kAlign;
   const size_t slot = slot_bytes(shape);
   const int threads = num_threads > 0 ? num_threads : omp_get_max_threads();
-  auto* utterance = &utterance_generic<Real>;
-#ifdef DS2_CTC_AVX2
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    utterance = &utterance_avx2<Real>;
-#endif
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && N > 1)
   for (int n = 0; n < N; ++n) {
     size_t offset = 0;  // where utterance n's labels start (O(N) per task, N is small)
@@ -317,9 +359,9 @@ void ctc_loss_cpu(const Real* act, Real* grad, const int32_t* labels,
 
 template void ctc_loss_cpu<float>(const float*, float*, const int32_t*, const int32_t*,
                                   const int32_t*, const CtcShape&, float*, uint8_t*, void*, int,
-                                  int);
+                                  int, CtcCpuIsa);
 template void ctc_loss_cpu<double>(const double*, double*, const int32_t*, const int32_t*,
                                    const int32_t*, const CtcShape&, double*, uint8_t*, void*,
-                                   int, int);
+                                   int, int, CtcCpuIsa);
 
 }  // namespace ds2::model

@@ -46,6 +46,13 @@ struct CtcShape {
   int max_label = 0;
 };
 
+// Instruction sets the CPU kernel is built for (x86-64 builds with g++ or clang; elsewhere only
+// kBaseline). kAuto picks the widest this CPU runs; the others exist for tests and benchmarks.
+enum class CtcCpuIsa { kAuto, kBaseline, kAvx2, kAvx512 };
+
+// Whether this build and this CPU can run `isa`.
+bool ctc_cpu_isa_available(CtcCpuIsa isa);
+
 // Bytes of caller-owned workspace for ctc_loss_cpu at this shape: one slot per utterance of
 // about 8 * max_time * (2 * max_label + 5 + alphabet) bytes (e.g. 2.2 MB at T = 700, L = 175,
 // C = 29). Any call whose shape fits in a larger one can reuse its workspace, so cache by the
@@ -64,22 +71,24 @@ size_t ctc_cpu_workspace_bytes(const CtcShape& shape);
 //   workspace      ctc_cpu_workspace_bytes(shape) bytes (or more), owned by the caller.
 //   num_threads    OpenMP threads over the batch; <= 0: OpenMP's default (OMP_NUM_THREADS).
 //   blank          index of the blank symbol.
+//   isa            kernel to run (results agree to ~1e-15 relative; FMA rounds differently).
 // Throws ConfigError on an invalid shape, a negative or too long length, a label out of range
-// or equal to blank, or a missing buffer; nothing is written then.
+// or equal to blank, a missing buffer, or an unavailable isa; nothing is written then.
 // Instantiated for float (the training path) and double (gradient checks); the lattice is
 // double in both.
 template <typename Real>
 void ctc_loss_cpu(const Real* act, Real* grad, const int32_t* labels,
                   const int32_t* label_lengths, const int32_t* input_lengths,
                   const CtcShape& shape, Real* costs, uint8_t* impossible, void* workspace,
-                  int num_threads = 0, int blank = 0);
+                  int num_threads = 0, int blank = 0, CtcCpuIsa isa = CtcCpuIsa::kAuto);
 
 extern template void ctc_loss_cpu<float>(const float*, float*, const int32_t*, const int32_t*,
                                          const int32_t*, const CtcShape&, float*, uint8_t*,
-                                         void*, int, int);
+                                         void*, int, int, CtcCpuIsa);
 extern template void ctc_loss_cpu<double>(const double*, double*, const int32_t*,
                                           const int32_t*, const int32_t*, const CtcShape&,
-                                          double*, uint8_t*, void*, int, int);
+                                          double*, uint8_t*, void*, int, int,
+                                          CtcCpuIsa);
 
 // Minimum frames for an alignment of `labels` (L plus one per pair of equal adjacent labels).
 int ctc_min_frames(const int32_t* labels, int label_length);

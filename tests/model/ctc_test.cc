@@ -45,14 +45,15 @@ struct Batch {
     max_label = std::max(max_label, static_cast<int>(lab.size()));
   }
   CtcShape shape() const { return CtcShape{max_time, n, c, max_label}; }
-  void run(bool with_grad = true, int threads = 1, int blank = 0) {
+  void run(bool with_grad = true, int threads = 1, int blank = 0,
+           CtcCpuIsa isa = CtcCpuIsa::kAuto) {
     std::vector<char> ws(ctc_cpu_workspace_bytes(shape()));
     grad.assign(act.size(), std::numeric_limits<Real>::quiet_NaN());  // must be overwritten
     costs.assign(n, Real(-1));
     impossible.assign(n, 7);
     ctc_loss_cpu(act.data(), with_grad ? grad.data() : nullptr, labels.data(),
                  label_lengths.data(), input_lengths.data(), shape(), costs.data(),
-                 impossible.data(), ws.data(), threads, blank);
+                 impossible.data(), ws.data(), threads, blank, isa);
   }
 };
 
@@ -458,6 +459,46 @@ TEST(CtcTest, BlankIndexIsAParameter) {
   EXPECT_NEAR(b3.costs[0], b0.costs[0], 1e-12);
   for (int t = 0; t < T; ++t)
     for (int k = 0; k < C; ++k) EXPECT_NEAR(b3.g(t, 0, (k + 3) % C), b0.g(t, 0, k), 1e-12);
+}
+
+// Every kernel this CPU runs (baseline x86-64, AVX2, AVX-512) gives the baseline's results up to
+// rounding (FMA), on a batch with short and long rows and impossible utterances.
+TEST(CtcTest, InstructionSetKernelsAgree) {
+  const int C = 29, N = 5, T = 120;
+  Batch<float> base(T, N, C);
+  const std::vector<double> a = random_normal(base.act.size(), 3.0, 21);
+  for (size_t i = 0; i < a.size(); ++i) base.act[i] = static_cast<float>(a[i]);
+  std::mt19937 rng(22);
+  std::uniform_int_distribution<int32_t> sym(1, C - 1);
+  const int lens[N][2] = {{120, 30}, {100, 49}, {7, 3}, {120, 1}, {3, 5}};
+  for (const auto& len : lens) {
+    std::vector<int32_t> lab(len[1]);
+    for (auto& v : lab) v = sym(rng);
+    base.add(len[0], lab);
+  }
+  base.run(true, 1, 0, CtcCpuIsa::kBaseline);
+  EXPECT_EQ(base.impossible[4], 1);
+  int ran = 0;
+  for (CtcCpuIsa isa : {CtcCpuIsa::kAvx2, CtcCpuIsa::kAvx512, CtcCpuIsa::kAuto}) {
+    if (!ctc_cpu_isa_available(isa)) {
+      std::printf("[   NOTE   ] CTC kernel %d not available on this CPU/build\n",
+                  static_cast<int>(isa));
+      continue;
+    }
+    Batch<float> b = base;
+    b.run(true, 2, 0, isa);
+    ++ran;
+    for (int n = 0; n < N; ++n) {
+      EXPECT_EQ(b.impossible[n], base.impossible[n]);
+      if (base.impossible[n]) {
+        EXPECT_EQ(b.costs[n], base.costs[n]);
+      } else {
+        EXPECT_NEAR(b.costs[n], base.costs[n], 1e-6 * std::fabs(base.costs[n])) << n;
+      }
+    }
+    for (size_t i = 0; i < b.grad.size(); ++i) EXPECT_NEAR(b.grad[i], base.grad[i], 1e-6);
+  }
+  EXPECT_GE(ran, 1);  // kAuto always runs
 }
 
 // ---- invalid input -----------------------------------------------------------------------------
