@@ -77,7 +77,8 @@ sox_encoding_t raw_encoding(const std::string& path, const RawFormat& r) {
   if (r.encoding == "u-law") return SOX_ENCODING_ULAW;
   DS2_THROW(ConfigError,
             "{}: raw encoding '{}' is not one of signed-integer, unsigned-integer, "
-            "floating-point, a-law, u-law", path, r.encoding);
+            "floating-point, a-law, u-law",
+            path, r.encoding);
 }
 
 // Opens `path` for reading; raw files are described by `raw`. Checks readability first so a
@@ -86,7 +87,7 @@ SoxFile open_input(const std::string& path, const RawFormat* raw) {
   init_sox();
   const int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) DS2_THROW(IoError, "{}: cannot open audio: {}", path, std::strerror(errno));
-  struct stat st{};
+  struct stat st {};
   const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
   ::close(fd);
   DS2_REQUIRE(regular, IoError, "{}: cannot open audio: not a regular file", path);
@@ -115,8 +116,8 @@ SoxFile open_input(const std::string& path, const RawFormat* raw) {
   if (!f) DS2_THROW(FormatError, "{}: cannot open audio: {}", path, fail_reason("not decodable"));
   SoxFile file(f);
   DS2_REQUIRE(f->signal.rate >= 1 && f->signal.channels > 0, FormatError,
-              "{}: cannot open audio: header gives rate {} and {} channels", path,
-              f->signal.rate, f->signal.channels);
+              "{}: cannot open audio: header gives rate {} and {} channels", path, f->signal.rate,
+              f->signal.channels);
   DS2_REQUIRE(std::floor(f->signal.rate) == f->signal.rate, FormatError,
               "{}: non-integer sample rate {} is not supported", path, f->signal.rate);
   f->sox_errno = 0;
@@ -202,12 +203,13 @@ int sink_flow(sox_effect_t* effp, const sox_sample_t* ibuf, sox_sample_t* obuf, 
   return SOX_SUCCESS;
 }
 
-const sox_effect_handler_t kSourceHandler = {
-    "ds2_source", nullptr, SOX_EFF_MCHAN, nullptr, nullptr, nullptr, source_drain, nullptr,
-    nullptr, sizeof(Source*)};
-const sox_effect_handler_t kSinkHandler = {
-    "ds2_sink", nullptr, SOX_EFF_MCHAN, nullptr, nullptr, sink_flow, nullptr, nullptr, nullptr,
-    sizeof(Sink*)};
+// Handler fields: name, usage, flags, getopts, start, flow, drain, stop, kill, priv_size.
+// clang-format off
+const sox_effect_handler_t kSourceHandler = {"ds2_source", nullptr, SOX_EFF_MCHAN, nullptr,
+    nullptr, nullptr, source_drain, nullptr, nullptr, sizeof(Source*)};
+const sox_effect_handler_t kSinkHandler = {"ds2_sink", nullptr, SOX_EFF_MCHAN, nullptr,
+    nullptr, sink_flow, nullptr, nullptr, nullptr, sizeof(Sink*)};
+// clang-format on
 
 struct ChainDeleter {
   void operator()(sox_effects_chain_t* c) const { sox_delete_effects_chain(c); }
@@ -231,8 +233,8 @@ void add_effect(sox_effects_chain_t* chain, const sox_effect_handler_t* h,
   }
   const int rc_add = sox_add_effect(chain, e, sig, out);
   free(e);  // NOLINT: the chain holds a copy of the struct (and owns priv) once added
-  DS2_REQUIRE(rc_add == SOX_SUCCESS, Error, "{}: cannot set up sox effect '{}': {}", path,
-              h->name, fail_reason("failed"));
+  DS2_REQUIRE(rc_add == SOX_SUCCESS, Error, "{}: cannot set up sox effect '{}': {}", path, h->name,
+              fail_reason("failed"));
 }
 
 // Converts mono int32 samples from in_rate to out_rate with sox's "rate -h".
@@ -240,8 +242,7 @@ std::vector<sox_sample_t> resample(const std::vector<sox_sample_t>& in, unsigned
                                    int in_rate, int out_rate, const std::string& path) {
   Source src{in.data(), in.size(), 0};
   std::vector<sox_sample_t> out;
-  out.reserve(static_cast<size_t>(
-      static_cast<double>(in.size()) * out_rate / in_rate + 1024));
+  out.reserve(static_cast<size_t>(static_cast<double>(in.size()) * out_rate / in_rate + 1024));
   Sink sink{&out, false};
 
   sox_signalinfo_t sig{};
@@ -297,14 +298,15 @@ AudioInfo probe_audio(const std::string& path, const RawFormat* raw) {
 }
 
 std::vector<float> decode_audio(const std::string& path, int target_rate, const RawFormat* raw) {
-  DS2_REQUIRE(target_rate > 0, ConfigError, "{}: target sample rate must be positive, got {}",
-              path, target_rate);
+  DS2_REQUIRE(target_rate > 0, ConfigError, "{}: target sample rate must be positive, got {}", path,
+              target_rate);
   SoxFile f = open_input(path, raw);
   const int rate = static_cast<int>(f->signal.rate);
   const unsigned precision = f->signal.precision;
   std::vector<sox_sample_t> mono = read_mono(f.get(), path);
   f.reset();
-  if (rate != target_rate && !mono.empty()) mono = resample(mono, precision, rate, target_rate, path);
+  if (rate != target_rate && !mono.empty())
+    mono = resample(mono, precision, rate, target_rate, path);
   return to_float(mono);
 }
 
@@ -342,8 +344,8 @@ void write_audio(const std::string& path, const std::vector<float>& samples, int
     const size_t n = std::min(block.size(), samples.size() - i);
     for (size_t j = 0; j < n; ++j) {
       const double x = std::clamp(static_cast<double>(samples[i + j]), -1.0, 1.0);
-      block[j] = static_cast<sox_sample_t>(
-          std::clamp(x * 2147483648.0, -2147483648.0, 2147483647.0));
+      block[j] =
+          static_cast<sox_sample_t>(std::clamp(x * 2147483648.0, -2147483648.0, 2147483647.0));
     }
     ok = sox_write(f, block.data(), n) == n;
   }

@@ -17,13 +17,14 @@ namespace ds2::pipeline {
 struct RawFormat {
   int sample_rate = 16000;  // Hz
   int channels = 1;         // interleaved
-  std::string encoding = "signed-integer";  // or "unsigned-integer", "floating-point", "a-law", "u-law"
-  int bits = 16;            // bits per sample (8 for a-law / u-law, 32 or 64 for floating-point)
+  // "signed-integer", "unsigned-integer", "floating-point", "a-law" or "u-law"
+  std::string encoding = "signed-integer";
+  int bits = 16;  // bits per sample (8 for a-law / u-law, 32 or 64 for floating-point)
   bool big_endian = false;
 };
 
 struct AudioInfo {
-  int sample_rate = 0;              // Hz, as stored in the file
+  int sample_rate = 0;  // Hz, as stored in the file
   int channels = 0;
   int64_t samples_per_channel = 0;  // 0 for an empty file
   double duration_s = 0;            // samples_per_channel / sample_rate
@@ -44,8 +45,8 @@ std::vector<float> decode_audio(const std::string& path, int target_rate = 16000
                                 const RawFormat* raw = nullptr);
 
 // Writes mono float samples (clipped to [-1, 1]) as 16-bit audio whose container is chosen by the
-// extension of `path`: .wav (PCM), .flac, .raw/.pcm (signed 16-bit little-endian, no header), or any
-// other type libsox writes. Written to a temporary name in the same directory and renamed when
+// extension of `path`: .wav (PCM), .flac, .raw/.pcm (signed 16-bit little-endian, no header), or
+// any other type libsox writes. Written to a temporary name in the same directory and renamed when
 // complete. Throws IoError naming the path.
 void write_audio(const std::string& path, const std::vector<float>& samples, int sample_rate);
 

@@ -19,9 +19,9 @@
 namespace ds2::pipeline {
 
 struct FeatureOptions {
-  int sample_rate = 16000;  // Hz; audio is converted to this rate before featurizing
-  double window_ms = 20;    // analysis window, milliseconds
-  double hop_ms = 10;       // frame step, milliseconds
+  int sample_rate = 16000;      // Hz; audio is converted to this rate before featurizing
+  double window_ms = 20;        // analysis window, milliseconds
+  double hop_ms = 10;           // frame step, milliseconds
   std::string feature = "log";  // "log": log(|X|^2 + 1e-10); "log1p": log1p(|X|^2)
 
   // Registers --sample-rate, --window-ms, --hop-ms, --feature.
@@ -61,12 +61,10 @@ class Featurizer {
   FeatureOptions opt_;
   int window_ = 0, hop_ = 0, n_bins_ = 0;
   bool log1p_ = false;
-  int batch_ = 0;         // frames per FFTW execution (one plan over `batch_` transforms)
-  int out_stride_ = 0;    // complex values per transformed frame in out_ (>= n_bins_, padded)
-  float* in_ = nullptr;   // fftwf_malloc'd [batch_][window_] windowed frames
-  float* out_ = nullptr;  // fftwf_malloc'd [batch_][out_stride_] complex (re, im) pairs
+  float* in_ = nullptr;         // fftwf_malloc'd [window_]: the windowed frame
+  float* out_ = nullptr;        // fftwf_malloc'd [n_bins_] complex as (re, im) pairs
   std::vector<float> hamming_;  // [window_]
-  void* plan_ = nullptr;  // fftwf_plan (kept opaque so fftw3.h stays out of this header)
+  void* plan_ = nullptr;        // fftwf_plan (kept opaque so fftw3.h stays out of this header)
 };
 
 }  // namespace ds2::pipeline

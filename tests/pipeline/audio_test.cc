@@ -230,10 +230,12 @@ TEST(Audio, TruncatedWavIsFormatErrorNamingPath) {
 TEST(Audio, EmptyWavDecodesToEmptyVector) {
   test::TempDir dir("ds2-audio");
   auto u32 = [](uint32_t v) {
-    return std::string{static_cast<char>(v), static_cast<char>(v >> 8),
-                       static_cast<char>(v >> 16), static_cast<char>(v >> 24)};
+    return std::string{static_cast<char>(v), static_cast<char>(v >> 8), static_cast<char>(v >> 16),
+                       static_cast<char>(v >> 24)};
   };
-  auto u16 = [](uint16_t v) { return std::string{static_cast<char>(v), static_cast<char>(v >> 8)}; };
+  auto u16 = [](uint16_t v) {
+    return std::string{static_cast<char>(v), static_cast<char>(v >> 8)};
+  };
   const std::string hdr = "RIFF" + u32(36) + "WAVE" + "fmt " + u32(16) + u16(1) + u16(1) +
                           u32(16000) + u32(32000) + u16(2) + u16(16) + "data" + u32(0);
   ASSERT_EQ(hdr.size(), 44u);

@@ -59,8 +59,8 @@ TEST(FeatureOptions, RegistersAndRejectsBadValues) {
   FeatureOptions o;
   po::options_description d;
   o.add_to(d);
-  const char* argv[] = {"x", "--window-ms", "25", "--hop-ms", "10", "--feature", "log1p",
-                        "--sample-rate", "8000"};
+  const char* argv[] = {"x",     "--window-ms",   "25",  "--hop-ms", "10", "--feature",
+                        "log1p", "--sample-rate", "8000"};
   po::variables_map vm;
   po::store(po::parse_command_line(9, argv, d), vm);
   po::notify(vm);
@@ -76,8 +76,8 @@ TEST(FeatureOptions, RegistersAndRejectsBadValues) {
 
 TEST(Featurizer, FrameCountsAtBoundaries) {
   Featurizer f(FeatureOptions{});
-  const std::vector<std::pair<int64_t, int64_t>> cases = {
-      {0, 0}, {319, 0}, {320, 1}, {479, 1}, {480, 2}, {481, 2}, {16000, 99}};
+  const std::vector<std::pair<int64_t, int64_t>> cases = {{0, 0},   {319, 0}, {320, 1},   {479, 1},
+                                                          {480, 2}, {481, 2}, {16000, 99}};
   std::vector<float> out;
   for (auto [n, frames] : cases) {
     EXPECT_EQ(f.num_frames(n), frames) << n;
@@ -139,7 +139,7 @@ TEST(Featurizer, MatchesDirectDftEveryFrame) {
     FeatureOptions o;
     o.feature = feature;
     Featurizer f(o);
-    // Several batches' worth plus a partial one; a quiet stretch exercises small powers.
+    // 39 frames plus a partial one; a quiet stretch exercises small powers.
     std::vector<float> x = random_signal(160 * 40 + 97, 7);
     for (size_t i = 3000; i < 3800; ++i) x[i] *= 1e-4f;
     std::vector<float> out;
@@ -179,8 +179,8 @@ TEST(Featurizer, TwoObjectsAreBitIdentical) {
   b.compute(x, ob);
   ASSERT_EQ(oa.size(), ob.size());
   EXPECT_EQ(0, std::memcmp(oa.data(), ob.data(), oa.size() * sizeof(float)));
-  // A frame's value does not depend on where it falls within FFTW's batch: featurizing from
-  // sample 160 * 5 equals the tail of the full run.
+  // A frame's value does not depend on its position: featurizing from sample 160 * 5 equals
+  // the tail of the full run (shards must not depend on how audio was split or batched).
   std::vector<float> tail;
   a.compute(x.data() + 160 * 5, static_cast<int64_t>(x.size()) - 160 * 5, tail);
   ASSERT_EQ(tail.size(), oa.size() - 5 * 161);
