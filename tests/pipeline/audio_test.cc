@@ -151,7 +151,8 @@ TEST_P(Resample, StereoFileToSixteenKhzMono) {
   test::TempDir dir("ds2-audio");
   write_audio(dir / "l.wav", test_signal(rate, rate, 1000, 0.5, 0.0), rate);
   write_audio(dir / "r.wav", test_signal(rate, rate, 1000, 0.3, 0.0), rate);
-  sox_cli("-M " + (dir / "l.wav") + " " + (dir / "r.wav") + " " + (dir / "st.wav"));
+  ASSERT_NO_FATAL_FAILURE(
+      sox_cli("-M " + (dir / "l.wav") + " " + (dir / "r.wav") + " " + (dir / "st.wav")));
   const AudioInfo info = probe_audio(dir / "st.wav");
   EXPECT_EQ(info.sample_rate, rate);
   EXPECT_EQ(info.channels, 2);
@@ -172,7 +173,8 @@ TEST(Audio, StereoChannelsAreAveraged) {
   const std::vector<float> r = test_signal(4000, 16000, 1234, 0.3, 0.05, 2);
   write_audio(dir / "l.wav", l, 16000);
   write_audio(dir / "r.wav", r, 16000);
-  sox_cli("-M " + (dir / "l.wav") + " " + (dir / "r.wav") + " " + (dir / "st.flac"));
+  ASSERT_NO_FATAL_FAILURE(
+      sox_cli("-M " + (dir / "l.wav") + " " + (dir / "r.wav") + " " + (dir / "st.flac")));
   const std::vector<float> y = decode_audio(dir / "st.flac");
   ASSERT_EQ(y.size(), l.size());
   std::vector<float> avg(l.size());
