@@ -10,8 +10,8 @@ namespace ds2::augment {
 
 void NoiseSource::add_file(std::string name, std::vector<float> samples) {
   DS2_REQUIRE(!samples.empty(), FormatError, "{}: noise file is empty", name);
-  DS2_REQUIRE(mean_power(samples) > 0, FormatError,
-              "{}: noise file is silent (all samples zero)", name);
+  DS2_REQUIRE(mean_power(samples) > 0, FormatError, "{}: noise file is silent (all samples zero)",
+              name);
   files.push_back(NoiseFile{std::move(name), std::move(samples)});
 }
 

@@ -28,10 +28,9 @@ AugmentParams draw_params(const AugmentPolicy& policy, const std::string& utt_id
   const double offset_frac = rng.uniform();
   const double snr = rng.uniform(policy.snr_db.lo, policy.snr_db.hi);
 
-  const size_t n_talkers_available =
-      n_corpus_utts - (self_index < n_corpus_utts ? 1 : 0);
-  const size_t n_talkers = std::min<size_t>(static_cast<size_t>(policy.babble),
-                                            n_talkers_available);
+  const size_t n_talkers_available = n_corpus_utts - (self_index < n_corpus_utts ? 1 : 0);
+  const size_t n_talkers =
+      std::min<size_t>(static_cast<size_t>(policy.babble), n_talkers_available);
   const bool have_files = n_noise_files > 0, have_babble = n_talkers > 0;
   if (u_noise >= policy.noise_prob || (!have_files && !have_babble)) return p;
 
@@ -53,8 +52,8 @@ AugmentParams draw_params(const AugmentPolicy& policy, const std::string& utt_id
   }
   while (p.babble_utts.size() < n_talkers) {  // n_talkers < available: terminates quickly
     const size_t i = static_cast<size_t>(rng.index(n_corpus_utts));
-    if (i == self_index || std::find(p.babble_utts.begin(), p.babble_utts.end(), i) !=
-                               p.babble_utts.end())
+    if (i == self_index ||
+        std::find(p.babble_utts.begin(), p.babble_utts.end(), i) != p.babble_utts.end())
       continue;
     p.babble_utts.push_back(i);
     p.babble_offset_frac.push_back(rng.uniform());

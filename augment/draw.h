@@ -23,18 +23,18 @@ namespace ds2::augment {
 constexpr size_t kNoIndex = std::numeric_limits<size_t>::max();
 
 struct AugmentParams {
-  int copy = 0;            // 1..copies for augmented copies; 0 is the clean copy (identity)
-  double speed = 1;        // factor (see effects.h)
-  double tempo = 1;        // factor
-  double pitch_cents = 0;  // cents
-  bool noise = false;      // whether noise is added
-  std::string noise_kind;  // "file", "babble", or "" when noise is false
-  size_t noise_index = 0;  // kind "file": index into NoiseSource::files
+  int copy = 0;                  // 1..copies for augmented copies; 0 is the clean copy (identity)
+  double speed = 1;              // factor (see effects.h)
+  double tempo = 1;              // factor
+  double pitch_cents = 0;        // cents
+  bool noise = false;            // whether noise is added
+  std::string noise_kind;        // "file", "babble", or "" when noise is false
+  size_t noise_index = 0;        // kind "file": index into NoiseSource::files
   double noise_offset_frac = 0;  // kind "file": segment start, as a fraction of the file length
   std::vector<size_t> babble_utts;         // kind "babble": corpus indices of the talkers
   std::vector<double> babble_offset_frac;  // kind "babble": start in each, fraction of length
-  double snr_db = 0;       // requested SNR (when noise)
-  bool tempo_quick = false;  // policy.tempo_quick (not drawn)
+  double snr_db = 0;                       // requested SNR (when noise)
+  bool tempo_quick = false;                // policy.tempo_quick (not drawn)
 
   bool is_identity() const { return speed == 1 && tempo == 1 && pitch_cents == 0 && !noise; }
 };
@@ -47,20 +47,19 @@ struct AugmentParams {
 // babble_prob when both kinds are available, else the available kind; with neither available
 // the copy gets no noise. Babble uses min(policy.babble, available) distinct talkers.
 AugmentParams draw_params(const AugmentPolicy& policy, const std::string& utt_id, int copy,
-                          size_t n_noise_files, size_t n_corpus_utts,
-                          size_t self_index = kNoIndex);
+                          size_t n_noise_files, size_t n_corpus_utts, size_t self_index = kNoIndex);
 
 // What augment() did, beyond the drawn parameters.
 struct ApplyStats {
-  double duration_in_s = 0;      // clean duration
-  double duration_out_s = 0;     // after speed/tempo
-  std::string noise_name;        // kind "file": the noise file's name as given to NoiseSource
-  double noise_offset_s = 0;     // kind "file": start of the segment in the noise file, seconds
+  double duration_in_s = 0;   // clean duration
+  double duration_out_s = 0;  // after speed/tempo
+  std::string noise_name;     // kind "file": the noise file's name as given to NoiseSource
+  double noise_offset_s = 0;  // kind "file": start of the segment in the noise file, seconds
   std::vector<double> babble_offset_s;  // kind "babble": start in each talker, seconds
-  MixStats mix;                  // requested vs measured SNR (when noise)
-  uint64_t sox_clipped_samples = 0;  // samples libsox clipped inside the effects
-  float clip_scale = 1.0f;       // whole-utterance scale applied to avoid clipping
-  bool clipped = false;          // clip_scale < 1
+  MixStats mix;                         // requested vs measured SNR (when noise)
+  uint64_t sox_clipped_samples = 0;     // samples libsox clipped inside the effects
+  float clip_scale = 1.0f;              // whole-utterance scale applied to avoid clipping
+  bool clipped = false;                 // clip_scale < 1
 };
 
 // One-line JSON record for the shard's /augment dataset, e.g.

@@ -53,15 +53,15 @@ int output_flow(sox_effect_t* effp, const sox_sample_t* ibuf, sox_sample_t* obuf
 
 const sox_effect_handler_t* input_handler() {
   static const sox_effect_handler_t h = {
-      "ds2_buffer_input", nullptr, SOX_EFF_MCHAN, nullptr, nullptr, nullptr,
+      "ds2_buffer_input", nullptr, SOX_EFF_MCHAN, nullptr,         nullptr, nullptr,
       input_drain,        nullptr, nullptr,       sizeof(Buffers*)};
   return &h;
 }
 
 const sox_effect_handler_t* output_handler() {
   static const sox_effect_handler_t h = {
-      "ds2_buffer_output", nullptr, SOX_EFF_MCHAN, nullptr, nullptr, output_flow,
-      nullptr,             nullptr, nullptr,       sizeof(Buffers*)};
+      "ds2_buffer_output", nullptr, SOX_EFF_MCHAN, nullptr, nullptr,
+      output_flow,         nullptr, nullptr,       nullptr, sizeof(Buffers*)};
   return &h;
 }
 
@@ -93,8 +93,8 @@ class Chain {
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     clear_sox_message();
     if (buffers) *static_cast<Buffers**>(e->priv) = buffers;
-    if (!buffers && sox_effect_options(e, static_cast<int>(argv.size()), argv.data()) !=
-                        SOX_SUCCESS) {
+    if (!buffers &&
+        sox_effect_options(e, static_cast<int>(argv.size()), argv.data()) != SOX_SUCCESS) {
       free(e->priv);
       free(e);
       DS2_THROW(Error, "libsox effect '{} {}': bad arguments: {}", handler->name, join(args),

@@ -11,11 +11,11 @@ namespace ds2::augment {
 constexpr float kPeakLimit = 0.999f;
 
 struct MixStats {
-  bool noise_added = false;          // false when speech or the noise segment is all zeros
-  double snr_db_measured = 0;        // 10 log10(P_speech / P_noise_scaled), from the mixed result
-  double noise_gain = 0;             // factor applied to the noise before adding
-  float clip_scale = 1.0f;           // factor applied to the whole mix to keep the peak in range
-  bool clipped = false;              // clip_scale < 1 (the mix would have clipped)
+  bool noise_added = false;    // false when speech or the noise segment is all zeros
+  double snr_db_measured = 0;  // 10 log10(P_speech / P_noise_scaled), from the mixed result
+  double noise_gain = 0;       // factor applied to the noise before adding
+  float clip_scale = 1.0f;     // factor applied to the whole mix to keep the peak in range
+  bool clipped = false;        // clip_scale < 1 (the mix would have clipped)
 };
 
 // Adds `noise` to `speech` (in place) so that

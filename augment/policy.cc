@@ -49,8 +49,7 @@ Range range(const std::string& key, const std::string& value) {
     ok = parse_double(value, r.lo);
     r.hi = r.lo;
   } else {
-    ok = parse_double(value.substr(0, colon), r.lo) &&
-         parse_double(value.substr(colon + 1), r.hi);
+    ok = parse_double(value.substr(0, colon), r.lo) && parse_double(value.substr(colon + 1), r.hi);
   }
   DS2_REQUIRE(ok, ConfigError, "--augment: key '{}': expected lo:hi, got '{}'", key, value);
   DS2_REQUIRE(r.lo <= r.hi, ConfigError, "--augment: key '{}': lo > hi in '{}'", key, value);
@@ -75,15 +74,15 @@ AugmentPolicy AugmentPolicy::parse(const std::string& spec) {
     item = trim(item);
     if (item.empty()) continue;
     size_t eq = item.find('=');
-    DS2_REQUIRE(eq != std::string::npos, ConfigError,
-                "--augment: '{}' is not key=value (in '{}')", item, spec);
+    DS2_REQUIRE(eq != std::string::npos, ConfigError, "--augment: '{}' is not key=value (in '{}')",
+                item, spec);
     const std::string key = trim(item.substr(0, eq));
     const std::string value = trim(item.substr(eq + 1));
     DS2_REQUIRE(seen.insert(key).second, ConfigError, "--augment: key '{}' given twice", key);
     if (key == "copies") {
       int64_t v = integer(key, value);
-      DS2_REQUIRE(v >= 0 && v <= 100, ConfigError,
-                  "--augment: key 'copies': {} is outside 0..100", value);
+      DS2_REQUIRE(v >= 0 && v <= 100, ConfigError, "--augment: key 'copies': {} is outside 0..100",
+                  value);
       p.copies = static_cast<int>(v);
     } else if (key == "noise_prob") {
       p.noise_prob = number(key, value);
@@ -97,8 +96,8 @@ AugmentPolicy AugmentPolicy::parse(const std::string& spec) {
       p.pitch_cents = range(key, value);
     } else if (key == "babble") {
       int64_t v = integer(key, value);
-      DS2_REQUIRE(v >= 0 && v <= 64, ConfigError,
-                  "--augment: key 'babble': {} is outside 0..64", value);
+      DS2_REQUIRE(v >= 0 && v <= 64, ConfigError, "--augment: key 'babble': {} is outside 0..64",
+                  value);
       p.babble = static_cast<int>(v);
     } else if (key == "babble_prob") {
       p.babble_prob = number(key, value);
@@ -110,10 +109,9 @@ AugmentPolicy AugmentPolicy::parse(const std::string& spec) {
       char* end = nullptr;
       errno = 0;
       unsigned long long v = std::strtoull(value.c_str(), &end, 10);
-      DS2_REQUIRE(!value.empty() && value[0] != '-' && errno == 0 &&
-                      end == value.c_str() + value.size(),
-                  ConfigError, "--augment: key 'seed': expected an unsigned integer, got '{}'",
-                  value);
+      DS2_REQUIRE(
+          !value.empty() && value[0] != '-' && errno == 0 && end == value.c_str() + value.size(),
+          ConfigError, "--augment: key 'seed': expected an unsigned integer, got '{}'", value);
       p.seed = v;
     } else {
       DS2_THROW(ConfigError,
@@ -165,6 +163,7 @@ bool AugmentPolicy::operator==(const AugmentPolicy& o) const {
 }
 
 void AugmentOptions::add_to(po::options_description& desc) {
+  // clang-format off
   desc.add_options()
       ("augment", po::value(&spec)->default_value(spec),
        "augmentation policy, e.g. copies=2,noise_prob=0.4,snr_db=0:15,speed=0.9:1.1,"
@@ -175,6 +174,7 @@ void AugmentOptions::add_to(po::options_description& desc) {
        "babble noise: sum of N other utterances of the corpus (0: none)")
       ("augment-seed", po::value(&seed)->default_value(seed),
        "seed of all augmentation draws (with utt_id and copy)");
+  // clang-format on
 }
 
 AugmentPolicy AugmentOptions::policy() const {

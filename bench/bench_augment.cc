@@ -20,7 +20,6 @@
 //   bench_augment [--seconds 60] [--utt-seconds 10] [--iters 3] [--warmup 1] [--threads 2]
 //                 [--check 1] [--csv FILE]
 #include <fftw3.h>
-
 #include <time.h>
 
 #include <algorithm>
@@ -153,6 +152,7 @@ int main(int argc, char** argv) {
   int iters = 3, warmup = 1, threads = 2, do_check = 1;
   std::string csv;
   ds2::po::options_description desc("bench_augment");
+  // clang-format off
   desc.add_options()("help,h", "usage")
       ("seconds", ds2::po::value(&seconds)->default_value(seconds), "audio per pass (s)")
       ("utt-seconds", ds2::po::value(&utt_seconds)->default_value(utt_seconds),
@@ -163,6 +163,7 @@ int main(int argc, char** argv) {
        "also run every case on this many threads at once (1: serial only)")
       ("check", ds2::po::value(&do_check)->default_value(do_check), "correctness checks (0/1)")
       ("csv", ds2::po::value(&csv), "also write the table as CSV to this file");
+  // clang-format on
   ds2::po::variables_map vm;
   ds2::po::store(ds2::po::parse_command_line(argc, argv, desc), vm);
   ds2::po::notify(vm);
@@ -179,7 +180,8 @@ int main(int argc, char** argv) {
   for (int k = 0; k < 8; ++k) talkers.push_back(speech_like(4.0 + k, 2000 + k));
   NoiseSource noise;
   noise.add_file("synthetic-noise", speech_like(7.0, 99));  // a 7 s file, looped
-  for (auto& v : noise.files[0].samples) v = 0.5f * v + 0.05f * static_cast<float>(std::sin(v * 1e4));
+  for (auto& v : noise.files[0].samples)
+    v = 0.5f * v + 0.05f * static_cast<float>(std::sin(v * 1e4));
   noise.corpus_utterance = [&](size_t i) { return talkers[i % talkers.size()]; };
   const AugmentPolicy policy = AugmentPolicy::parse(
       "copies=2,noise_prob=0.4,snr_db=0:15,speed=0.9:1.1,tempo=0.95:1.05,pitch_cents=-300:300,"
@@ -195,15 +197,16 @@ int main(int argc, char** argv) {
        [&](size_t u) { return apply_sox_effects(utts[u], kRate, 1, 1.1, 0, true); }},
       {"pitch +300 cents quick (-q)",
        [&](size_t u) { return apply_sox_effects(utts[u], kRate, 1, 1, 300, true); }},
-      {"speed+tempo+pitch", [&](size_t u) {
-         return apply_sox_effects(utts[u], kRate, 0.95, 1.05, -200);
-       }},
-      {"noise file mix 10 dB", [&](size_t u) {
+      {"speed+tempo+pitch",
+       [&](size_t u) { return apply_sox_effects(utts[u], kRate, 0.95, 1.05, -200); }},
+      {"noise file mix 10 dB",
+       [&](size_t u) {
          auto y = utts[u];
          mix_at_snr(y, noise.files[0].samples, 10, 777 * u);
          return y;
        }},
-      {"babble 3 talkers 10 dB", [&](size_t u) {
+      {"babble 3 talkers 10 dB",
+       [&](size_t u) {
          auto y = utts[u];
          auto t0 = noise.corpus_utterance(u), t1 = noise.corpus_utterance(u + 1),
               t2 = noise.corpus_utterance(u + 2);
@@ -211,12 +214,14 @@ int main(int argc, char** argv) {
          mix_at_snr(y, b, 10, 0);
          return y;
        }},
-      {"augment() issue policy", [&](size_t u) {
+      {"augment() issue policy",
+       [&](size_t u) {
          auto p = draw_params(policy, "utt" + std::to_string(u), 1 + static_cast<int>(u % 2), 1,
                               talkers.size());
          return augment(utts[u], kRate, p, noise).samples;
        }},
-      {"augment() issue policy, quick", [&](size_t u) {
+      {"augment() issue policy, quick",
+       [&](size_t u) {
          auto p = draw_params(policy, "utt" + std::to_string(u), 1 + static_cast<int>(u % 2), 1,
                               talkers.size());
          p.tempo_quick = true;
@@ -228,8 +233,7 @@ int main(int argc, char** argv) {
   std::vector<std::vector<std::vector<float>>> serial_out(cases.size());
   // x-real-time per core: audio seconds per CPU second (robust to other load on the machine)
   // and per wall second (what a job sees; equal on an idle machine).
-  std::vector<double> x1(cases.size()), w1(cases.size()), xt(cases.size(), 0),
-      wt(cases.size(), 0);
+  std::vector<double> x1(cases.size()), w1(cases.size()), xt(cases.size(), 0), wt(cases.size(), 0);
   for (size_t c = 0; c < cases.size(); ++c) {
     serial_out[c].resize(n_utts);
     const Times t = best_times(warmup, iters, [&] {
@@ -276,13 +280,13 @@ int main(int argc, char** argv) {
     check(thread_mismatch == 0, "threaded outputs equal serial outputs");
   }
 
-  std::printf("augment: %zu utterances x %.0f s = %.0f s of 16 kHz speech-like audio, best of %d "
-              "runs after %d warm-up; %d thread(s) for the scaling column\n",
-              n_utts, utt_seconds, audio_s, iters, warmup, threads);
+  std::printf(
+      "augment: %zu utterances x %.0f s = %.0f s of 16 kHz speech-like audio, best of %d "
+      "runs after %d warm-up; %d thread(s) for the scaling column\n",
+      n_utts, utt_seconds, audio_s, iters, warmup, threads);
   const std::string tt = std::to_string(threads) + "T";
-  std::printf("%-30s %10s %8s %10s %8s | %10s %8s %10s %8s\n", "case", "cpu 1T", "ratio",
-              "wall 1T", "ratio", ("cpu " + tt).c_str(), "scale", ("wall " + tt).c_str(),
-              "scale");
+  std::printf("%-30s %10s %8s %10s %8s | %10s %8s %10s %8s\n", "case", "cpu 1T", "ratio", "wall 1T",
+              "ratio", ("cpu " + tt).c_str(), "scale", ("wall " + tt).c_str(), "scale");
   std::ofstream out;
   if (!csv.empty()) {
     out.open(csv);
@@ -295,14 +299,17 @@ int main(int argc, char** argv) {
     std::printf("%-30s %10.0f %8.3f %10.0f %8.3f | %10.0f %8.2f %10.0f %8.2f\n",
                 cases[c].name.c_str(), x1[c], rc, w1[c], rw, xt[c], sc, wt[c], sw);
     if (out)
-      out << '"' << cases[c].name << "\"," << x1[c] << ',' << rc << ',' << w1[c] << ',' << rw
-          << ',' << threads << ',' << xt[c] << ',' << sc << ',' << wt[c] << ',' << sw << "\n";
+      out << '"' << cases[c].name << "\"," << x1[c] << ',' << rc << ',' << w1[c] << ',' << rw << ','
+          << threads << ',' << xt[c] << ',' << sc << ',' << wt[c] << ',' << sw << "\n";
   }
-  std::printf("columns: x real time per core from CPU time and from wall time; ratio = case / "
-              "clean prep; %s: %d threads at once, each on its own utterances; scale = per-core "
-              "figure at %s / at 1T (1.00 = perfect scaling)\n",
-              tt.c_str(), threads, tt.c_str());
+  std::printf(
+      "columns: x real time per core from CPU time and from wall time; ratio = case / "
+      "clean prep; %s: %d threads at once, each on its own utterances; scale = per-core "
+      "figure at %s / at 1T (1.00 = perfect scaling)\n",
+      tt.c_str(), threads, tt.c_str());
   std::printf("peak RSS %.1f MiB; checks %s\n", ds2::peak_rss_mib(),
-              !do_check ? "off" : failures ? "FAILED" : "passed");
+              !do_check  ? "off"
+              : failures ? "FAILED"
+                         : "passed");
   return failures ? 1 : 0;
 }

@@ -132,7 +132,10 @@ TEST(NoiseList, ReadsRelativePathsAndNamesBadManifests) {
   } catch (const IoError& e) {
     EXPECT_NE(std::string(e.what()).find("missing.tsv"), std::string::npos);
   }
-  { std::ofstream f(dir / "empty.tsv"); f << "# nothing\n"; }
+  {
+    std::ofstream f(dir / "empty.tsv");
+    f << "# nothing\n";
+  }
   EXPECT_THROW(read_noise_list(dir / "empty.tsv"), FormatError);
 }
 

@@ -99,7 +99,8 @@ TEST(Effects, ConcurrentCallsMatchSerial) {
   const std::vector<Job> jobs = {{1.1, 1, 0}, {1, 1.2, 0}, {1, 1, 300}, {0.9, 1.05, -200}};
   const auto x = test::sine(300, 1.0, kRate);
   std::vector<std::vector<float>> serial;
-  for (const auto& j : jobs) serial.push_back(apply_sox_effects(x, kRate, j.speed, j.tempo, j.cents));
+  for (const auto& j : jobs)
+    serial.push_back(apply_sox_effects(x, kRate, j.speed, j.tempo, j.cents));
   std::vector<int> mismatches(2, 0);
   auto worker = [&](int t) {
     for (int rep = 0; rep < 6; ++rep)

@@ -88,9 +88,9 @@ TEST(Mix, SilentSpeechOrNoiseAddsNothing) {
 }
 
 TEST(Babble, TalkersNormalizedToEqualPowerAndLooped) {
-  const auto a = test::sine(150, 0.25, 16000, 0.8f);      // 4000 samples, loud
-  const auto b = test::lcg_noise(1500, 5, 0.01f);          // quiet, looped
-  const std::vector<float> silent(700, 0.0f);              // skipped
+  const auto a = test::sine(150, 0.25, 16000, 0.8f);  // 4000 samples, loud
+  const auto b = test::lcg_noise(1500, 5, 0.01f);     // quiet, looped
+  const std::vector<float> silent(700, 0.0f);         // skipped
   const size_t len = 6000;
   auto bab = make_babble({&a, &b, &silent}, len, {100, 1499, 3});
   ASSERT_EQ(bab.size(), len);

@@ -85,8 +85,15 @@ TEST(Policy, OptionsFromCommandLineAndFlags) {
   po::options_description desc;
   AugmentOptions o;
   o.add_to(desc);
-  const char* argv[] = {"prep", "--augment", "copies=2,speed=0.9:1.1", "--noise-manifest", "n.tsv",
-                        "--babble", "3", "--augment-seed", "42"};
+  const char* argv[] = {"prep",
+                        "--augment",
+                        "copies=2,speed=0.9:1.1",
+                        "--noise-manifest",
+                        "n.tsv",
+                        "--babble",
+                        "3",
+                        "--augment-seed",
+                        "42"};
   po::variables_map vm;
   po::store(po::parse_command_line(9, argv, desc), vm);
   po::notify(vm);
