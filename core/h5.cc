@@ -1,5 +1,6 @@
 #include "core/h5.h"
 
+#include <algorithm>
 #include <mutex>
 
 namespace ds2::h5 {
@@ -250,7 +251,8 @@ std::vector<std::string> File::read_strings(const std::string& name) const {
 
 template <typename T>
 Appender<T>::Appender(File& f, const std::string& name, hsize_t cols, hsize_t chunk_rows)
-    : f_(&f), name_(name), cols_(cols) {
+    : f_(&f), name_(name), cols_(cols), chunk_rows_(std::max<hsize_t>(chunk_rows, 1)) {
+  buf_.resize(chunk_rows_ * std::max<hsize_t>(cols, 1));
   int nd = cols > 0 ? 2 : 1;
   hsize_t dims[2] = {0, cols}, maxd[2] = {H5S_UNLIMITED, cols};
   hsize_t chunk[2] = {std::max<hsize_t>(chunk_rows, 1), std::max<hsize_t>(cols, 1)};
@@ -266,8 +268,36 @@ Appender<T>::Appender(File& f, const std::string& name, hsize_t cols, hsize_t ch
 
 template <typename T>
 void Appender<T>::append(const T* rows, hsize_t nrows) {
+  const hsize_t width = std::max<hsize_t>(cols_, 1);
+  while (nrows > 0) {
+    if (buffered_ == 0 && nrows >= chunk_rows_) {  // whole chunks go straight through
+      hsize_t n = nrows - nrows % chunk_rows_;
+      write_rows(rows, n);
+      rows += n * width;
+      nrows -= n;
+      continue;
+    }
+    hsize_t n = std::min(nrows, chunk_rows_ - buffered_);
+    std::copy(rows, rows + n * width, buf_.begin() + buffered_ * width);
+    buffered_ += n;
+    rows += n * width;
+    nrows -= n;
+    if (buffered_ == chunk_rows_) flush();
+  }
+}
+
+template <typename T>
+void Appender<T>::flush() {
+  if (buffered_ == 0) return;
+  write_rows(buf_.data(), buffered_);
+  buffered_ = 0;
+}
+
+template <typename T>
+void Appender<T>::write_rows(const T* rows, hsize_t nrows) {
   if (nrows == 0) return;
   int nd = cols_ > 0 ? 2 : 1;
+  hsize_t rows_ = written_;
   hsize_t newd[2] = {rows_ + nrows, cols_};
   DS2_H5(H5Dset_extent(ds_, newd), "{}: dataset '{}': cannot extend", f_->path(), name_);
   Handle space(H5Dget_space(ds_), H5Sclose);
@@ -276,7 +306,7 @@ void Appender<T>::append(const T* rows, hsize_t nrows) {
   Handle mem(H5Screate_simple(nd, count, nullptr), H5Sclose);
   DS2_H5(H5Dwrite(ds_, native_type<T>(), mem, space, H5P_DEFAULT, rows),
          "{}: dataset '{}': write failed", f_->path(), name_);
-  rows_ += nrows;
+  written_ += nrows;
 }
 
 #define DS2_H5_INSTANTIATE(T)                                                                  \

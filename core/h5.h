@@ -106,19 +106,24 @@ class File {
 };
 
 // A 2-D dataset [rows, cols] (1-D when cols == 0) that grows by appending rows; chunked with a
-// fletcher32 checksum so corrupt chunks are detected on read. Memory use is one chunk.
+// fletcher32 checksum so corrupt chunks are detected on read. Rows are buffered and written a
+// whole chunk at a time (memory use is one chunk); call flush() before closing the file -- the
+// destructor drops unflushed rows, so an abandoned writer costs nothing.
 template <typename T>
 class Appender {
  public:
   Appender(File& f, const std::string& name, hsize_t cols, hsize_t chunk_rows);
   void append(const T* rows, hsize_t nrows);
-  hsize_t rows() const { return rows_; }
+  void flush();
+  hsize_t rows() const { return written_ + buffered_; }  // including buffered rows
 
  private:
+  void write_rows(const T* rows, hsize_t nrows);
   File* f_;
   std::string name_;
   Handle ds_;
-  hsize_t cols_, rows_ = 0;
+  hsize_t cols_, chunk_rows_, written_ = 0, buffered_ = 0;
+  std::vector<T> buf_;
 };
 
 // Switches off HDF5's automatic error printing for this process (idempotent).

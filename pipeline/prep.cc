@@ -5,11 +5,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <sstream>
 
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/ordered_map.h"
 #include "core/progress.h"
 #include "core/timer.h"
 #include "ds2/config.h"
@@ -34,6 +37,8 @@ void PrepOptions::add_to(po::options_description& d) {
        "reject utterances longer than this many seconds")
       ("resume", po::bool_switch(&resume), "reuse finished shards (the default; stated for scripts)")
       ("force", po::bool_switch(&force), "remake every shard, even finished ones")
+      ("threads", po::value(&threads)->default_value(threads),
+       "worker threads per rank that decode and featurize ahead of the shard writer (0: none)")
       ("raw-rate", po::value(&raw.sample_rate)->default_value(raw.sample_rate), "sample rate of .raw/.pcm files")
       ("raw-channels", po::value(&raw.channels)->default_value(raw.channels), "channels of .raw/.pcm files")
       ("raw-bits", po::value(&raw.bits)->default_value(raw.bits), "bits per sample of .raw/.pcm files")
@@ -116,6 +121,68 @@ void measure_durations(const Comm& comm, std::vector<Accepted>& acc, const RawFo
       (*err)[i] = line.substr(b + 1);
     }
   }
+}
+
+// One Featurizer per worker thread (FFTW plans are not shared between threads).
+class FeaturizerPool {
+ public:
+  explicit FeaturizerPool(const FeatureOptions& o) : o_(o) {}
+  std::unique_ptr<Featurizer> take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (free_.empty()) return std::make_unique<Featurizer>(o_);
+    auto f = std::move(free_.back());
+    free_.pop_back();
+    return f;
+  }
+  void give(std::unique_ptr<Featurizer> f) {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(std::move(f));
+  }
+
+ private:
+  FeatureOptions o_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Featurizer>> free_;
+};
+
+// One utterance ready to be written, or the reason it is rejected.
+struct Prepared {
+  std::string why;
+  std::vector<float> feats;  // [frames, n_bins]
+  int64_t frames = 0;
+  float seconds = 0;
+  std::vector<int32_t> labels;
+};
+
+// Decode and featurize one accepted entry (thread-safe; runs on worker threads).
+Prepared prepare(const Accepted& a, const PrepOptions& o, const FeatureMeta& meta,
+                 const Alphabet& alphabet, FeaturizerPool& pool) {
+  Prepared p;
+  const ManifestEntry& e = *a.entry;
+  std::vector<float> audio;
+  try {
+    audio = decode_audio(e.path, meta.sample_rate, &o.raw);
+  } catch (const Error& ex) {
+    p.why = ex.what();
+    return p;
+  }
+  double seconds = static_cast<double>(audio.size()) / meta.sample_rate;
+  p.seconds = static_cast<float>(seconds);
+  if (audio.empty()) {
+    p.why = fmt::format("{}: empty audio (0 samples)", e.path);
+  } else if (seconds > o.max_duration) {
+    p.why = fmt::format("too long: {:.2f} s > --max-duration {}", seconds, o.max_duration);
+  } else {
+    auto f = pool.take();
+    f->compute(audio.data(), static_cast<int64_t>(audio.size()), p.feats);
+    p.frames = f->num_frames(static_cast<int64_t>(audio.size()));
+    pool.give(std::move(f));
+    if (p.frames == 0)
+      p.why = fmt::format("{}: {:.3f} s is shorter than one analysis window", e.path, seconds);
+    else
+      p.labels = alphabet.encode(a.text);
+  }
+  return p;
 }
 
 // Temporary files left by a killed run ("shard-00003.h5.tmp.<pid>") for this rank's shards.
@@ -215,7 +282,8 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
     std::copy(s1.begin(), s1.end(), shard_sums.begin() + s * 2 * nb);
     std::copy(s2.begin(), s2.end(), shard_sums.begin() + s * 2 * nb + nb);
   };
-  std::vector<float> feats;
+  double t_write = 0;  // seconds, this rank's writer thread
+  FeaturizerPool pool(o.features);
   remove_stale_temps(o.out, comm);
   for (int s = comm.rank(); s < o.shards; s += comm.size()) {
     const ShardPlan& plan = plans[s];
@@ -239,45 +307,35 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
     }
     ShardWriter w(path, meta, plan.digest);
     std::string rej_text = "line\tpath\treason\n";
-    for (const auto& it : plan.items) {
-      const Accepted& a = planned[it.entry];
-      const ManifestEntry& e = *a.entry;
-      std::string why;
-      std::vector<float> audio;
-      try {
-        audio = decode_audio(e.path, meta.sample_rate, &o.raw);
-      } catch (const Error& ex) {
-        why = ex.what();
-      }
-      double seconds = static_cast<double>(audio.size()) / meta.sample_rate;
-      if (why.empty() && audio.empty()) why = fmt::format("{}: empty audio (0 samples)", e.path);
-      if (why.empty() && seconds > o.max_duration)
-        why = fmt::format("too long: {:.2f} s > --max-duration {}", seconds, o.max_duration);
-      if (why.empty()) {
-        featurizer.compute(audio.data(), static_cast<int64_t>(audio.size()), feats);
-        int64_t nf = featurizer.num_frames(static_cast<int64_t>(audio.size()));
-        if (nf == 0) {
-          why = fmt::format("{}: {:.3f} s is shorter than one analysis window", e.path, seconds);
-        } else {
-          ShardUtt u{e.utt_id, a.text, e.source, "{}", static_cast<float>(seconds)};
-          w.add(u, feats.data(), nf, alphabet.encode(a.text));
-          ++res.utterances_written;
-          if (o.fault_kill_after > 0 && comm.rank() == o.fault_rank &&
-              res.utterances_written >= o.fault_kill_after)
-            std::raise(SIGKILL);
-        }
-      }
-      if (!why.empty()) {
-        log->warn("reject {}: {}", e.source, why);
-        rej_text += reject_line({e.line, e.path, why});
-      }
-      progress.add(it.duration);
-    }
+    // Workers decode and featurize ahead; this thread writes, in plan order.
+    ordered_map<Prepared>(
+        plan.items.size(), o.threads, 4 * std::max(o.threads, 1),
+        [&](size_t k) { return prepare(planned[plan.items[k].entry], o, meta, alphabet, pool); },
+        [&](size_t k, Prepared p) {
+          const Accepted& a = planned[plan.items[k].entry];
+          const ManifestEntry& e = *a.entry;
+          Timer t_item;
+          if (p.why.empty()) {
+            ShardUtt u{e.utt_id, a.text, e.source, "{}", p.seconds};
+            w.add(u, p.feats.data(), p.frames, p.labels);
+            ++res.utterances_written;
+            if (o.fault_kill_after > 0 && comm.rank() == o.fault_rank &&
+                res.utterances_written >= o.fault_kill_after)
+              std::raise(SIGKILL);
+          } else {
+            log->warn("reject {}: {}", e.source, p.why);
+            rej_text += reject_line({e.line, e.path, p.why});
+          }
+          t_write += t_item.seconds();
+          progress.add(plan.items[k].duration);
+        });
     write_file_atomic(rej_path, rej_text);  // before the shard: a whole shard implies its rejects
     w.commit();
     take_stats(s, ShardReader(path));
     ++res.shards_made;
   }
+  log->debug("writer thread busy {:.2f} s; {} worker thread(s) decode and featurize", t_write,
+             o.threads);
   progress.finish();
 
   // Stage 5: stats in float64 over all ranks, then rank 0 writes the index.

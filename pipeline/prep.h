@@ -29,6 +29,7 @@ struct PrepOptions {
   int shards = 16;
   double max_duration = 30.0;  // seconds
   bool resume = false;         // reusing finished shards is the default; this only says so
+  int threads = 1;             // decode/featurize workers per rank besides the writer thread
   bool force = false;          // remake every shard
   RawFormat raw;
   // Fault injection for the resume tests: rank `fault_rank` sends itself SIGKILL after writing

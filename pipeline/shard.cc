@@ -95,6 +95,8 @@ void ShardWriter::commit() {
     aug[i] = utts_[i].augment;
     dur[i] = utts_[i].duration;
   }
+  features_->flush();
+  labels_->flush();
   file_->write<int64_t>("/frame_offset", frame_offset_);
   file_->write<int64_t>("/label_offset", label_offset_);
   file_->write_strings("/utt_id", ids);

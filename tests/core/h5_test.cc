@@ -23,6 +23,7 @@ TEST(H5, RoundTripDatasetsAttrsStrings) {
     std::vector<float> rows = {1, 2, 3, 4, 5, 6};
     app.append(rows.data(), 2);
     app.append(rows.data() + 4, 1);
+    app.flush();
     EXPECT_EQ(app.rows(), 3u);
   }
   auto f = h5::File::open(path);
