@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The main job on the built-in demo corpus, from a fresh Debian machine:
+#   stage 0: install dependencies (apt-get) and build
+#   stage 1: synthesize the demo corpus with espeak-ng (cached in $WORK/corpus)
+#   stage 2: `mpirun -np $NP ds2 prep` of train and dev into HDF5 shards
+# Later stages (train, eval) are added as ds2 gains those subcommands.
+#
+# Usage: scripts/demo.sh [--hours H] [--np N] [--stage N] [--work DIR] [--seed S]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HOURS=0.5 NP=2 STAGE=0 WORK=work/demo SEED=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --hours) HOURS=$2; shift 2 ;;
+    --np) NP=$2; shift 2 ;;
+    --stage) STAGE=$2; shift 2 ;;
+    --work) WORK=$2; shift 2 ;;
+    --seed) SEED=$2; shift 2 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "demo.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+MPIRUN=(mpirun -np "$NP")
+stamp() { echo "== demo: $* ($(date +%H:%M:%S))"; }
+
+if [ "$STAGE" -le 0 ]; then
+  stamp "stage 0: dependencies and build"
+  bash scripts/install-deps.sh
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DDS2_TESTS=OFF -DDS2_BENCH=OFF >/dev/null
+  cmake --build build -j "$(nproc)" --target ds2
+fi
+if [ "$STAGE" -le 1 ]; then
+  stamp "stage 1: demo corpus, $HOURS h (cached)"
+  /usr/bin/python3 share/demo/make_corpus.py --out "$WORK/corpus" --hours "$HOURS" --seed "$SEED" --noise
+fi
+if [ "$STAGE" -le 2 ]; then
+  for split in train dev; do
+    stamp "stage 2: prep $split on $NP ranks"
+    "${MPIRUN[@]}" build/ds2 prep --manifest "$WORK/corpus/$split.tsv" --out "$WORK/data/$split" \
+      --shards $((NP * 4)) --threads 1
+  done
+  h5dump -H -A 0 "$WORK/data/train/index.h5" >/dev/null && echo "index: $WORK/data/train/index.h5 (h5dump reads it)"
+fi
+stamp "done"
