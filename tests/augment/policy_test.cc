@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "core/error.h"
 
 namespace ds2::augment {
@@ -106,6 +108,22 @@ TEST(Policy, OptionsFromCommandLineAndFlags) {
   EXPECT_THROW(o.policy(), ConfigError);  // --babble 3 contradicts babble=2
   o.spec = "copies=2,babble=3,seed=42";
   EXPECT_NO_THROW(o.policy());
+}
+
+TEST(Policy, OptionsFromIniFile) {
+  // The spec holds '=' and ',': an INI line splits at its first '=' only.
+  po::options_description desc;
+  AugmentOptions o;
+  o.add_to(desc);
+  std::istringstream ini(
+      "augment = copies=1,noise_prob=0.4,snr_db=0:15,speed=0.9:1.1\nbabble = 2\n");
+  po::variables_map vm;
+  po::store(po::parse_config_file(ini, desc, true), vm);
+  po::notify(vm);
+  auto p = o.policy();
+  EXPECT_EQ(p.copies, 1);
+  EXPECT_EQ(p.speed, (Range{0.9, 1.1}));
+  EXPECT_EQ(p.babble, 2);
 }
 
 }  // namespace
