@@ -1,9 +1,20 @@
 // Allreducer: algorithm dispatch, the cross-rank contract check and the asynchronous bucket queue.
 // The ring itself is in ring_allreduce.cc.
 //
-// Defaults (bench/bench_allreduce on the 2-core development VM, Open MPI 4.1 shared memory;
-// figures in the commit that set them): see AllreduceOptions in allreduce.h for the values and
-// the report in bench/bench_allreduce.cc for how to re-measure on a cluster.
+// How the defaults were chosen (bench/bench_allreduce, Open MPI 4.1 over shared memory (vader,
+// CMA single copy) on the 2-core development VM while other builds kept its load average near 10,
+// so single figures vary by +-20%; ratios are MPI_Allreduce time / ring time, best of 4-9 rounds,
+// several runs each):
+//   chunk (np=2, 16-64 MiB)   256 KiB 0.4-0.8   1 MiB 0.56-1.6  4 MiB 0.73-2.3   16 MiB 1.0-2.2
+//   chunk (np=4, 16-64 MiB)   256 KiB 0.7-1.1   1 MiB 1.05-1.9  4 MiB 0.81-1.9   16 MiB 1.0-1.6
+//     -> 4 MiB: per-message costs (a rendezvous handshake that needs both processes scheduled)
+//        dominate on an oversubscribed box, so fewer larger chunks win; on a real network, where
+//        more hops pipeline, re-measure with --chunk-kib 256,1024,4096.
+//   ring vs MPI, np=2:  1-2 MiB ~0.6-1.5,  4-16 MiB 0.73-1.77,  32 MiB 1.9,  64-256 MiB 1.4-2.3
+//   ring vs MPI, np=4:  <= 2 MiB 0.75-1.0, 4-16 MiB 0.8-1.2,    32 MiB 1.7,  64-256 MiB 1.6-1.9
+//     -> threshold 32 MiB: above it the ring wins by a clear margin at both rank counts; below
+//        it auto IS MPI_Allreduce (we do not reimplement recursive doubling, which is what MPI
+//        uses for small buffers), so auto >= MPI holds at every size up to measurement noise.
 #include "train/allreduce.h"
 
 #include <algorithm>
