@@ -28,8 +28,14 @@ namespace {
 
 using detail::kNegInf;
 
+// The vector loops over s run to a multiple of kVec past the band start, so that no row ends in
+// a scalar remainder loop; rows have room for it, and the cells computed past the band are
+// garbage that pad_row() then fences off with -inf (only the band and its pads are ever read).
+constexpr int kVec = 8;
+constexpr size_t kRowExtra = 4 + kVec;  // S + kRowExtra cells per row, indices -2 .. S + 9
+
 // One utterance's scratch, carved from the workspace. Row pointers point at s = 0; every row
-// also owns the two cells before it and the two after s = S - 1 (indices -2 .. S + 1).
+// also owns the two cells before it and kRowExtra - 2 after s = S - 1.
 struct Slot {
   double* lsm;    // (T, C) log-softmax of the utterance's frames
   double* alpha;  // T rows of stride row_stride
@@ -50,7 +56,7 @@ size_t round_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 // Bytes of one utterance's slot; the layout is the order of make_slot.
 size_t slot_bytes(const CtcShape& sh) {
   const size_t t = static_cast<size_t>(sh.max_time), c = static_cast<size_t>(sh.alphabet);
-  const size_t w = 2 * static_cast<size_t>(sh.max_label) + 5;  // S + 4
+  const size_t w = 2 * static_cast<size_t>(sh.max_label) + 1 + kRowExtra;
   return round_up(t * c * sizeof(double)) + round_up(t * w * sizeof(double)) +
          5 * round_up(w * sizeof(double)) + round_up(c * sizeof(double)) +
          round_up(w * sizeof(int32_t));
@@ -58,7 +64,7 @@ size_t slot_bytes(const CtcShape& sh) {
 
 Slot make_slot(const CtcShape& sh, char* base) {
   const size_t t = static_cast<size_t>(sh.max_time), c = static_cast<size_t>(sh.alphabet);
-  const size_t w = 2 * static_cast<size_t>(sh.max_label) + 5;
+  const size_t w = 2 * static_cast<size_t>(sh.max_label) + 1 + kRowExtra;
   auto take = [&base](size_t bytes) {
     char* p = base;
     base += round_up(bytes);
@@ -79,12 +85,17 @@ Slot make_slot(const CtcShape& sh, char* base) {
 }
 
 // Writes -inf into the two cells on each side of the band [lo, hi) of a row.
+
+// End of the vector loop for the band [lo, hi): lo + a multiple of kVec.
+DS2_FORCE_INLINE int vec_end(int lo, int hi) { return lo + (hi - lo + kVec - 1) / kVec * kVec; }
+
 DS2_FORCE_INLINE void pad_row(double* row, int lo, int hi) {
   row[lo - 2] = row[lo - 1] = kNegInf;
   row[hi] = row[hi + 1] = kNegInf;
 }
 
-DS2_FORCE_INLINE void gather_emit(const double* lsm_t, const int32_t* ext, double* emit, int lo, int hi) {
+DS2_FORCE_INLINE void gather_emit(const double* lsm_t, const int32_t* ext, double* emit, int lo,
+                                  int hi) {
   for (int s = lo; s < hi; ++s) emit[s] = lsm_t[ext[s]];
 }
 
@@ -115,23 +126,33 @@ DS2_FORCE_INLINE void utterance_body(const Real* act, Real* grad, const int32_t*
     return;
   }
 
-  // Log-softmax of every frame, max-subtracted.
+  // Log-softmax of every frame, max-subtracted. The softmax itself goes straight into the
+  // gradient rows (the gradient is softmax - posterior mass, finished by the backward pass).
+  Real* const grad_n = grad ? grad + static_cast<size_t>(n) * C : nullptr;
+  const size_t row = static_cast<size_t>(N) * C;  // distance between frames in act and grad
   for (int t = 0; t < T; ++t) {
-    const Real* a = act + (static_cast<size_t>(t) * N + n) * C;
+    const Real* a = act + static_cast<size_t>(t) * row + static_cast<size_t>(n) * C;
     double* y = w.lsm + static_cast<size_t>(t) * C;
     double m = static_cast<double>(a[0]);
     for (int c = 1; c < C; ++c) m = std::max(m, static_cast<double>(a[c]));
     double sum = 0;
+#pragma omp simd reduction(+ : sum)
     for (int c = 0; c < C; ++c) {
       y[c] = static_cast<double>(a[c]) - m;
       sum += detail::exp_poly(y[c]);
     }
     const double lse = std::log(sum);
+#pragma omp simd
     for (int c = 0; c < C; ++c) y[c] -= lse;
+    if (grad_n) {
+      Real* g = grad_n + static_cast<size_t>(t) * row;
+#pragma omp simd
+      for (int c = 0; c < C; ++c) g[c] = static_cast<Real>(detail::exp_poly(y[c]));
+    }
   }
 
-  // Extended labels and skip penalties (indices -2 .. S + 1 are all defined).
-  for (int s = -2; s < S + 2; ++s) {
+  // Extended labels and skip penalties (defined on the whole row, -2 .. S + kRowExtra - 3).
+  for (int s = -2; s < S + static_cast<int>(kRowExtra) - 2; ++s) {
     w.ext[s] = (s >= 0 && s < S && (s & 1)) ? lab[(s - 1) / 2] : blank;
     w.pen[s] = kNegInf;
   }
@@ -141,18 +162,19 @@ DS2_FORCE_INLINE void utterance_body(const Real* act, Real* grad, const int32_t*
   const size_t ws = w.row_stride;
   for (int t = 0; t < T; ++t) {
     const int lo = detail::ctc_band_lo(S, T, t), hi = detail::ctc_band_hi(S, t);
+    const int end = vec_end(lo, hi);
     double* cur = w.alpha + t * ws;
     double* emit = w.emit;
-    gather_emit(w.lsm + static_cast<size_t>(t) * C, w.ext, emit, lo, hi);
-    pad_row(cur, lo, hi);
+    gather_emit(w.lsm + static_cast<size_t>(t) * C, w.ext, emit, lo, end);
     if (t == 0) {
       for (int s = lo; s < hi; ++s) cur[s] = emit[s];
-      continue;
-    }
-    const double* prev = cur - ws;
-    const double* pen = w.pen;
+    } else {
+      const double* prev = cur - ws;
+      const double* pen = w.pen;
 #pragma omp simd
-    for (int s = lo; s < hi; ++s) cur[s] = detail::ctc_alpha_cell(prev, pen, emit, s);
+      for (int s = lo; s < end; ++s) cur[s] = detail::ctc_alpha_cell(prev, pen, emit, s);
+    }
+    pad_row(cur, lo, hi);
   }
   const double* last = w.alpha + (T - 1) * ws;
   const double log_p = detail::log_add(last[S - 1], last[S - 2]);
@@ -171,21 +193,22 @@ DS2_FORCE_INLINE void utterance_body(const Real* act, Real* grad, const int32_t*
   double* cur = w.beta0;
   for (int t = T - 1; t >= 0; --t) {
     const int lo = detail::ctc_band_lo(S, T, t), hi = detail::ctc_band_hi(S, t);
+    const int end = vec_end(lo, hi);
     const double* lsm_t = w.lsm + static_cast<size_t>(t) * C;
     double* emit = w.emit;
-    gather_emit(lsm_t, w.ext, emit, lo, hi);
-    pad_row(cur, lo, hi);
+    gather_emit(lsm_t, w.ext, emit, lo, end);
     if (t == T - 1) {
       for (int s = lo; s < hi; ++s) cur[s] = emit[s];  // band = {S-2, S-1}
     } else {
       const double* pen = w.pen;
 #pragma omp simd
-      for (int s = lo; s < hi; ++s) cur[s] = detail::ctc_beta_cell(next, pen, emit, s);
+      for (int s = lo; s < end; ++s) cur[s] = detail::ctc_beta_cell(next, pen, emit, s);
     }
+    pad_row(cur, lo, hi);
     const double* alpha_t = w.alpha + t * ws;
     double* gamma = w.gamma;
 #pragma omp simd
-    for (int s = lo; s < hi; ++s)
+    for (int s = lo; s < end; ++s)  // past hi: garbage, never summed below
       gamma[s] = detail::ctc_posterior(alpha_t[s], cur[s], emit[s], log_p);
 
     double* acc = w.acc;
@@ -207,9 +230,8 @@ DS2_FORCE_INLINE void utterance_body(const Real* act, Real* grad, const int32_t*
     }
     acc[blank] += blank_a + blank_b;
 
-    Real* g = grad + (static_cast<size_t>(t) * N + n) * C;
-    for (int c = 0; c < C; ++c)
-      g[c] = static_cast<Real>(detail::exp_poly(lsm_t[c]) - acc[c]);
+    Real* g = grad_n + static_cast<size_t>(t) * row;  // holds the softmax (forward pass)
+    for (int c = 0; c < C; ++c) g[c] = static_cast<Real>(static_cast<double>(g[c]) - acc[c]);
     std::swap(cur, next);
   }
 }

@@ -15,11 +15,12 @@
 //   beta_t(s)  = (beta_{t+1}(s) + beta_{t+1}(s+1) + [skip] beta_{t+1}(s+2)) * y_t(l'_s)
 //   p(l|x) = alpha_{T-1}(S-1) + alpha_{T-1}(S-2);   loss = -log p(l|x)
 //
-// Both emissions at t are in alpha_t(s) beta_t(s), so the posterior of state s at frame t is
-// gamma_t(s) = alpha_t(s) beta_t(s) / (y_t(l'_s) p). Through the softmax, the gradient is
-//   d loss / d a_t(c) = y_t(c) - sum_{s : l'_s = c} gamma_t(s)
-//                     = softmax[t,c] - exp(log(sum_{s: l'_s=c} alpha_t(s) beta_t(s)) - log y - log p)
-// (the brief form with beta excluding the emission at t).
+// Both alpha_t(s) and beta_t(s) include the emission y_t(l'_s), so the posterior of state s at
+// frame t is gamma_t(s) = alpha_t(s) beta_t(s) / (y_t(l'_s) p). Through the softmax, the
+// gradient w.r.t. the pre-softmax activations is
+//   grad[t,c] = softmax[t,c] - sum_{s: l'_s = c} gamma_t(s)
+//             = softmax[t,c] - exp(log(sum_{s: l'_s = c} alpha_t(s) beta'_t(s)) - log p(l|x))
+// with beta'_t(s) = beta_t(s) / y_t(l'_s), the paths from (t, s) excluding the emission at t.
 //
 // Everything is computed in log space in double precision (model/detail/math.h), with
 // log-sum-exp of the three predecessors; the log-softmax of each frame is computed once

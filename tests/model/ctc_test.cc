@@ -529,7 +529,7 @@ TEST(CtcTest, InvalidInputThrowsConfigError) {
   EXPECT_NO_THROW(call({0, 2}, {2}, {5}, ok, 3));  // 0 is a label when blank is 3
 }
 
-// ---- shared numerics -----------------------------------------------------------------------------
+// ---- shared numerics ---------------------------------------------------------------------------
 
 // The polynomial exp/log and the three-way log-sum-exp against libm, including -inf handling.
 TEST(CtcMathTest, PolynomialExpLogMatchLibm) {
