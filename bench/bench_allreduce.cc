@@ -44,12 +44,13 @@ struct BenchOptions {
   std::string algos = "mpi,ring,auto,p2p", csv;
   void add_to(ds2::po::options_description& d) {
     namespace po = ds2::po;
+    // clang-format off
     d.add_options()
         ("begin,b", po::value(&begin)->default_value(begin), "smallest size (bytes, K, M, G)")
         ("end,e", po::value(&end)->default_value(end), "largest size")
         ("factor,f", po::value(&factor)->default_value(factor), "size multiplier per step")
         ("iters,n", po::value(&iters)->default_value(iters), "timed iterations (at most)")
-        ("min-iters", po::value(&min_iters)->default_value(min_iters), "timed iterations (at least)")
+        ("min-iters", po::value(&min_iters)->default_value(min_iters), "timed iterations (least)")
         ("iter-mib", po::value(&iter_mib)->default_value(iter_mib),
          "MiB per measurement: iterations = this / size, clamped to [min-iters, iters]")
         ("warmup,w", po::value(&warmup)->default_value(warmup), "warm-up iterations")
@@ -59,6 +60,7 @@ struct BenchOptions {
         ("chunk-kib", po::value(&chunks)->default_value(chunks),
          "comma list of ring chunk sizes in KiB (one ring/auto variant each)")
         ("csv", po::value(&csv), "also write the results to this CSV file");
+    // clang-format on
   }
 };
 
@@ -81,10 +83,14 @@ size_t parse_size(const std::string& s) {
   }
   const std::string unit = s.substr(pos);
   double mult = 1;
-  if (unit == "K" || unit == "k") mult = 1024;
-  else if (unit == "M" || unit == "m") mult = 1024.0 * 1024;
-  else if (unit == "G" || unit == "g") mult = 1024.0 * 1024 * 1024;
-  else DS2_REQUIRE(unit.empty(), ConfigError, "size '{}': unit is not K, M or G", s);
+  if (unit == "K" || unit == "k")
+    mult = 1024;
+  else if (unit == "M" || unit == "m")
+    mult = 1024.0 * 1024;
+  else if (unit == "G" || unit == "g")
+    mult = 1024.0 * 1024 * 1024;
+  else
+    DS2_REQUIRE(unit.empty(), ConfigError, "size '{}': unit is not K, M or G", s);
   return static_cast<size_t>(v * mult);
 }
 
@@ -118,8 +124,8 @@ double time_variant(const Comm& comm, Variant& v, float* data, float* other, siz
   auto once = [&] {
     switch (v.kind) {
       case Variant::kMpi:
-        DS2_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_FLOAT,
-                                    MPI_SUM, comm.raw()));
+        DS2_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_FLOAT, MPI_SUM,
+                                    comm.raw()));
         break;
       case Variant::kP2p:
         DS2_MPI_CHECK(MPI_Sendrecv(data, static_cast<int>(count), MPI_FLOAT, (r + 1) % n, 1, other,
@@ -143,12 +149,12 @@ double time_variant(const Comm& comm, Variant& v, float* data, float* other, siz
 std::string check_variant(const Comm& comm, Variant& v, float* data, float* ref, size_t count) {
   if (v.kind != Variant::kOurs) return "-";
   for (size_t i = 0; i < count; ++i) {
-    data[i] = static_cast<float>(static_cast<int>((i * 2654435761u + comm.rank() * 97u) % 2001) -
-                                 1000);
+    data[i] =
+        static_cast<float>(static_cast<int>((i * 2654435761u + comm.rank() * 97u) % 2001) - 1000);
   }
   std::memcpy(ref, data, count * sizeof(float));
-  DS2_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, ref, static_cast<int>(count), MPI_FLOAT, MPI_SUM,
-                              comm.raw()));
+  DS2_MPI_CHECK(
+      MPI_Allreduce(MPI_IN_PLACE, ref, static_cast<int>(count), MPI_FLOAT, MPI_SUM, comm.raw()));
   v.ar->sum(data, count);
   const bool same = std::memcmp(data, ref, count * sizeof(float)) == 0;
   const auto hashes = comm.allgather_value<uint64_t>(hash_bytes(data, count * sizeof(float)));
@@ -182,8 +188,10 @@ int run(int argc, char** argv) {
 
   std::vector<Variant> variants;
   for (const auto& a : split(bo.algos)) {
-    if (a == "mpi") variants.push_back({"mpi", Variant::kMpi, nullptr});
-    else if (a == "p2p") variants.push_back({"p2p", Variant::kP2p, nullptr});
+    if (a == "mpi")
+      variants.push_back({"mpi", Variant::kMpi, nullptr});
+    else if (a == "p2p")
+      variants.push_back({"p2p", Variant::kP2p, nullptr});
     else {
       for (const auto& c : split(bo.chunks)) {
         ds2::train::AllreduceOptions o = ao;
@@ -203,12 +211,14 @@ int run(int argc, char** argv) {
     csv << "np,size_bytes,count,variant,time_us,algbw_gbps,busbw_gbps,vs_mpi,of_p2p,check\n";
   }
   if (world.root()) {
-    std::printf("# bench_allreduce: np=%d, depth %d, auto threshold %s, best of %d rounds, "
-                "iterations %d..%d (%zu MiB per measurement), warm-up %d\n",
-                n, ao.pipeline_depth, size_text(ao.small_threshold_bytes).c_str(), bo.repeat,
-                bo.min_iters, bo.iters, bo.iter_mib, bo.warmup);
-    std::printf("# algbw = size/time, busbw = algbw*2(n-1)/n (GB/s = 1e9 B/s); vs_mpi = "
-                "MPI_Allreduce time / this time (>1 = faster than MPI); of_p2p = busbw / p2p bw\n");
+    std::printf(
+        "# bench_allreduce: np=%d, depth %d, auto threshold %s, best of %d rounds, "
+        "iterations %d..%d (%zu MiB per measurement), warm-up %d\n",
+        n, ao.pipeline_depth, size_text(ao.small_threshold_bytes).c_str(), bo.repeat, bo.min_iters,
+        bo.iters, bo.iter_mib, bo.warmup);
+    std::printf(
+        "# algbw = size/time, busbw = algbw*2(n-1)/n (GB/s = 1e9 B/s); vs_mpi = "
+        "MPI_Allreduce time / this time (>1 = faster than MPI); of_p2p = busbw / p2p bw\n");
     std::printf("%9s %11s %12s %11s %8s %8s %7s %7s  %s\n", "size", "count", "variant", "time_us",
                 "algbw", "busbw", "vs_mpi", "of_p2p", "check");
   }
@@ -221,8 +231,10 @@ int run(int argc, char** argv) {
     for (auto& v : variants) v.best_s = 1e30;
     for (int rep = 0; rep < bo.repeat; ++rep) {
       for (auto& v : variants) {
-        if (rep == 0 && bo.warmup > 0) time_variant(world, v, data.data(), other.data(), count, bo.warmup);
-        v.best_s = std::min(v.best_s, time_variant(world, v, data.data(), other.data(), count, iters));
+        if (rep == 0 && bo.warmup > 0)
+          time_variant(world, v, data.data(), other.data(), count, bo.warmup);
+        v.best_s =
+            std::min(v.best_s, time_variant(world, v, data.data(), other.data(), count, iters));
       }
     }
     double mpi_s = 0, p2p_bw = 0;
@@ -236,10 +248,11 @@ int run(int argc, char** argv) {
       if (!world.root()) continue;
       const double algbw = bytes / v.best_s / 1e9;
       const double busbw = v.kind == Variant::kP2p ? algbw : algbw * bus;
-      const std::string vs = mpi_s > 0 && v.kind != Variant::kP2p
-                                 ? fmt::format("{:.2f}", mpi_s / v.best_s) : "-";
+      const std::string vs =
+          mpi_s > 0 && v.kind != Variant::kP2p ? fmt::format("{:.2f}", mpi_s / v.best_s) : "-";
       const std::string of = p2p_bw > 0 && n > 1 && v.kind != Variant::kP2p
-                                 ? fmt::format("{:.2f}", busbw / p2p_bw) : "-";
+                                 ? fmt::format("{:.2f}", busbw / p2p_bw)
+                                 : "-";
       std::printf("%9s %11zu %12s %11.1f %8.3f %8.3f %7s %7s  %s\n", size_text(bytes).c_str(),
                   count, v.name.c_str(), v.best_s * 1e6, algbw, busbw, vs.c_str(), of.c_str(),
                   check.c_str());

@@ -60,15 +60,20 @@ Algorithm parse_algorithm(const std::string& s) {
 
 const char* algorithm_name(Algorithm a) {
   switch (a) {
-    case Algorithm::kAuto: return "auto";
-    case Algorithm::kRing: return "ring";
-    case Algorithm::kMpi: return "mpi";
-    case Algorithm::kNccl: return "nccl";
+    case Algorithm::kAuto:
+      return "auto";
+    case Algorithm::kRing:
+      return "ring";
+    case Algorithm::kMpi:
+      return "mpi";
+    case Algorithm::kNccl:
+      return "nccl";
   }
   return "?";
 }
 
 void AllreduceOptions::add_to(po::options_description& d) {
+  // clang-format off
   d.add_options()
       ("allreduce", po::value<std::string>()->default_value(algorithm_name(algo))
            ->notifier([this](const std::string& s) { algo = parse_algorithm(s); }),
@@ -93,6 +98,7 @@ void AllreduceOptions::add_to(po::options_description& d) {
       ("check-collectives", po::bool_switch(&check_collectives),
        "check that all ranks pass the same count and type to every all-reduce (always on in "
        "debug builds)");
+  // clang-format on
 }
 
 void check_allreduce_contract(const Comm& comm, uint64_t count, uint64_t dtype, const char* what) {
@@ -124,8 +130,7 @@ Allreducer::Allreducer(const Comm& comm, const AllreduceOptions& o) : comm_(comm
 #ifdef DS2_HAS_CUDA
     DS2_THROW(ConfigError, "option '--allreduce': nccl is not implemented in this build yet");
 #else
-    DS2_THROW(ConfigError, "option '--allreduce': nccl needs a build with CUDA/NCCL (built "
-                           "without CUDA/NCCL)");
+    DS2_THROW(ConfigError, "option '--allreduce': nccl needs CUDA (built without CUDA/NCCL)");
 #endif
   }
   DS2_REQUIRE(opts_.chunk_bytes >= sizeof(double), ConfigError,
@@ -149,8 +154,8 @@ Allreducer::~Allreducer() {
   cv_.notify_all();
   thread_.join();
   if (dropped > 0) {
-    logger("allreduce")->warn("{} started all-reduce bucket(s) dropped: destroyed before wait_all()",
-                              dropped);
+    logger("allreduce")
+        ->warn("{} started all-reduce bucket(s) dropped: destroyed before wait_all()", dropped);
   }
 }
 
@@ -197,8 +202,7 @@ template <typename T>
 void Allreducer::start(T* data, size_t count) {
   if (!async_ok_) {
     if (!warned_sync_) {
-      logger("allreduce")->info("MPI thread level is below MPI_THREAD_MULTIPLE: start() reduces "
-                                "synchronously (no overlap with compute)");
+      logger("allreduce")->info("MPI thread level < MULTIPLE: start() reduces synchronously");
       warned_sync_ = true;
     }
     reduce_now(data, count);

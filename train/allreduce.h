@@ -1,12 +1,13 @@
 // Gradient all-reduce for synchronous data-parallel training: an in-place sum over every rank of a
 // communicator, with the algorithm chosen at run time (--allreduce=auto|ring|mpi|nccl).
 //
-//   ring  our chunked, pipelined ring over MPI point-to-point (train/ring_allreduce.h): reduce-scatter
-//         then all-gather, 2(n-1)/n * bytes sent per rank, bandwidth-optimal for large buffers.
+//   ring  our chunked, pipelined ring over MPI point-to-point (train/ring_allreduce.h): a
+//         reduce-scatter then an all-gather, 2(n-1)/n * bytes sent per rank, bandwidth-optimal.
 //   mpi   MPI_Allreduce on a duplicated communicator: always available, the reference.
 //   auto  MPI_Allreduce below small_threshold_bytes (where latency dominates and MPI's recursive
 //         doubling wins; we do not reimplement it), the ring at and above it. The default threshold
-//         and chunk size were measured with bench/bench_allreduce (see the numbers in allreduce.cc).
+//         and chunk size were measured with bench/bench_allreduce (see the numbers in
+//         allreduce.cc).
 //   nccl  GPU buffers through NCCL; not in this build yet (ConfigError when asked for).
 //
 // Every algorithm leaves BIT-IDENTICAL results on all ranks (the ring computes each element's sum
@@ -94,8 +95,9 @@ class Allreducer {
   void sum(T* data, size_t count);
 
   // Queues an in-place sum of `count` elements at `data` and returns at once; the buffer must not
-  // be touched until wait_all() returns. Buckets are reduced one after another in the order started,
-  // identically on every rank. Collective in the same sense as sum(). T is float or double.
+  // be touched until wait_all() returns. Buckets are reduced one after another in the order
+  // started, identically on every rank. Collective in the same sense as sum(). T is float or
+  // double.
   template <typename T>
   void start(T* data, size_t count);
 

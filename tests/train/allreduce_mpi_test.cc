@@ -238,8 +238,7 @@ TEST(Allreduce, CheckCollectivesNamesTheMismatchingRank) {
     ar.sum(v.data(), count);
     ADD_FAILURE() << "no CommError";
   } catch (const CommError& e) {
-    EXPECT_NE(std::string(e.what()).find(fmt::format("rank {} has 11 x float32",
-                                                     world.size() - 1)),
+    EXPECT_NE(std::string(e.what()).find(fmt::format("rank {} has 11 x float32", world.size() - 1)),
               std::string::npos)
         << e.what();
   }
@@ -265,7 +264,8 @@ TEST(Allreduce, OptionsAndErrors) {
   AllreduceOptions o;
   po::options_description d;
   o.add_to(d);
-  const char* argv[] = {"x", "--allreduce=ring", "--allreduce-chunk-kib=256", "--check-collectives"};
+  const char* argv[] = {"x", "--allreduce=ring", "--allreduce-chunk-kib=256",
+                        "--check-collectives"};
   po::variables_map vm;
   po::store(po::parse_command_line(4, argv, d), vm);
   po::notify(vm);
