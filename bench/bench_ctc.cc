@@ -11,6 +11,8 @@
 // cpu_x = ref_cpu / cpu_ms (work ratio, robust when other jobs share the machine), ns/cell =
 // CPU nanoseconds per lattice cell (T * (2L + 1) cells per utterance), peak RSS in MiB. The
 // check compares costs (relative 1e-6) and gradients (absolute 1e-5) with the reference.
+#include <time.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -21,8 +23,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <time.h>
 
 #include "core/timer.h"
 #include "model/ctc.h"
@@ -75,8 +75,8 @@ struct Reference {
         if (skip(s)) v = log_add(v, alpha[(t - 1) * S + s - 2]);
         alpha[t * S + s] = v + lsm[t * C + lab_at(s)];
       }
-    const double log_p = log_add(alpha[(T - 1) * S + S - 1],
-                                 S > 1 ? alpha[(T - 1) * S + S - 2] : ninf);
+    const double log_p =
+        log_add(alpha[(T - 1) * S + S - 1], S > 1 ? alpha[(T - 1) * S + S - 2] : ninf);
     beta[(T - 1) * S + S - 1] = lsm[(T - 1) * C + lab_at(S - 1)];
     if (S > 1) beta[(T - 1) * S + S - 2] = lsm[(T - 1) * C + lab_at(S - 2)];
     for (int t = T - 2; t >= 0; --t)
@@ -125,14 +125,22 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--iters") iters = std::max(1, std::atoi(next()));
-    else if (a == "--warmup") warmup = std::max(0, std::atoi(next()));
-    else if (a == "--csv") csv = true;
-    else if (a == "--no-check") check = false;
-    else if (a == "--threads") threads = parse_list(next());
-    else if (a == "--batch") batches = parse_list(next());
-    else if (a == "--time") times = parse_list(next());
-    else if (a == "--alphabet") alphabet = std::atoi(next());
+    if (a == "--iters")
+      iters = std::max(1, std::atoi(next()));
+    else if (a == "--warmup")
+      warmup = std::max(0, std::atoi(next()));
+    else if (a == "--csv")
+      csv = true;
+    else if (a == "--no-check")
+      check = false;
+    else if (a == "--threads")
+      threads = parse_list(next());
+    else if (a == "--batch")
+      batches = parse_list(next());
+    else if (a == "--time")
+      times = parse_list(next());
+    else if (a == "--alphabet")
+      alphabet = std::atoi(next());
     else if (a == "--isa") {
       isa_name = next();
       const char* names[] = {"auto", "baseline", "avx2", "avx512"};
@@ -147,8 +155,7 @@ int main(int argc, char** argv) {
                      isa_name.c_str());
         return 2;
       }
-    }
-    else {
+    } else {
       std::fprintf(stderr,
                    "usage: bench_ctc [--iters N] [--warmup N] [--csv] [--no-check] "
                    "[--threads 1,2] [--batch 32,64] [--time 150,300,700] [--alphabet 29] "
@@ -158,16 +165,18 @@ int main(int argc, char** argv) {
   }
   const int C = alphabet;
   if (!csv)
-    std::printf("# bench_ctc: alphabet %d, label length T/4, %d iterations after %d warm-up, "
-                "kernel %s\n",
-                C, iters, warmup, isa_name.c_str());
+    std::printf(
+        "# bench_ctc: alphabet %d, label length T/4, %d iterations after %d warm-up, "
+        "kernel %s\n",
+        C, iters, warmup, isa_name.c_str());
   if (csv)
-    std::printf("T,N,L,threads,ms,cpu_ms,ref_ms,ref_cpu_ms,speedup,cpu_ratio,ns_per_cell,"
-                "ref_ns_per_cell,rss_mib,check\n");
+    std::printf(
+        "T,N,L,threads,ms,cpu_ms,ref_ms,ref_cpu_ms,speedup,cpu_ratio,ns_per_cell,"
+        "ref_ns_per_cell,rss_mib,check\n");
   else
-    std::printf("%5s %4s %4s %3s %9s %9s %9s %9s %7s %7s %7s %7s %7s %s\n", "T", "N", "L",
-                "thr", "ms", "cpu_ms", "ref_ms", "ref_cpu", "speedup", "cpu_x", "ns/cell",
-                "ref_ns", "rss_MiB", "check");
+    std::printf("%5s %4s %4s %3s %9s %9s %9s %9s %7s %7s %7s %7s %7s %s\n", "T", "N", "L", "thr",
+                "ms", "cpu_ms", "ref_ms", "ref_cpu", "speedup", "cpu_x", "ns/cell", "ref_ns",
+                "rss_MiB", "check");
   bool all_ok = true;
   std::mt19937 rng(1234);
   for (int T : times)
@@ -194,10 +203,9 @@ int main(int argc, char** argv) {
         ds2::Timer timer;
         const double c0 = cpu_seconds();
         for (int n = 0; n < N; ++n)
-          ref_costs[n] = static_cast<float>(ref.run(act.data() + static_cast<size_t>(n) * C,
-                                                    static_cast<size_t>(N) * C, T, C,
-                                                    labels.data() + static_cast<size_t>(n) * L,
-                                                    L, ref_grad.data() + n * C));
+          ref_costs[n] = static_cast<float>(
+              ref.run(act.data() + static_cast<size_t>(n) * C, static_cast<size_t>(N) * C, T, C,
+                      labels.data() + static_cast<size_t>(n) * L, L, ref_grad.data() + n * C));
         ref_cpu += cpu_seconds() - c0;
         ref_s += timer.seconds();
       }
@@ -228,13 +236,13 @@ int main(int argc, char** argv) {
         const char* verdict = check ? (ok ? "ok" : "MISMATCH") : "off";
         const double ns = cpu_ms * 1e6 / cells, ref_ns = ref_cpu_ms * 1e6 / cells;
         if (csv)
-          std::printf("%d,%d,%d,%d,%.3f,%.3f,%.3f,%.3f,%.2f,%.2f,%.2f,%.2f,%.1f,%s\n", T, N, L,
-                      th, ms, cpu_ms, ref_ms, ref_cpu_ms, ref_ms / ms, ref_cpu_ms / cpu_ms, ns,
-                      ref_ns, ds2::peak_rss_mib(), verdict);
+          std::printf("%d,%d,%d,%d,%.3f,%.3f,%.3f,%.3f,%.2f,%.2f,%.2f,%.2f,%.1f,%s\n", T, N, L, th,
+                      ms, cpu_ms, ref_ms, ref_cpu_ms, ref_ms / ms, ref_cpu_ms / cpu_ms, ns, ref_ns,
+                      ds2::peak_rss_mib(), verdict);
         else
           std::printf("%5d %4d %4d %3d %9.2f %9.2f %9.2f %9.2f %7.2f %7.2f %7.2f %7.2f %7.1f %s\n",
-                      T, N, L, th, ms, cpu_ms, ref_ms, ref_cpu_ms, ref_ms / ms,
-                      ref_cpu_ms / cpu_ms, ns, ref_ns, ds2::peak_rss_mib(), verdict);
+                      T, N, L, th, ms, cpu_ms, ref_ms, ref_cpu_ms, ref_ms / ms, ref_cpu_ms / cpu_ms,
+                      ns, ref_ns, ds2::peak_rss_mib(), verdict);
         std::fflush(stdout);
       }
     }

@@ -112,8 +112,8 @@ void zero_grad_rows(Real* grad, const CtcShape& sh, int n, int t0) {
 // Loss (and gradient) of utterance n. Inputs were validated by the caller.
 template <typename Real>
 DS2_FORCE_INLINE void utterance_body(const Real* act, Real* grad, const int32_t* lab, int L, int T,
-                   const CtcShape& sh, int n, int blank, const Slot& w, Real* cost,
-                   uint8_t* impossible) {
+                                     const CtcShape& sh, int n, int blank, const Slot& w,
+                                     Real* cost, uint8_t* impossible) {
   const int C = sh.alphabet, N = sh.batch, S = 2 * L + 1;
   const double inf = std::numeric_limits<double>::infinity();
   zero_grad_rows(grad, sh, n, T);
@@ -225,8 +225,10 @@ DS2_FORCE_INLINE void utterance_body(const Real* act, Real* grad, const int32_t*
       }
     }
     if (s < hi) {
-      if (s & 1) acc[w.ext[s]] += gamma[s];
-      else blank_a += gamma[s];
+      if (s & 1)
+        acc[w.ext[s]] += gamma[s];
+      else
+        blank_a += gamma[s];
     }
     acc[blank] += blank_a + blank_b;
 
@@ -255,11 +257,15 @@ __attribute__((target("avx2,fma"))) void utterance_avx2(const Real* act, Real* g
                                                         uint8_t* impossible) {
   utterance_body(act, grad, lab, L, T, sh, n, blank, w, cost, impossible);
 }
+#if defined(__clang__)
+#define DS2_CTC_AVX512_TARGET "avx512f,avx512dq,avx512vl,fma"
+#else  // g++ otherwise keeps 256-bit vectors for AVX-512 code
+#define DS2_CTC_AVX512_TARGET "avx512f,avx512dq,avx512vl,fma,prefer-vector-width=512"
+#endif
 template <typename Real>
-__attribute__((target("avx512f,avx512dq,avx512vl,fma,prefer-vector-width=512"))) void
-utterance_avx512(const Real* act, Real* grad, const int32_t* lab, int L, int T,
-                 const CtcShape& sh, int n, int blank, const Slot& w, Real* cost,
-                 uint8_t* impossible) {
+__attribute__((target(DS2_CTC_AVX512_TARGET))) void utterance_avx512(
+    const Real* act, Real* grad, const int32_t* lab, int L, int T, const CtcShape& sh, int n,
+    int blank, const Slot& w, Real* cost, uint8_t* impossible) {
   utterance_body(act, grad, lab, L, T, sh, n, blank, w, cost, impossible);
 }
 #endif
@@ -310,8 +316,7 @@ void validate(const void* act, const int32_t* labels, const int32_t* label_lengt
   if (sh.batch == 0) return;
   DS2_REQUIRE(label_lengths && input_lengths && costs && impossible, ConfigError,
               "ctc: null lengths, costs or impossible buffer");
-  DS2_REQUIRE(workspace || ctc_cpu_workspace_bytes(sh) == 0, ConfigError,
-              "ctc: null workspace");
+  DS2_REQUIRE(workspace || ctc_cpu_workspace_bytes(sh) == 0, ConfigError, "ctc: null workspace");
   size_t offset = 0;
   for (int n = 0; n < sh.batch; ++n) {
     const int t = input_lengths[n], l = label_lengths[n];
@@ -349,12 +354,10 @@ size_t ctc_cpu_workspace_bytes(const CtcShape& shape) {
 }
 
 template <typename Real>
-void ctc_loss_cpu(const Real* act, Real* grad, const int32_t* labels,
-                  const int32_t* label_lengths, const int32_t* input_lengths,
-                  const CtcShape& shape, Real* costs, uint8_t* impossible, void* workspace,
-                  int num_threads, int blank, CtcCpuIsa isa) {
-  validate(act, labels, label_lengths, input_lengths, shape, costs, impossible, workspace,
-           blank);
+void ctc_loss_cpu(const Real* act, Real* grad, const int32_t* labels, const int32_t* label_lengths,
+                  const int32_t* input_lengths, const CtcShape& shape, Real* costs,
+                  uint8_t* impossible, void* workspace, int num_threads, int blank, CtcCpuIsa isa) {
+  validate(act, labels, label_lengths, input_lengths, shape, costs, impossible, workspace, blank);
   auto* utterance = pick_kernel<Real>(isa);
   const int N = shape.batch;
   if (N == 0) return;
@@ -374,8 +377,8 @@ void ctc_loss_cpu(const Real* act, Real* grad, const int32_t* labels,
     size_t offset = 0;  // where utterance n's labels start (O(N) per task, N is small)
     for (int i = 0; i < n; ++i) offset += static_cast<size_t>(label_lengths[i]);
     const Slot w = make_slot(shape, base + static_cast<size_t>(n) * slot);
-    utterance(act, grad, labels + offset, label_lengths[n], input_lengths[n], shape, n,
-                  blank, w, costs + n, impossible + n);
+    utterance(act, grad, labels + offset, label_lengths[n], input_lengths[n], shape, n, blank, w,
+              costs + n, impossible + n);
   }
 }
 
@@ -383,7 +386,7 @@ template void ctc_loss_cpu<float>(const float*, float*, const int32_t*, const in
                                   const int32_t*, const CtcShape&, float*, uint8_t*, void*, int,
                                   int, CtcCpuIsa);
 template void ctc_loss_cpu<double>(const double*, double*, const int32_t*, const int32_t*,
-                                   const int32_t*, const CtcShape&, double*, uint8_t*, void*,
-                                   int, int, CtcCpuIsa);
+                                   const int32_t*, const CtcShape&, double*, uint8_t*, void*, int,
+                                   int, CtcCpuIsa);
 
 }  // namespace ds2::model

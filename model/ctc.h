@@ -55,9 +55,10 @@ enum class CtcCpuIsa { kAuto, kBaseline, kAvx2, kAvx512 };
 bool ctc_cpu_isa_available(CtcCpuIsa isa);
 
 // Bytes of caller-owned workspace for ctc_loss_cpu at this shape: one slot per utterance of
-// about 8 * max_time * (2 * max_label + 5 + alphabet) bytes (e.g. 2.2 MB at T = 700, L = 175,
-// C = 29). Any call whose shape fits in a larger one can reuse its workspace, so cache by the
-// maximum shape. Host memory, no alignment needed.
+// about 8 * max_time * (2 * max_label + 13 + alphabet) bytes (the double alpha table and
+// log-softmax; 2.2 MB at T = 700, L = 175, C = 29), so that any thread count can use it. Any call
+// whose shape fits in a larger one can reuse its workspace, so cache by the maximum shape. Host
+// memory, no alignment needed.
 size_t ctc_cpu_workspace_bytes(const CtcShape& shape);
 
 // CTC loss and gradient for a batch, all pointers in host memory.
@@ -78,18 +79,17 @@ size_t ctc_cpu_workspace_bytes(const CtcShape& shape);
 // Instantiated for float (the training path) and double (gradient checks); the lattice is
 // double in both.
 template <typename Real>
-void ctc_loss_cpu(const Real* act, Real* grad, const int32_t* labels,
-                  const int32_t* label_lengths, const int32_t* input_lengths,
-                  const CtcShape& shape, Real* costs, uint8_t* impossible, void* workspace,
-                  int num_threads = 0, int blank = 0, CtcCpuIsa isa = CtcCpuIsa::kAuto);
+void ctc_loss_cpu(const Real* act, Real* grad, const int32_t* labels, const int32_t* label_lengths,
+                  const int32_t* input_lengths, const CtcShape& shape, Real* costs,
+                  uint8_t* impossible, void* workspace, int num_threads = 0, int blank = 0,
+                  CtcCpuIsa isa = CtcCpuIsa::kAuto);
 
 extern template void ctc_loss_cpu<float>(const float*, float*, const int32_t*, const int32_t*,
-                                         const int32_t*, const CtcShape&, float*, uint8_t*,
-                                         void*, int, int, CtcCpuIsa);
-extern template void ctc_loss_cpu<double>(const double*, double*, const int32_t*,
-                                          const int32_t*, const int32_t*, const CtcShape&,
-                                          double*, uint8_t*, void*, int, int,
-                                          CtcCpuIsa);
+                                         const int32_t*, const CtcShape&, float*, uint8_t*, void*,
+                                         int, int, CtcCpuIsa);
+extern template void ctc_loss_cpu<double>(const double*, double*, const int32_t*, const int32_t*,
+                                          const int32_t*, const CtcShape&, double*, uint8_t*, void*,
+                                          int, int, CtcCpuIsa);
 
 // Minimum frames for an alignment of `labels` (L plus one per pair of equal adjacent labels).
 int ctc_min_frames(const int32_t* labels, int label_length);

@@ -174,20 +174,20 @@ DS2_HOSTDEVICE inline int ctc_band_hi(int S, int t) {
 
 // log alpha_t(s) from row t-1: paths ending in state s at frame t (emission at t included).
 DS2_HOSTDEVICE DS2_FORCE_INLINE double ctc_alpha_cell(const double* prev, const double* skip_pen,
-                                            const double* emit, int s) {
+                                                      const double* emit, int s) {
   return log_sum_exp3(prev[s], prev[s - 1], prev[s - 2] + skip_pen[s]) + emit[s];
 }
 
 // log beta_t(s) from row t+1: paths from state s at frame t to the end (emission at t included).
 DS2_HOSTDEVICE DS2_FORCE_INLINE double ctc_beta_cell(const double* next, const double* skip_pen,
-                                           const double* emit, int s) {
+                                                     const double* emit, int s) {
   return log_sum_exp3(next[s], next[s + 1], next[s + 2] + skip_pen[s + 2]) + emit[s];
 }
 
 // Posterior of state s at frame t: alpha_t(s) beta_t(s) / (y_t(l'_s) p(l|x)); the emission is
 // counted in both alpha and beta, hence the - emit. 0 off the lattice.
 DS2_HOSTDEVICE DS2_FORCE_INLINE double ctc_posterior(double log_alpha, double log_beta, double emit,
-                                           double log_p) {
+                                                     double log_p) {
   return exp_poly(log_alpha + log_beta - emit - log_p);
 }
 

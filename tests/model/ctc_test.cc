@@ -51,9 +51,9 @@ struct Batch {
     grad.assign(act.size(), std::numeric_limits<Real>::quiet_NaN());  // must be overwritten
     costs.assign(n, Real(-1));
     impossible.assign(n, 7);
-    ctc_loss_cpu(act.data(), with_grad ? grad.data() : nullptr, labels.data(),
-                 label_lengths.data(), input_lengths.data(), shape(), costs.data(),
-                 impossible.data(), ws.data(), threads, blank, isa);
+    ctc_loss_cpu(act.data(), with_grad ? grad.data() : nullptr, labels.data(), label_lengths.data(),
+                 input_lengths.data(), shape(), costs.data(), impossible.data(), ws.data(), threads,
+                 blank, isa);
   }
 };
 
@@ -126,8 +126,8 @@ std::vector<double> random_normal(size_t n, double sigma, unsigned seed) {
 
 // Loss and gradient of one utterance against enumeration of every path, in double and float.
 TEST(CtcTest, MatchesBruteForceOnTinyCases) {
-  const std::vector<std::vector<int32_t>> labels = {{}, {1}, {2}, {1, 1}, {1, 2}, {2, 1, 2},
-                                                    {1, 1, 1}, {2, 2}, {1, 2, 1}};
+  const std::vector<std::vector<int32_t>> labels = {{},        {1},       {2},    {1, 1},   {1, 2},
+                                                    {2, 1, 2}, {1, 1, 1}, {2, 2}, {1, 2, 1}};
   unsigned seed = 1;
   int checked = 0, impossible = 0;
   for (int c = 3; c <= 4; ++c)
@@ -209,8 +209,8 @@ TEST(CtcTest, UniformClosedForms) {
     b.add(3, {1, 1});
     b.run();
     EXPECT_NEAR(b.costs[0], 3 * std::log(3.0), 1e-12);
-    const double want[3][3] = {{1. / 3, -2. / 3, 1. / 3}, {-2. / 3, 1. / 3, 1. / 3},
-                               {1. / 3, -2. / 3, 1. / 3}};
+    const double want[3][3] = {
+        {1. / 3, -2. / 3, 1. / 3}, {-2. / 3, 1. / 3, 1. / 3}, {1. / 3, -2. / 3, 1. / 3}};
     for (int t = 0; t < 3; ++t)
       for (int k = 0; k < 3; ++k) EXPECT_NEAR(b.g(t, 0, k), want[t][k], 1e-13);
   }
@@ -262,9 +262,9 @@ TEST(CtcTest, MatchesTextbookForward) {
   b.run(false);
   size_t off = 0;
   for (int n = 0; n < N; ++n) {
-    const double want = textbook_loss(&b.act[static_cast<size_t>(n) * C],
-                                      static_cast<size_t>(N) * C, b.input_lengths[n], C,
-                                      b.labels.data() + off, b.label_lengths[n]);
+    const double want =
+        textbook_loss(&b.act[static_cast<size_t>(n) * C], static_cast<size_t>(N) * C,
+                      b.input_lengths[n], C, b.labels.data() + off, b.label_lengths[n]);
     off += b.label_lengths[n];
     EXPECT_EQ(b.impossible[n], 0) << n;
     EXPECT_NEAR(b.costs[n], want, 1e-10 * want) << "utterance " << n;
@@ -315,7 +315,6 @@ TEST(CtcTest, GradientMatchesFiniteDifferences) {
   for (int n = 0; n < N; ++n) EXPECT_NEAR(f.costs[n], costs[n], 1e-5 * costs[n]);
   for (size_t i = 0; i < grad.size(); ++i) EXPECT_NEAR(f.grad[i], grad[i], 1e-6);
 }
-
 
 // ---- impossible alignments ---------------------------------------------------------------------
 
@@ -407,8 +406,8 @@ TEST(CtcTest, PaddingAndNeighboursDoNotMatter) {
   for (size_t i = 0; i < other.size(); ++i) batch.act[i] = static_cast<float>(other[i]);
   for (int t = 0; t < Tmax; ++t)
     for (int k = 0; k < C; ++k)
-      batch.at(t, 1, k) = t < T ? alone.at(t, 0, k)
-                                : (k % 2 ? std::numeric_limits<float>::quiet_NaN() : 1e30f);
+      batch.at(t, 1, k) =
+          t < T ? alone.at(t, 0, k) : (k % 2 ? std::numeric_limits<float>::quiet_NaN() : 1e30f);
   batch.add(Tmax, {2, 2, 1});
   batch.add(T, {1, 3, 3, 4});
   batch.add(9, {4});
@@ -516,14 +515,14 @@ TEST(CtcTest, InvalidInputThrowsConfigError) {
   };
   const CtcShape ok{5, 1, 4, 3};
   EXPECT_NO_THROW(call({1, 2}, {2}, {5}, ok));
-  EXPECT_THROW(call({0, 2}, {2}, {5}, ok), ConfigError);           // label is the blank
-  EXPECT_THROW(call({1, 4}, {2}, {5}, ok), ConfigError);           // label >= alphabet
-  EXPECT_THROW(call({1, -1}, {2}, {5}, ok), ConfigError);          // negative label
-  EXPECT_THROW(call({1, 2}, {-1}, {5}, ok), ConfigError);          // negative label length
-  EXPECT_THROW(call({1, 2, 3, 1}, {4}, {5}, ok), ConfigError);     // label length > max_label
-  EXPECT_THROW(call({1, 2}, {2}, {6}, ok), ConfigError);           // input length > max_time
-  EXPECT_THROW(call({1, 2}, {2}, {-2}, ok), ConfigError);          // negative input length
-  EXPECT_THROW(call({1, 2}, {2}, {5}, ok, 4), ConfigError);        // blank outside alphabet
+  EXPECT_THROW(call({0, 2}, {2}, {5}, ok), ConfigError);        // label is the blank
+  EXPECT_THROW(call({1, 4}, {2}, {5}, ok), ConfigError);        // label >= alphabet
+  EXPECT_THROW(call({1, -1}, {2}, {5}, ok), ConfigError);       // negative label
+  EXPECT_THROW(call({1, 2}, {-1}, {5}, ok), ConfigError);       // negative label length
+  EXPECT_THROW(call({1, 2, 3, 1}, {4}, {5}, ok), ConfigError);  // label length > max_label
+  EXPECT_THROW(call({1, 2}, {2}, {6}, ok), ConfigError);        // input length > max_time
+  EXPECT_THROW(call({1, 2}, {2}, {-2}, ok), ConfigError);       // negative input length
+  EXPECT_THROW(call({1, 2}, {2}, {5}, ok, 4), ConfigError);     // blank outside alphabet
   EXPECT_THROW(call({1, 2}, {2}, {5}, CtcShape{5, 1, 1, 3}), ConfigError);  // alphabet < 2
   EXPECT_THROW(call({1, 2}, {2}, {5}, CtcShape{-5, 1, 4, 3}), ConfigError);
   EXPECT_NO_THROW(call({0, 2}, {2}, {5}, ok, 3));  // 0 is a label when blank is 3
@@ -540,8 +539,8 @@ TEST(CtcMathTest, PolynomialExpLogMatchLibm) {
   }
   EXPECT_EQ(exp_poly(-kInf), 0.0);
   EXPECT_EQ(exp_poly(std::numeric_limits<double>::quiet_NaN()), 0.0);
-  for (double x = 1e-300; x < 1e300; x *= 1.7) EXPECT_NEAR(log_poly(x), std::log(x), 1e-13 *
-                                                           std::max(1.0, std::fabs(std::log(x))));
+  for (double x = 1e-300; x < 1e300; x *= 1.7)
+    EXPECT_NEAR(log_poly(x), std::log(x), 1e-13 * std::max(1.0, std::fabs(std::log(x))));
   for (double x = 1; x <= 3; x += 1e-3) EXPECT_NEAR(log_poly(x), std::log(x), 1e-14) << x;
   EXPECT_EQ(log_sum_exp3(-kInf, -kInf, -kInf), -kInf);
   EXPECT_NEAR(log_sum_exp3(-kInf, 2.0, -kInf), 2.0, 1e-15);
