@@ -3,6 +3,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <vector>
 
 #include "core/error.h"
 
@@ -33,8 +34,25 @@ bool parse_command(int argc, char** argv, const std::string& usage, po::options_
       std::ifstream in(path);
       DS2_REQUIRE(in, IoError, "{}: cannot open config file", path);
       try {
-        // allow_unregistered: a shared INI may hold sections for other subcommands.
+        // One INI file can configure several subcommands: keys before any section and keys in
+        // the section named after this subcommand ([prep]) apply; other sections are skipped.
         auto parsed = po::parse_config_file(in, all, true);
+        const std::string section = std::string(argv[0]) + ".";
+        std::vector<po::option> kept;
+        for (auto& opt : parsed.options) {
+          std::string key = opt.string_key;
+          if (key.rfind(section, 0) == 0) {
+            key = key.substr(section.size());
+          } else if (key.find('.') != std::string::npos) {
+            continue;  // another subcommand's section
+          }
+          DS2_REQUIRE(all.find_nothrow(key, false), ConfigError, "{}: unknown option '{}'", path,
+                      opt.string_key);
+          opt.string_key = key;
+          opt.unregistered = false;
+          kept.push_back(opt);
+        }
+        parsed.options = kept;
         po::store(parsed, vm);
       } catch (const po::error& e) {
         DS2_THROW(ConfigError, "{}: {}", path, e.what());

@@ -16,6 +16,9 @@
 #include "core/progress.h"
 #include "core/timer.h"
 #include "ds2/config.h"
+#include "augment/augmenter.h"
+#include "augment/noise_list.h"
+#include "augment/summary.h"
 #include "pipeline/alphabet.h"
 #include "pipeline/index.h"
 #include "pipeline/manifest.h"
@@ -48,6 +51,7 @@ void PrepOptions::add_to(po::options_description& d) {
        "testing: SIGKILL this process after writing N utterances (on --fault-rank)")
       ("fault-rank", po::value(&fault_rank)->default_value(0), "testing: the rank --fault-kill-after hits");
   features.add_to(d);
+  augment.add_to(d);
 }
 
 std::string resolve_share_path(const std::string& path) {
@@ -145,44 +149,129 @@ class FeaturizerPool {
   std::vector<std::unique_ptr<Featurizer>> free_;
 };
 
-// One utterance ready to be written, or the reason it is rejected.
-struct Prepared {
-  std::string why;
+// One copy of an utterance, featurized.
+struct PreparedCopy {
+  std::string utt_id;        // "<utt_id>" for the clean copy, "<utt_id>~aug<k>" for copy k
+  std::string augment_json;  // "{}" for the clean copy
   std::vector<float> feats;  // [frames, n_bins]
   int64_t frames = 0;
   float seconds = 0;
+};
+
+// An utterance with all its copies ready to be written, or the reason it is rejected.
+struct Prepared {
+  std::string why;
+  std::vector<PreparedCopy> copies;
   std::vector<int32_t> labels;
 };
 
-// Decode and featurize one accepted entry (thread-safe; runs on worker threads).
-Prepared prepare(const Accepted& a, const PrepOptions& o, const FeatureMeta& meta,
-                 const Alphabet& alphabet, FeaturizerPool& pool) {
+// What augmentation needs besides the policy: decoded noise files and corpus access (babble).
+struct AugmentContext {
+  augment::AugmentPolicy policy;
+  augment::NoiseSource noise;
+  size_t n_corpus = 0;
+};
+
+void featurize(const std::vector<float>& audio, int rate, FeaturizerPool& pool, PreparedCopy* c) {
+  auto f = pool.take();
+  f->compute(audio.data(), static_cast<int64_t>(audio.size()), c->feats);
+  c->frames = f->num_frames(static_cast<int64_t>(audio.size()));
+  pool.give(std::move(f));
+  c->seconds = static_cast<float>(static_cast<double>(audio.size()) / rate);
+}
+
+// Decode, augment and featurize one accepted entry with all its copies (thread-safe; runs on
+// worker threads). `index` is the entry's position in the planned list (babble excludes it).
+Prepared prepare(const Accepted& a, size_t index, const PrepOptions& o, const FeatureMeta& meta,
+                 const Alphabet& alphabet, const AugmentContext& aug, FeaturizerPool& pool) {
   Prepared p;
   const ManifestEntry& e = *a.entry;
+  const int rate = meta.sample_rate;
   std::vector<float> audio;
   try {
-    audio = decode_audio(e.path, meta.sample_rate, &o.raw);
+    audio = decode_audio(e.path, rate, &o.raw);
   } catch (const Error& ex) {
     p.why = ex.what();
     return p;
   }
-  double seconds = static_cast<double>(audio.size()) / meta.sample_rate;
-  p.seconds = static_cast<float>(seconds);
+  double seconds = static_cast<double>(audio.size()) / rate;
   if (audio.empty()) {
     p.why = fmt::format("{}: empty audio (0 samples)", e.path);
-  } else if (seconds > o.max_duration) {
-    p.why = fmt::format("too long: {:.2f} s > --max-duration {}", seconds, o.max_duration);
-  } else {
-    auto f = pool.take();
-    f->compute(audio.data(), static_cast<int64_t>(audio.size()), p.feats);
-    p.frames = f->num_frames(static_cast<int64_t>(audio.size()));
-    pool.give(std::move(f));
-    if (p.frames == 0)
-      p.why = fmt::format("{}: {:.3f} s is shorter than one analysis window", e.path, seconds);
-    else
-      p.labels = alphabet.encode(a.text);
+    return p;
   }
+  if (seconds > o.max_duration) {
+    p.why = fmt::format("too long: {:.2f} s > --max-duration {}", seconds, o.max_duration);
+    return p;
+  }
+  p.copies.resize(1 + aug.policy.copies);
+  p.copies[0].utt_id = e.utt_id;
+  p.copies[0].augment_json = "{}";
+  featurize(audio, rate, pool, &p.copies[0]);
+  if (p.copies[0].frames == 0) {
+    p.why = fmt::format("{}: {:.3f} s is shorter than one analysis window", e.path, seconds);
+    return p;
+  }
+  for (int k = 1; k <= aug.policy.copies; ++k) {
+    PreparedCopy& c = p.copies[k];
+    c.utt_id = fmt::format("{}~aug{}", e.utt_id, k);
+    try {
+      auto params = augment::draw_params(aug.policy, e.utt_id, k, aug.noise.files.size(),
+                                         aug.n_corpus, index);
+      augment::Augmented out = augment::augment(audio, rate, params, aug.noise);
+      c.augment_json = out.json;
+      featurize(out.samples, rate, pool, &c);
+    } catch (const Error& ex) {
+      p.why = fmt::format("{}: augmented copy {}: {}", e.path, k, ex.what());
+      return p;
+    }
+    if (c.frames == 0) {
+      p.why = fmt::format("{}: augmented copy {} is shorter than one analysis window", e.path, k);
+      return p;
+    }
+  }
+  p.labels = alphabet.encode(a.text);
   return p;
+}
+
+// Estimated seconds of all copies of an utterance of `seconds` (speed and tempo shorten it).
+double planned_seconds(const AugmentContext& aug, const std::string& utt_id, size_t index,
+                       double seconds) {
+  double total = seconds;
+  for (int k = 1; k <= aug.policy.copies; ++k) {
+    auto p = augment::draw_params(aug.policy, utt_id, k, aug.noise.files.size(), aug.n_corpus, index);
+    total += seconds / (p.speed * p.tempo);
+  }
+  return total;
+}
+
+// The policy, and the noise files decoded once per rank (a bad one is a ConfigError naming it).
+AugmentContext load_augment(const PrepOptions& o, const std::vector<Accepted>& planned, int rate) {
+  AugmentContext aug;
+  aug.policy = o.augment.policy();
+  aug.n_corpus = planned.size();
+  if (aug.policy.copies == 0) return aug;
+  if (!o.augment.noise_manifest.empty()) {
+    for (const auto& path : augment::read_noise_list(o.augment.noise_manifest)) {
+      try {
+        aug.noise.add_file(path, decode_audio(path, rate, &o.raw));
+      } catch (const Error& e) {
+        DS2_THROW(ConfigError, "--noise-manifest {}: noise file {}: {}", o.augment.noise_manifest,
+                  path, e.what());
+      }
+      DS2_REQUIRE(!aug.noise.files.back().samples.empty(), ConfigError,
+                  "--noise-manifest {}: noise file {} is empty", o.augment.noise_manifest, path);
+    }
+  }
+  aug.policy.check_noise_sources(aug.noise.files.size());
+  // Babble talkers are other utterances of this corpus, decoded on demand.
+  const std::vector<Accepted>* corpus = &planned;
+  const RawFormat raw = o.raw;
+  aug.noise.corpus_utterance = [corpus, raw, rate](size_t i) {
+    return decode_audio((*corpus)[i].entry->path, rate, &raw);
+  };
+  DS2_LOG_ROOT("prep", info, "augmentation: {} ({} noise files)", aug.policy.to_string(),
+               aug.noise.files.size());
+  return aug;
 }
 
 // Temporary files left by a killed run ("shard-00003.h5.tmp.<pid>") for this rank's shards.
@@ -235,7 +324,7 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
   std::vector<std::string> err;
   measure_durations(comm, acc, o.raw, &dur, &err);
   std::vector<Accepted> planned;
-  std::vector<PrepItem> items;
+  std::vector<double> planned_dur;
   for (size_t i = 0; i < acc.size(); ++i) {
     const auto& e = *acc[i].entry;
     if (!err[i].empty()) {
@@ -244,16 +333,23 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
       rejects.push_back({e.line, e.path, fmt::format("too long: {:.2f} s > --max-duration {}", dur[i],
                                                      o.max_duration)});
     } else {
-      items.push_back({static_cast<int32_t>(planned.size()), dur[i]});
+      planned_dur.push_back(dur[i]);
       planned.push_back(acc[i]);
     }
   }
+  AugmentContext aug = load_augment(o, planned, meta.sample_rate);
+  std::vector<PrepItem> items;
+  for (size_t i = 0; i < planned.size(); ++i)
+    items.push_back({static_cast<int32_t>(i),
+                     planned_seconds(aug, planned[i].entry->utt_id, i, planned_dur[i])});
 
   // Stage 3: plan.
   std::vector<ShardPlan> plans = assign_shards(items, o.shards);
   uint64_t base = fnv1a64(meta.alphabet + fmt::format("|{}|{}|{}|{}|{}|{}", meta.sample_rate,
                                                       meta.window_ms, meta.hop_ms, meta.feature,
                                                       o.max_duration, kShardVersion));
+  base = fnv1a64(aug.policy.copies > 0 ? aug.policy.to_string() : std::string("clean"), base);
+  for (const auto& nf : aug.noise.files) base = fnv1a64(nf.name + '\x1f', base);
   double total_audio = 0;
   for (auto& p : plans) {
     uint64_t h = base;
@@ -310,14 +406,19 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
     // Workers decode and featurize ahead; this thread writes, in plan order.
     ordered_map<Prepared>(
         plan.items.size(), o.threads, 4 * std::max(o.threads, 1),
-        [&](size_t k) { return prepare(planned[plan.items[k].entry], o, meta, alphabet, pool); },
+        [&](size_t k) {
+          const int32_t i = plan.items[k].entry;
+          return prepare(planned[i], static_cast<size_t>(i), o, meta, alphabet, aug, pool);
+        },
         [&](size_t k, Prepared p) {
           const Accepted& a = planned[plan.items[k].entry];
           const ManifestEntry& e = *a.entry;
           Timer t_item;
           if (p.why.empty()) {
-            ShardUtt u{e.utt_id, a.text, e.source, "{}", p.seconds};
-            w.add(u, p.feats.data(), p.frames, p.labels);
+            for (const auto& c : p.copies) {
+              ShardUtt u{c.utt_id, a.text, e.source, c.augment_json, c.seconds};
+              w.add(u, c.feats.data(), c.frames, p.labels);
+            }
             ++res.utterances_written;
             if (o.fault_kill_after > 0 && comm.rank() == o.fault_rank &&
                 res.utterances_written >= o.fault_kill_after)
@@ -359,8 +460,10 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
     idx.command = command;
     idx.n_rows = m.rows;
     idx.stats_frames = frames_total;
+    idx.augment = aug.policy.copies > 0 ? aug.policy.to_string() : "";
     stats_from_sums(sum, sumsq, frames_total, &idx.mean, &idx.std);
     std::map<int64_t, Reject> by_line;  // one reason per input row, first wins
+    augment::AugmentSummary summary;
     for (const auto& r : rejects) by_line.emplace(r.line, r);
     for (int s = 0; s < o.shards; ++s) {
       idx.shards.push_back(shard_name(s));
@@ -369,24 +472,32 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
       ShardReader r(o.out + "/" + shard_name(s));
       auto ids = r.utt_ids();
       auto durs = r.durations();
+      summary.add(r.augment());
       for (int64_t row = 0; row < r.size(); ++row)
         idx.utts.push_back({s, row, static_cast<int32_t>(r.frames(row)),
                             static_cast<int32_t>(r.label_length(row)), durs[row], ids[row]});
     }
+    idx.augment_summary = summary.json();
     std::string rej = "line\tpath\treason\n";
     for (const auto& [line, r] : by_line) rej += reject_line(r);
     write_file_atomic(o.out + "/rejects.tsv", rej);
     idx.n_rejected = static_cast<int64_t>(by_line.size());
-    res.accepted = static_cast<int64_t>(idx.utts.size());
+    // Every accepted input row has exactly 1 + copies entries (clean first).
+    const int64_t per_row = 1 + aug.policy.copies;
+    DS2_REQUIRE(static_cast<int64_t>(idx.utts.size()) % per_row == 0, FormatError,
+                "{}: {} shard entries is not a multiple of {} copies", o.out, idx.utts.size(),
+                per_row);
+    res.accepted = static_cast<int64_t>(idx.utts.size()) / per_row;
     res.rejected = idx.n_rejected;
     res.hours = idx.total_duration() / 3600.0;
     DS2_REQUIRE(res.accepted + res.rejected == m.rows, FormatError,
                 "{}: accounting error: {} accepted + {} rejected != {} rows", o.manifest,
                 res.accepted, res.rejected, m.rows);
     idx.write(o.out + "/index.h5");
-    log->info("done: {} of {} utterances accepted, {} rejected (see {}/rejects.tsv); {} shards "
-              "({} made, {} reused), {:.2f} h of audio, {} frames; {:.1f} s wall, {:.0f}x real time",
-              res.accepted, m.rows, res.rejected, o.out, o.shards, res.shards_made,
+    log->info("done: {} of {} utterances accepted, {} rejected (see {}/rejects.tsv); {} entries "
+              "with augmented copies; {} shards ({} made, {} reused), {:.2f} h of audio, {} frames; "
+              "{:.1f} s wall, {:.0f}x real time",
+              res.accepted, m.rows, res.rejected, o.out, idx.utts.size(), o.shards, res.shards_made,
               res.shards_reused, res.hours, frames_total, wall.seconds(),
               res.hours * 3600.0 / std::max(wall.seconds(), 1e-9));
   }

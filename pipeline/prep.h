@@ -14,6 +14,7 @@
 
 #include <string>
 
+#include "augment/policy.h"
 #include "core/mpi.h"
 #include "core/options.h"
 #include "pipeline/audio.h"
@@ -37,6 +38,7 @@ struct PrepOptions {
   int fault_kill_after = 0;
   int fault_rank = 0;
   FeatureOptions features;
+  augment::AugmentOptions augment;
   void add_to(po::options_description& d);
 };
 

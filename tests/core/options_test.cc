@@ -20,7 +20,7 @@ struct Opts {
 
 TEST(Options, CommandLineOverridesIniFile) {
   test::TempDir dir;
-  write_file_atomic(dir / "c.ini", "shards = 4\nout = from_file\n[other]\nunknown = 1\n");
+  write_file_atomic(dir / "c.ini", "out = from_file\n[other]\nunknown = 1\n[prep]\nshards = 4\n");
   Opts o;
   po::options_description d("prep");
   o.add_to(d);
@@ -32,6 +32,24 @@ TEST(Options, CommandLineOverridesIniFile) {
   EXPECT_EQ(o.shards, 4);
   EXPECT_EQ(o.out, "cli");
   EXPECT_NE(resolved_config(vm).find("shards = 4"), std::string::npos);
+}
+
+TEST(Options, UnknownKeyInOwnSectionIsNamed) {
+  test::TempDir dir;
+  write_file_atomic(dir / "c.ini", "[prep]\nshardz = 4\n");
+  Opts o;
+  po::options_description d("prep");
+  o.add_to(d);
+  po::variables_map vm;
+  CommonOptions common;
+  std::string cfg = dir / "c.ini";
+  const char* argv[] = {"prep", "--config", cfg.c_str(), "--out", "x"};
+  try {
+    parse_command(5, const_cast<char**>(argv), "prep", d, vm, common);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("prep.shardz"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Options, BadValueIsOneLineConfigError) {

@@ -179,6 +179,42 @@ def main():
         check("5 reused" in p.stderr, "rerun reuses finished shards")
         check(shard_contents(f"{tmp}/o1") == a, "rerun leaves contents identical")
 
+        # Augmentation: clean + 2 copies from noise files and babble; rank count still irrelevant.
+        write_wav(f"{tmp}/noise.wav", tone(3.0, 1234, 77) * 0.2 + 0.05 * np.random.default_rng(3).standard_normal(48000))
+        open(f"{tmp}/noise.tsv", "w").write("noise.wav\t3.0\twhite\n")
+        aug = ["--augment", "copies=2,noise_prob=0.7,snr_db=5:15,speed=0.9:1.1,tempo=0.95:1.05,"
+               "pitch_cents=-200:200", "--noise-manifest", f"{tmp}/noise.tsv", "--babble", "2"]
+        run.prep(1, manifest, f"{tmp}/a1", *aug)
+        run.prep(3, manifest, f"{tmp}/a3", *aug)
+        a1, a3 = shard_contents(f"{tmp}/a1"), shard_contents(f"{tmp}/a3")
+        diff = [k for k in set(a1) | set(a3) if a1.get(k) != a3.get(k)]
+        check(not diff, f"augmented np=1 and np=3 identical (differing: {diff[:5]})")
+        import json
+        with h5py.File(f"{tmp}/a1/index.h5", "r") as f:
+            ids = [x.decode() for x in f["utt_id"][()]]
+            summary = json.loads(f.attrs["augment_summary"])
+            check(len(ids) == 3 * len(good), f"3 copies per accepted utterance ({len(ids)})")
+            check(summary["clean"] == len(good) and summary["augmented"] == 2 * len(good),
+                  f"augment summary counts ({summary})")
+            check(summary["snr_error_db_max"] < 0.1, "measured SNR within 0.1 dB of requested")
+            check(f.attrs["n_rows"] == n_rows, "augmented run keeps n_rows")
+        rej_a = open(f"{tmp}/a1/rejects.tsv").read().splitlines()[1:]
+        check(len(rej_a) == len(bad), "augmented run rejects the same rows")
+        with h5py.File(f"{tmp}/a1/{shards[0]}", "r") as f:
+            aug_json = [x.decode() for x in f["augment"][()]]
+            uid = [x.decode() for x in f["utt_id"][()]]
+            clean = [j for j, u in zip(aug_json, uid) if "~aug" not in u]
+            copies = [json.loads(j) for j, u in zip(aug_json, uid) if "~aug" in u]
+            check(all(j == "{}" for j in clean) and copies, "clean copies store {}")
+            check(all(0.9 <= c["speed"] <= 1.1 and -200 <= c["pitch_cents"] <= 200 for c in copies),
+                  "drawn parameters within the policy ranges")
+        # A bad noise file is a clear error naming it.
+        open(f"{tmp}/bad_noise.wav", "w").write("not audio")
+        open(f"{tmp}/bad.tsv", "w").write("bad_noise.wav\n")
+        p = run.prep(1, manifest, f"{tmp}/bad", "--augment", "copies=1,noise_prob=1", "--noise-manifest",
+                     f"{tmp}/bad.tsv", expect_ok=False)
+        check(p.returncode != 0 and "bad_noise.wav" in p.stderr, "bad noise file named in the error")
+
         # kill -9 of one rank in the middle of a shard, then a rerun.
         for victim in (0, 1):
             out = f"{tmp}/k{victim}"
