@@ -494,8 +494,8 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
                 "{}: accounting error: {} accepted + {} rejected != {} rows", o.manifest,
                 res.accepted, res.rejected, m.rows);
     idx.write(o.out + "/index.h5");
-    log->info("done: {} of {} utterances accepted, {} rejected (see {}/rejects.tsv); {} entries "
-              "with augmented copies; {} shards ({} made, {} reused), {:.2f} h of audio, {} frames; "
+    log->info("done: {} of {} utterances accepted, {} rejected (see {}/rejects.tsv); {} shard "
+              "entries (clean + augmented copies); {} shards ({} made, {} reused), {:.2f} h of audio, {} frames; "
               "{:.1f} s wall, {:.0f}x real time",
               res.accepted, m.rows, res.rejected, o.out, idx.utts.size(), o.shards, res.shards_made,
               res.shards_reused, res.hours, frames_total, wall.seconds(),

@@ -2,13 +2,15 @@
 # The main job on the built-in demo corpus, from a fresh Debian machine:
 #   stage 0: install dependencies (apt-get) and build
 #   stage 1: synthesize the demo corpus with espeak-ng (cached in $WORK/corpus)
-#   stage 2: `mpirun -np $NP ds2 prep` of train and dev into HDF5 shards
+#   stage 2: `mpirun -np $NP ds2 prep` of train (clean + 1 augmented copy: speed, pitch, and
+#            noise from the corpus's noise set or babble) and dev (clean) into HDF5 shards
 # Later stages (train, eval) are added as ds2 gains those subcommands.
 #
-# Usage: scripts/demo.sh [--hours H] [--np N] [--stage N] [--work DIR] [--seed S]
+# Usage: scripts/demo.sh [--hours H] [--np N] [--stage N] [--work DIR] [--seed S] [--augment SPEC]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HOURS=0.5 NP=2 STAGE=0 WORK=work/demo SEED=1
+AUGMENT="copies=1,noise_prob=0.4,snr_db=5:20,speed=0.9:1.1,pitch_cents=-200:200"
 while [ $# -gt 0 ]; do
   case "$1" in
     --hours) HOURS=$2; shift 2 ;;
@@ -16,7 +18,8 @@ while [ $# -gt 0 ]; do
     --stage) STAGE=$2; shift 2 ;;
     --work) WORK=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --augment) AUGMENT=$2; shift 2 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -39,8 +42,12 @@ fi
 if [ "$STAGE" -le 2 ]; then
   for split in train dev; do
     stamp "stage 2: prep $split on $NP ranks"
+    extra=()
+    if [ "$split" = train ] && [ -n "$AUGMENT" ]; then
+      extra=(--augment "$AUGMENT" --noise-manifest "$WORK/corpus/noise.tsv" --babble 3)
+    fi
     "${MPIRUN[@]}" build/ds2 prep --manifest "$WORK/corpus/$split.tsv" --out "$WORK/data/$split" \
-      --shards $((NP * 4)) --threads 1
+      --shards $((NP * 4)) --threads 1 "${extra[@]}"
   done
   h5dump -H -A 0 "$WORK/data/train/index.h5" >/dev/null && echo "index: $WORK/data/train/index.h5 (h5dump reads it)"
 fi
