@@ -84,21 +84,22 @@ Slot make_slot(const CtcShape& sh, char* base) {
   return s;
 }
 
-// Writes -inf into the two cells on each side of the band [lo, hi) of a row.
-
 // End of the vector loop for the band [lo, hi): lo + a multiple of kVec.
 DS2_FORCE_INLINE int vec_end(int lo, int hi) { return lo + (hi - lo + kVec - 1) / kVec * kVec; }
 
+// Writes -inf into the two cells on each side of the band [lo, hi) of a row.
 DS2_FORCE_INLINE void pad_row(double* row, int lo, int hi) {
   row[lo - 2] = row[lo - 1] = kNegInf;
   row[hi] = row[hi + 1] = kNegInf;
 }
 
+// emit[s] = log y_t(l'_s) for s in [lo, hi).
 DS2_FORCE_INLINE void gather_emit(const double* lsm_t, const int32_t* ext, double* emit, int lo,
                                   int hi) {
   for (int s = lo; s < hi; ++s) emit[s] = lsm_t[ext[s]];
 }
 
+// Zeroes utterance n's gradient rows t0 .. max_time - 1.
 template <typename Real>
 void zero_grad_rows(Real* grad, const CtcShape& sh, int n, int t0) {
   if (!grad) return;

@@ -69,7 +69,9 @@ size_t ctc_cpu_workspace_bytes(const CtcShape& shape);
 //                  blank), label_lengths[n] each.
 //   input_lengths  frames per utterance, each in [0, max_time].
 //   costs[n]       -log p(labels_n | x_n) in nats; +inf when the utterance has no alignment.
-//   impossible[n]  1 when it has no alignment (then its gradient is zero), else 0.
+//   impossible[n]  1 when it has no alignment (then its gradient is zero), else 0. An activation
+//                  of -inf is probability 0 (all paths 0: impossible); NaN or +inf in a valid
+//                  frame is not checked and gives a NaN cost.
 //   workspace      ctc_cpu_workspace_bytes(shape) bytes (or more), owned by the caller.
 //   num_threads    OpenMP threads over the batch; <= 0: OpenMP's default (OMP_NUM_THREADS).
 //   blank          index of the blank symbol.
