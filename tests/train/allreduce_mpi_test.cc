@@ -165,6 +165,8 @@ TEST_P(AllreduceAlgo, AsyncBucketsEqualSumPerBucket) {
   }
   refs = buckets;
   for (auto& b : buckets) ar.start(b.data(), b.size());  // back to back, no waiting
+  // Meanwhile this thread keeps using MPI on another communicator (MPI_THREAD_MULTIPLE).
+  EXPECT_EQ(world.allreduce_value<int>(1), world.size());
   ar.wait_all();
   for (auto& r : refs) ar.sum(r.data(), r.size());
   for (size_t b = 0; b < sizes.size(); ++b) {
