@@ -5,10 +5,11 @@
 // `size` bytes right and receives `size` bytes from the left), printed as "p2p"; ring bus
 // bandwidth is reported as a fraction of it.
 //
-//   mpirun -np 4 bench_allreduce -b 1K -e 256M -f 4 --chunk-kib 256,1024,4096 [--csv out.csv]
+//   mpirun -np 4 bench_allreduce -b 1K -e 256M -f 4 [--chunk-kib 256,1024,4096] [--csv out.csv]
 //
 // Per (size, variant) the time is the slowest rank's mean over the timed iterations, best of
-// --repeat rounds (variants interleaved within a round, so background load hits all of them).
+// --repeat rounds (variants interleaved within a round, in an order rotated every round, so
+// background load hits all of them alike).
 //   algbw = size / time;  busbw = algbw * 2(n-1)/n  (what each rank's link carries, per second)
 // Peak RSS per rank is printed at the end.
 #include <cmath>
@@ -36,10 +37,10 @@ using ds2::IoError;
 using ds2::train::Algorithm;
 
 struct BenchOptions {
-  std::string begin = "1K", end = "256M", chunks = "1024";
+  std::string begin = "1K", end = "256M", chunks;  // chunks empty: --allreduce-chunk-kib
   double factor = 4;
-  int iters = 200, min_iters = 5, warmup = 2, repeat = 3;
-  size_t iter_mib = 1024;  // per measurement, iterations = iter_mib MiB / size within the bounds
+  int iters = 200, min_iters = 2, warmup = 2, repeat = 5;
+  size_t iter_mib = 128;  // per measurement, iterations = iter_mib MiB / size within the bounds
   bool check = true;
   std::string algos = "mpi,ring,auto,p2p", csv;
   void add_to(ds2::po::options_description& d) {
@@ -58,7 +59,8 @@ struct BenchOptions {
         ("check,c", po::value(&check)->default_value(check), "check results against MPI (0/1)")
         ("algos", po::value(&algos)->default_value(algos), "comma list of mpi, ring, auto, p2p")
         ("chunk-kib", po::value(&chunks)->default_value(chunks),
-         "comma list of ring chunk sizes in KiB (one ring/auto variant each)")
+         "comma list of ring chunk sizes in KiB, one ring/auto variant each (default: "
+         "--allreduce-chunk-kib; --allreduce itself is ignored, see --algos)")
         ("csv", po::value(&csv), "also write the results to this CSV file");
     // clang-format on
   }
@@ -193,7 +195,10 @@ int run(int argc, char** argv) {
     else if (a == "p2p")
       variants.push_back({"p2p", Variant::kP2p, nullptr});
     else {
-      for (const auto& c : split(bo.chunks)) {
+      const auto chunks = bo.chunks.empty()
+                              ? std::vector<std::string>{std::to_string(ao.chunk_bytes >> 10)}
+                              : split(bo.chunks);
+      for (const auto& c : chunks) {
         ds2::train::AllreduceOptions o = ao;
         o.algo = ds2::train::parse_algorithm(a);
         o.chunk_bytes = static_cast<size_t>(std::stoul(c)) * 1024;
@@ -230,7 +235,8 @@ int run(int argc, char** argv) {
         bo.min_iters, std::min<double>(bo.iters, double(bo.iter_mib << 20) / bytes)));
     for (auto& v : variants) v.best_s = 1e30;
     for (int rep = 0; rep < bo.repeat; ++rep) {
-      for (auto& v : variants) {
+      for (size_t k = 0; k < variants.size(); ++k) {  // rotated each round: no order bias
+        Variant& v = variants[(k + rep) % variants.size()];
         if (rep == 0 && bo.warmup > 0)
           time_variant(world, v, data.data(), other.data(), count, bo.warmup);
         v.best_s =
