@@ -1,0 +1,243 @@
+// Batch loader: a producer thread fills a bounded queue with assembled batches, in slice order.
+//
+// The thread loads slice k (reading each utterance's features, labels, id and transcript under
+// hdf5_mutex()), normalizes and pads it without the lock, then waits until the queue holds fewer
+// than `prefetch` batches and appends it. next() pops from the front. The first exception of the
+// thread is stored and rethrown by next() once the batches before it are consumed. stop() sets a
+// flag checked before each batch and while waiting for room, then joins.
+#include "train/loader.h"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "pipeline/shard.h"
+
+namespace ds2::train {
+
+std::mutex& hdf5_mutex() {
+  static std::mutex m;  // process-wide by design: HDF5 itself is one per process
+  return m;
+}
+
+struct BatchLoader::OpenShard {
+  int32_t id = -1;
+  std::unique_ptr<pipeline::ShardReader> reader;
+  std::vector<std::string> utt_ids, transcripts;
+};
+
+struct BatchLoader::Queue {
+  std::mutex m;
+  std::condition_variable cv;  // signalled on push, pop, done and stop
+  std::deque<Batch> q;
+  bool done = false, stop = false;
+  std::exception_ptr error;
+};
+
+void LoaderOptions::add_to(po::options_description& d) {
+  d.add_options()
+      ("normalize", po::value<std::string>(&normalize)->default_value(normalize),
+       "feature normalization: global (index mean/std per bin), utterance, none")
+      ("prefetch", po::value<int>(&prefetch)->default_value(prefetch),
+       "batches read ahead by the loader thread")
+      ("max-open-shards", po::value<int>(&max_open_shards)->default_value(max_open_shards),
+       "shard files kept open by the loader");
+}
+
+BatchLoader::BatchLoader(const std::string& data_dir, const pipeline::DatasetIndex& index,
+                         const LoaderOptions& o)
+    : dir_(data_dir), index_(index), opt_(o) {
+  DS2_REQUIRE(o.normalize == "global" || o.normalize == "utterance" || o.normalize == "none",
+              ConfigError, "option 'normalize': '{}' (expected global, utterance or none)",
+              o.normalize);
+  DS2_REQUIRE(o.prefetch >= 1, ConfigError, "option 'prefetch': {} (must be >= 1)", o.prefetch);
+  DS2_REQUIRE(o.max_open_shards >= 1, ConfigError, "option 'max-open-shards': {} (must be >= 1)",
+              o.max_open_shards);
+  const size_t nb = static_cast<size_t>(index.meta.n_bins);
+  if (o.normalize == "global") {
+    DS2_REQUIRE(index.mean.size() == nb && index.std.size() == nb, FormatError,
+                "{}/index.h5: datasets '/stats_mean', '/stats_std': {} and {} bins, expected {}",
+                data_dir, index.mean.size(), index.std.size(), nb);
+    for (size_t b = 0; b < nb; ++b) {
+      DS2_REQUIRE(index.std[b] > 0, FormatError, "{}/index.h5: dataset '/stats_std': bin {} is {}",
+                  data_dir, b, index.std[b]);
+      mean_.push_back(static_cast<float>(index.mean[b]));
+      inv_std_.push_back(static_cast<float>(1.0 / index.std[b]));
+    }
+  }
+  hbool_t safe = 0;
+  if (H5is_library_threadsafe(&safe) >= 0 && !safe) {
+    static std::once_flag warned;
+    std::call_once(warned, [] {
+      logger("loader")->warn(
+          "HDF5 library is not thread-safe: other HDF5 use in this process must hold "
+          "ds2::train::hdf5_mutex() while the batch loader runs");
+    });
+  }
+}
+
+BatchLoader::~BatchLoader() {
+  stop();
+  std::lock_guard<std::mutex> lock(hdf5_mutex());  // ShardReaders close HDF5 handles
+  open_.clear();
+}
+
+const BatchLoader::OpenShard& BatchLoader::shard(int32_t s) const {
+  for (auto it = open_.begin(); it != open_.end(); ++it) {
+    if ((*it)->id == s) {
+      if (it != open_.begin()) {
+        auto keep = std::move(*it);
+        open_.erase(it);
+        open_.push_front(std::move(keep));
+      }
+      return *open_.front();
+    }
+  }
+  DS2_REQUIRE(s >= 0 && static_cast<size_t>(s) < index_.shards.size(), FormatError,
+              "{}/index.h5: dataset '/utt_shard': shard {} of {}", dir_, s, index_.shards.size());
+  auto sh = std::make_unique<OpenShard>();
+  sh->id = s;
+  sh->reader = std::make_unique<pipeline::ShardReader>(dir_ + "/" + index_.shards[s]);
+  sh->utt_ids = sh->reader->utt_ids();
+  sh->transcripts = sh->reader->transcripts();
+  DS2_REQUIRE(sh->reader->meta().n_bins == index_.meta.n_bins, FormatError,
+              "{}: attribute 'n_bins': {} but the index has {}", sh->reader->path(),
+              sh->reader->meta().n_bins, index_.meta.n_bins);
+  open_.push_front(std::move(sh));
+  while (open_.size() > static_cast<size_t>(opt_.max_open_shards)) open_.pop_back();
+  return *open_.front();
+}
+
+Batch BatchLoader::load(const std::vector<int64_t>& utts) const {
+  Batch b;
+  b.n = static_cast<int>(utts.size());
+  b.f = index_.meta.n_bins;
+  b.utts = utts;
+  std::vector<std::vector<float>> feats(utts.size());
+  for (size_t i = 0; i < utts.size(); ++i) {
+    const int64_t u = utts[i];
+    DS2_REQUIRE(u >= 0 && static_cast<size_t>(u) < index_.utts.size(), ConfigError,
+                "batch loader: utterance {} is outside the index ({} utterances)", u,
+                index_.utts.size());
+    const pipeline::IndexUtt& iu = index_.utts[u];
+    std::vector<int32_t> labels;
+    {
+      std::lock_guard<std::mutex> lock(hdf5_mutex());
+      const OpenShard& sh = shard(iu.shard);
+      DS2_REQUIRE(iu.row >= 0 && iu.row < sh.reader->size() && sh.utt_ids[iu.row] == iu.utt_id &&
+                      sh.reader->frames(iu.row) == iu.frames,
+                  FormatError, "{}: row {} is not utterance '{}' of {} frames the index names",
+                  sh.reader->path(), iu.row, iu.utt_id, iu.frames);
+      feats[i] = sh.reader->features(iu.row);
+      labels = sh.reader->labels(iu.row);
+      b.transcripts.push_back(sh.transcripts[iu.row]);
+    }
+    b.utt_ids.push_back(iu.utt_id);
+    b.lengths.push_back(iu.frames);
+    b.label_lengths.push_back(static_cast<int32_t>(labels.size()));
+    b.labels.insert(b.labels.end(), labels.begin(), labels.end());
+    b.t = std::max(b.t, iu.frames);
+  }
+  // Normalize into the padded (n, t, f) tensor; padding stays zero.
+  const size_t f = static_cast<size_t>(b.f), t = static_cast<size_t>(b.t);
+  b.features.assign(utts.size() * t * f, 0.0f);
+  std::vector<float> m(f, 0.0f), inv(f, 1.0f);
+  for (size_t i = 0; i < utts.size(); ++i) {
+    const std::vector<float>& x = feats[i];
+    const size_t frames = static_cast<size_t>(b.lengths[i]);
+    if (opt_.normalize == "global") {
+      m = mean_;
+      inv = inv_std_;
+    } else if (opt_.normalize == "utterance" && frames > 0) {
+      // Two passes in double: per-bin mean, then standard deviation (floored at 1e-5).
+      std::vector<double> sum(f, 0.0), var(f, 0.0);
+      for (size_t r = 0; r < frames; ++r)
+        for (size_t c = 0; c < f; ++c) sum[c] += x[r * f + c];
+      for (size_t c = 0; c < f; ++c) sum[c] /= static_cast<double>(frames);
+      for (size_t r = 0; r < frames; ++r)
+        for (size_t c = 0; c < f; ++c) {
+          double d = x[r * f + c] - sum[c];
+          var[c] += d * d;
+        }
+      for (size_t c = 0; c < f; ++c) {
+        m[c] = static_cast<float>(sum[c]);
+        double sd = std::sqrt(var[c] / static_cast<double>(frames));
+        inv[c] = static_cast<float>(1.0 / std::max(sd, 1e-5));
+      }
+    }
+    float* out = b.features.data() + i * t * f;
+    for (size_t r = 0; r < frames; ++r)
+      for (size_t c = 0; c < f; ++c) out[r * f + c] = (x[r * f + c] - m[c]) * inv[c];
+  }
+  return b;
+}
+
+void BatchLoader::run(Queue* q, std::vector<std::vector<int64_t>> slices, size_t from,
+                      int64_t first_step) {
+  {
+    // HDF5's automatic error printing is a per-thread setting in a thread-safe build, and
+    // h5::quiet_errors() only switches it off for the first thread that calls it.
+    std::lock_guard<std::mutex> lock(hdf5_mutex());
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
+  try {
+    for (size_t k = from; k < slices.size(); ++k) {
+      {
+        std::lock_guard<std::mutex> lock(q->m);
+        if (q->stop) break;
+      }
+      Batch b = load(slices[k]);
+      b.step = first_step + static_cast<int64_t>(k - from);
+      std::unique_lock<std::mutex> lock(q->m);
+      q->cv.wait(lock, [&] { return q->stop || q->q.size() < static_cast<size_t>(opt_.prefetch); });
+      if (q->stop) break;
+      q->q.push_back(std::move(b));
+      q->cv.notify_all();
+    }
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(q->m);
+    q->error = std::current_exception();
+  }
+  std::lock_guard<std::mutex> lock(q->m);
+  q->done = true;
+  q->cv.notify_all();
+}
+
+void BatchLoader::start(std::vector<std::vector<int64_t>> slices, size_t from,
+                        int64_t first_step) {
+  stop();
+  queue_ = std::make_unique<Queue>();
+  thread_ = std::thread(&BatchLoader::run, this, queue_.get(), std::move(slices), from, first_step);
+}
+
+bool BatchLoader::next(Batch* out) {
+  if (!queue_) return false;
+  Queue* q = queue_.get();
+  std::unique_lock<std::mutex> lock(q->m);
+  q->cv.wait(lock, [&] { return !q->q.empty() || q->done; });
+  if (!q->q.empty()) {
+    *out = std::move(q->q.front());
+    q->q.pop_front();
+    q->cv.notify_all();
+    return true;
+  }
+  if (q->error) std::rethrow_exception(q->error);
+  return false;
+}
+
+void BatchLoader::stop() {
+  if (queue_) {
+    {
+      std::lock_guard<std::mutex> lock(queue_->m);
+      queue_->stop = true;
+      queue_->cv.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+    queue_.reset();
+  }
+}
+
+}  // namespace ds2::train

@@ -1,0 +1,145 @@
+// SortaGrad batch schedule; the algorithm is described in schedule.h.
+#include "train/schedule.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "core/error.h"
+
+namespace ds2::train {
+namespace {
+
+uint64_t splitmix64(uint64_t& s) {
+  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// xoshiro256** seeded through splitmix64 from (seed, stream): fully specified, so the same on
+// every platform and standard library.
+class Rng {
+ public:
+  Rng(uint64_t seed, uint64_t stream) {
+    uint64_t s = seed ^ (0xD1B54A32D192ED03ull * (stream + 1));
+    for (auto& x : s_) x = splitmix64(s);
+  }
+  uint64_t operator()() {
+    uint64_t r = rotl(s_[1] * 5, 7) * 9, t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return r;
+  }
+  // Uniform in [0, n), n >= 1, without modulo bias (rejects the short top range).
+  uint64_t below(uint64_t n) {
+    uint64_t threshold = (0 - n) % n;  // 2^64 mod n
+    for (;;) {
+      uint64_t r = (*this)();
+      if (r >= threshold) return r % n;
+    }
+  }
+
+ private:
+  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t s_[4];
+};
+
+// Stream ids keep the tie-breaking keys and the batch-order shuffle of one epoch independent.
+uint64_t tie_stream(int e) { return 2 * static_cast<uint64_t>(e); }
+uint64_t order_stream(int e) { return 2 * static_cast<uint64_t>(e) + 1; }
+
+}  // namespace
+
+void ScheduleOptions::add_to(po::options_description& d) {
+  d.add_options()
+      ("batch-size", po::value<int>(&batch_size)->default_value(batch_size),
+       "global utterances per step, split over the ranks")
+      ("max-batch-frames", po::value<int>(&max_batch_frames)->default_value(max_batch_frames),
+       "cap on utterances x longest frames per batch (0: off); long batches get fewer utterances")
+      ("sortagrad", po::value<bool>(&sortagrad)->default_value(sortagrad)->implicit_value(true),
+       "epoch 0 in increasing utterance length (--sortagrad=0 to disable)")
+      ("shuffle-seed", po::value<uint64_t>(&seed)->default_value(seed),
+       "seed of the batch order of epochs after the first")
+      ("drop-last", po::value<bool>(&drop_last)->default_value(drop_last)->implicit_value(true),
+       "drop the final short batch (the longest utterances)");
+}
+
+Schedule::Schedule(std::vector<int32_t> utt_frames, const ScheduleOptions& o)
+    : frames_(std::move(utt_frames)), opt_(o) {
+  DS2_REQUIRE(o.batch_size >= 1, ConfigError, "option 'batch-size': {} (must be >= 1)",
+              o.batch_size);
+  DS2_REQUIRE(o.max_batch_frames >= 0, ConfigError,
+              "option 'max-batch-frames': {} (must be >= 0)", o.max_batch_frames);
+  std::vector<int32_t> sorted = frames_;
+  std::sort(sorted.begin(), sorted.end());
+  const int64_t cap = o.max_batch_frames;
+  size_t i = 0;
+  while (i < sorted.size()) {
+    int n = 0;
+    while (i < sorted.size() && n < o.batch_size &&
+           (n == 0 || cap == 0 || static_cast<int64_t>(n + 1) * sorted[i] <= cap)) {
+      ++n;
+      ++i;
+    }
+    batch_sizes_.push_back(n);
+  }
+  // The final chunk was closed by the end of the data when the loop above ran out of utterances
+  // before reaching batch_size or the cap; it is short exactly when it holds < batch_size.
+  if (o.drop_last && !batch_sizes_.empty() && batch_sizes_.back() < o.batch_size) {
+    int64_t n = batch_sizes_.back();
+    int32_t longest = sorted.back();
+    bool closed_by_cap = cap > 0 && (n + 1) * static_cast<int64_t>(longest) > cap;
+    if (!closed_by_cap) batch_sizes_.pop_back();
+  }
+}
+
+int64_t Schedule::utts_per_epoch() const {
+  return std::accumulate(batch_sizes_.begin(), batch_sizes_.end(), int64_t{0});
+}
+
+std::vector<std::vector<int64_t>> Schedule::epoch(int e) const {
+  DS2_REQUIRE(e >= 0, ConfigError, "epoch {} (must be >= 0)", e);
+  const size_t n = frames_.size();
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), int64_t{0});
+  const bool sorted_epoch = opt_.sortagrad && e == 0;
+  if (sorted_epoch) {
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      return frames_[a] != frames_[b] ? frames_[a] < frames_[b] : a < b;
+    });
+  } else {
+    Rng rng(opt_.seed, tie_stream(e));
+    std::vector<uint64_t> key(n);
+    for (auto& k : key) k = rng();
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      if (frames_[a] != frames_[b]) return frames_[a] < frames_[b];
+      return key[a] != key[b] ? key[a] < key[b] : a < b;
+    });
+  }
+  std::vector<std::vector<int64_t>> batches;
+  batches.reserve(batch_sizes_.size());
+  size_t at = 0;
+  for (int s : batch_sizes_) {
+    batches.emplace_back(order.begin() + at, order.begin() + at + s);
+    at += s;
+  }
+  if (!sorted_epoch) {
+    Rng rng(opt_.seed, order_stream(e));
+    for (size_t i = batches.size(); i > 1; --i) std::swap(batches[i - 1], batches[rng.below(i)]);
+  }
+  return batches;
+}
+
+std::vector<int64_t> Schedule::slice(const std::vector<int64_t>& batch, int rank, int size) {
+  DS2_REQUIRE(size >= 1 && rank >= 0 && rank < size, ConfigError,
+              "slice: rank {} of {} ranks is out of range", rank, size);
+  const int64_t b = static_cast<int64_t>(batch.size());
+  const int64_t lo = b * rank / size, hi = b * (rank + 1) / size;
+  return std::vector<int64_t>(batch.begin() + lo, batch.begin() + hi);
+}
+
+}  // namespace ds2::train
