@@ -100,7 +100,8 @@ class Backend {
                            float* dgamma, float* dbeta) = 0;
 
   // ---- convolution helpers (one utterance's (C, T, F) map; output frames [t0, t0 + nt)) ----
-  // col(K, nt * F') with K = c_in * kt * kf ordered (c, kt, kf); column (t' - t0) * F' + f'.
+  // col(K, nt * F') with K = c_in * kt * kf ordered (kt, c_in, kf); column (t' - t0) F' + f'.
+  // t0 may be negative (frames outside [0, T) read as zero padding).
   virtual void im2col(const ConvGeom& g, const float* x, int t0, int nt, float* col) = 0;
   // dx(C, T, F) += the scatter of col (accumulates).
   virtual void col2im(const ConvGeom& g, const float* col, int t0, int nt, float* dx) = 0;

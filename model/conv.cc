@@ -1,10 +1,16 @@
-// Conv2d block: im2col + one sgemm per chunk of output frames, then batch norm and clipped ReLU.
+// Conv2d block: convolution as sgemm, then batch norm and clipped ReLU.
 //
-// Per utterance n and chunk of output frames [t0, t0 + nt) (only frames < out_length(T_n) are
-// computed; the rest stay zero): col = im2col(x_n) (K, nt F'), z_n[:, t0 F' ..] = W (C_out, K)
-// col. Backward recomputes col per chunk instead of storing it (memory stays one chunk):
-// dW += dz_chunk col^T, and when dx is needed dcol = W^T dz_chunk, dx_n += col2im(dcol).
-// The chunk holds at most kColFloats floats (16 MiB), so the workspace does not grow with T.
+// Weights are (C_out, kt, C_in, kf): for each time tap i, W_i = W[:, i] is a (C_out, C_in kf)
+// matrix with leading dimension kt C_in kf. Per utterance and chunk of output frames
+// [t0, t0 + nt) (only frames < out_length(T_n) are computed; the rest stay zero):
+//  - time stride 1 ("tap" path, the dominant layers): colf = im2col over frequency only,
+//    (C_in kf, ns F') for the ns = nt + kt - 1 input frames t0 - pt .. t0 + nt - 1 - pt + kt - 1;
+//    then z = sum_i W_i colf[:, i F' ...] -- kt GEMMs reading shifted column windows, so the
+//    unfolded matrix is kt times smaller than a full im2col.
+//  - time stride > 1: the full im2col (C_in kt kf, nt F') and one GEMM z = W col.
+// Backward recomputes the columns per chunk instead of storing them (memory stays one chunk):
+// dW (_i) += dz colf^T, dcol = W^T dz (sum over taps into shifted windows), dx += col2im(dcol).
+// Chunks hold at most spec.col_budget floats (8 MiB), so the workspace does not grow with T.
 #include "model/conv.h"
 
 #include <algorithm>
@@ -13,10 +19,6 @@
 #include "core/error.h"
 
 namespace ds2::model {
-namespace {
-constexpr size_t kColFloats = size_t{1} << 22;
-}
-
 Conv2d::Conv2d(ParamStore& store, const std::string& name, const ConvSpec& spec)
     : store_(&store), spec_(spec) {
   DS2_REQUIRE(spec.kf >= 1 && spec.kt >= 1 && spec.sf >= 1 && spec.st >= 1 && spec.c_out >= 1,
@@ -33,15 +35,87 @@ Conv2d::Conv2d(ParamStore& store, const std::string& name, const ConvSpec& spec)
   geom_.pt = spec.pt();
   geom_.pf = spec.pf();
   const int k = geom_.col_rows();
-  w_ = store.add_param(name + ".weight", {spec.c_out, spec.c_in, spec.kt, spec.kf}, Init::kNormal,
+  w_ = store.add_param(name + ".weight", {spec.c_out, spec.kt, spec.c_in, spec.kf}, Init::kNormal,
                        static_cast<float>(std::sqrt(2.0 / k)));
   bn_ = std::make_unique<BatchNorm>(store, name + ".bn", spec.c_out, spec.bn_momentum, spec.bn_eps);
   for (Buffer* b : {&z_, &y_, &dz_, &dx_, &col_}) b->set_backend(&store.backend());
 }
 
 int Conv2d::chunk_frames() const {
+  if (tap_path()) {
+    const size_t per_frame = static_cast<size_t>(spec_.c_in) * spec_.kf * geom_.f_out();
+    const size_t frames = spec_.col_budget / per_frame;  // input frames incl. the kt - 1 halo
+    const size_t halo = static_cast<size_t>(spec_.kt - 1);
+    return static_cast<int>(std::min<size_t>(1 << 20, frames > halo + 1 ? frames - halo : 1));
+  }
   const size_t per_frame = static_cast<size_t>(geom_.col_rows()) * geom_.f_out();
-  return static_cast<int>(std::max<size_t>(1, kColFloats / per_frame));
+  return static_cast<int>(std::clamp<size_t>(spec_.col_budget / per_frame, 1, 1 << 20));
+}
+
+size_t Conv2d::col_floats(int chunk, int t_out) const {
+  const size_t nt = std::min(chunk, t_out);
+  if (tap_path())
+    return static_cast<size_t>(spec_.c_in) * spec_.kf * (nt + spec_.kt - 1) * geom_.f_out();
+  return static_cast<size_t>(geom_.col_rows()) * nt * geom_.f_out();
+}
+
+namespace {
+// The frequency-only unfolding used by the tap path: kt = 1, no time padding or stride.
+ConvGeom freq_geom(const ConvGeom& g) {
+  ConvGeom f = g;
+  f.kt = 1;
+  f.st = 1;
+  f.pt = 0;
+  return f;
+}
+}  // namespace
+
+void Conv2d::forward_chunk(const float* xj, int t0, int nt, float* zj, float* col) {
+  Backend& be = store_->backend();
+  const int to = geom_.t_out(), fo = geom_.f_out(), co = spec_.c_out;
+  const float* w = store_->param(w_);
+  float* z = zj + static_cast<size_t>(t0) * fo;
+  if (!tap_path()) {
+    const int k = geom_.col_rows();
+    be.im2col(geom_, xj, t0, nt, col);
+    be.gemm(false, false, co, nt * fo, k, 1.0f, w, k, col, nt * fo, 0.0f, z, to * fo);
+    return;
+  }
+  const int kc = spec_.c_in * spec_.kf, ns = nt + spec_.kt - 1;
+  be.im2col(freq_geom(geom_), xj, t0 - geom_.pt, ns, col);
+  for (int i = 0; i < spec_.kt; ++i)
+    be.gemm(false, false, co, nt * fo, kc, 1.0f, w + static_cast<size_t>(i) * kc, spec_.kt * kc,
+            col + static_cast<size_t>(i) * fo, ns * fo, i ? 1.0f : 0.0f, z, to * fo);
+}
+
+void Conv2d::backward_chunk(const float* xj, const float* dzj, int t0, int nt, float* dxj,
+                            float* col) {
+  Backend& be = store_->backend();
+  const int to = geom_.t_out(), fo = geom_.f_out(), co = spec_.c_out;
+  const float* w = store_->param(w_);
+  float* dw = store_->grad(w_);
+  const float* g = dzj + static_cast<size_t>(t0) * fo;
+  if (!tap_path()) {
+    const int k = geom_.col_rows();
+    be.im2col(geom_, xj, t0, nt, col);
+    be.gemm(false, true, co, k, nt * fo, 1.0f, g, to * fo, col, nt * fo, 1.0f, dw, k);
+    if (!dxj) return;
+    be.gemm(true, false, k, nt * fo, co, 1.0f, w, k, g, to * fo, 0.0f, col, nt * fo);
+    be.col2im(geom_, col, t0, nt, dxj);
+    return;
+  }
+  const int kc = spec_.c_in * spec_.kf, ns = nt + spec_.kt - 1;
+  const ConvGeom fg = freq_geom(geom_);
+  be.im2col(fg, xj, t0 - geom_.pt, ns, col);
+  for (int i = 0; i < spec_.kt; ++i)
+    be.gemm(false, true, co, kc, nt * fo, 1.0f, g, to * fo, col + static_cast<size_t>(i) * fo,
+            ns * fo, 1.0f, dw + static_cast<size_t>(i) * kc, spec_.kt * kc);
+  if (!dxj) return;
+  be.fill(col, static_cast<size_t>(kc) * ns * fo, 0.0f);
+  for (int i = 0; i < spec_.kt; ++i)
+    be.gemm(true, false, kc, nt * fo, co, 1.0f, w + static_cast<size_t>(i) * kc, spec_.kt * kc, g,
+            to * fo, 1.0f, col + static_cast<size_t>(i) * fo, ns * fo);
+  be.col2im(fg, col, t0 - geom_.pt, ns, dxj);
 }
 
 const float* Conv2d::forward(const float* x, int n, int t, const int32_t* lengths, Mode mode) {
@@ -50,7 +124,7 @@ const float* Conv2d::forward(const float* x, int n, int t, const int32_t* length
   n_ = n;
   lengths_ = lengths;
   geom_.t_in = t;
-  const int to = geom_.t_out(), fo = geom_.f_out(), k = geom_.col_rows(), co = spec_.c_out;
+  const int to = geom_.t_out(), fo = geom_.f_out(), co = spec_.c_out;
   const size_t in_plane = static_cast<size_t>(spec_.c_in) * t * spec_.f_in;
   const size_t out_plane = static_cast<size_t>(co) * to * fo;
   out_lengths_.resize(n);
@@ -58,14 +132,11 @@ const float* Conv2d::forward(const float* x, int n, int t, const int32_t* length
   float* z = z_.ensure(out_plane * n);
   be.fill(z, out_plane * n, 0.0f);
   const int chunk = chunk_frames();
-  float* col = col_.ensure(static_cast<size_t>(k) * std::min(chunk, to) * fo);
+  float* col = col_.ensure(col_floats(chunk, to));
   for (int j = 0; j < n; ++j)
-    for (int t0 = 0; t0 < out_lengths_[j]; t0 += chunk) {
-      const int nt = std::min(chunk, out_lengths_[j] - t0);
-      be.im2col(geom_, x + j * in_plane, t0, nt, col);
-      be.gemm(false, false, co, nt * fo, k, 1.0f, store_->param(w_), k, col, nt * fo, 0.0f,
-              z + j * out_plane + static_cast<size_t>(t0) * fo, to * fo);
-    }
+    for (int t0 = 0; t0 < out_lengths_[j]; t0 += chunk)
+      forward_chunk(x + j * in_plane, t0, std::min(chunk, out_lengths_[j] - t0), z + j * out_plane,
+                    col);
   float* y = y_.ensure(out_plane * n);
   bn_->forward(BnLayout{BnLayout::kChannels, n, co, to, fo, out_lengths_.data()}, z, y, mode);
   be.clipped_relu(y, out_plane * n, spec_.clip);
@@ -74,7 +145,7 @@ const float* Conv2d::forward(const float* x, int n, int t, const int32_t* length
 
 float* Conv2d::backward(float* dy, bool need_dx) {
   Backend& be = store_->backend();
-  const int t = geom_.t_in, to = geom_.t_out(), fo = geom_.f_out(), k = geom_.col_rows();
+  const int t = geom_.t_in, to = geom_.t_out(), fo = geom_.f_out();
   const int co = spec_.c_out, n = n_;
   const size_t in_plane = static_cast<size_t>(spec_.c_in) * t * spec_.f_in;
   const size_t out_plane = static_cast<size_t>(co) * to * fo;
@@ -88,20 +159,11 @@ float* Conv2d::backward(float* dy, bool need_dx) {
     be.fill(dx, in_plane * n, 0.0f);
   }
   const int chunk = chunk_frames();
-  float* col = col_.ensure(static_cast<size_t>(k) * std::min(chunk, to) * fo);
-  float* dw = store_->grad(w_);
+  float* col = col_.ensure(col_floats(chunk, to));
   for (int j = 0; j < n; ++j)
-    for (int t0 = 0; t0 < out_lengths_[j]; t0 += chunk) {
-      const int nt = std::min(chunk, out_lengths_[j] - t0);
-      const float* g = dz + j * out_plane + static_cast<size_t>(t0) * fo;
-      be.im2col(geom_, x_ + j * in_plane, t0, nt, col);
-      be.gemm(false, true, co, k, nt * fo, 1.0f, g, to * fo, col, nt * fo, 1.0f, dw, k);
-      if (dx) {
-        be.gemm(true, false, k, nt * fo, co, 1.0f, store_->param(w_), k, g, to * fo, 0.0f, col,
-                nt * fo);
-        be.col2im(geom_, col, t0, nt, dx + j * in_plane);
-      }
-    }
+    for (int t0 = 0; t0 < out_lengths_[j]; t0 += chunk)
+      backward_chunk(x_ + j * in_plane, dz + j * out_plane, t0,
+                     std::min(chunk, out_lengths_[j] - t0), dx ? dx + j * in_plane : nullptr, col);
   if (dx) be.mask_maps(dx, n, spec_.c_in, t, spec_.f_in, lengths_);
   return dx;
 }

@@ -5,7 +5,7 @@
 // pf = (kf - 1) / 2 bins and pt = (kt - 1) / 2 frames on both sides ("same"-style), so an
 // utterance of T valid frames has out_length(T) = (T + 2 pt - kt) / st + 1 valid output frames
 // (= ceil(T / st) for odd kt), independent of how much padding the batch carries.
-// Parameters "<name>.weight" (C_out, C_in, kt, kf), N(0, 2 / (C_in kt kf)), plus "<name>.bn.*".
+// Parameters "<name>.weight" (C_out, kt, C_in, kf), N(0, 2 / (C_in kt kf)), plus "<name>.bn.*".
 #pragma once
 
 #include <memory>
@@ -22,6 +22,7 @@ struct ConvSpec {
   int kf = 41, kt = 11, sf = 2, st = 2;
   int f_in = 161;  // input frequency bins
   float clip = 20.0f, bn_momentum = 0.1f, bn_eps = 1e-5f;
+  size_t col_budget = size_t{1} << 21;  // floats of im2col workspace per chunk (8 MiB)
   int pf() const { return (kf - 1) / 2; }
   int pt() const { return (kt - 1) / 2; }
   int f_out() const { return (f_in + 2 * pf() - kf) / sf + 1; }
@@ -42,6 +43,12 @@ class Conv2d {
 
  private:
   int chunk_frames() const;  // output frames per im2col chunk (bounded workspace)
+  bool tap_path() const { return spec_.st == 1; }
+  size_t col_floats(int chunk, int t_out) const;
+  // Computes z for utterance j's output frames [t0, t0 + nt) (forward), or the weight and
+  // input gradients from dz (backward); col is the chunk workspace.
+  void forward_chunk(const float* xj, int t0, int nt, float* zj, float* col);
+  void backward_chunk(const float* xj, const float* dzj, int t0, int nt, float* dxj, float* col);
   ParamStore* store_;
   ConvSpec spec_;
   ConvGeom geom_;

@@ -201,6 +201,18 @@ const float* Network::probabilities() {
   return p;
 }
 
+double Network::train_flops(int n, int t) const {
+  double conv0 = 0;
+  const auto convs = cfg_.conv_layers();
+  if (!convs.empty()) {
+    ConvSpec s;
+    s.c_out = convs[0].filters, s.kf = convs[0].kf, s.kt = convs[0].kt;
+    s.sf = convs[0].sf, s.st = convs[0].st, s.f_in = cfg_.n_bins;
+    conv0 = 2.0 * n * s.out_length(t) * s.f_out() * s.c_out * s.kf * s.kt;
+  }
+  return 3.0 * forward_flops(n, t) - conv0;
+}
+
 double Network::forward_flops(int n, int t) const {
   double fl = 0;
   int f = cfg_.n_bins, c = 1;

@@ -99,6 +99,9 @@ class Network {
   // Floating-point operations of one forward pass at (n, t) with all frames valid (multiply-add
   // = 2; convs, recurrent GEMMs and FC layers). A training step is about 3x.
   double forward_flops(int n, int t) const;
+  // Operations of forward + backward: each GEMM again for dW and for dx, except the first
+  // conv's dx (not computed).
+  double train_flops(int n, int t) const;
 
  private:
   Network(const ModelConfig& cfg, bool with_grads, bool allocate);

@@ -1,6 +1,6 @@
 // im2col / col2im for the convolution GEMM on one utterance's (C, T, F) map.
 //
-// Row k = (c * kt + i) * kf + j of the column matrix holds, for each output position
+// Row k = (i * C + c) * kf + j of the column matrix holds, for each output position
 // (t', f') with t' in [t0, t0 + nt), the input x[c, t' st - pt + i, f' sf - pf + j], or 0
 // where that index falls into the zero padding. The convolution is then W(C_out, K) * col.
 #include <algorithm>
@@ -15,7 +15,7 @@ void CpuBackend::im2col(const ConvGeom& g, const float* x, int t0, int nt, float
   const size_t ncols = static_cast<size_t>(nt) * fo;
 #pragma omp parallel for num_threads(threads_) schedule(static)
   for (int k = 0; k < k_rows; ++k) {
-    const int c = k / (g.kt * g.kf), i = (k / g.kf) % g.kt, j = k % g.kf;
+    const int i = k / (g.c_in * g.kf), c = (k / g.kf) % g.c_in, j = k % g.kf;
     float* row = col + static_cast<size_t>(k) * ncols;
     // f' range whose source bin f' sf - pf + j lies inside [0, F).
     const int f_lo = std::max(0, (g.pf - j + g.sf - 1) / g.sf);
@@ -48,7 +48,7 @@ void CpuBackend::col2im(const ConvGeom& g, const float* col, int t0, int nt, flo
   for (int c = 0; c < g.c_in; ++c) {
     for (int i = 0; i < g.kt; ++i)
       for (int j = 0; j < g.kf; ++j) {
-        const int k = (c * g.kt + i) * g.kf + j;
+        const int k = (i * g.c_in + c) * g.kf + j;
         const float* row = col + static_cast<size_t>(k) * ncols;
         const int f_lo = std::max(0, (g.pf - j + g.sf - 1) / g.sf);
         const int f_hi =

@@ -54,7 +54,7 @@ std::vector<double> direct_conv(const std::vector<float>& x, const float* w, con
             for (int j = 0; j < g.kf; ++j) {
               const int ts = t * g.st - g.pt + i, fs = f * g.sf - g.pf + j;
               if (ts < 0 || ts >= g.t_in || fs < 0 || fs >= g.f_in) continue;
-              s += static_cast<double>(w[((o * g.c_in + c) * g.kt + i) * g.kf + j]) *
+              s += static_cast<double>(w[((o * g.kt + i) * g.c_in + c) * g.kf + j]) *
                    x[(c * g.t_in + ts) * g.f_in + fs];
             }
         y[(o * to + t) * fo + f] = s;

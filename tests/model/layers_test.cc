@@ -197,6 +197,38 @@ TEST_F(LayersTest, ConvGradient) {
   }
 }
 
+// Chunked im2col (one output frame per chunk) gives the same outputs and gradients as one chunk.
+TEST_F(LayersTest, ConvChunkingChangesNothing) {
+  for (int st : {1, 2}) {
+    std::vector<std::vector<float>> outs, grads, dxs;
+    for (size_t budget : {size_t{1}, size_t{1} << 21}) {
+      ConvSpec spec;
+      spec.c_in = 3, spec.c_out = 4, spec.kf = 5, spec.kt = 5, spec.sf = 2, spec.st = st;
+      spec.f_in = 11, spec.col_budget = budget;
+      ParamStore store(*be_);
+      Conv2d conv(store, "conv", spec);
+      store.allocate(true, 9);
+      const int t = 23;
+      std::vector<int32_t> len = {23, 17};
+      auto x = test::random_vector(2 * 3 * t * 11, 15);
+      for (int n = 0; n < 2; ++n)
+        for (int c = 0; c < 3; ++c)
+          for (int ti = len[n]; ti < t; ++ti)
+            std::fill_n(x.begin() + ((n * 3 + c) * t + ti) * 11, 11, 0.0f);
+      const float* y = conv.forward(x.data(), 2, t, len.data(), Mode::kTrain);
+      const size_t ysize = static_cast<size_t>(2) * 4 * conv.t_out() * spec.f_out();
+      outs.emplace_back(y, y + ysize);
+      auto dy = test::random_vector(ysize, 3);
+      const float* dx = conv.backward(dy.data(), true);
+      dxs.emplace_back(dx, dx + x.size());
+      grads.emplace_back(store.grads(), store.grads() + store.num_params());
+    }
+    for (size_t i = 0; i < outs[0].size(); ++i) ASSERT_NEAR(outs[0][i], outs[1][i], 1e-5) << i;
+    for (size_t i = 0; i < dxs[0].size(); ++i) ASSERT_NEAR(dxs[0][i], dxs[1][i], 1e-5) << i;
+    for (size_t i = 0; i < grads[0].size(); ++i) ASSERT_NEAR(grads[0][i], grads[1][i], 1e-4) << i;
+  }
+}
+
 TEST_F(LayersTest, LookaheadGradient) {
   ParamStore store(*be_);
   Lookahead la(store, "la", 4, 2, 20.0f);
