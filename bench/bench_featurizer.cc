@@ -18,6 +18,7 @@
 #include <random>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "core/options.h"
 #include "core/timer.h"
 #include "pipeline/featurizer.h"
@@ -27,61 +28,9 @@ namespace {
 using ds2::pipeline::FeatureOptions;
 using ds2::pipeline::Featurizer;
 
-// Speech-like test signal: a few drifting harmonics plus noise, in [-1, 1].
-std::vector<float> synth(double seconds, int rate) {
-  std::vector<float> x(static_cast<size_t>(seconds * rate));
-  std::mt19937 rng(42);
-  std::normal_distribution<float> noise(0.0f, 0.02f);
-  for (size_t i = 0; i < x.size(); ++i) {
-    const double t = static_cast<double>(i) / rate;
-    const double f0 = 120 + 40 * std::sin(2 * M_PI * 0.7 * t);
-    double v = 0;
-    for (int h = 1; h <= 5; ++h) v += 0.12 / h * std::sin(2 * M_PI * f0 * h * t);
-    x[i] = static_cast<float>(v) + noise(rng);
-  }
-  return x;
-}
+using ds2::bench::BareFftw;
 
-// The baseline: per-frame FFTW execution and std::log.
-class BareFftw {
- public:
-  explicit BareFftw(const FeatureOptions& o) : n_(o.window()), hop_(o.hop()), bins_(o.n_bins()) {
-    in_ = fftwf_alloc_real(n_);
-    out_ = fftwf_alloc_complex(bins_);
-    plan_ = fftwf_plan_dft_r2c_1d(n_, in_, out_, FFTW_ESTIMATE);
-    w_.resize(n_);
-    for (int i = 0; i < n_; ++i) {
-      w_[i] = static_cast<float>(0.54 - 0.46 * std::cos(2 * M_PI * i / (n_ - 1)));
-    }
-  }
-  ~BareFftw() {
-    fftwf_destroy_plan(plan_);
-    fftwf_free(in_);
-    fftwf_free(out_);
-  }
-  void compute(const std::vector<float>& x, std::vector<float>& out) {
-    const int64_t n = static_cast<int64_t>(x.size());
-    const int64_t frames = n < n_ ? 0 : 1 + (n - n_) / hop_;
-    out.resize(frames * bins_);
-    for (int64_t f = 0; f < frames; ++f) {
-      const float* s = x.data() + f * hop_;
-      for (int i = 0; i < n_; ++i) in_[i] = s[i] * w_[i];
-      fftwf_execute(plan_);
-      float* row = out.data() + f * bins_;
-      for (int k = 0; k < bins_; ++k) {
-        const float p = out_[k][0] * out_[k][0] + out_[k][1] * out_[k][1];
-        row[k] = std::log(p + 1e-10f);
-      }
-    }
-  }
-
- private:
-  int n_, hop_, bins_;
-  float* in_;
-  fftwf_complex* out_;
-  fftwf_plan plan_;
-  std::vector<float> w_;
-};
+std::vector<float> synth(double seconds, int rate) { return ds2::bench::synth_speech(seconds, rate); }
 
 // Best-of-`iters` seconds of two runs, alternated so both see the same machine load.
 template <typename A, typename B>

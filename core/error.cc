@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "ds2/config.h"
+#include "ds2/paths.h"
 
 namespace ds2::detail {
 

@@ -16,6 +16,7 @@
 #include "core/progress.h"
 #include "core/timer.h"
 #include "ds2/config.h"
+#include "ds2/paths.h"
 #include "augment/augmenter.h"
 #include "augment/noise_list.h"
 #include "augment/summary.h"
