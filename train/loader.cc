@@ -38,6 +38,7 @@ struct BatchLoader::Queue {
 };
 
 void LoaderOptions::add_to(po::options_description& d) {
+  // clang-format off
   d.add_options()
       ("normalize", po::value<std::string>(&normalize)->default_value(normalize),
        "feature normalization: global (index mean/std per bin), utterance, none")
@@ -45,6 +46,7 @@ void LoaderOptions::add_to(po::options_description& d) {
        "batches read ahead by the loader thread")
       ("max-open-shards", po::value<int>(&max_open_shards)->default_value(max_open_shards),
        "shard files kept open by the loader");
+  // clang-format on
 }
 
 BatchLoader::BatchLoader(const std::string& data_dir, const pipeline::DatasetIndex& index,
@@ -206,8 +208,7 @@ void BatchLoader::run(Queue* q, std::vector<std::vector<int64_t>> slices, size_t
   q->cv.notify_all();
 }
 
-void BatchLoader::start(std::vector<std::vector<int64_t>> slices, size_t from,
-                        int64_t first_step) {
+void BatchLoader::start(std::vector<std::vector<int64_t>> slices, size_t from, int64_t first_step) {
   stop();
   queue_ = std::make_unique<Queue>();
   thread_ = std::thread(&BatchLoader::run, this, queue_.get(), std::move(slices), from, first_step);

@@ -35,14 +35,14 @@ namespace ds2::train {
 std::mutex& hdf5_mutex();
 
 struct Batch {
-  int n = 0, t = 0, f = 0;          // utterances (this rank's slice), max frames, bins
-  std::vector<float> features;      // (n, t, f) row-major, normalized, padding zero
-  std::vector<int32_t> lengths;     // (n) valid frames
-  std::vector<int32_t> labels;      // concatenated label sequences (alphabet indices, 0 = blank)
+  int n = 0, t = 0, f = 0;             // utterances (this rank's slice), max frames, bins
+  std::vector<float> features;         // (n, t, f) row-major, normalized, padding zero
+  std::vector<int32_t> lengths;        // (n) valid frames
+  std::vector<int32_t> labels;         // concatenated label sequences (alphabet indices, 0 = blank)
   std::vector<int32_t> label_lengths;  // (n)
-  std::vector<int64_t> utts;        // index positions of the utterances
+  std::vector<int64_t> utts;           // index positions of the utterances
   std::vector<std::string> utt_ids, transcripts;
-  int64_t step = 0;                 // global step this batch belongs to
+  int64_t step = 0;  // global step this batch belongs to
 };
 
 struct LoaderOptions {
@@ -62,6 +62,9 @@ class BatchLoader {
   // lacks stats for "global".
   BatchLoader(const std::string& data_dir, const pipeline::DatasetIndex& index,
               const LoaderOptions& o);
+  // The index is kept by reference: a temporary would dangle.
+  BatchLoader(const std::string& data_dir, pipeline::DatasetIndex&& index,
+              const LoaderOptions& o) = delete;
   ~BatchLoader();  // stops and joins the thread (never throws)
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;

@@ -55,6 +55,7 @@ uint64_t order_stream(int e) { return 2 * static_cast<uint64_t>(e) + 1; }
 }  // namespace
 
 void ScheduleOptions::add_to(po::options_description& d) {
+  // clang-format off
   d.add_options()
       ("batch-size", po::value<int>(&batch_size)->default_value(batch_size),
        "global utterances per step, split over the ranks")
@@ -66,14 +67,22 @@ void ScheduleOptions::add_to(po::options_description& d) {
        "seed of the batch order of epochs after the first")
       ("drop-last", po::value<bool>(&drop_last)->default_value(drop_last)->implicit_value(true),
        "drop the final short batch (the longest utterances)");
+  // clang-format on
+}
+
+std::vector<int32_t> utt_frames(const pipeline::DatasetIndex& index) {
+  std::vector<int32_t> f;
+  f.reserve(index.utts.size());
+  for (const auto& u : index.utts) f.push_back(u.frames);
+  return f;
 }
 
 Schedule::Schedule(std::vector<int32_t> utt_frames, const ScheduleOptions& o)
     : frames_(std::move(utt_frames)), opt_(o) {
   DS2_REQUIRE(o.batch_size >= 1, ConfigError, "option 'batch-size': {} (must be >= 1)",
               o.batch_size);
-  DS2_REQUIRE(o.max_batch_frames >= 0, ConfigError,
-              "option 'max-batch-frames': {} (must be >= 0)", o.max_batch_frames);
+  DS2_REQUIRE(o.max_batch_frames >= 0, ConfigError, "option 'max-batch-frames': {} (must be >= 0)",
+              o.max_batch_frames);
   std::vector<int32_t> sorted = frames_;
   std::sort(sorted.begin(), sorted.end());
   const int64_t cap = o.max_batch_frames;

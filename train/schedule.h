@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "core/options.h"
+#include "pipeline/index.h"
 
 namespace ds2::train {
 
@@ -45,6 +46,9 @@ struct ScheduleOptions {
   // --drop-last (bool).
   void add_to(po::options_description& d);
 };
+
+// Frames per utterance of an index, in index order (the Schedule's input).
+std::vector<int32_t> utt_frames(const pipeline::DatasetIndex& index);
 
 class Schedule {
  public:

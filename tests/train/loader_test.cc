@@ -1,5 +1,7 @@
 // BatchLoader tests on tiny datasets written directly with ShardWriter and DatasetIndex::write.
 // Oracle: the features and labels the test wrote, normalized here in double precision.
+#include "train/loader.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,7 +12,6 @@
 #include "pipeline/index.h"
 #include "pipeline/shard.h"
 #include "tests/testutil.h"
-#include "train/loader.h"
 #include "train/schedule.h"
 
 namespace ds2::train {
@@ -47,8 +48,8 @@ pipeline::DatasetIndex write_dataset(const std::string& dir, const std::vector<U
       const Utt& u = utts[i];
       int32_t frames = static_cast<int32_t>(u.x.size() / kBins);
       w.add({u.id, u.text, "", "{}", frames * 0.01f}, u.x.data(), frames, u.labels);
-      idx.utts.push_back({s, row++, frames, static_cast<int32_t>(u.labels.size()),
-                          frames * 0.01f, u.id});
+      idx.utts.push_back(
+          {s, row++, frames, static_cast<int32_t>(u.labels.size()), frames * 0.01f, u.id});
     }
     w.commit();
   }
@@ -137,8 +138,10 @@ TEST(Loader, LoadNormalizesPadsAndKeepsLabels) {
 
 TEST(Loader, PrefetchDeliversSlicesInOrderWithSteps) {
   Dataset d;
-  std::vector<int32_t> frames;
-  for (auto& u : d.index.utts) frames.push_back(u.frames);
+  std::vector<int32_t> frames = utt_frames(d.index);
+  ASSERT_EQ(frames.size(), d.utts.size());
+  for (size_t i = 0; i < frames.size(); ++i)
+    ASSERT_EQ(frames[i], static_cast<int32_t>(d.utts[i].x.size() / kBins));
   ScheduleOptions so;
   so.batch_size = 3;  // 23 = 7 x 3 + 2: the last batch leaves rank 2 of 3 empty
   Schedule s(frames, so);

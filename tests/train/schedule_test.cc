@@ -1,6 +1,8 @@
 // Schedule tests. Oracles: a stable sort of the frame counts chunked by batch size (epoch 0),
 // coverage counts, random batching as the baseline for length similarity, and brute-force checks
 // of the greedy frame cap and the slice arithmetic.
+#include "train/schedule.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,7 +11,6 @@
 #include <random>
 
 #include "core/error.h"
-#include "train/schedule.h"
 
 namespace ds2::train {
 namespace {
@@ -33,8 +34,7 @@ void expect_covers(const std::vector<std::vector<int64_t>>& batches, size_t n) {
   for (size_t u = 0; u < n; ++u) EXPECT_EQ(seen[u], 1) << "utterance " << u;
 }
 
-double mean_ratio(const std::vector<std::vector<int64_t>>& batches,
-                  const std::vector<int32_t>& f) {
+double mean_ratio(const std::vector<std::vector<int64_t>>& batches, const std::vector<int32_t>& f) {
   double s = 0;
   for (const auto& b : batches) {
     int32_t lo = f[b[0]], hi = f[b[0]];
@@ -231,7 +231,7 @@ TEST(Schedule, SlicesPartitionEveryBatchForAnyRankCount) {
 TEST(Schedule, RanksTogetherCoverTheEpochWhateverTheRankCount) {
   auto f = random_frames(203, 5, 800, 7);
   ScheduleOptions o;
-  o.batch_size = 7;  // 203 % 7 == 0 -> full batches; batch 7 over 2..5 ranks is uneven
+  o.batch_size = 7;           // 203 % 7 == 0 -> full batches; batch 7 over 2..5 ranks is uneven
   o.max_batch_frames = 2500;  // and long batches smaller than some rank counts
   for (int n = 1; n <= 5; ++n) {
     std::vector<int> seen(f.size(), 0);
@@ -248,8 +248,8 @@ TEST(Schedule, OptionsParse) {
   ScheduleOptions o;
   po::options_description d;
   o.add_to(d);
-  const char* argv[] = {"x", "--batch-size", "8", "--sortagrad=0", "--shuffle-seed", "7",
-                        "--max-batch-frames", "100", "--drop-last"};
+  const char* argv[] = {"x", "--batch-size",       "8",   "--sortagrad=0", "--shuffle-seed",
+                        "7", "--max-batch-frames", "100", "--drop-last"};
   po::variables_map vm;
   po::store(po::parse_command_line(9, argv, d), vm);
   po::notify(vm);
