@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `ds2 train` through mpirun on a tiny synthetic corpus.
+
+The corpus is learnable on purpose: each letter is 80 ms of a tone at its own frequency (a space
+is 80 ms of near-silence), so ds2-tiny can map sound to text within a few epochs.
+Checks, each against an independent expectation:
+  * resume is exact: 2 epochs straight == 1 epoch + stop + resume (stopped mid-epoch 2 by the
+    hidden --stop-after-steps, then resumed again), compared bit for bit on every parameter,
+    batch-norm buffer and the optimizer's velocity in the final checkpoints;
+  * a real SIGTERM to the ds2 processes while training: exit 0, a checkpoint at the step the
+    metrics CSV ends on, and a resume that completes the run;
+  * learning: ds2-tiny's mean training loss over the last epoch is below LOSS_FACTOR x the
+    first epoch's, and the dev greedy CER falls;
+  * a shard that fails its checksum aborts the whole job with the shard and utterance named.
+Usage: train_e2e_test.py --ds2 BUILD/ds2 --config share/configs/ds2-tiny.ini
+       [--mpiexec mpiexec] [--mpiflags "..."] [--keep DIR]
+"""
+import argparse
+import csv
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+
+import h5py
+import numpy as np
+
+RATE = 16000
+LETTERS = "abcdefgh"
+LOSS_FACTOR = 0.5
+
+
+def write_wav(path, samples):
+    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(pcm.tobytes())
+
+
+def synth(text, rng):
+    n = int(0.08 * RATE)
+    t = np.arange(n) / RATE
+    parts = []
+    for ch in text:
+        if ch == " ":
+            parts.append(0.002 * rng.standard_normal(n))
+        else:
+            f = 300 + 220 * LETTERS.index(ch)
+            parts.append(0.4 * np.sin(2 * math.pi * f * t) + 0.01 * rng.standard_normal(n))
+    return np.concatenate(parts)
+
+
+def make_corpus(d, name, count, seed):
+    rng = np.random.default_rng(seed)
+    os.makedirs(f"{d}/{name}", exist_ok=True)
+    rows = []
+    for i in range(count):
+        words = [
+            "".join(rng.choice(list(LETTERS), size=rng.integers(2, 4)))
+            for _ in range(rng.integers(1, 3))
+        ]
+        text = " ".join(words)
+        path = f"{name}/u{i:03d}.wav"
+        write_wav(f"{d}/{path}", synth(text, rng))
+        rows.append(f"{path}\t\t{text}")
+    manifest = f"{d}/{name}.tsv"
+    open(manifest, "w").write("\n".join(rows) + "\n")
+    return manifest
+
+
+class Runner:
+    def __init__(self, args, tmp):
+        self.args, self.tmp = args, tmp
+        self.env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+
+    def cmd(self, np_, *ds2_args):
+        return [self.args.mpiexec, "-np", str(np_)] + self.args.mpiflags.split() + [
+            self.args.ds2] + list(ds2_args)
+
+    def run(self, np_, *ds2_args, expect_rc=0):
+        t0 = time.time()
+        p = subprocess.run(self.cmd(np_, *ds2_args), capture_output=True, text=True, env=self.env)
+        print(f"[{time.time() - t0:5.1f} s] ds2 {' '.join(ds2_args[:1])} rc={p.returncode}")
+        if expect_rc is not None and p.returncode != expect_rc:
+            print(p.stdout[-4000:], p.stderr[-4000:])
+            raise AssertionError(f"rc {p.returncode} != {expect_rc}: {' '.join(ds2_args)}")
+        return p
+
+    def train(self, out, *extra, np_=2, expect_rc=0):
+        return self.run(np_, "train", "--data", f"{self.tmp}/data", "--config", self.args.config,
+                        "--out", f"{self.tmp}/{out}", "--batch-size", "8", "--lr", "0.003",
+                        "--momentum", "0.9", "--anneal", "1.05", "--allreduce", "ring",
+                        "--model.num_threads", "1", "--log-every", "1000", *extra,
+                        expect_rc=expect_rc)
+
+
+def ckpt_arrays(path):
+    out = {}
+    with h5py.File(path, "r") as f:
+        for group in ("params", "buffers"):
+            for k, v in f[group].items():
+                out[f"{group}/{k}"] = v[()]
+        out["extra/velocity"] = f["extra/velocity"][()]
+        out["extra/bn_per_rank"] = f["extra/bn_per_rank"][()]
+        out["step"] = f["extra/step"][()]
+    return out
+
+
+def metrics(run_dir):
+    with open(f"{run_dir}/metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def epoch_losses(rows):
+    by = {}
+    for r in rows:
+        by.setdefault(int(r["epoch"]), []).append(float(r["loss"]))
+    return [float(np.mean(by[e])) for e in sorted(by)]
+
+
+def check_bit_exact(r, tmp):
+    r.train("straight", "--epochs", "2")
+    r.train("resumed", "--epochs", "1")
+    steps_per_epoch = int(metrics(f"{tmp}/resumed")[-1]["step"])
+    stop_at = steps_per_epoch + 2  # mid-epoch 2
+    r.train("resumed", "--epochs", "2", "--resume", "--stop-after-steps", str(stop_at))
+    last = h5py.File(f"{tmp}/resumed/ckpt-last.h5", "r")
+    assert int(last["extra/step"][0]) == stop_at, "the stop checkpoint is not at the stop step"
+    assert int(last["extra/batch"][0]) == 2 and int(last["extra/epoch"][0]) == 1
+    last.close()
+    r.train("resumed", "--epochs", "2", "--resume")
+    a = ckpt_arrays(f"{tmp}/straight/ckpt-last.h5")
+    b = ckpt_arrays(f"{tmp}/resumed/ckpt-last.h5")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k].dtype == b[k].dtype and a[k].shape == b[k].shape, k
+        assert a[k].tobytes() == b[k].tobytes(), f"{k} differs after stop + resume"
+    ra, rb = metrics(f"{tmp}/straight"), metrics(f"{tmp}/resumed")
+    assert [x["loss"] for x in ra] == [x["loss"] for x in rb], "metrics differ"
+    print(f"bit-exact: {len(a)} arrays equal after {steps_per_epoch} steps/epoch, "
+          f"stop at step {stop_at}")
+    return steps_per_epoch
+
+
+def ds2_children(mpirun_pid):
+    kids = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{pid}/stat").read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == mpirun_pid:
+            kids.append(int(pid))
+    return kids
+
+
+def check_sigterm(r, tmp):
+    out = f"{tmp}/sig"
+    p = subprocess.Popen(r.cmd(2, "train", "--data", f"{tmp}/data", "--config", r.args.config,
+                               "--out", out, "--batch-size", "4", "--epochs", "3",
+                               "--model.num_threads", "1", "--allreduce", "ring"),
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         env=r.env, start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if os.path.exists(f"{out}/metrics.csv") and len(metrics(out)) >= 2:
+            break
+        time.sleep(0.05)
+    # As Slurm does at a time limit: SIGTERM to every task of the job.
+    kids = ds2_children(p.pid)
+    assert kids, "no ds2 processes found under mpirun"
+    for k in kids:
+        os.kill(k, signal.SIGTERM)
+    log, _ = p.communicate(timeout=120)
+    assert p.returncode == 0, f"SIGTERM: rc {p.returncode}\n{log[-3000:]}"
+    assert "stopped after step" in log, log[-3000:]
+    rows = metrics(out)
+    with h5py.File(f"{out}/ckpt-last.h5", "r") as f:
+        step = int(f["extra/step"][0])
+    assert step == int(rows[-1]["step"]), f"checkpoint step {step} vs metrics {rows[-1]['step']}"
+    r.run(2, "train", "--data", f"{tmp}/data", "--config", r.args.config, "--out", out,
+          "--batch-size", "4", "--epochs", "3", "--model.num_threads", "1", "--allreduce", "ring",
+          "--resume")
+    rows = metrics(out)
+    steps = [int(x["step"]) for x in rows]
+    assert steps == list(range(1, len(steps) + 1)), "metrics steps not contiguous after resume"
+    print(f"SIGTERM: stopped at step {step}, resumed to step {steps[-1]}")
+
+
+def check_learning(r, tmp, epochs):
+    r.train("straight", "--epochs", str(epochs), "--resume", "--dev", f"{tmp}/dev")
+    losses = epoch_losses(metrics(f"{tmp}/straight"))
+    with open(f"{tmp}/straight/dev.csv") as f:
+        dev = list(csv.DictReader(f))
+    print("epoch mean loss: " + " ".join(f"{x:.1f}" for x in losses))
+    print("dev CER: " + " ".join(f"{float(x['dev_cer']):.3f}" for x in dev))
+    assert losses[-1] < LOSS_FACTOR * losses[0], f"loss {losses[0]:.2f} -> {losses[-1]:.2f}"
+    assert float(dev[-1]["dev_cer"]) < float(dev[0]["dev_cer"]), "dev CER did not fall"
+    assert os.path.exists(f"{tmp}/straight/ckpt-best.h5")
+    kept = [x for x in os.listdir(f"{tmp}/straight") if x.startswith("ckpt-step")]
+    assert len(kept) == 3, kept
+
+
+def check_bad_shard(r, tmp):
+    bad = f"{tmp}/bad"
+    shutil.copytree(f"{tmp}/data", bad)
+    shard = sorted(x for x in os.listdir(bad) if x.endswith(".h5") and x != "index.h5")[0]
+    with h5py.File(f"{bad}/{shard}", "r") as f:
+        ds = f["features"]
+        offset = ds.id.get_offset()
+        chunk = ds.id.get_chunk_info(0) if offset is None else None
+        where = offset if offset is not None else chunk.byte_offset
+    with open(f"{bad}/{shard}", "r+b") as f:
+        f.seek(where + 64)
+        b = f.read(16)
+        f.seek(where + 64)
+        f.write(bytes(x ^ 0xFF for x in b))
+    p = r.run(2, "train", "--data", bad, "--config", r.args.config, "--out", f"{tmp}/badrun",
+              "--batch-size", "8", "--epochs", "1", "--model.num_threads", "1", expect_rc=None)
+    text = p.stdout + p.stderr
+    assert p.returncode != 0, "a corrupt shard did not fail the job"
+    assert shard in text, f"the shard is not named:\n{text[-2000:]}"
+    print(f"bad shard: rc {p.returncode}, named {shard}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ds2", required=True)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--mpiexec", default="mpiexec")
+    ap.add_argument("--mpiflags", default="")
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--keep", help="work in this folder and keep it")
+    args = ap.parse_args()
+    tmp = args.keep or tempfile.mkdtemp(prefix="ds2-train-e2e-")
+    os.makedirs(tmp, exist_ok=True)
+    t0 = time.time()
+    try:
+        r = Runner(args, tmp)
+        alphabet = os.path.join(os.path.dirname(args.config), "..", "alphabets", "en.txt")
+        for name, count, seed in (("train", 48, 1), ("dev", 12, 2)):
+            m = make_corpus(tmp, name, count, seed)
+            r.run(2, "prep", "--manifest", m, "--out", f"{tmp}/{'data' if name == 'train' else 'dev'}",
+                  "--shards", "3", "--alphabet", alphabet)
+        check_bit_exact(r, tmp)
+        check_sigterm(r, tmp)
+        check_learning(r, tmp, args.epochs)
+        check_bad_shard(r, tmp)
+        print(f"all train e2e checks passed in {time.time() - t0:.1f} s")
+        return 0
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

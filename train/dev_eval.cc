@@ -1,0 +1,93 @@
+// Dev-set loss and greedy CER, distributed over ranks (see dev_eval.h).
+#include "train/dev_eval.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "train/schedule.h"
+
+namespace ds2::train {
+
+size_t edit_distance(const std::u32string& a, const std::u32string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  std::iota(row.begin(), row.end(), size_t(0));
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::u32string code_points(const std::string& utf8) {
+  std::u32string out;
+  size_t i = 0;
+  while (i < utf8.size()) {
+    uint32_t cp = 0;
+    if (pipeline::next_code_point(utf8, &i, &cp)) {
+      out.push_back(cp);
+    } else {
+      out.push_back(0xFFFD);
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::vector<int32_t> greedy_decode(const float* probs, int t, int n_batch, int c, int n, int len) {
+  std::vector<int32_t> out;
+  int32_t prev = -1;
+  for (int f = 0; f < std::min(t, len); ++f) {
+    const float* row = probs + (static_cast<size_t>(f) * n_batch + n) * c;
+    const int32_t best = static_cast<int32_t>(std::max_element(row, row + c) - row);
+    if (best != prev && best != 0) out.push_back(best);
+    prev = best;
+  }
+  return out;
+}
+
+DevResult evaluate_dev(const Comm& comm, model::Network& net, const BatchLoader& loader,
+                       const pipeline::DatasetIndex& index, const pipeline::Alphabet& alphabet,
+                       int batch_size) {
+  std::vector<int64_t> order(index.utts.size());
+  std::iota(order.begin(), order.end(), int64_t(0));
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return index.utts[a].frames < index.utts[b].frames;
+  });
+  double acc[5] = {0, 0, 0, 0, 0};  // utts, finite, loss_sum, edits, ref_chars
+  for (size_t begin = 0; begin < order.size(); begin += batch_size) {
+    const size_t end = std::min(order.size(), begin + static_cast<size_t>(batch_size));
+    std::vector<int64_t> global(order.begin() + begin, order.begin() + end);
+    const Batch b = loader.load(Schedule::slice(global, comm.rank(), comm.size()));
+    if (b.n == 0) continue;
+    model::LossResult r = net.loss(b.features.data(), b.lengths.data(), b.n, b.t, b.labels.data(),
+                                   b.label_lengths.data(), model::Mode::kInfer);
+    const float* probs = net.probabilities();
+    const int c = net.config().alphabet_size;
+    for (int n = 0; n < b.n; ++n) {
+      const auto path = greedy_decode(probs, net.out_time(), b.n, c, n, net.out_lengths()[n]);
+      const std::u32string hyp = code_points(alphabet.decode(path.data(), path.size()));
+      const std::u32string ref = code_points(b.transcripts[n]);
+      acc[3] += static_cast<double>(edit_distance(hyp, ref));
+      acc[4] += static_cast<double>(ref.size());
+    }
+    acc[0] += b.n;
+    acc[1] += b.n - r.num_nonfinite;
+    acc[2] += r.total;
+  }
+  comm.allreduce(acc, 5);
+  DevResult d;
+  d.utts = static_cast<int64_t>(acc[0]);
+  d.finite = static_cast<int64_t>(acc[1]);
+  d.loss_sum = acc[2];
+  d.edits = acc[3];
+  d.ref_chars = acc[4];
+  return d;
+}
+
+}  // namespace ds2::train

@@ -1,0 +1,416 @@
+// The training loop, checkpoints and resume (see trainer.h).
+#include "train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <mutex>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "model/checkpoint.h"
+#include "model/network.h"
+#include "pipeline/alphabet.h"
+#include "pipeline/index.h"
+#include "train/dev_eval.h"
+#include "train/grad_sync.h"
+
+namespace ds2::train {
+
+namespace fs = std::filesystem;
+
+void TrainOptions::add_to(po::options_description& d) {
+  d.add_options()("data", po::value(&data)->required(), "prepared training set folder (index.h5)")(
+      "out", po::value(&out)->required(), "run folder (checkpoints, metrics, train.ini)")(
+      "dev", po::value(&dev), "prepared dev set folder: loss and greedy CER after each epoch")(
+      "epochs", po::value(&epochs)->default_value(epochs), "total epochs")(
+      "resume", po::bool_switch(&resume), "continue from RUN/ckpt-last.h5")(
+      "checkpoint-every", po::value(&checkpoint_every)->default_value(checkpoint_every),
+      "checkpoint every N steps (0: at epoch ends only)")(
+      "keep", po::value(&keep)->default_value(keep), "ckpt-step files kept (newest)")(
+      "metrics", po::value(&metrics), "metrics CSV (default RUN/metrics.csv)")(
+      "log-every", po::value(&log_every)->default_value(log_every), "log every N steps")(
+      "dev-batch-size", po::value(&dev_batch_size)->default_value(dev_batch_size),
+      "utterances per dev batch (global)")("bucket-mib",
+                                           po::value(&bucket_mib)->default_value(bucket_mib),
+                                           "gradient all-reduce bucket size in MiB")(
+      "stop-after-steps", po::value(&stop_after_steps)->default_value(stop_after_steps),
+      "testing: behave as if SIGTERM arrived during step N");
+}
+
+namespace {
+
+auto log() { return logger("train"); }
+
+// Every rank's BN buffers (rank-major) and their average, gathered collectively.
+struct BnState {
+  std::vector<float> per_rank, average;
+};
+
+BnState gather_bn(const Comm& world, model::Network& net) {
+  const size_t nb = net.num_buffer_floats();
+  BnState s;
+  s.per_rank.resize(nb * world.size());
+  if (nb == 0) return s;
+  DS2_MPI_CHECK(MPI_Allgather(net.buffers(), static_cast<int>(nb), MPI_FLOAT, s.per_rank.data(),
+                              static_cast<int>(nb), MPI_FLOAT, world.raw()));
+  s.average.assign(nb, 0.0f);
+  for (size_t i = 0; i < nb; ++i) {
+    double sum = 0;
+    for (int r = 0; r < world.size(); ++r) sum += s.per_rank[r * nb + i];
+    s.average[i] = static_cast<float>(sum / world.size());
+  }
+  return s;
+}
+
+// Swaps the rank-averaged BN statistics into the network for its lifetime.
+class AveragedBn {
+ public:
+  AveragedBn(model::Network& net, const BnState& s) : net_(net) {
+    const size_t nb = net.num_buffer_floats();
+    own_.assign(net.buffers(), net.buffers() + nb);
+    std::copy(s.average.begin(), s.average.end(), net.buffers());
+  }
+  ~AveragedBn() { std::copy(own_.begin(), own_.end(), net_.buffers()); }
+
+ private:
+  model::Network& net_;
+  std::vector<float> own_;
+};
+
+// Position and counters saved in checkpoints.
+struct Position {
+  int epoch = 0;      // epoch to run next
+  int64_t batch = 0;  // batch of that epoch to run next
+  int64_t step = 0;   // global steps done
+  int64_t skipped = 0;
+  int64_t impossible = 0;
+  double elapsed_s = 0;  // training wall time before this invocation
+  double best = std::numeric_limits<double>::infinity();
+};
+
+std::string step_ckpt(const std::string& dir, int64_t step) {
+  return fmt::format("{}/ckpt-step{}.h5", dir, step);
+}
+
+// dst becomes a hard link to src (atomically replaced); a copy where links are not supported.
+void link_or_copy(const std::string& src, const std::string& dst) {
+  const std::string tmp = temp_path_for(dst);
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  fs::create_hard_link(src, tmp, ec);
+  if (ec) fs::copy_file(src, tmp, fs::copy_options::overwrite_existing);
+  fs::rename(tmp, dst);
+}
+
+void prune(const std::string& dir, int keep) {
+  std::vector<std::pair<int64_t, fs::path>> found;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("ckpt-step", 0) == 0 && name.size() > 12 &&
+        name.compare(name.size() - 3, 3, ".h5") == 0) {
+      try {
+        found.emplace_back(std::stoll(name.substr(9, name.size() - 12)), e.path());
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  std::sort(found.begin(), found.end());
+  for (size_t i = 0; i + static_cast<size_t>(std::max(keep, 1)) < found.size(); ++i)
+    fs::remove(found[i].second);
+}
+
+// Keeps only the rows of a metrics CSV whose first field (step) is <= last_step: rows written
+// after the checkpoint a resumed run starts from would otherwise appear twice.
+void truncate_csv(const std::string& path, int64_t last_step, size_t step_column) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string line, kept;
+  bool header = true;
+  while (std::getline(in, line)) {
+    if (header) {
+      kept += line + "\n";
+      header = false;
+      continue;
+    }
+    std::istringstream fields(line);
+    std::string f;
+    for (size_t c = 0; c <= step_column && std::getline(fields, f, ','); ++c) {
+    }
+    try {
+      if (std::stoll(f) <= last_step) kept += line + "\n";
+    } catch (const std::exception&) {
+    }
+  }
+  write_file_atomic(path, kept);
+}
+
+class CsvLog {
+ public:
+  CsvLog(const std::string& path, const std::string& header) {
+    const bool fresh = !fs::exists(path) || fs::file_size(path) == 0;
+    out_.open(path, std::ios::app);
+    DS2_REQUIRE(out_, IoError, "{}: cannot open for appending", path);
+    if (fresh) out_ << header << "\n" << std::flush;
+  }
+  template <typename... A>
+  void row(const A&... a) {
+    std::string s;
+    ((s += (s.empty() ? "" : ",") + fmt::format("{}", a)), ...);
+    out_ << s << "\n" << std::flush;
+  }
+
+ private:
+  std::ofstream out_;
+};
+
+}  // namespace
+
+TrainSummary run_training(const Comm& world, const TrainOptions& topt, const ScheduleOptions& sopt,
+                          const LoaderOptions& lopt, const OptimizerOptions& oopt,
+                          const AllreduceOptions& aopt, const model::ModelConfig& mcfg,
+                          const std::string& resolved_ini, const std::atomic<int>& stop) {
+  DS2_REQUIRE(topt.epochs >= 1, ConfigError, "--epochs must be >= 1, got {}", topt.epochs);
+  DS2_REQUIRE(topt.checkpoint_every >= 0, ConfigError, "--checkpoint-every must be >= 0");
+  const bool root = world.root();
+  const std::string metrics_path = topt.metrics.empty() ? topt.out + "/metrics.csv" : topt.metrics;
+  const std::string last_path = topt.out + "/ckpt-last.h5";
+
+  // ---- data ----
+  const pipeline::DatasetIndex index = pipeline::DatasetIndex::read(topt.data + "/index.h5");
+  DS2_REQUIRE(!index.utts.empty(), ConfigError, "{}/index.h5: no utterances", topt.data);
+  const pipeline::Alphabet alphabet =
+      pipeline::Alphabet::parse(index.meta.alphabet, topt.data + "/index.h5 alphabet");
+  DS2_REQUIRE(mcfg.n_bins == index.meta.n_bins, ConfigError,
+              "model.n_bins is {} but {} has {} bins per frame", mcfg.n_bins, topt.data,
+              index.meta.n_bins);
+  DS2_REQUIRE(mcfg.alphabet_size == alphabet.size(), ConfigError,
+              "model.alphabet_size is {} but the alphabet of {} has {} symbols (blank included)",
+              mcfg.alphabet_size, topt.data, alphabet.size());
+  std::vector<int32_t> frames;
+  frames.reserve(index.utts.size());
+  for (const auto& u : index.utts) frames.push_back(u.frames);
+  const Schedule schedule(frames, sopt);
+  BatchLoader loader(topt.data, index, lopt);
+  pipeline::DatasetIndex dev_index;
+  std::unique_ptr<BatchLoader> dev_loader;
+  if (!topt.dev.empty()) {
+    dev_index = pipeline::DatasetIndex::read(topt.dev + "/index.h5");
+    index.meta.check_same(dev_index.meta, topt.dev + "/index.h5");
+    dev_index.mean = index.mean;  // normalize the dev set with the TRAINING statistics
+    dev_index.std = index.std;
+    dev_loader = std::make_unique<BatchLoader>(topt.dev, dev_index, lopt);
+  }
+
+  // ---- model, optimizer, communication ----
+  model::Network net(mcfg);
+  const size_t np = net.num_params();
+  SgdNesterov sgd(np, oopt.momentum, oopt.weight_decay);
+  Allreducer ar(world, aopt);
+  const auto buckets =
+      plan_buckets(net.params_info(), np, static_cast<size_t>(topt.bucket_mib * (1 << 20)));
+  Position pos;
+  if (topt.resume) {
+    DS2_REQUIRE(fs::exists(last_path), ConfigError, "--resume: {} does not exist", last_path);
+    model::CheckpointExtras ex;
+    {
+      std::lock_guard<std::mutex> lock(hdf5_mutex());
+      model::load_checkpoint(last_path, net, nullptr, &ex);
+    }
+    pos.epoch = static_cast<int>(ex.get_int("epoch"));
+    pos.batch = ex.get_int("batch");
+    pos.step = ex.get_int("step");
+    pos.skipped = ex.get_int("skipped");
+    pos.impossible = ex.get_int("impossible");
+    pos.elapsed_s = ex.f64.at("elapsed_s").at(0);
+    pos.best = ex.f64.at("best").at(0);
+    DS2_REQUIRE(ex.get_int("batch_size") == sopt.batch_size &&
+                    ex.get_int("shuffle_seed") == static_cast<int64_t>(sopt.seed) &&
+                    ex.get_int("max_batch_frames") == sopt.max_batch_frames,
+                ConfigError,
+                "{}: --batch-size/--shuffle-seed/--max-batch-frames differ from the run being "
+                "resumed (saved {}/{}/{})",
+                last_path, ex.get_int("batch_size"), ex.get_int("shuffle_seed"),
+                ex.get_int("max_batch_frames"));
+    sgd.set_velocity(ex.f32.at("velocity"));
+    const auto& bn = ex.f32.at("bn_per_rank");
+    const size_t nb = net.num_buffer_floats();
+    if (ex.get_int("world_size") == world.size() && bn.size() == nb * world.size()) {
+      std::copy(bn.begin() + world.rank() * nb, bn.begin() + (world.rank() + 1) * nb,
+                net.buffers());
+    } else if (root) {
+      log()->warn(
+          "{}: saved by {} ranks, running on {}: every rank starts from the averaged "
+          "batch-norm statistics (results will not be bit-identical)",
+          last_path, ex.get_int("world_size"), world.size());
+    }
+    if (root)
+      log()->info("resuming {} at epoch {} batch {} (step {})", last_path, pos.epoch, pos.batch,
+                  pos.step);
+  }
+  world.bcast(net.params(), np);  // rank 0's parameters on every rank (see trainer.h)
+
+  if (root) {
+    make_dirs(topt.out);
+    write_file_atomic(topt.out + "/train.ini", resolved_ini);
+    if (topt.resume) {
+      truncate_csv(metrics_path, pos.step, 0);
+      truncate_csv(topt.out + "/dev.csv", pos.step, 1);
+    }
+  }
+  std::unique_ptr<CsvLog> metrics, dev_csv;
+  if (root) {
+    metrics = std::make_unique<CsvLog>(metrics_path,
+                                       "step,epoch,loss,lr,grad_norm,utts_per_s,skipped,time");
+    if (dev_loader)
+      dev_csv = std::make_unique<CsvLog>(topt.out + "/dev.csv", "epoch,step,dev_loss,dev_cer");
+  }
+
+  // ---- checkpoints (collective: BN statistics are gathered) ----
+  const model::NormStats norm{index.mean, index.std};
+  auto checkpoint = [&](const Position& p, bool best) {
+    const BnState bn = gather_bn(world, net);
+    if (!root) return;
+    AveragedBn avg(net, bn);
+    model::CheckpointExtras ex;
+    ex.set_int("epoch", p.epoch);
+    ex.set_int("batch", p.batch);
+    ex.set_int("step", p.step);
+    ex.set_int("skipped", p.skipped);
+    ex.set_int("impossible", p.impossible);
+    ex.set_int("world_size", world.size());
+    ex.set_int("batch_size", sopt.batch_size);
+    ex.set_int("shuffle_seed", static_cast<int64_t>(sopt.seed));
+    ex.set_int("max_batch_frames", sopt.max_batch_frames);
+    ex.f64["elapsed_s"] = {p.elapsed_s};
+    ex.f64["best"] = {p.best};
+    ex.f64["lr"] = {oopt.lr_for_epoch(p.epoch)};
+    ex.f32["velocity"] = sgd.velocity();
+    ex.f32["bn_per_rank"] = bn.per_rank;
+    ex.str["alphabet"] = index.meta.alphabet;
+    ex.str["train_ini"] = resolved_ini;
+    const std::string path = step_ckpt(topt.out, p.step);
+    {
+      std::lock_guard<std::mutex> lock(hdf5_mutex());
+      model::save_checkpoint(path, net, norm, ex);
+    }
+    link_or_copy(path, last_path);
+    if (best) link_or_copy(path, topt.out + "/ckpt-best.h5");
+    prune(topt.out, topt.keep);
+    log()->info("checkpoint {} (epoch {}, batch {}{})", path, p.epoch, p.batch,
+                best ? ", best so far" : "");
+  };
+
+  // ---- the loop ----
+  TrainSummary sum;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return pos.elapsed_s +
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  const int64_t steps_total = static_cast<int64_t>(schedule.batches_per_epoch()) * topt.epochs;
+  const int64_t first_step = pos.step;
+  int64_t utts_done = 0;
+  bool first = true;
+  Batch batch;
+  while (pos.epoch < topt.epochs && !sum.stopped) {
+    const auto batches = schedule.epoch(pos.epoch);
+    std::vector<std::vector<int64_t>> slices;
+    slices.reserve(batches.size());
+    for (const auto& b : batches) slices.push_back(Schedule::slice(b, world.rank(), world.size()));
+    loader.start(std::move(slices), static_cast<size_t>(pos.batch), pos.step);
+    const double lr = oopt.lr_for_epoch(pos.epoch);
+    double epoch_loss = 0;
+    int64_t epoch_finite = 0;
+    while (pos.batch < static_cast<int64_t>(batches.size())) {
+      DS2_REQUIRE(loader.next(&batch), Error, "loader ended early at epoch {} batch {}", pos.epoch,
+                  pos.batch);
+      const bool vote =
+          stop.load() != 0 || (topt.stop_after_steps > 0 && pos.step + 1 == topt.stop_after_steps);
+      const StepResult r = global_gradient_step(net, ar, buckets, batch, vote);
+      if (r.skip()) {
+        ++pos.skipped;
+        if (root)
+          log()->warn("step {} skipped: {} non-finite costs, {} finite, gradient norm {}",
+                      pos.step + 1, r.nonfinite, r.finite, r.grad_norm);
+      } else {
+        clip_by_global_norm(net.grads(), np, oopt.clip_norm);
+        sgd.step(net.params(), net.grads(), np, lr);
+        epoch_loss += r.loss_sum;
+        epoch_finite += r.finite;
+      }
+      pos.impossible += r.impossible;
+      ++pos.step;
+      ++pos.batch;
+      utts_done += r.utts;
+      if (first) sum.first_loss = r.mean_loss(), first = false;
+      if (root) {
+        const double t = elapsed();
+        const double run_s = t - pos.elapsed_s;
+        const double ups = run_s > 0 ? utts_done / run_s : 0;
+        const double s_per_step = run_s / std::max<int64_t>(1, pos.step - first_step);
+        metrics->row(pos.step, pos.epoch + 1, r.mean_loss(), lr, r.grad_norm, ups, pos.skipped, t);
+        if (pos.step % std::max(1, topt.log_every) == 0 ||
+            pos.batch == static_cast<int64_t>(batches.size()))
+          log()->info(
+              "epoch {} step {}/{} loss {:.3f} lr {:.3g} |g| {:.3g} {:.1f} utt/s "
+              "skipped {} ETA {}",
+              pos.epoch + 1, pos.step, steps_total, r.mean_loss(), lr, r.grad_norm, ups,
+              pos.skipped, Progress::format_duration(s_per_step * (steps_total - pos.step)));
+      }
+      if (r.stop) {
+        sum.stopped = true;
+        break;
+      }
+      if (topt.checkpoint_every > 0 && pos.step % topt.checkpoint_every == 0 &&
+          pos.batch < static_cast<int64_t>(batches.size())) {
+        Position p = pos;
+        p.elapsed_s = elapsed();
+        checkpoint(p, false);
+      }
+    }
+    const bool epoch_done = pos.batch == static_cast<int64_t>(batches.size());
+    bool best = false;
+    if (epoch_done) {
+      sum.last_epoch_loss = epoch_finite > 0 ? epoch_loss / epoch_finite : 0;
+      double metric = sum.last_epoch_loss;
+      if (dev_loader) {
+        const BnState bn = gather_bn(world, net);
+        AveragedBn avg(net, bn);
+        const DevResult d =
+            evaluate_dev(world, net, *dev_loader, dev_index, alphabet, topt.dev_batch_size);
+        metric = d.cer();
+        if (root) {
+          log()->info("epoch {} dev: {} utterances, loss {:.3f}, greedy CER {:.2f}%", pos.epoch + 1,
+                      d.utts, d.loss(), 100 * d.cer());
+          dev_csv->row(pos.epoch + 1, pos.step, d.loss(), d.cer());
+        }
+      } else if (root) {
+        log()->info("epoch {} done: mean training loss {:.3f}", pos.epoch + 1, metric);
+      }
+      best = metric < pos.best;
+      if (best) pos.best = metric;
+      ++pos.epoch;
+      pos.batch = 0;
+      sum.epochs_done = pos.epoch;
+    }
+    if (epoch_done || sum.stopped) {
+      Position p = pos;
+      p.elapsed_s = elapsed();
+      checkpoint(p, best);
+    }
+  }
+  if (root && sum.stopped)
+    log()->info("stopped after step {} on request; resume with --resume", pos.step);
+  sum.steps = pos.step;
+  sum.skipped = pos.skipped;
+  return sum;
+}
+
+}  // namespace ds2::train
