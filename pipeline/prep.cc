@@ -5,10 +5,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
-#include <memory>
-#include <mutex>
 #include <sstream>
 
+#include "augment/summary.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -17,12 +16,10 @@
 #include "core/timer.h"
 #include "ds2/config.h"
 #include "ds2/paths.h"
-#include "augment/augmenter.h"
-#include "augment/noise_list.h"
-#include "augment/summary.h"
 #include "pipeline/alphabet.h"
 #include "pipeline/index.h"
 #include "pipeline/manifest.h"
+#include "pipeline/prep_item.h"
 #include "pipeline/prep_plan.h"
 #include "pipeline/shard.h"
 
@@ -63,10 +60,6 @@ std::string resolve_share_path(const std::string& path) {
 
 namespace {
 
-struct Accepted {
-  const ManifestEntry* entry;
-  std::string text;  // normalized
-};
 
 std::string rejects_name(int shard) {
   std::string s = shard_name(shard);
@@ -126,153 +119,6 @@ void measure_durations(const Comm& comm, std::vector<Accepted>& acc, const RawFo
       (*err)[i] = line.substr(b + 1);
     }
   }
-}
-
-// One Featurizer per worker thread (FFTW plans are not shared between threads).
-class FeaturizerPool {
- public:
-  explicit FeaturizerPool(const FeatureOptions& o) : o_(o) {}
-  std::unique_ptr<Featurizer> take() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (free_.empty()) return std::make_unique<Featurizer>(o_);
-    auto f = std::move(free_.back());
-    free_.pop_back();
-    return f;
-  }
-  void give(std::unique_ptr<Featurizer> f) {
-    std::lock_guard<std::mutex> lock(mu_);
-    free_.push_back(std::move(f));
-  }
-
- private:
-  FeatureOptions o_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Featurizer>> free_;
-};
-
-// One copy of an utterance, featurized.
-struct PreparedCopy {
-  std::string utt_id;        // "<utt_id>" for the clean copy, "<utt_id>~aug<k>" for copy k
-  std::string augment_json;  // "{}" for the clean copy
-  std::vector<float> feats;  // [frames, n_bins]
-  int64_t frames = 0;
-  float seconds = 0;
-};
-
-// An utterance with all its copies ready to be written, or the reason it is rejected.
-struct Prepared {
-  std::string why;
-  std::vector<PreparedCopy> copies;
-  std::vector<int32_t> labels;
-};
-
-// What augmentation needs besides the policy: decoded noise files and corpus access (babble).
-struct AugmentContext {
-  augment::AugmentPolicy policy;
-  augment::NoiseSource noise;
-  size_t n_corpus = 0;
-};
-
-void featurize(const std::vector<float>& audio, int rate, FeaturizerPool& pool, PreparedCopy* c) {
-  auto f = pool.take();
-  f->compute(audio.data(), static_cast<int64_t>(audio.size()), c->feats);
-  c->frames = f->num_frames(static_cast<int64_t>(audio.size()));
-  pool.give(std::move(f));
-  c->seconds = static_cast<float>(static_cast<double>(audio.size()) / rate);
-}
-
-// Decode, augment and featurize one accepted entry with all its copies (thread-safe; runs on
-// worker threads). `index` is the entry's position in the planned list (babble excludes it).
-Prepared prepare(const Accepted& a, size_t index, const PrepOptions& o, const FeatureMeta& meta,
-                 const Alphabet& alphabet, const AugmentContext& aug, FeaturizerPool& pool) {
-  Prepared p;
-  const ManifestEntry& e = *a.entry;
-  const int rate = meta.sample_rate;
-  std::vector<float> audio;
-  try {
-    audio = decode_audio(e.path, rate, &o.raw);
-  } catch (const Error& ex) {
-    p.why = ex.what();
-    return p;
-  }
-  double seconds = static_cast<double>(audio.size()) / rate;
-  if (audio.empty()) {
-    p.why = fmt::format("{}: empty audio (0 samples)", e.path);
-    return p;
-  }
-  if (seconds > o.max_duration) {
-    p.why = fmt::format("too long: {:.2f} s > --max-duration {}", seconds, o.max_duration);
-    return p;
-  }
-  p.copies.resize(1 + aug.policy.copies);
-  p.copies[0].utt_id = e.utt_id;
-  p.copies[0].augment_json = "{}";
-  featurize(audio, rate, pool, &p.copies[0]);
-  if (p.copies[0].frames == 0) {
-    p.why = fmt::format("{}: {:.3f} s is shorter than one analysis window", e.path, seconds);
-    return p;
-  }
-  for (int k = 1; k <= aug.policy.copies; ++k) {
-    PreparedCopy& c = p.copies[k];
-    c.utt_id = fmt::format("{}~aug{}", e.utt_id, k);
-    try {
-      auto params = augment::draw_params(aug.policy, e.utt_id, k, aug.noise.files.size(),
-                                         aug.n_corpus, index);
-      augment::Augmented out = augment::augment(audio, rate, params, aug.noise);
-      c.augment_json = out.json;
-      featurize(out.samples, rate, pool, &c);
-    } catch (const Error& ex) {
-      p.why = fmt::format("{}: augmented copy {}: {}", e.path, k, ex.what());
-      return p;
-    }
-    if (c.frames == 0) {
-      p.why = fmt::format("{}: augmented copy {} is shorter than one analysis window", e.path, k);
-      return p;
-    }
-  }
-  p.labels = alphabet.encode(a.text);
-  return p;
-}
-
-// Estimated seconds of all copies of an utterance of `seconds` (speed and tempo shorten it).
-double planned_seconds(const AugmentContext& aug, const std::string& utt_id, size_t index,
-                       double seconds) {
-  double total = seconds;
-  for (int k = 1; k <= aug.policy.copies; ++k) {
-    auto p = augment::draw_params(aug.policy, utt_id, k, aug.noise.files.size(), aug.n_corpus, index);
-    total += seconds / (p.speed * p.tempo);
-  }
-  return total;
-}
-
-// The policy, and the noise files decoded once per rank (a bad one is a ConfigError naming it).
-AugmentContext load_augment(const PrepOptions& o, const std::vector<Accepted>& planned, int rate) {
-  AugmentContext aug;
-  aug.policy = o.augment.policy();
-  aug.n_corpus = planned.size();
-  if (aug.policy.copies == 0) return aug;
-  if (!o.augment.noise_manifest.empty()) {
-    for (const auto& path : augment::read_noise_list(o.augment.noise_manifest)) {
-      try {
-        aug.noise.add_file(path, decode_audio(path, rate, &o.raw));
-      } catch (const Error& e) {
-        DS2_THROW(ConfigError, "--noise-manifest {}: noise file {}: {}", o.augment.noise_manifest,
-                  path, e.what());
-      }
-      DS2_REQUIRE(!aug.noise.files.back().samples.empty(), ConfigError,
-                  "--noise-manifest {}: noise file {} is empty", o.augment.noise_manifest, path);
-    }
-  }
-  aug.policy.check_noise_sources(aug.noise.files.size());
-  // Babble talkers are other utterances of this corpus, decoded on demand.
-  const std::vector<Accepted>* corpus = &planned;
-  const RawFormat raw = o.raw;
-  aug.noise.corpus_utterance = [corpus, raw, rate](size_t i) {
-    return decode_audio((*corpus)[i].entry->path, rate, &raw);
-  };
-  DS2_LOG_ROOT("prep", info, "augmentation: {} ({} noise files)", aug.policy.to_string(),
-               aug.noise.files.size());
-  return aug;
 }
 
 // Temporary files left by a killed run ("shard-00003.h5.tmp.<pid>") for this rank's shards.
