@@ -12,8 +12,8 @@ namespace ds2 {
 bool parse_command(int argc, char** argv, const std::string& usage, po::options_description& desc,
                    po::variables_map& vm, CommonOptions& common,
                    const po::positional_options_description* positional) {
-  po::options_description all;
-  po::options_description common_desc("Common options");
+  po::options_description all(100, 50);
+  po::options_description common_desc("Common options", 100, 50);
   common_desc.add_options()
       ("help,h", po::bool_switch(&common.help), "print this help and exit")
       ("config", po::value(&common.config), "INI file with options (command line wins)")

@@ -11,7 +11,7 @@ namespace ds2::pipeline {
 
 int prep_main(int argc, char** argv) {
   PrepOptions o;
-  po::options_description desc("ds2 prep options");
+  po::options_description desc("ds2 prep options", 100, 50);
   o.add_to(desc);
   po::variables_map vm;
   CommonOptions common;
