@@ -134,7 +134,12 @@ Batch BatchLoader::load(const std::vector<int64_t>& utts) const {
                   FormatError, "{}: row {} is not utterance '{}' of {} frames the index names",
                   sh.reader->path(), iu.row, iu.utt_id, iu.frames);
       feats[i] = sh.reader->features(iu.row);
-      labels = sh.reader->labels(iu.row);
+      try {
+        labels = sh.reader->labels(iu.row);
+      } catch (const FormatError& e) {
+        DS2_THROW(FormatError, "{}: utterance '{}' (row {}): labels unreadable: {}",
+                  sh.reader->path(), iu.utt_id, iu.row, e.what());
+      }
       b.transcripts.push_back(sh.transcripts[iu.row]);
     }
     b.utt_ids.push_back(iu.utt_id);
