@@ -303,8 +303,8 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
     link_or_copy(path, last_path);
     if (best) link_or_copy(path, topt.out + "/ckpt-best.h5");
     prune(topt.out, topt.keep);
-    log()->info("checkpoint {} (epoch {}, batch {}{})", path, p.epoch, p.batch,
-                best ? ", best so far" : "");
+    log()->info("checkpoint {} (step {}; next: epoch {} batch {}{})", path, p.step, p.epoch + 1,
+                p.batch + 1, best ? "; best so far" : "");
   };
 
   // ---- the loop ----

@@ -164,37 +164,56 @@ def ds2_children(mpirun_pid):
     return kids
 
 
-def check_sigterm(r, tmp):
-    out = f"{tmp}/sig"
-    p = subprocess.Popen(r.cmd(2, "train", "--data", f"{tmp}/data", "--config", r.args.config,
-                               "--out", out, "--batch-size", "4", "--epochs", "3",
-                               "--model.num_threads", "1", "--allreduce", "ring"),
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+def start_training(r, out, *extra):
+    cmd = r.cmd(2, "train", "--data", f"{r.tmp}/data", "--config", r.args.config, "--out", out,
+                "--batch-size", "4", "--epochs", "3", "--model.num_threads", "1",
+                "--allreduce", "ring", *extra)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          env=r.env, start_new_session=True)
+    rows0 = len(metrics(out)) if os.path.exists(f"{out}/metrics.csv") else 0
     deadline = time.time() + 60
-    while time.time() < deadline:
-        if os.path.exists(f"{out}/metrics.csv") and len(metrics(out)) >= 2:
+    while time.time() < deadline:  # wait for two more steps
+        if os.path.exists(f"{out}/metrics.csv") and len(metrics(out)) >= rows0 + 2:
             break
         time.sleep(0.05)
-    # As Slurm does at a time limit: SIGTERM to every task of the job.
+    return p
+
+
+def check_stopped(p, out, what):
+    log, _ = p.communicate(timeout=120)
+    assert "stopped after step" in log, f"{what}: no stop\n{log[-3000:]}"
+    rows = metrics(out)
+    with h5py.File(f"{out}/ckpt-last.h5", "r") as f:
+        step = int(f["extra/step"][0])
+    assert step == int(rows[-1]["step"]), f"{what}: checkpoint step {step} vs {rows[-1]['step']}"
+    return step
+
+
+def check_sigterm(r, tmp):
+    out = f"{tmp}/sig"
+    # 1. SIGTERM to mpirun's process group: Open MPI's mpirun forwards it to the ranks, which
+    #    finish the step and checkpoint; mpirun itself then exits 1 whatever the ranks return.
+    p = start_training(r, out)
+    os.killpg(p.pid, signal.SIGTERM)
+    s1 = check_stopped(p, out, "SIGTERM to the mpirun process group")
+    # 2. As Slurm does at a time limit: SIGTERM to every task. Each rank exits 0, so does mpirun.
+    p = start_training(r, out, "--resume")
     kids = ds2_children(p.pid)
     assert kids, "no ds2 processes found under mpirun"
     for k in kids:
         os.kill(k, signal.SIGTERM)
-    log, _ = p.communicate(timeout=120)
-    assert p.returncode == 0, f"SIGTERM: rc {p.returncode}\n{log[-3000:]}"
-    assert "stopped after step" in log, log[-3000:]
-    rows = metrics(out)
-    with h5py.File(f"{out}/ckpt-last.h5", "r") as f:
-        step = int(f["extra/step"][0])
-    assert step == int(rows[-1]["step"]), f"checkpoint step {step} vs metrics {rows[-1]['step']}"
+    s2 = check_stopped(p, out, "SIGTERM to the ranks")
+    assert p.returncode == 0, f"SIGTERM to the ranks: rc {p.returncode}"
+    assert s2 > s1
+    # 3. Resume to the end.
     r.run(2, "train", "--data", f"{tmp}/data", "--config", r.args.config, "--out", out,
           "--batch-size", "4", "--epochs", "3", "--model.num_threads", "1", "--allreduce", "ring",
           "--resume")
     rows = metrics(out)
     steps = [int(x["step"]) for x in rows]
     assert steps == list(range(1, len(steps) + 1)), "metrics steps not contiguous after resume"
-    print(f"SIGTERM: stopped at step {step}, resumed to step {steps[-1]}")
+    assert int(rows[-1]["epoch"]) == 3
+    print(f"SIGTERM: stopped at step {s1} (process group), {s2} (ranks), resumed to {steps[-1]}")
 
 
 def check_learning(r, tmp, epochs):
@@ -229,7 +248,7 @@ def check_bad_shard(r, tmp):
               "--batch-size", "8", "--epochs", "1", "--model.num_threads", "1", expect_rc=None)
     text = p.stdout + p.stderr
     assert p.returncode != 0, "a corrupt shard did not fail the job"
-    assert shard in text, f"the shard is not named:\n{text[-2000:]}"
+    assert shard in text and "utterance" in text, f"shard/utterance not named:\n{text[-2000:]}"
     print(f"bad shard: rc {p.returncode}, named {shard}")
 
 
