@@ -5,11 +5,13 @@
 // [t0, t0 + nt) (only frames < out_length(T_n) are computed; the rest stay zero):
 //  - time stride 1 ("tap" path, the dominant layers): colf = im2col over frequency only,
 //    (C_in kf, ns F') for the ns = nt + kt - 1 input frames t0 - pt .. t0 + nt - 1 - pt + kt - 1;
-//    then z = sum_i W_i colf[:, i F' ...] -- kt GEMMs reading shifted column windows, so the
-//    unfolded matrix is kt times smaller than a full im2col.
+//    one GEMM P = W (C_out kt, C_in kf) colf gives every tap's partial output, and
+//    z[:, t'] = sum_i P[(c, i), t' + i] (conv_tap_sum). The unfolded matrix is kt times smaller
+//    than a full im2col and the GEMM has C_out kt rows, which keeps sgemm efficient.
 //  - time stride > 1: the full im2col (C_in kt kf, nt F') and one GEMM z = W col.
 // Backward recomputes the columns per chunk instead of storing them (memory stays one chunk):
-// dW (_i) += dz colf^T, dcol = W^T dz (sum over taps into shifted windows), dx += col2im(dcol).
+// dW += dz col^T, dcol = W^T dz, dx += col2im(dcol); on the tap path with dP, the shifted copies
+// of dz (conv_tap_spread), in place of dz.
 // Chunks hold at most spec.col_budget floats (8 MiB), so the workspace does not grow with T.
 #include "model/conv.h"
 
@@ -38,18 +40,24 @@ Conv2d::Conv2d(ParamStore& store, const std::string& name, const ConvSpec& spec)
   w_ = store.add_param(name + ".weight", {spec.c_out, spec.kt, spec.c_in, spec.kf}, Init::kNormal,
                        static_cast<float>(std::sqrt(2.0 / k)));
   bn_ = std::make_unique<BatchNorm>(store, name + ".bn", spec.c_out, spec.bn_momentum, spec.bn_eps);
-  for (Buffer* b : {&z_, &y_, &dz_, &dx_, &col_}) b->set_backend(&store.backend());
+  for (Buffer* b : {&z_, &y_, &dz_, &dx_, &col_, &p_}) b->set_backend(&store.backend());
 }
 
-int Conv2d::chunk_frames() const {
-  if (tap_path()) {
-    const size_t per_frame = static_cast<size_t>(spec_.c_in) * spec_.kf * geom_.f_out();
-    const size_t frames = spec_.col_budget / per_frame;  // input frames incl. the kt - 1 halo
-    const size_t halo = static_cast<size_t>(spec_.kt - 1);
+int ConvSpec::chunk_frames() const {
+  if (st == 1) {
+    const size_t per_frame = static_cast<size_t>(std::max(c_in * kf, c_out * kt)) * f_out();
+    const size_t frames = col_budget / per_frame;  // input frames incl. the kt - 1 halo
+    const size_t halo = static_cast<size_t>(kt - 1);
     return static_cast<int>(std::min<size_t>(1 << 20, frames > halo + 1 ? frames - halo : 1));
   }
-  const size_t per_frame = static_cast<size_t>(geom_.col_rows()) * geom_.f_out();
-  return static_cast<int>(std::clamp<size_t>(spec_.col_budget / per_frame, 1, 1 << 20));
+  const size_t per_frame = static_cast<size_t>(c_in) * kt * kf * f_out();
+  return static_cast<int>(std::clamp<size_t>(col_budget / per_frame, 1, 1 << 20));
+}
+
+std::array<int, 3> ConvSpec::gemm_shape(int t_out) const {
+  const int nt = std::min(chunk_frames(), t_out);
+  if (st == 1) return {c_out * kt, (nt + kt - 1) * f_out(), c_in * kf};
+  return {c_out, nt * f_out(), c_in * kt * kf};
 }
 
 size_t Conv2d::col_floats(int chunk, int t_out) const {
@@ -81,11 +89,11 @@ void Conv2d::forward_chunk(const float* xj, int t0, int nt, float* zj, float* co
     be.gemm(false, false, co, nt * fo, k, 1.0f, w, k, col, nt * fo, 0.0f, z, to * fo);
     return;
   }
-  const int kc = spec_.c_in * spec_.kf, ns = nt + spec_.kt - 1;
+  const int kc = spec_.c_in * spec_.kf, ns = nt + spec_.kt - 1, rows = co * spec_.kt;
+  float* p = p_.ensure(static_cast<size_t>(rows) * ns * fo);
   be.im2col(freq_geom(geom_), xj, t0 - geom_.pt, ns, col);
-  for (int i = 0; i < spec_.kt; ++i)
-    be.gemm(false, false, co, nt * fo, kc, 1.0f, w + static_cast<size_t>(i) * kc, spec_.kt * kc,
-            col + static_cast<size_t>(i) * fo, ns * fo, i ? 1.0f : 0.0f, z, to * fo);
+  be.gemm(false, false, rows, ns * fo, kc, 1.0f, w, kc, col, ns * fo, 0.0f, p, ns * fo);
+  be.conv_tap_sum(p, co, spec_.kt, nt, fo, z, to * fo);
 }
 
 void Conv2d::backward_chunk(const float* xj, const float* dzj, int t0, int nt, float* dxj,
@@ -104,17 +112,14 @@ void Conv2d::backward_chunk(const float* xj, const float* dzj, int t0, int nt, f
     be.col2im(geom_, col, t0, nt, dxj);
     return;
   }
-  const int kc = spec_.c_in * spec_.kf, ns = nt + spec_.kt - 1;
+  const int kc = spec_.c_in * spec_.kf, ns = nt + spec_.kt - 1, rows = co * spec_.kt;
   const ConvGeom fg = freq_geom(geom_);
+  float* dp = p_.ensure(static_cast<size_t>(rows) * ns * fo);
   be.im2col(fg, xj, t0 - geom_.pt, ns, col);
-  for (int i = 0; i < spec_.kt; ++i)
-    be.gemm(false, true, co, kc, nt * fo, 1.0f, g, to * fo, col + static_cast<size_t>(i) * fo,
-            ns * fo, 1.0f, dw + static_cast<size_t>(i) * kc, spec_.kt * kc);
+  be.conv_tap_spread(g, to * fo, co, spec_.kt, nt, fo, dp);
+  be.gemm(false, true, rows, kc, ns * fo, 1.0f, dp, ns * fo, col, ns * fo, 1.0f, dw, kc);
   if (!dxj) return;
-  be.fill(col, static_cast<size_t>(kc) * ns * fo, 0.0f);
-  for (int i = 0; i < spec_.kt; ++i)
-    be.gemm(true, false, kc, nt * fo, co, 1.0f, w + static_cast<size_t>(i) * kc, spec_.kt * kc, g,
-            to * fo, 1.0f, col + static_cast<size_t>(i) * fo, ns * fo);
+  be.gemm(true, false, kc, ns * fo, rows, 1.0f, w, kc, dp, ns * fo, 0.0f, col, ns * fo);
   be.col2im(fg, col, t0 - geom_.pt, ns, dxj);
 }
 
@@ -131,7 +136,7 @@ const float* Conv2d::forward(const float* x, int n, int t, const int32_t* length
   for (int j = 0; j < n; ++j) out_lengths_[j] = std::min(to, spec_.out_length(lengths[j]));
   float* z = z_.ensure(out_plane * n);
   be.fill(z, out_plane * n, 0.0f);
-  const int chunk = chunk_frames();
+  const int chunk = spec_.chunk_frames();
   float* col = col_.ensure(col_floats(chunk, to));
   for (int j = 0; j < n; ++j)
     for (int t0 = 0; t0 < out_lengths_[j]; t0 += chunk)
@@ -158,7 +163,7 @@ float* Conv2d::backward(float* dy, bool need_dx) {
     dx = dx_.ensure(in_plane * n);
     be.fill(dx, in_plane * n, 0.0f);
   }
-  const int chunk = chunk_frames();
+  const int chunk = spec_.chunk_frames();
   float* col = col_.ensure(col_floats(chunk, to));
   for (int j = 0; j < n; ++j)
     for (int t0 = 0; t0 < out_lengths_[j]; t0 += chunk)

@@ -8,6 +8,7 @@
 // Parameters "<name>.weight" (C_out, kt, C_in, kf), N(0, 2 / (C_in kt kf)), plus "<name>.bn.*".
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,11 @@ struct ConvSpec {
   int pt() const { return (kt - 1) / 2; }
   int f_out() const { return (f_in + 2 * pf() - kf) / sf + 1; }
   int out_length(int t) const { return t <= 0 ? 0 : (t + 2 * pt() - kt) / st + 1; }
+  // Output frames per chunk (bounded by col_budget), and the (m, n, k) of the layer's main
+  // forward GEMM for a full chunk: stride 1: (C_out kt, (chunk + kt - 1) F', C_in kf);
+  // else (C_out, chunk F', C_in kt kf). See conv.cc.
+  int chunk_frames() const;
+  std::array<int, 3> gemm_shape(int t_out) const;
 };
 
 class Conv2d {
@@ -42,7 +48,6 @@ class Conv2d {
   const std::vector<int32_t>& out_lengths() const { return out_lengths_; }
 
  private:
-  int chunk_frames() const;  // output frames per im2col chunk (bounded workspace)
   bool tap_path() const { return spec_.st == 1; }
   size_t col_floats(int chunk, int t_out) const;
   // Computes z for utterance j's output frames [t0, t0 + nt) (forward), or the weight and
@@ -58,7 +63,7 @@ class Conv2d {
   const int32_t* lengths_ = nullptr;
   int n_ = 0;
   std::vector<int32_t> out_lengths_;
-  Buffer z_, y_, dz_, dx_, col_;
+  Buffer z_, y_, dz_, dx_, col_, p_;  // p_: per-tap partial outputs (tap path)
 };
 
 }  // namespace ds2::model

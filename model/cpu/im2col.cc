@@ -64,4 +64,33 @@ void CpuBackend::col2im(const ConvGeom& g, const float* col, int t0, int nt, flo
   }
 }
 
+void CpuBackend::conv_tap_sum(const float* p, int c, int kt, int nt, int f, float* z, int ldz) {
+  const size_t ldp = static_cast<size_t>(nt + kt - 1) * f, n = static_cast<size_t>(nt) * f;
+#pragma omp parallel for num_threads(threads_) schedule(static)
+  for (int ch = 0; ch < c; ++ch) {
+    float* zr = z + static_cast<size_t>(ch) * ldz;
+    const float* p0 = p + static_cast<size_t>(ch) * kt * ldp;
+    std::copy(p0, p0 + n, zr);
+    for (int i = 1; i < kt; ++i) {
+      const float* pr = p0 + i * ldp + static_cast<size_t>(i) * f;
+      for (size_t q = 0; q < n; ++q) zr[q] += pr[q];
+    }
+  }
+}
+
+void CpuBackend::conv_tap_spread(const float* dz, int ldz, int c, int kt, int nt, int f,
+                                 float* dp) {
+  const size_t ldp = static_cast<size_t>(nt + kt - 1) * f, n = static_cast<size_t>(nt) * f;
+#pragma omp parallel for num_threads(threads_) schedule(static) collapse(2)
+  for (int ch = 0; ch < c; ++ch)
+    for (int i = 0; i < kt; ++i) {
+      float* row = dp + (static_cast<size_t>(ch) * kt + i) * ldp;
+      const size_t lo = static_cast<size_t>(i) * f;
+      std::fill(row, row + lo, 0.0f);
+      std::copy(dz + static_cast<size_t>(ch) * ldz, dz + static_cast<size_t>(ch) * ldz + n,
+                row + lo);
+      std::fill(row + lo + n, row + ldp, 0.0f);
+    }
+}
+
 }  // namespace ds2::model::cpu
