@@ -6,8 +6,12 @@
 namespace ds2::h5 {
 
 void quiet_errors() {
-  static std::once_flag once;
-  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+  // In a thread-safe HDF5 build the error-printing setting is per thread: set it once on each.
+  thread_local bool quiet = false;
+  if (!quiet) {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    quiet = true;
+  }
 }
 
 #define DS2_H5(call, ...)                                       \

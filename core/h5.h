@@ -126,7 +126,8 @@ class Appender {
   std::vector<T> buf_;
 };
 
-// Switches off HDF5's automatic error printing for this process (idempotent).
+// Switches off HDF5's automatic error printing for the calling thread (idempotent; called by
+// File::create/open).
 void quiet_errors();
 
 }  // namespace ds2::h5
