@@ -215,202 +215,220 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
   Allreducer ar(world, aopt);
   const auto buckets =
       plan_buckets(net.params_info(), np, static_cast<size_t>(topt.bucket_mib * (1 << 20)));
-  Position pos;
-  if (topt.resume) {
-    DS2_REQUIRE(fs::exists(last_path), ConfigError, "--resume: {} does not exist", last_path);
-    model::CheckpointExtras ex;
-    {
-      std::lock_guard<std::mutex> lock(hdf5_mutex());
-      model::load_checkpoint(last_path, net, nullptr, &ex);
-    }
-    pos.epoch = static_cast<int>(ex.get_int("epoch"));
-    pos.batch = ex.get_int("batch");
-    pos.step = ex.get_int("step");
-    pos.skipped = ex.get_int("skipped");
-    pos.impossible = ex.get_int("impossible");
-    pos.elapsed_s = ex.f64.at("elapsed_s").at(0);
-    pos.best = ex.f64.at("best").at(0);
-    DS2_REQUIRE(ex.get_int("batch_size") == sopt.batch_size &&
-                    ex.get_int("shuffle_seed") == static_cast<int64_t>(sopt.seed) &&
-                    ex.get_int("max_batch_frames") == sopt.max_batch_frames,
-                ConfigError,
-                "{}: --batch-size/--shuffle-seed/--max-batch-frames differ from the run being "
-                "resumed (saved {}/{}/{})",
-                last_path, ex.get_int("batch_size"), ex.get_int("shuffle_seed"),
-                ex.get_int("max_batch_frames"));
-    sgd.set_velocity(ex.f32.at("velocity"));
-    const auto& bn = ex.f32.at("bn_per_rank");
-    const size_t nb = net.num_buffer_floats();
-    if (ex.get_int("world_size") == world.size() && bn.size() == nb * world.size()) {
-      std::copy(bn.begin() + world.rank() * nb, bn.begin() + (world.rank() + 1) * nb,
-                net.buffers());
-    } else if (root) {
-      log()->warn(
-          "{}: saved by {} ranks, running on {}: every rank starts from the averaged "
-          "batch-norm statistics (results will not be bit-identical)",
-          last_path, ex.get_int("world_size"), world.size());
-    }
-    if (root)
-      log()->info("resuming {} at epoch {} batch {} (step {})", last_path, pos.epoch, pos.batch,
-                  pos.step);
-  }
-  world.bcast(net.params(), np);  // rank 0's parameters on every rank (see trainer.h)
-
-  if (root) {
-    make_dirs(topt.out);
-    write_file_atomic(topt.out + "/train.ini", resolved_ini);
+  // From here on an exception on one rank may leave gradient buckets in flight on the
+  // Allreducer's thread, whose destructor would then wait for peers that never come: abort the
+  // job here, with the reason, while the Allreducer is still alive (the others are taken down by
+  // MPI_Abort instead of hanging in a collective).
+  try {
+    Position pos;
+    if (!topt.resume && root)
+      DS2_REQUIRE(!fs::exists(last_path), ConfigError,
+                  "{} already holds a run ({}): pass --resume to continue it or choose a new --out",
+                  topt.out, last_path);
     if (topt.resume) {
-      truncate_csv(metrics_path, pos.step, 0);
-      truncate_csv(topt.out + "/dev.csv", pos.step, 1);
+      DS2_REQUIRE(fs::exists(last_path), ConfigError, "--resume: {} does not exist", last_path);
+      model::CheckpointExtras ex;
+      {
+        std::lock_guard<std::mutex> lock(hdf5_mutex());
+        model::load_checkpoint(last_path, net, nullptr, &ex);
+      }
+      pos.epoch = static_cast<int>(ex.get_int("epoch"));
+      pos.batch = ex.get_int("batch");
+      pos.step = ex.get_int("step");
+      pos.skipped = ex.get_int("skipped");
+      pos.impossible = ex.get_int("impossible");
+      pos.elapsed_s = ex.f64.at("elapsed_s").at(0);
+      pos.best = ex.f64.at("best").at(0);
+      DS2_REQUIRE(ex.get_int("batch_size") == sopt.batch_size &&
+                      ex.get_int("shuffle_seed") == static_cast<int64_t>(sopt.seed) &&
+                      ex.get_int("max_batch_frames") == sopt.max_batch_frames,
+                  ConfigError,
+                  "{}: --batch-size/--shuffle-seed/--max-batch-frames differ from the run being "
+                  "resumed (saved {}/{}/{})",
+                  last_path, ex.get_int("batch_size"), ex.get_int("shuffle_seed"),
+                  ex.get_int("max_batch_frames"));
+      sgd.set_velocity(ex.f32.at("velocity"));
+      const auto& bn = ex.f32.at("bn_per_rank");
+      const size_t nb = net.num_buffer_floats();
+      if (ex.get_int("world_size") == world.size() && bn.size() == nb * world.size()) {
+        std::copy(bn.begin() + world.rank() * nb, bn.begin() + (world.rank() + 1) * nb,
+                  net.buffers());
+      } else if (root) {
+        log()->warn(
+            "{}: saved by {} ranks, running on {}: every rank starts from the averaged "
+            "batch-norm statistics (results will not be bit-identical)",
+            last_path, ex.get_int("world_size"), world.size());
+      }
+      if (root)
+        log()->info("resuming {} at epoch {} batch {} (step {})", last_path, pos.epoch, pos.batch,
+                    pos.step);
     }
-  }
-  std::unique_ptr<CsvLog> metrics, dev_csv;
-  if (root) {
-    metrics = std::make_unique<CsvLog>(metrics_path,
-                                       "step,epoch,loss,lr,grad_norm,utts_per_s,skipped,time");
-    if (dev_loader)
-      dev_csv = std::make_unique<CsvLog>(topt.out + "/dev.csv", "epoch,step,dev_loss,dev_cer");
-  }
+    world.bcast(net.params(), np);  // rank 0's parameters on every rank (see trainer.h)
 
-  // ---- checkpoints (collective: BN statistics are gathered) ----
-  const model::NormStats norm{index.mean, index.std};
-  auto checkpoint = [&](const Position& p, bool best) {
-    const BnState bn = gather_bn(world, net);
-    if (!root) return;
-    AveragedBn avg(net, bn);
-    model::CheckpointExtras ex;
-    ex.set_int("epoch", p.epoch);
-    ex.set_int("batch", p.batch);
-    ex.set_int("step", p.step);
-    ex.set_int("skipped", p.skipped);
-    ex.set_int("impossible", p.impossible);
-    ex.set_int("world_size", world.size());
-    ex.set_int("batch_size", sopt.batch_size);
-    ex.set_int("shuffle_seed", static_cast<int64_t>(sopt.seed));
-    ex.set_int("max_batch_frames", sopt.max_batch_frames);
-    ex.f64["elapsed_s"] = {p.elapsed_s};
-    ex.f64["best"] = {p.best};
-    ex.f64["lr"] = {oopt.lr_for_epoch(p.epoch)};
-    ex.f32["velocity"] = sgd.velocity();
-    ex.f32["bn_per_rank"] = bn.per_rank;
-    ex.str["alphabet"] = index.meta.alphabet;
-    ex.str["train_ini"] = resolved_ini;
-    const std::string path = step_ckpt(topt.out, p.step);
-    {
-      std::lock_guard<std::mutex> lock(hdf5_mutex());
-      model::save_checkpoint(path, net, norm, ex);
-    }
-    link_or_copy(path, last_path);
-    if (best) link_or_copy(path, topt.out + "/ckpt-best.h5");
-    prune(topt.out, topt.keep);
-    log()->info("checkpoint {} (step {}; next: epoch {} batch {}{})", path, p.step, p.epoch + 1,
-                p.batch + 1, best ? "; best so far" : "");
-  };
-
-  // ---- the loop ----
-  TrainSummary sum;
-  const auto t0 = std::chrono::steady_clock::now();
-  auto elapsed = [&] {
-    return pos.elapsed_s +
-           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  };
-  const int64_t steps_total = static_cast<int64_t>(schedule.batches_per_epoch()) * topt.epochs;
-  const int64_t first_step = pos.step;
-  int64_t utts_done = 0;
-  bool first = true;
-  Batch batch;
-  while (pos.epoch < topt.epochs && !sum.stopped) {
-    const auto batches = schedule.epoch(pos.epoch);
-    std::vector<std::vector<int64_t>> slices;
-    slices.reserve(batches.size());
-    for (const auto& b : batches) slices.push_back(Schedule::slice(b, world.rank(), world.size()));
-    loader.start(std::move(slices), static_cast<size_t>(pos.batch), pos.step);
-    const double lr = oopt.lr_for_epoch(pos.epoch);
-    double epoch_loss = 0;
-    int64_t epoch_finite = 0;
-    while (pos.batch < static_cast<int64_t>(batches.size())) {
-      DS2_REQUIRE(loader.next(&batch), Error, "loader ended early at epoch {} batch {}", pos.epoch,
-                  pos.batch);
-      const bool vote =
-          stop.load() != 0 || (topt.stop_after_steps > 0 && pos.step + 1 == topt.stop_after_steps);
-      const StepResult r = global_gradient_step(net, ar, buckets, batch, vote);
-      if (r.skip()) {
-        ++pos.skipped;
-        if (root)
-          log()->warn("step {} skipped: {} non-finite costs, {} finite, gradient norm {}",
-                      pos.step + 1, r.nonfinite, r.finite, r.grad_norm);
+    if (root) {
+      make_dirs(topt.out);
+      write_file_atomic(topt.out + "/train.ini", resolved_ini);
+      if (topt.resume) {
+        truncate_csv(metrics_path, pos.step, 0);
+        truncate_csv(topt.out + "/dev.csv", pos.step, 1);
       } else {
-        clip_by_global_norm(net.grads(), np, oopt.clip_norm);
-        sgd.step(net.params(), net.grads(), np, lr);
-        epoch_loss += r.loss_sum;
-        epoch_finite += r.finite;
+        std::error_code ec;
+        fs::remove(metrics_path, ec);
+        fs::remove(topt.out + "/dev.csv", ec);
       }
-      pos.impossible += r.impossible;
-      ++pos.step;
-      ++pos.batch;
-      utts_done += r.utts;
-      if (first) sum.first_loss = r.mean_loss(), first = false;
-      if (root) {
-        const double t = elapsed();
-        const double run_s = t - pos.elapsed_s;
-        const double ups = run_s > 0 ? utts_done / run_s : 0;
-        const double s_per_step = run_s / std::max<int64_t>(1, pos.step - first_step);
-        metrics->row(pos.step, pos.epoch + 1, r.mean_loss(), lr, r.grad_norm, ups, pos.skipped, t);
-        if (pos.step % std::max(1, topt.log_every) == 0 ||
-            pos.batch == static_cast<int64_t>(batches.size()))
-          log()->info(
-              "epoch {} step {}/{} loss {:.3f} lr {:.3g} |g| {:.3g} {:.1f} utt/s "
-              "skipped {} ETA {}",
-              pos.epoch + 1, pos.step, steps_total, r.mean_loss(), lr, r.grad_norm, ups,
-              pos.skipped, Progress::format_duration(s_per_step * (steps_total - pos.step)));
+    }
+    std::unique_ptr<CsvLog> metrics, dev_csv;
+    if (root) {
+      metrics = std::make_unique<CsvLog>(metrics_path,
+                                         "step,epoch,loss,lr,grad_norm,utts_per_s,skipped,time");
+      if (dev_loader)
+        dev_csv = std::make_unique<CsvLog>(topt.out + "/dev.csv", "epoch,step,dev_loss,dev_cer");
+    }
+
+    // ---- checkpoints (collective: BN statistics are gathered) ----
+    const model::NormStats norm{index.mean, index.std};
+    auto checkpoint = [&](const Position& p, bool best) {
+      const BnState bn = gather_bn(world, net);
+      if (!root) return;
+      AveragedBn avg(net, bn);
+      model::CheckpointExtras ex;
+      ex.set_int("epoch", p.epoch);
+      ex.set_int("batch", p.batch);
+      ex.set_int("step", p.step);
+      ex.set_int("skipped", p.skipped);
+      ex.set_int("impossible", p.impossible);
+      ex.set_int("world_size", world.size());
+      ex.set_int("batch_size", sopt.batch_size);
+      ex.set_int("shuffle_seed", static_cast<int64_t>(sopt.seed));
+      ex.set_int("max_batch_frames", sopt.max_batch_frames);
+      ex.f64["elapsed_s"] = {p.elapsed_s};
+      ex.f64["best"] = {p.best};
+      ex.f64["lr"] = {oopt.lr_for_epoch(p.epoch)};
+      ex.f32["velocity"] = sgd.velocity();
+      ex.f32["bn_per_rank"] = bn.per_rank;
+      ex.str["alphabet"] = index.meta.alphabet;
+      ex.str["train_ini"] = resolved_ini;
+      const std::string path = step_ckpt(topt.out, p.step);
+      {
+        std::lock_guard<std::mutex> lock(hdf5_mutex());
+        model::save_checkpoint(path, net, norm, ex);
       }
-      if (r.stop) {
-        sum.stopped = true;
-        break;
+      link_or_copy(path, last_path);
+      if (best) link_or_copy(path, topt.out + "/ckpt-best.h5");
+      prune(topt.out, topt.keep);
+      log()->info("checkpoint {} (step {}; next: epoch {} batch {}{})", path, p.step, p.epoch + 1,
+                  p.batch + 1, best ? "; best so far" : "");
+    };
+
+    // ---- the loop ----
+    TrainSummary sum;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto elapsed = [&] {
+      return pos.elapsed_s +
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    const int64_t steps_total = static_cast<int64_t>(schedule.batches_per_epoch()) * topt.epochs;
+    const int64_t first_step = pos.step;
+    int64_t utts_done = 0;
+    bool first = true;
+    Batch batch;
+    while (pos.epoch < topt.epochs && !sum.stopped) {
+      const auto batches = schedule.epoch(pos.epoch);
+      std::vector<std::vector<int64_t>> slices;
+      slices.reserve(batches.size());
+      for (const auto& b : batches)
+        slices.push_back(Schedule::slice(b, world.rank(), world.size()));
+      loader.start(std::move(slices), static_cast<size_t>(pos.batch), pos.step);
+      const double lr = oopt.lr_for_epoch(pos.epoch);
+      double epoch_loss = 0;
+      int64_t epoch_finite = 0;
+      while (pos.batch < static_cast<int64_t>(batches.size())) {
+        DS2_REQUIRE(loader.next(&batch), Error, "loader ended early at epoch {} batch {}",
+                    pos.epoch, pos.batch);
+        const bool vote = stop.load() != 0 ||
+                          (topt.stop_after_steps > 0 && pos.step + 1 == topt.stop_after_steps);
+        const StepResult r = global_gradient_step(net, ar, buckets, batch, vote);
+        if (r.skip()) {
+          ++pos.skipped;
+          if (root)
+            log()->warn("step {} skipped: {} non-finite costs, {} finite, gradient norm {}",
+                        pos.step + 1, r.nonfinite, r.finite, r.grad_norm);
+        } else {
+          clip_by_global_norm(net.grads(), np, oopt.clip_norm);
+          sgd.step(net.params(), net.grads(), np, lr);
+          epoch_loss += r.loss_sum;
+          epoch_finite += r.finite;
+        }
+        pos.impossible += r.impossible;
+        ++pos.step;
+        ++pos.batch;
+        utts_done += r.utts;
+        if (first) sum.first_loss = r.mean_loss(), first = false;
+        if (root) {
+          const double t = elapsed();
+          const double run_s = t - pos.elapsed_s;
+          const double ups = run_s > 0 ? utts_done / run_s : 0;
+          const double s_per_step = run_s / std::max<int64_t>(1, pos.step - first_step);
+          metrics->row(pos.step, pos.epoch + 1, r.mean_loss(), lr, r.grad_norm, ups, pos.skipped,
+                       t);
+          if (pos.step % std::max(1, topt.log_every) == 0 ||
+              pos.batch == static_cast<int64_t>(batches.size()))
+            log()->info(
+                "epoch {} step {}/{} loss {:.3f} lr {:.3g} |g| {:.3g} {:.1f} utt/s "
+                "skipped {} ETA {}",
+                pos.epoch + 1, pos.step, steps_total, r.mean_loss(), lr, r.grad_norm, ups,
+                pos.skipped, Progress::format_duration(s_per_step * (steps_total - pos.step)));
+        }
+        if (r.stop) {
+          sum.stopped = true;
+          break;
+        }
+        if (topt.checkpoint_every > 0 && pos.step % topt.checkpoint_every == 0 &&
+            pos.batch < static_cast<int64_t>(batches.size())) {
+          Position p = pos;
+          p.elapsed_s = elapsed();
+          checkpoint(p, false);
+        }
       }
-      if (topt.checkpoint_every > 0 && pos.step % topt.checkpoint_every == 0 &&
-          pos.batch < static_cast<int64_t>(batches.size())) {
+      const bool epoch_done = pos.batch == static_cast<int64_t>(batches.size());
+      bool best = false;
+      if (epoch_done) {
+        sum.last_epoch_loss = epoch_finite > 0 ? epoch_loss / epoch_finite : 0;
+        double metric = sum.last_epoch_loss;
+        if (dev_loader) {
+          const BnState bn = gather_bn(world, net);
+          AveragedBn avg(net, bn);
+          const DevResult d =
+              evaluate_dev(world, net, *dev_loader, dev_index, alphabet, topt.dev_batch_size);
+          metric = d.cer();
+          if (root) {
+            log()->info("epoch {} dev: {} utterances, loss {:.3f}, greedy CER {:.2f}%",
+                        pos.epoch + 1, d.utts, d.loss(), 100 * d.cer());
+            dev_csv->row(pos.epoch + 1, pos.step, d.loss(), d.cer());
+          }
+        } else if (root) {
+          log()->info("epoch {} done: mean training loss {:.3f}", pos.epoch + 1, metric);
+        }
+        best = metric < pos.best;
+        if (best) pos.best = metric;
+        ++pos.epoch;
+        pos.batch = 0;
+        sum.epochs_done = pos.epoch;
+      }
+      if (epoch_done || sum.stopped) {
         Position p = pos;
         p.elapsed_s = elapsed();
-        checkpoint(p, false);
+        checkpoint(p, best);
       }
     }
-    const bool epoch_done = pos.batch == static_cast<int64_t>(batches.size());
-    bool best = false;
-    if (epoch_done) {
-      sum.last_epoch_loss = epoch_finite > 0 ? epoch_loss / epoch_finite : 0;
-      double metric = sum.last_epoch_loss;
-      if (dev_loader) {
-        const BnState bn = gather_bn(world, net);
-        AveragedBn avg(net, bn);
-        const DevResult d =
-            evaluate_dev(world, net, *dev_loader, dev_index, alphabet, topt.dev_batch_size);
-        metric = d.cer();
-        if (root) {
-          log()->info("epoch {} dev: {} utterances, loss {:.3f}, greedy CER {:.2f}%", pos.epoch + 1,
-                      d.utts, d.loss(), 100 * d.cer());
-          dev_csv->row(pos.epoch + 1, pos.step, d.loss(), d.cer());
-        }
-      } else if (root) {
-        log()->info("epoch {} done: mean training loss {:.3f}", pos.epoch + 1, metric);
-      }
-      best = metric < pos.best;
-      if (best) pos.best = metric;
-      ++pos.epoch;
-      pos.batch = 0;
-      sum.epochs_done = pos.epoch;
-    }
-    if (epoch_done || sum.stopped) {
-      Position p = pos;
-      p.elapsed_s = elapsed();
-      checkpoint(p, best);
-    }
+    if (root && sum.stopped)
+      log()->info("stopped after step {} on request; resume with --resume", pos.step);
+    sum.steps = pos.step;
+    sum.skipped = pos.skipped;
+    return sum;
+  } catch (const std::exception& e) {
+    abort_all(fmt::format("ds2 train (rank {}): {}", world.rank(), e.what()), 1);
   }
-  if (root && sum.stopped)
-    log()->info("stopped after step {} on request; resume with --resume", pos.step);
-  sum.steps = pos.step;
-  sum.skipped = pos.skipped;
-  return sum;
 }
 
 }  // namespace ds2::train

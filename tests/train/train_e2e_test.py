@@ -166,8 +166,8 @@ def ds2_children(mpirun_pid):
 
 def start_training(r, out, *extra):
     cmd = r.cmd(2, "train", "--data", f"{r.tmp}/data", "--config", r.args.config, "--out", out,
-                "--batch-size", "4", "--epochs", "3", "--model.num_threads", "1",
-                "--allreduce", "ring", *extra)
+                "--batch-size", "4", "--epochs", "40", "--model.num_threads", "1",
+                "--allreduce", "ring", *extra)  # long enough for any signal latency
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          env=r.env, start_new_session=True)
     rows0 = len(metrics(out)) if os.path.exists(f"{out}/metrics.csv") else 0
@@ -205,14 +205,16 @@ def check_sigterm(r, tmp):
     s2 = check_stopped(p, out, "SIGTERM to the ranks")
     assert p.returncode == 0, f"SIGTERM to the ranks: rc {p.returncode}"
     assert s2 > s1
-    # 3. Resume to the end.
+    # 3. Resume to the end of the epoch it stopped in (--epochs may change on resume).
+    with h5py.File(f"{out}/ckpt-last.h5", "r") as f:
+        epochs = int(f["extra/epoch"][0]) + 1
     r.run(2, "train", "--data", f"{tmp}/data", "--config", r.args.config, "--out", out,
-          "--batch-size", "4", "--epochs", "3", "--model.num_threads", "1", "--allreduce", "ring",
-          "--resume")
+          "--batch-size", "4", "--epochs", str(epochs), "--model.num_threads", "1",
+          "--allreduce", "ring", "--resume")
     rows = metrics(out)
     steps = [int(x["step"]) for x in rows]
     assert steps == list(range(1, len(steps) + 1)), "metrics steps not contiguous after resume"
-    assert int(rows[-1]["epoch"]) == 3
+    assert int(rows[-1]["epoch"]) == epochs
     print(f"SIGTERM: stopped at step {s1} (process group), {s2} (ranks), resumed to {steps[-1]}")
 
 
