@@ -18,6 +18,7 @@ PKGS=(
   python3 python3-h5py python3-numpy
   sctk
   flac
+  slurmctld slurmd slurm-client munge
 )
 
 missing=()

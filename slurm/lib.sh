@@ -46,7 +46,9 @@ ds2_setup() {
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   fi
   [[ -x $DS2_BIN ]] || ds2_die "DS2_BIN=$DS2_BIN is not an executable (build ds2 or set DS2_BIN)"
-  ds2_log "job ${SLURM_JOB_ID:-none} (restart ${SLURM_RESTART_COUNT:-0}) on" \
+  local array=""
+  [[ -z ${SLURM_ARRAY_JOB_ID:-} ]] || array=", array task ${SLURM_ARRAY_JOB_ID}_$SLURM_ARRAY_TASK_ID"
+  ds2_log "job ${SLURM_JOB_ID:-none} (restart ${SLURM_RESTART_COUNT:-0}$array) on" \
     "${SLURM_JOB_NODELIST:-$(hostname)}, ${SLURM_NTASKS:-?} tasks, launcher $DS2_LAUNCHER," \
     "ds2 $DS2_BIN"
 }

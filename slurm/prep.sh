@@ -17,7 +17,8 @@ set -uo pipefail
 DS2_SCRIPT=prep.sh
 src=$0 # sbatch runs a spooled copy; the job's Command is the submitted script (no spaces)
 if [[ -n ${SLURM_JOB_ID:-} && ! -f $(dirname "$src")/lib.sh ]]; then
-  src=$(scontrol show job "$SLURM_JOB_ID" | sed -n 's/^ *Command=\([^ ]*\).*/\1/p')
+  src=$(scontrol show job "$SLURM_JOB_ID" | sed -n 's/^ *Command=\([^ ]*\).*/\1/p' | head -1)
+  [[ $src == /* ]] || src=$SLURM_SUBMIT_DIR/$src
 fi
 source "$(dirname "$src")/lib.sh" && ds2_setup "$src" || exit 2
 
