@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "eval/score_main.h"
 #include "pipeline/prep_main.h"
 #include "train/train_main.h"
 
@@ -15,6 +16,8 @@ const std::vector<Command>& commands() {
        &ds2::pipeline::prep_main, MPI_THREAD_FUNNELED},
       {"train", "synchronous data-parallel training (SortaGrad, ring all-reduce, resumable)",
        &ds2::train::train_main, MPI_THREAD_MULTIPLE},
+      {"score", "WER/CER of a hypothesis trn file against a reference (counts as NIST sclite)",
+       &ds2::eval::score_main, MPI_THREAD_SINGLE},
   };
   return table;
 }

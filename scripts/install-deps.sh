@@ -16,7 +16,7 @@ PKGS=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev sqlite3
   espeak-ng fortunes fortune-mod
   python3 python3-h5py python3-numpy
-  sctk
+  sctk irstlm
   flac
   slurmctld slurmd slurm-client munge
 )

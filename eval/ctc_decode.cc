@@ -1,0 +1,388 @@
+// CTC decoding: greedy best path and prefix beam search with a word n-gram LM.
+//
+// Greedy. The best path pi* = argmax_k y_t(k) per frame, collapsed by the CTC map B (merge
+// repeats, then drop blanks). It is the labelling of the most probable *alignment*, not the most
+// probable labelling: many alignments collapse to one labelling and their probabilities add.
+//
+// Prefix beam search (Hannun, Maas, Jurafsky, Ng 2014, "First-pass large vocabulary continuous
+// speech recognition using bi-directional recurrent DNNs", Algorithm 1). A prefix l is a
+// labelling; after frame t it carries
+//   p_b(l)  = P(prefixes of alignments of frames 0..t that collapse to l and end in blank),
+//   p_nb(l) = P(... that collapse to l and end in the last label of l),
+// both in log space. For frame t with probabilities y(k), every prefix l in the beam, with last
+// label e (none for the empty prefix) and p(l) = p_b(l) + p_nb(l), sends mass to the next frame:
+//   blank:             p_b'(l)     += p(l) * y(blank)
+//   repeat e:          p_nb'(l)    += p_nb(l) * y(e)          (e e collapses to e)
+//   new label c != e:  p_nb'(l+c)  += p(l) * y(c)
+//   c == e:            p_nb'(l+e)  += p_b(l) * y(e)           (needs the blank between: e _ e)
+// Merge rule: prefixes are keyed by identity, so the mass reaching one prefix along different
+// routes adds up -- e.g. "a" from (a,_) via the blank rule and from (_,a) via the new-label rule.
+// Prefixes are nodes of a trie (parent, label), created once and reused, so a prefix is an
+// int id, identified by its (parent id, label) pair: equal prefixes have equal keys and "l+c"
+// is the key (l, c), not a string copy. Per frame, the mass is accumulated in a hash table keyed
+// by (parent, label), one lookup per extension; the `beam` best entries become the next beam and
+// only they get trie nodes (or find theirs from an earlier frame). A prefix dropped from the beam
+// loses its mass (as in Algorithm 1).
+// With an unbounded beam and no pruning the result is exact: p(l) is the total CTC probability
+// of l (summed over all alignments), which is what the tests check by brute force.
+//
+// Language model. score(l) = ln p(l) + alpha * ln P_lm(words(l)) + beta * |words(l)|. A word is
+// complete when the space symbol is appended after a non-space label; its ln P(w | previous
+// order-1 words) is then added to the new prefix's LM score (cached per trie node, so each word
+// is looked up once per prefix). At the end, the unfinished last word is scored the same way,
+// and with lm_eos ln P(</s> | last words). The LM score is a function of the labelling, so merged
+// prefixes agree on it and only the acoustic masses add. The LM context starts at <s>.
+//
+// Pruning per frame: only the top_k labels (excluding blank) with ln y(c) >= prune_logprob are
+// tried as extensions; blank and the repeat of the last label are always applied.
+#include "eval/ctc_decode.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+#include "eval/arpa_lm.h"
+#include "eval/flat_map.h"
+#include "pipeline/alphabet.h"
+
+namespace ds2::eval {
+
+namespace {
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+inline double log_add(double a, double b) {
+  if (a == kNegInf) return b;
+  if (b == kNegInf) return a;
+  return a > b ? a + std::log1p(std::exp(b - a)) : b + std::log1p(std::exp(a - b));
+}
+
+}  // namespace
+
+std::vector<int32_t> greedy_decode(const float* scores, int t, int c, int stride, int blank) {
+  std::vector<int32_t> out;
+  int prev = -1;
+  for (int i = 0; i < t; ++i) {
+    const float* row = scores + static_cast<size_t>(i) * stride;
+    int best = 0;
+    for (int k = 1; k < c; ++k)
+      if (row[k] > row[best]) best = k;
+    if (best != prev && best != blank) out.push_back(best);
+    prev = best;
+  }
+  return out;
+}
+
+void log_softmax_rows(const float* act, int t, int c, int stride, float* out) {
+  for (int i = 0; i < t; ++i) {
+    const float* a = act + static_cast<size_t>(i) * stride;
+    float* o = out + static_cast<size_t>(i) * c;
+    float m = a[0];
+    for (int k = 1; k < c; ++k) m = std::max(m, a[k]);
+    double sum = 0;
+    for (int k = 0; k < c; ++k) sum += std::exp(static_cast<double>(a[k] - m));
+    const float lse = m + static_cast<float>(std::log(sum));
+    for (int k = 0; k < c; ++k) o[k] = a[k] - lse;
+  }
+}
+
+void BeamOptions::add_to(po::options_description& d) {
+  d.add_options()("beam", po::value(&beam)->default_value(beam),
+                  "prefix beam width (1 = near-greedy)")(
+      "alpha", po::value(&alpha)->default_value(alpha), "LM weight on ln P_lm")(
+      "beta", po::value(&beta)->default_value(beta), "bonus per word (with an LM)")(
+      "prune-logprob", po::value(&prune_logprob)->default_value(prune_logprob),
+      "per frame, skip characters whose ln probability is below this")(
+      "top-k", po::value(&top_k)->default_value(top_k),
+      "per frame, extend prefixes with at most this many characters")(
+      "lm-eos", po::value(&lm_eos)->default_value(lm_eos),
+      "score the end of sentence </s> with the LM");
+}
+
+// ---- workspace -------------------------------------------------------------------------------
+
+struct BeamWorkspace::Impl {
+  // Trie of prefixes; node 0 is the empty prefix.
+  struct Node {
+    int32_t parent, label;
+    int32_t state;        // LM context (index into ctx/ctx_len)
+    int32_t words;        // words scored so far
+    double lm_logp;       // sum of ln P_lm of those words
+    int32_t space_state;  // cached result of appending a space (-2: not computed yet)
+    int32_t space_words;
+    double space_lm_logp;
+  };
+  std::vector<Node> nodes;
+  FlatMap children;  // parent * C + label -> node
+  // LM contexts: `width` word ids per state (oldest first), ctx_len[s] of them valid.
+  int width = 0;
+  std::vector<int32_t> ctx, ctx_len;
+  // Per-frame candidates.
+  struct Cand {
+    int32_t node;           // or -1 for an extension without a node yet
+    int32_t parent, label;  // for node == -1
+    double pb, pnb, score;
+  };
+  std::vector<Cand> cands;
+  FlatMap cand_index;  // key -> index in cands
+  std::vector<int32_t> order, beam, labels, frame_labels;
+  std::vector<double> beam_pb, beam_pnb;
+  std::string word;
+};
+
+BeamWorkspace::BeamWorkspace() : impl_(new Impl) {}
+BeamWorkspace::~BeamWorkspace() { delete impl_; }
+
+size_t BeamWorkspace::bytes() const {
+  const Impl& w = *impl_;
+  return w.nodes.capacity() * sizeof(Impl::Node) + w.children.bytes() + w.cand_index.bytes() +
+         w.cands.capacity() * sizeof(Impl::Cand) + (w.ctx.capacity() + w.ctx_len.capacity()) * 4;
+}
+
+// ---- search ----------------------------------------------------------------------------------
+
+namespace {
+
+using Impl = BeamWorkspace::Impl;
+
+struct Search {
+  Impl& w;
+  const pipeline::Alphabet& alphabet;
+  const LanguageModel* lm;
+  const BeamOptions& o;
+  int c, space, blank;
+
+  double lm_part(int32_t words, double lm_logp) const {
+    return lm ? o.alpha * lm_logp + o.beta * words : 0.0;
+  }
+
+  int32_t new_state(int32_t from, int32_t word_id) {
+    const int32_t s = static_cast<int32_t>(w.ctx_len.size());
+    if (w.width == 0) {
+      w.ctx_len.push_back(0);
+      return s;
+    }
+    const int32_t len = w.ctx_len[from];
+    w.ctx.resize(w.ctx.size() + w.width);
+    const int32_t* src = &w.ctx[static_cast<size_t>(from) * w.width];
+    int32_t* dst = &w.ctx[static_cast<size_t>(s) * w.width];
+    const int keep = std::min<int32_t>(len, w.width - 1);
+    for (int i = 0; i < keep; ++i) dst[i] = src[len - keep + i];
+    dst[keep] = word_id;
+    w.ctx_len.push_back(keep + 1);
+    return s;
+  }
+
+  // The word ending at node n (labels back to the previous space or the root), as UTF-8.
+  const std::string& word_at(int32_t n) {
+    w.labels.clear();
+    while (n > 0 && w.nodes[n].label != space) {
+      w.labels.push_back(w.nodes[n].label);
+      n = w.nodes[n].parent;
+    }
+    w.word.clear();
+    for (auto it = w.labels.rbegin(); it != w.labels.rend(); ++it) w.word += alphabet.symbol(*it);
+    return w.word;
+  }
+
+  // ln P_lm of the word ending at n given n's context; returns the new context in *state.
+  double score_word(int32_t n, int32_t* state) {
+    const int32_t id = lm->word_id(word_at(n));
+    const Impl::Node& node = w.nodes[n];
+    const double lp =
+        lm->log_prob(&w.ctx[static_cast<size_t>(node.state) * w.width], w.ctx_len[node.state], id);
+    *state = new_state(node.state, id);
+    return lp;
+  }
+
+  // Does appending a space to node n complete a word?
+  bool ends_word(int32_t n) const { return lm && n > 0 && w.nodes[n].label != space; }
+
+  // Fills the space cache of node n.
+  void cache_space(int32_t n) {
+    if (w.nodes[n].space_state != -2) return;
+    Impl::Node& nd = w.nodes[n];
+    if (ends_word(n)) {
+      int32_t st = 0;
+      const double word_lp = score_word(n, &st);  // touches ctx, not nodes: nd stays valid
+      nd.space_state = st;
+      nd.space_words = nd.words + 1;
+      nd.space_lm_logp = nd.lm_logp + word_lp;
+    } else {
+      nd.space_state = nd.state;
+      nd.space_words = nd.words;
+      nd.space_lm_logp = nd.lm_logp;
+    }
+  }
+
+  int32_t add_node(int32_t parent, int32_t label) {
+    Impl::Node nd{parent, label, 0, 0, 0.0, -2, 0, 0.0};
+    const Impl::Node& p = w.nodes[parent];
+    nd.state = p.state;
+    nd.words = p.words;
+    nd.lm_logp = p.lm_logp;
+    if (label == space) {
+      cache_space(parent);
+      const Impl::Node& p2 = w.nodes[parent];
+      nd.state = p2.space_state;
+      nd.words = p2.space_words;
+      nd.lm_logp = p2.space_lm_logp;
+    }
+    const int32_t id = static_cast<int32_t>(w.nodes.size());
+    w.nodes.push_back(nd);
+    bool inserted = false;
+    w.children.find_or_insert(static_cast<uint64_t>(parent) * c + label, id, &inserted);
+    return id;
+  }
+
+  // The candidate for prefix (parent, label): one hash lookup. A prefix is identified by
+  // (parent node, label), so an extension l+c meets the beam entry for the same prefix here
+  // (that is the merge). `node` is the prefix's node when the caller knows it (beam entries).
+  Impl::Cand& cand(int32_t node, int32_t parent, int32_t label) {
+    const uint64_t key = parent < 0 ? ~0ULL : static_cast<uint64_t>(parent) * c + label;
+    bool inserted = false;
+    int32_t* idx =
+        w.cand_index.find_or_insert(key, static_cast<int32_t>(w.cands.size()), &inserted);
+    if (inserted) w.cands.push_back({node, parent, label, kNegInf, kNegInf, 0.0});
+    Impl::Cand& x = w.cands[*idx];
+    if (node >= 0) x.node = node;
+    return x;
+  }
+
+  void select_labels(const float* lp) {
+    w.frame_labels.clear();
+    for (int k = 0; k < c; ++k)
+      if (k != blank && lp[k] >= o.prune_logprob) w.frame_labels.push_back(k);
+    if (static_cast<int>(w.frame_labels.size()) > o.top_k) {
+      auto by_prob = [&](int32_t a, int32_t b) {
+        return lp[a] > lp[b] || (lp[a] == lp[b] && a < b);
+      };
+      std::nth_element(w.frame_labels.begin(), w.frame_labels.begin() + o.top_k,
+                       w.frame_labels.end(), by_prob);
+      w.frame_labels.resize(o.top_k);
+    }
+  }
+
+  void step(const float* lp) {
+    select_labels(lp);
+    w.cands.clear();
+    w.cand_index.clear();
+    for (size_t b = 0; b < w.beam.size(); ++b) {
+      const int32_t n = w.beam[b];
+      const double pb = w.beam_pb[b], pnb = w.beam_pnb[b], p = log_add(pb, pnb);
+      const int32_t e = n > 0 ? w.nodes[n].label : -1;
+      {
+        Impl::Cand& s = cand(n, w.nodes[n].parent, e);
+        s.pb = log_add(s.pb, p + lp[blank]);
+        if (e >= 0) s.pnb = log_add(s.pnb, pnb + lp[e]);
+      }
+      for (int32_t k : w.frame_labels) {
+        Impl::Cand& x = cand(-1, n, k);
+        x.pnb = log_add(x.pnb, (k == e ? pb : p) + lp[k]);
+      }
+    }
+    // Rank: ln p + LM part (an extension by a space already carries its new word).
+    for (auto& x : w.cands) {
+      double lmp;
+      if (x.node >= 0) {
+        lmp = lm_part(w.nodes[x.node].words, w.nodes[x.node].lm_logp);
+      } else if (x.label == space) {
+        cache_space(x.parent);
+        lmp = lm_part(w.nodes[x.parent].space_words, w.nodes[x.parent].space_lm_logp);
+      } else {
+        lmp = lm_part(w.nodes[x.parent].words, w.nodes[x.parent].lm_logp);
+      }
+      x.score = log_add(x.pb, x.pnb) + lmp;
+    }
+    w.order.resize(w.cands.size());
+    for (size_t i = 0; i < w.order.size(); ++i) w.order[i] = static_cast<int32_t>(i);
+    auto better = [&](int32_t a, int32_t b) {
+      return w.cands[a].score > w.cands[b].score || (w.cands[a].score == w.cands[b].score && a < b);
+    };
+    const size_t keep = std::min<size_t>(w.order.size(), static_cast<size_t>(o.beam));
+    if (keep < w.order.size())
+      std::nth_element(w.order.begin(), w.order.begin() + keep, w.order.end(), better);
+    w.order.resize(keep);
+    std::sort(w.order.begin(), w.order.end(), better);
+    w.beam.clear();
+    w.beam_pb.clear();
+    w.beam_pnb.clear();
+    for (int32_t i : w.order) {
+      const Impl::Cand x = w.cands[i];
+      if (x.score == kNegInf) continue;
+      int32_t node = x.node;
+      if (node < 0) {  // a trie node may exist from an earlier frame (dropped from the beam since)
+        node = w.children.find(static_cast<uint64_t>(x.parent) * c + x.label);
+        if (node < 0) node = add_node(x.parent, x.label);
+      }
+      w.beam.push_back(node);
+      w.beam_pb.push_back(x.pb);
+      w.beam_pnb.push_back(x.pnb);
+    }
+  }
+};
+
+}  // namespace
+
+std::vector<Hypothesis> prefix_beam_search(const float* log_probs, int t, int c, int stride,
+                                           const pipeline::Alphabet& alphabet,
+                                           const LanguageModel* lm, const BeamOptions& options,
+                                           BeamWorkspace* ws) {
+  DS2_REQUIRE(options.beam >= 1, ConfigError, "--beam must be >= 1 (got {})", options.beam);
+  DS2_REQUIRE(options.top_k >= 1, ConfigError, "--top-k must be >= 1 (got {})", options.top_k);
+  DS2_REQUIRE(c == alphabet.size(), ConfigError,
+              "decoder: {} scores per frame but the alphabet has {} symbols", c, alphabet.size());
+  BeamWorkspace local;
+  Impl& w = (ws ? *ws : local).impl();
+  int space = -1;
+  for (int k = 1; k < alphabet.size(); ++k)
+    if (alphabet.symbol(k) == " ") space = k;
+
+  // Reset the workspace (keeps capacity).
+  w.nodes.clear();
+  w.children.clear();
+  w.width = lm ? std::max(0, lm->order() - 1) : 0;
+  w.ctx.assign(w.width, 0);
+  w.ctx_len.assign(1, 0);
+  if (lm && w.width > 0 && lm->bos_id() != LanguageModel::kNoWord) {
+    w.ctx[0] = lm->bos_id();
+    w.ctx_len[0] = 1;
+  }
+  w.nodes.push_back({-1, -1, 0, 0, 0.0, -2, 0, 0.0});
+  w.beam.assign(1, 0);
+  w.beam_pb.assign(1, 0.0);
+  w.beam_pnb.assign(1, kNegInf);
+
+  Search s{w, alphabet, lm, options, c, space, alphabet.blank()};
+  for (int i = 0; i < t; ++i) s.step(log_probs + static_cast<size_t>(i) * stride);
+
+  // Final scores: the unfinished last word and </s>.
+  std::vector<Hypothesis> out;
+  out.reserve(w.beam.size());
+  for (size_t b = 0; b < w.beam.size(); ++b) {
+    const int32_t n = w.beam[b];
+    Hypothesis h;
+    h.log_p_ctc = log_add(w.beam_pb[b], w.beam_pnb[b]);
+    if (lm) {
+      s.cache_space(n);  // scores the last word if it is unfinished
+      const Impl::Node& nd = w.nodes[n];
+      h.words = nd.space_words;
+      h.log_p_lm = nd.space_lm_logp;
+      if (options.lm_eos && lm->eos_id() != LanguageModel::kNoWord)
+        h.log_p_lm += lm->log_prob(&w.ctx[static_cast<size_t>(nd.space_state) * w.width],
+                                   w.ctx_len[nd.space_state], lm->eos_id());
+      h.score = h.log_p_ctc + options.alpha * h.log_p_lm + options.beta * h.words;
+    } else {
+      h.score = h.log_p_ctc;
+    }
+    for (int32_t m = n; m > 0; m = w.nodes[m].parent) h.labels.push_back(w.nodes[m].label);
+    std::reverse(h.labels.begin(), h.labels.end());
+    out.push_back(std::move(h));
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
+  return out;
+}
+
+}  // namespace ds2::eval

@@ -1,0 +1,77 @@
+// CTC decoding: greedy (best path) and prefix beam search with a word n-gram LM.
+// The algorithm and its merge rules are explained at the top of eval/ctc_decode.cc.
+//
+// Input layout, for one utterance: T' frames of C scores, frame t at `x + t * stride`
+// (stride >= C). The network output (T', N, C) row-major is used for utterance n with
+// x = out + n * C and stride = N * C.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/options.h"
+
+namespace ds2::pipeline {
+class Alphabet;
+}
+
+namespace ds2::eval {
+
+class LanguageModel;
+
+// Best path: argmax per frame, collapse repeats, drop blanks. `scores` may be probabilities,
+// log-probabilities or pre-softmax activations (the argmax is the same); ties go to the lower
+// index. Returns the label indices (never `blank`).
+std::vector<int32_t> greedy_decode(const float* scores, int t, int c, int stride, int blank = 0);
+
+// Row-wise log-softmax of activations (T', C) with row stride `stride` into `out`, dense
+// (T', C) (out[t * c + k]). For feeding prefix_beam_search from the network output.
+void log_softmax_rows(const float* act, int t, int c, int stride, float* out);
+
+struct BeamOptions {
+  int beam = 64;                // prefixes kept per frame
+  float alpha = 0.5f;           // LM weight (on ln P_lm)
+  float beta = 1.0f;            // bonus per word
+  float prune_logprob = -10.f;  // per frame, skip characters with ln p below this
+  int top_k = 40;               // per frame, extend with at most the k most probable characters
+  bool lm_eos = true;           // add alpha * ln P(</s> | last words) at the end
+  void add_to(po::options_description& d);
+};
+
+struct Hypothesis {
+  std::vector<int32_t> labels;  // label indices, blanks removed
+  double score = 0;             // log_p_ctc + alpha * log_p_lm + beta * words (log_p_ctc w/o LM)
+  double log_p_ctc = 0;         // ln of the total CTC probability of `labels` (within the beam)
+  double log_p_lm = 0;          // ln P_lm of the words (incl. </s> when lm_eos); 0 without LM
+  int words = 0;                // words scored by the LM; 0 without LM
+};
+
+// Reusable state of prefix_beam_search: the prefix trie, candidate hash table and LM contexts.
+// Keep one per thread and pass it to every call to avoid allocations; not thread-safe.
+class BeamWorkspace {
+ public:
+  BeamWorkspace();
+  ~BeamWorkspace();
+  BeamWorkspace(const BeamWorkspace&) = delete;
+  BeamWorkspace& operator=(const BeamWorkspace&) = delete;
+  struct Impl;
+  Impl& impl() { return *impl_; }
+  // Bytes held by the workspace (grows to the largest search seen).
+  size_t bytes() const;
+
+ private:
+  Impl* impl_;
+};
+
+// CTC prefix beam search (Hannun et al. 2014) over log-probabilities `log_probs` (natural log,
+// layout as above; use log_softmax_rows on activations). Words are separated by the alphabet's
+// space symbol (" "); when `lm` is null, alpha, beta and lm_eos are ignored and prefixes are
+// ranked by ln P_ctc alone. Returns the final beam, best first (at most options.beam entries).
+// `ws` may be null (a temporary workspace is used).
+std::vector<Hypothesis> prefix_beam_search(const float* log_probs, int t, int c, int stride,
+                                           const pipeline::Alphabet& alphabet,
+                                           const LanguageModel* lm, const BeamOptions& options,
+                                           BeamWorkspace* ws = nullptr);
+
+}  // namespace ds2::eval
