@@ -260,8 +260,8 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
             last_path, ex.get_int("world_size"), world.size());
       }
       if (root)
-        log()->info("resuming {} at epoch {} batch {} (step {})", last_path, pos.epoch, pos.batch,
-                    pos.step);
+        log()->info("resuming {} at epoch {} batch {} (after step {})", last_path, pos.epoch + 1,
+                    pos.batch + 1, pos.step);
     }
     world.bcast(net.params(), np);  // rank 0's parameters on every rank (see trainer.h)
 
