@@ -123,6 +123,34 @@ TEST(GradSync, AveragedGradientEqualsSingleProcessBatch) { check_equivalence(6);
 
 TEST(GradSync, SmallBatchLeavesEmptySlices) { check_equivalence(2); }
 
+// One utterance whose labels cannot fit its frames: excluded and counted, the step still trains
+// on the others. A NaN in one utterance's features: every rank must agree to skip the step.
+TEST(GradSync, ImpossibleIsCountedAndNonFiniteSkipsOnEveryRank) {
+  Comm world;
+  const model::ModelConfig cfg = small_config();
+  model::Network net(cfg);
+  Allreducer ar(world, AllreduceOptions{});
+  const auto buckets = plan_buckets(net.params_info(), net.num_params(), 1024);
+  const int b = 4;
+  auto utts = make_utts(b, cfg.n_bins, cfg.alphabet_size, 5);
+  std::vector<int64_t> all = {0, 1, 2, 3};
+  const int last_frames = static_cast<int>(utts[b - 1].x.size() / cfg.n_bins);
+  utts[b - 1].labels.clear();  // more labels than output frames (no conv: one per frame)
+  for (int k = 0; k <= last_frames; ++k) utts[b - 1].labels.push_back(1 + k % 2);
+  const auto mine = Schedule::slice(all, world.rank(), world.size());
+  StepResult r = global_gradient_step(net, ar, buckets, make_batch(utts, mine, cfg.n_bins), false);
+  EXPECT_EQ(r.impossible, 1);
+  EXPECT_EQ(r.finite, b - 1);
+  EXPECT_EQ(r.nonfinite, 0);
+  EXPECT_FALSE(r.skip());
+
+  utts = make_utts(b, cfg.n_bins, cfg.alphabet_size, 5);
+  utts[b - 1].x[3] = std::nanf("");  // lands on the last rank's slice
+  r = global_gradient_step(net, ar, buckets, make_batch(utts, mine, cfg.n_bins), false);
+  EXPECT_TRUE(r.skip()) << "nonfinite " << r.nonfinite << " norm " << r.grad_norm;
+  EXPECT_FALSE(r.stop);
+}
+
 TEST(GradSync, BucketsTileTheArenaFromTheEnd) {
   model::Network net(small_config());
   const size_t n = net.num_params();
