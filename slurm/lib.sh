@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by slurm/{prep,train,eval_sweep}.sh (sourced): site settings, the MPI launcher, and
 # signal forwarding. Not a job script itself.
 #
@@ -26,6 +27,7 @@ ds2_setup() {
     # The environment wins: remember what is set, source, restore.
     local names saved=""
     names=$(compgen -v DS2_ || true)
+    # shellcheck disable=SC2086 # one word per variable name
     [[ -z $names ]] || saved=$(declare -p $names |
       sed -E 's/^declare -- /declare -g /; s/^declare -([a-zA-Z]+) /declare -g\1 /')
     # shellcheck disable=SC1090
@@ -47,7 +49,8 @@ ds2_setup() {
   fi
   [[ -x $DS2_BIN ]] || ds2_die "DS2_BIN=$DS2_BIN is not an executable (build ds2 or set DS2_BIN)"
   local array=""
-  [[ -z ${SLURM_ARRAY_JOB_ID:-} ]] || array=", array task ${SLURM_ARRAY_JOB_ID}_$SLURM_ARRAY_TASK_ID"
+  [[ -z ${SLURM_ARRAY_JOB_ID:-} ]] ||
+    array=", array task ${SLURM_ARRAY_JOB_ID}_$SLURM_ARRAY_TASK_ID"
   ds2_log "job ${SLURM_JOB_ID:-none} (restart ${SLURM_RESTART_COUNT:-0}$array) on" \
     "${SLURM_JOB_NODELIST:-$(hostname)}, ${SLURM_NTASKS:-?} tasks, launcher $DS2_LAUNCHER," \
     "ds2 $DS2_BIN"
@@ -62,10 +65,9 @@ ds2_setup() {
 DS2_STOPPED=""
 ds2_launch() {
   local cmd
+  # shellcheck disable=SC2206 # the flags are split into words on purpose
   case $DS2_LAUNCHER in
-    # shellcheck disable=SC2206
     srun) cmd=(srun $DS2_SRUN_FLAGS "$DS2_BIN" "$@") ;;
-    # shellcheck disable=SC2206
     mpirun) cmd=(mpirun $DS2_MPIRUN_FLAGS "$DS2_BIN" "$@") ;;
     *) ds2_die "DS2_LAUNCHER=$DS2_LAUNCHER: expected srun or mpirun" ;;
   esac

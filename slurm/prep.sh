@@ -20,7 +20,8 @@ if [[ -n ${SLURM_JOB_ID:-} && ! -f $(dirname "$src")/lib.sh ]]; then
   src=$(scontrol show job "$SLURM_JOB_ID" | sed -n 's/^ *Command=\([^ ]*\).*/\1/p' | head -1)
   [[ $src == /* ]] || src=$SLURM_SUBMIT_DIR/$src
 fi
+# shellcheck source=slurm/lib.sh
 source "$(dirname "$src")/lib.sh" && ds2_setup "$src" || exit 2
 
-# shellcheck disable=SC2206
+# shellcheck disable=SC2086 # DS2_PREP_ARGS is split into words on purpose
 ds2_launch prep ${DS2_PREP_ARGS:-} "$@"

@@ -33,8 +33,10 @@ if ! "$ds2" sweep --help >/dev/null 2>&1; then
   echo "SKIP: ds2 sweep not built yet (checked: eval_sweep.sh refuses with exit 3 and says why)"
   exit 77
 fi
-"$ds2" sweep --help | grep -q -- "--grid" && "$ds2" sweep --help | grep -q -- "--db" ||
-  { echo "SKIP: ds2 sweep has no --grid/--db (DESIGN.md's CLI); update this test"; exit 77; }
+if ! "$ds2" sweep --help | grep -q -- "--grid" || ! "$ds2" sweep --help | grep -q -- "--db"; then
+  echo "SKIP: ds2 sweep has no --grid/--db (DESIGN.md's CLI); update this test"
+  exit 77
+fi
 command -v espeak-ng >/dev/null || { echo "SKIP: espeak-ng not installed (demo corpus)"; exit 77; }
 command -v sqlite3 >/dev/null || { echo "SKIP: sqlite3 not installed"; exit 77; }
 

@@ -3,8 +3,9 @@
 # Usage: prep_sbatch_test.sh SOURCE_DIR DS2_BINARY
 # Checks, against expectations computed here: the job completes with exit 0 on 2 tasks; its log
 # is logs/ds2-prep-<jobid>.log and shows one MPI job of size 2 (not two singletons); index.h5
-# lists exactly the manifest's utterances; a resubmission reuses every shard; a missing manifest
-# fails the job (non-zero exit) with the manifest named in the log.
+# lists exactly the manifest's utterances; a resubmission reuses every shard and takes its srun
+# flags from a site.conf whose DS2_BIN loses to the environment's; a missing manifest fails
+# the job (non-zero exit) with the manifest named in the log.
 # Exits 77 (skipped) when Slurm, munge or espeak-ng are missing or the cluster does not start.
 set -euo pipefail
 src=${1:?usage: prep_sbatch_test.sh SOURCE_DIR DS2_BINARY}
@@ -46,10 +47,14 @@ print(f"index.h5: {len(got)} utterances, manifest {len(want)}")
 assert got == want, (got, want)
 PY
 
-# A resubmission reuses the finished shards.
-job2=$(submit --manifest corpus/train.tsv --out data/train --shards 3 --threads 1) ||
-  { cat "logs/ds2-prep-$job2.log"; fail "resubmitted prep failed"; }
-grep -q "(0 made, 3 reused)" "logs/ds2-prep-$job2.log" || { cat "logs/ds2-prep-$job2.log"; fail "no reuse"; }
+# A resubmission reuses the finished shards. Site settings from a site.conf: its srun flags are
+# used, its DS2_BIN loses to the environment's.
+printf '%s\n' 'DS2_BIN=/nonexistent/ds2' 'DS2_SRUN_FLAGS="--mpi=pmix --label"' >site.conf
+job2=$(DS2_SITE_CONF=$work/site.conf submit --manifest corpus/train.tsv --out data/train \
+  --shards 3 --threads 1) || { cat "logs/ds2-prep-$job2.log"; fail "resubmitted prep failed"; }
+grep -q "srun --mpi=pmix --label $ds2 prep" "logs/ds2-prep-$job2.log" || fail "site.conf unused"
+grep -q "(0 made, 3 reused)" "logs/ds2-prep-$job2.log" ||
+  { cat "logs/ds2-prep-$job2.log"; fail "no reuse"; }
 
 # A bad manifest fails the job and says why.
 if job3=$(submit --manifest corpus/missing.tsv --out data/bad --shards 2); then # id even so

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # A throwaway single-node Slurm cluster on loopback, for the slurm/ script tests. Sourced:
 #   source tests/slurm/slurm_cluster.sh
 #   slurm_cluster_start        # sets SLURM_TEST_DIR, exports SLURM_CONF; exits 77 if it cannot
@@ -31,7 +32,9 @@ EOF
 slurm_cluster_stop() {
   local pid
   # Jobs a failed test left running: cancel them while slurmd can still reap their steps.
-  if [[ ${SLURM_CONF:-} == "${SLURM_TEST_DIR:-none}/slurm.conf" && -n $(squeue -h -o %i 2>/dev/null) ]]; then
+  if [[ ${SLURM_CONF:-} == "${SLURM_TEST_DIR:-none}/slurm.conf" &&
+    -n $(squeue -h -o %i 2>/dev/null) ]]; then
+    # shellcheck disable=SC2046 # one word per job id
     scancel --full $(squeue -h -o %i) 2>/dev/null || true
     for _ in $(seq 50); do [[ -z $(squeue -h -t R,CG -o %i 2>/dev/null) ]] && break; sleep 0.2; done
   fi
@@ -81,10 +84,15 @@ slurm_cluster_start() {
     --log-file="$d/munged.log" >"$d/munged.out" 2>&1 &
   SLURM_TEST_PIDS+=" $!"
   for _ in $(seq 50); do [[ -S $d/munge/munge.sock ]] && break; sleep 0.1; done
-  [[ -S $d/munge/munge.sock ]] || { slurm_dump_logs; cat "$d/munged.out"; slurm_skip "munged did not start"; }
+  if [[ ! -S $d/munge/munge.sock ]]; then
+    slurm_dump_logs
+    cat "$d/munged.out"
+    slurm_skip "munged did not start"
+  fi
 
   local ports cpus
-  ports=($(slurm_free_ports 2)) || slurm_skip "no free ports on 127.0.0.1"
+  read -ra ports <<<"$(slurm_free_ports 2)" || true
+  ((${#ports[@]} == 2)) || slurm_skip "no free ports on 127.0.0.1"
   cpus=$(nproc)
   ((cpus >= 2)) || cpus=2 # config_overrides: the tests run 2 tasks even on one core
   cat >"$d/slurm.conf" <<EOF

@@ -8,7 +8,8 @@
 #     (`scancel --batch --signal=USR1`: the batch shell only); the shell forwards it, ds2
 #     checkpoints at step K and exits 0, the job requeues itself, restarts (Restarts=1), adds
 #     --resume, resumes at step K and completes all epochs: metrics.csv steps 1..M without a
-#     gap or repeat, M = epochs x the steps per epoch of job 1, ckpt-last.h5 at step M.
+#     gap or repeat, M = epochs x the steps per epoch of job 1, ckpt-last.h5 at step M;
+#  3. part 2 again with DS2_LAUNCHER=mpirun (Open MPI's mpirun inside the allocation).
 # With DS2_SLURM_REAL_TIMELIMIT=1, part 2 also runs once more with Slurm's own timer
 # (--time=1 --signal=B:USR1@50; the signal comes 10-40 s in): slow, so not by default.
 # Exits 77 (skipped) when ds2 has no train command, Slurm, munge or espeak-ng are missing, or
@@ -45,8 +46,9 @@ ckpt_step() {
 check_run() {
   local run=$1 steps=$2
   [[ -f $run/ckpt-last.h5 ]] || fail "no $run/ckpt-last.h5"
-  [[ $(tail -n +2 "$run/metrics.csv" | cut -d, -f1 | tr '\n' ' ') == "$(seq -s ' ' "$steps") " ]] ||
-    fail "$run/metrics.csv steps are not 1..$steps: $(tail -n +2 "$run/metrics.csv" | cut -d, -f1 | tr '\n' ' ')"
+  local got
+  got=$(tail -n +2 "$run/metrics.csv" | cut -d, -f1 | tr '\n' ' ')
+  [[ $got == "$(seq -s ' ' "$steps") " ]] || fail "$run/metrics.csv steps are not 1..$steps: $got"
   [[ $(ckpt_step "$run/ckpt-last.h5") == "$steps" ]] ||
     fail "$run/ckpt-last.h5 is at step $(ckpt_step "$run/ckpt-last.h5"), not $steps"
 }
@@ -68,9 +70,9 @@ echo "1. 2 epochs x $per_epoch steps completed in $((SECONDS - t1)) s"
 
 # --- 2. the time-limit signal: checkpoint, requeue, resume ----------------------------------
 # Sends USR1 to the batch shell of job $1 once RUN $2 has $3 metrics rows (or, with $4 = wait,
-# leaves it to Slurm's timer); waits for the job to complete after its restart.
+# leaves it to Slurm's timer); waits for the job to complete after its restart. $5: launcher.
 timelimit_case() {
-  local job=$1 run=$2 rows=$3 how=$4 t=$SECONDS
+  local job=$1 run=$2 rows=$3 how=$4 launcher=$5 t=$SECONDS
   until [[ -f $run/metrics.csv && $(($(wc -l <"$run/metrics.csv") - 1)) -ge $rows ]]; do
     ((SECONDS - t < 60)) || { cat logs/*; fail "job $job: no $rows metrics rows in 60 s"; }
     sleep 0.1
@@ -97,18 +99,26 @@ timelimit_case() {
   local total=$((epochs * per_epoch))
   ((k < total)) || fail "stopped at step $k of $total: the signal came too late to test resume"
   check_run "$run" "$total"
-  echo "2. ($how) stopped at step $k, requeued $restarts time(s), resumed to step $total in" \
-    "$((SECONDS - t)) s"
+  grep -q "launcher $launcher" "$log" || fail "job $job did not use $launcher"
+  echo "time limit ($how, $launcher): stopped at step $k, requeued $restarts time(s)," \
+    "resumed to step $total in $((SECONDS - t)) s"
 }
 epochs=12
 job=$(sbatch --parsable --ntasks-per-node=2 "$src/slurm/train.sh" "${train_args[@]}" \
   --out run2 --epochs $epochs)
-timelimit_case "$job" run2 2 send
+timelimit_case "$job" run2 2 send srun
+
+# --- 3. the same with Open MPI's mpirun as the launcher inside the allocation ---------------
+epochs=6
+job=$(DS2_LAUNCHER=mpirun sbatch --parsable --ntasks-per-node=2 "$src/slurm/train.sh" \
+  "${train_args[@]}" --out run4 --epochs $epochs)
+timelimit_case "$job" run4 2 send mpirun
+grep -q "\[r0/2\]" "logs/ds2-train-$job.log" || fail "mpirun: ds2 did not run as one job of 2 ranks"
 
 if [[ ${DS2_SLURM_REAL_TIMELIMIT:-0} == 1 ]]; then
   epochs=60
   job=$(sbatch --parsable --ntasks-per-node=2 --time=1 --signal=B:USR1@50 "$src/slurm/train.sh" \
     "${train_args[@]}" --out run3 --epochs $epochs)
-  timelimit_case "$job" run3 1 wait
+  timelimit_case "$job" run3 1 wait srun
 fi
 echo "train sbatch test passed in $((SECONDS - t0)) s"
