@@ -116,7 +116,11 @@ int main(int argc, char** argv) {
     }
     const double step = t.seconds() / iters;
     const double gflops = flops / step / 1e9;
+    // Baseline: OpenBLAS's own threading at the same thread count (the backend keeps OpenBLAS
+    // at 1 thread and splits GEMMs over OpenMP itself).
+    openblas_set_num_threads(threads);
     const double base = sgemm_gflops(gm, gn, gk);
+    openblas_set_num_threads(1);
     std::printf("%8d %10.3f %12.0f %10.1f %14.1f %8.2f %12zu\n", threads, step,
                 batch * frames / step, gflops, base, gflops / base, net.num_params());
     std::fflush(stdout);

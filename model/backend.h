@@ -150,9 +150,10 @@ class Backend {
 };
 
 // The backend for `device` with `num_threads` threads (0: omp_get_max_threads(), i.e. the
-// OMP_NUM_THREADS setting). The CPU backend sets OpenBLAS to the same count (process-wide), so
-// ranks sharing a node do not oversubscribe when each gets its share. Asking for cuda in a
-// build without the CUDA backend throws ConfigError.
+// OMP_NUM_THREADS setting). The CPU backend runs all its work, GEMMs included, on that many
+// OpenMP threads and sets OpenBLAS's own pool to 1 (process-wide), so ranks sharing a node do
+// not oversubscribe when each gets its share. Asking for cuda in a build without the CUDA
+// backend throws ConfigError.
 std::unique_ptr<Backend> make_backend(Device device, int num_threads = 0);
 
 }  // namespace ds2::model

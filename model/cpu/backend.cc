@@ -16,7 +16,8 @@ CpuBackend::CpuBackend(int num_threads) {
   DS2_REQUIRE(num_threads >= 0, ConfigError, "model.num_threads: must be >= 0 (got {})",
               num_threads);
   threads_ = num_threads > 0 ? num_threads : omp_get_max_threads();
-  openblas_set_num_threads(threads_);
+  // OpenBLAS stays single-threaded: gemm.cc splits large products over OpenMP threads itself.
+  openblas_set_num_threads(1);
 }
 
 float* CpuBackend::alloc(size_t n) {

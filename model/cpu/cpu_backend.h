@@ -8,7 +8,8 @@ namespace ds2::model::cpu {
 
 class CpuBackend final : public Backend {
  public:
-  // num_threads 0: omp_get_max_threads(). Sets openblas_set_num_threads (process-wide).
+  // num_threads 0: omp_get_max_threads(). Sets OpenBLAS to 1 thread (process-wide): GEMMs are
+  // split over this backend's OpenMP threads instead (gemm.cc).
   explicit CpuBackend(int num_threads);
   Device device() const override { return Device::kCpu; }
   int num_threads() const override { return threads_; }
