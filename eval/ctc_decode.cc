@@ -264,7 +264,7 @@ struct Search {
     }
   }
 
-  void step(const float* lp) {
+  void step(const float* lp, int frame) {
     select_labels(lp);
     w.cands.clear();
     w.cand_index.clear();
@@ -320,6 +320,9 @@ struct Search {
       w.beam_pb.push_back(x.pb);
       w.beam_pnb.push_back(x.pnb);
     }
+    DS2_REQUIRE(!w.beam.empty(), FormatError,
+                "decoder: no prefix survives frame {}: its log-probabilities are all -inf or NaN",
+                frame);
   }
 };
 
@@ -355,7 +358,7 @@ std::vector<Hypothesis> prefix_beam_search(const float* log_probs, int t, int c,
   w.beam_pnb.assign(1, kNegInf);
 
   Search s{w, alphabet, lm, options, c, space, alphabet.blank()};
-  for (int i = 0; i < t; ++i) s.step(log_probs + static_cast<size_t>(i) * stride);
+  for (int i = 0; i < t; ++i) s.step(log_probs + static_cast<size_t>(i) * stride, i);
 
   // Final scores: the unfinished last word and </s>.
   std::vector<Hypothesis> out;

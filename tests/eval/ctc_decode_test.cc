@@ -168,19 +168,25 @@ TEST(PrefixBeam, BeamOneWithoutLmEqualsGreedyOnPeakyOutput) {
 
 TEST(PrefixBeam, PruningLimitsExtensions) {
   const Alphabet a = small_alphabet();
-  // 'b' is below the threshold in every frame, so no hypothesis contains it.
+  // Only 'b' in frame 3 (0.5) clears ln 0.45: the hypotheses are "" and "b", nothing else.
   const auto lp = log_of({{0.5, 0.1, 0.3, 0.1}, {0.5, 0.1, 0.3, 0.1}, {0.2, 0.1, 0.2, 0.5}});
   BeamOptions o;
   o.beam = 100;
-  o.prune_logprob = std::log(0.6f);  // only... nothing passes except 'b' in frame 3
+  o.prune_logprob = std::log(0.45f);
   auto hyps = prefix_beam_search(lp.data(), 3, 4, 4, a, nullptr, o);
-  for (const auto& h : hyps)
-    for (int32_t l : h.labels) EXPECT_EQ(l, 3) << text(a, h.labels);
+  ASSERT_EQ(hyps.size(), 2u);
+  EXPECT_EQ(text(a, hyps[0].labels), "b");  // 0.5 * 0.5 * 0.5 vs "" 0.5 * 0.5 * 0.2
+  EXPECT_NEAR(hyps[0].log_p_ctc, std::log(0.125), 1e-6);
+  EXPECT_EQ(text(a, hyps[1].labels), "");
   o.prune_logprob = -1e30f;
   o.top_k = 1;  // only the most probable non-blank label per frame: 'a', 'a', 'b'
   hyps = prefix_beam_search(lp.data(), 3, 4, 4, a, nullptr, o);
-  for (const auto& h : hyps)
-    for (int32_t l : h.labels) EXPECT_NE(l, 1) << text(a, h.labels);
+  bool has_ab = false;
+  for (const auto& h : hyps) {
+    for (int32_t l : h.labels) EXPECT_NE(l, 1) << text(a, h.labels);  // never the space
+    has_ab |= text(a, h.labels) == "ab";
+  }
+  EXPECT_TRUE(has_ab);
 }
 
 // Frames for "the ?at" with ? = k (0.6) or c (0.4); every other frame is one symbol with
@@ -239,7 +245,7 @@ TEST(PrefixBeam, TinyLmMakesTheHandComputedPathWin) {
   EXPECT_EQ(text(a, no_eos[0].labels), "the cat");
 }
 
-TEST(PrefixBeam, RejectsBadOptions) {
+TEST(PrefixBeam, RejectsBadOptionsAndDeadFrames) {
   const Alphabet a = small_alphabet();
   const auto lp = log_of({{0.5, 0.1, 0.3, 0.1}});
   BeamOptions o;
@@ -247,6 +253,14 @@ TEST(PrefixBeam, RejectsBadOptions) {
   EXPECT_THROW(prefix_beam_search(lp.data(), 1, 4, 4, a, nullptr, o), ConfigError);
   o.beam = 4;
   EXPECT_THROW(prefix_beam_search(lp.data(), 1, 3, 4, a, nullptr, o), ConfigError);
+  // A frame with no finite probability leaves no prefix: an error naming the frame.
+  const auto dead = log_of({{0.5, 0.1, 0.3, 0.1}, {0, 0, 0, 0}});
+  try {
+    prefix_beam_search(dead.data(), 2, 4, 4, a, nullptr, o);
+    FAIL() << "no error";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("frame 1"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
