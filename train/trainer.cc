@@ -91,7 +91,9 @@ struct Position {
   int64_t step = 0;   // global steps done
   int64_t skipped = 0;
   int64_t impossible = 0;
-  double elapsed_s = 0;  // training wall time before this invocation
+  double elapsed_s = 0;   // training wall time before this invocation
+  double epoch_loss = 0;  // finite costs summed so far in the current epoch (nats)
+  int64_t epoch_finite = 0;
   double best = std::numeric_limits<double>::infinity();
 };
 
@@ -238,6 +240,8 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
       pos.skipped = ex.get_int("skipped");
       pos.impossible = ex.get_int("impossible");
       pos.elapsed_s = ex.f64.at("elapsed_s").at(0);
+      pos.epoch_loss = ex.f64.at("epoch_loss").at(0);
+      pos.epoch_finite = ex.get_int("epoch_finite");
       pos.best = ex.f64.at("best").at(0);
       DS2_REQUIRE(ex.get_int("batch_size") == sopt.batch_size &&
                       ex.get_int("shuffle_seed") == static_cast<int64_t>(sopt.seed) &&
@@ -302,6 +306,8 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
       ex.set_int("shuffle_seed", static_cast<int64_t>(sopt.seed));
       ex.set_int("max_batch_frames", sopt.max_batch_frames);
       ex.f64["elapsed_s"] = {p.elapsed_s};
+      ex.f64["epoch_loss"] = {p.epoch_loss};
+      ex.set_int("epoch_finite", p.epoch_finite);
       ex.f64["best"] = {p.best};
       ex.f64["lr"] = {oopt.lr_for_epoch(p.epoch)};
       ex.f32["velocity"] = sgd.velocity();
@@ -340,8 +346,7 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
         slices.push_back(Schedule::slice(b, world.rank(), world.size()));
       loader.start(std::move(slices), static_cast<size_t>(pos.batch), pos.step);
       const double lr = oopt.lr_for_epoch(pos.epoch);
-      double epoch_loss = 0;
-      int64_t epoch_finite = 0;
+      if (pos.batch == 0) pos.epoch_loss = 0, pos.epoch_finite = 0;
       while (pos.batch < static_cast<int64_t>(batches.size())) {
         DS2_REQUIRE(loader.next(&batch), Error, "loader ended early at epoch {} batch {}",
                     pos.epoch, pos.batch);
@@ -356,8 +361,8 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
         } else {
           clip_by_global_norm(net.grads(), np, oopt.clip_norm);
           sgd.step(net.params(), net.grads(), np, lr);
-          epoch_loss += r.loss_sum;
-          epoch_finite += r.finite;
+          pos.epoch_loss += r.loss_sum;
+          pos.epoch_finite += r.finite;
         }
         pos.impossible += r.impossible;
         ++pos.step;
@@ -393,8 +398,13 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
       const bool epoch_done = pos.batch == static_cast<int64_t>(batches.size());
       bool best = false;
       if (epoch_done) {
-        sum.last_epoch_loss = epoch_finite > 0 ? epoch_loss / epoch_finite : 0;
+        sum.last_epoch_loss = pos.epoch_finite > 0 ? pos.epoch_loss / pos.epoch_finite : 0;
         double metric = sum.last_epoch_loss;
+        if (root)
+          log()->info(
+              "epoch {} done: mean training loss {:.3f}; so far {} steps skipped, {} "
+              "impossible utterances excluded",
+              pos.epoch + 1, metric, pos.skipped, pos.impossible);
         if (dev_loader) {
           const BnState bn = gather_bn(world, net);
           AveragedBn avg(net, bn);
@@ -406,8 +416,6 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
                         pos.epoch + 1, d.utts, d.loss(), 100 * d.cer());
             dev_csv->row(pos.epoch + 1, pos.step, d.loss(), d.cer());
           }
-        } else if (root) {
-          log()->info("epoch {} done: mean training loss {:.3f}", pos.epoch + 1, metric);
         }
         best = metric < pos.best;
         if (best) pos.best = metric;
