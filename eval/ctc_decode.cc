@@ -123,6 +123,7 @@ struct BeamWorkspace::Impl {
     int32_t node;           // or -1 for an extension without a node yet
     int32_t parent, label;  // for node == -1
     double pb, pnb, score;
+    double lmp;  // alpha * ln P_lm + beta * words of the prefix (0 without LM)
   };
   std::vector<Cand> cands;
   FlatMap cand_index;  // key -> index in cands
@@ -239,12 +240,12 @@ struct Search {
   // The candidate for prefix (parent, label): one hash lookup. A prefix is identified by
   // (parent node, label), so an extension l+c meets the beam entry for the same prefix here
   // (that is the merge). `node` is the prefix's node when the caller knows it (beam entries).
-  Impl::Cand& cand(int32_t node, int32_t parent, int32_t label) {
+  Impl::Cand& cand(int32_t node, int32_t parent, int32_t label, double lmp) {
     const uint64_t key = parent < 0 ? ~0ULL : static_cast<uint64_t>(parent) * c + label;
     bool inserted = false;
     int32_t* idx =
         w.cand_index.find_or_insert(key, static_cast<int32_t>(w.cands.size()), &inserted);
-    if (inserted) w.cands.push_back({node, parent, label, kNegInf, kNegInf, 0.0});
+    if (inserted) w.cands.push_back({node, parent, label, kNegInf, kNegInf, 0.0, lmp});
     Impl::Cand& x = w.cands[*idx];
     if (node >= 0) x.node = node;
     return x;
@@ -271,30 +272,27 @@ struct Search {
     for (size_t b = 0; b < w.beam.size(); ++b) {
       const int32_t n = w.beam[b];
       const double pb = w.beam_pb[b], pnb = w.beam_pnb[b], p = log_add(pb, pnb);
-      const int32_t e = n > 0 ? w.nodes[n].label : -1;
+      const Impl::Node& nd = w.nodes[n];
+      const int32_t e = n > 0 ? nd.label : -1;
+      // The LM part of l and of l + space (which may complete a word); the same for every route
+      // to a prefix, so it is set once when the candidate is created.
+      const double lmp = lm_part(nd.words, nd.lm_logp);
       {
-        Impl::Cand& s = cand(n, w.nodes[n].parent, e);
+        Impl::Cand& s = cand(n, nd.parent, e, lmp);
         s.pb = log_add(s.pb, p + lp[blank]);
         if (e >= 0) s.pnb = log_add(s.pnb, pnb + lp[e]);
       }
       for (int32_t k : w.frame_labels) {
-        Impl::Cand& x = cand(-1, n, k);
+        double lmp_k = lmp;
+        if (k == space && lm) {
+          cache_space(n);
+          lmp_k = lm_part(w.nodes[n].space_words, w.nodes[n].space_lm_logp);
+        }
+        Impl::Cand& x = cand(-1, n, k, lmp_k);
         x.pnb = log_add(x.pnb, (k == e ? pb : p) + lp[k]);
       }
     }
-    // Rank: ln p + LM part (an extension by a space already carries its new word).
-    for (auto& x : w.cands) {
-      double lmp;
-      if (x.node >= 0) {
-        lmp = lm_part(w.nodes[x.node].words, w.nodes[x.node].lm_logp);
-      } else if (x.label == space) {
-        cache_space(x.parent);
-        lmp = lm_part(w.nodes[x.parent].space_words, w.nodes[x.parent].space_lm_logp);
-      } else {
-        lmp = lm_part(w.nodes[x.parent].words, w.nodes[x.parent].lm_logp);
-      }
-      x.score = log_add(x.pb, x.pnb) + lmp;
-    }
+    for (auto& x : w.cands) x.score = log_add(x.pb, x.pnb) + x.lmp;
     w.order.resize(w.cands.size());
     for (size_t i = 0; i < w.order.size(); ++i) w.order[i] = static_cast<int32_t>(i);
     auto better = [&](int32_t a, int32_t b) {
