@@ -34,14 +34,17 @@ bool parse_command(int argc, char** argv, const std::string& usage, po::options_
       std::ifstream in(path);
       DS2_REQUIRE(in, IoError, "{}: cannot open config file", path);
       try {
-        // One INI file can configure several subcommands: keys before any section and keys in
-        // the section named after this subcommand ([prep]) apply; other sections are skipped.
+        // One INI file can configure several subcommands: keys before any section, keys in the
+        // section named after this subcommand ([prep]) and sections whose dotted names are
+        // registered options ([model] -> model.*) apply; other sections are skipped.
         auto parsed = po::parse_config_file(in, all, true);
         const std::string section = std::string(argv[0]) + ".";
         std::vector<po::option> kept;
         for (auto& opt : parsed.options) {
           std::string key = opt.string_key;
-          if (key.rfind(section, 0) == 0) {
+          if (all.find_nothrow(key, false)) {
+            // a registered dotted name, e.g. [model] rnn_layers -> model.rnn_layers
+          } else if (key.rfind(section, 0) == 0) {
             key = key.substr(section.size());
           } else if (key.find('.') != std::string::npos) {
             continue;  // another subcommand's section

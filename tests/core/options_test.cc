@@ -11,16 +11,18 @@ namespace {
 
 struct Opts {
   int shards = 16;
+  int layers = 1;
   std::string out;
   void add_to(po::options_description& d) {
     d.add_options()("shards", po::value(&shards)->default_value(shards), "shard count")(
-        "out", po::value(&out)->required(), "output dir");
+        "out", po::value(&out)->required(), "output dir")(
+        "model.layers", po::value(&layers)->default_value(layers), "a dotted option");
   }
 };
 
 TEST(Options, CommandLineOverridesIniFile) {
   test::TempDir dir;
-  write_file_atomic(dir / "c.ini", "out = from_file\n[other]\nunknown = 1\n[prep]\nshards = 4\n");
+  write_file_atomic(dir / "c.ini", "out = from_file\n[other]\nunknown = 1\n[prep]\nshards = 4\n[model]\nlayers = 3\n");
   Opts o;
   po::options_description d("prep");
   o.add_to(d);
@@ -30,6 +32,7 @@ TEST(Options, CommandLineOverridesIniFile) {
   const char* argv[] = {"prep", "--config", cfg.c_str(), "--out", "cli"};
   ASSERT_TRUE(parse_command(5, const_cast<char**>(argv), "prep", d, vm, common));
   EXPECT_EQ(o.shards, 4);
+  EXPECT_EQ(o.layers, 3);
   EXPECT_EQ(o.out, "cli");
   EXPECT_NE(resolved_config(vm).find("shards = 4"), std::string::npos);
 }
