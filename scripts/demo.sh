@@ -4,12 +4,14 @@
 #   stage 1: synthesize the demo corpus with espeak-ng (cached in $WORK/corpus)
 #   stage 2: `mpirun -np $NP ds2 prep` of train (clean + 1 augmented copy: speed, pitch, and
 #            noise from the corpus's noise set or babble) and dev (clean) into HDF5 shards
-# Later stages (train, eval) are added as ds2 gains those subcommands.
+#   stage 3: `mpirun -np $NP ds2 train` of ds2-small with SortaGrad, dev loss + greedy CER per epoch
+# Evaluation with beam search and an LM joins when `ds2 eval` lands.
 #
-# Usage: scripts/demo.sh [--hours H] [--np N] [--stage N] [--work DIR] [--seed S] [--augment SPEC]
+# Usage: scripts/demo.sh [--hours H] [--epochs E] [--np N] [--stage N] [--work DIR] [--seed S]
+#                        [--augment SPEC] [--config INI] [--lr LR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-HOURS=0.5 NP=2 STAGE=0 WORK=work/demo SEED=1
+HOURS=0.5 NP=2 STAGE=0 WORK=work/demo SEED=1 EPOCHS=10 LR=1e-3 CONFIG=share/configs/ds2-small.ini
 AUGMENT="copies=1,noise_prob=0.4,snr_db=5:20,speed=0.9:1.1,pitch_cents=-200:200"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -19,7 +21,10 @@ while [ $# -gt 0 ]; do
     --work) WORK=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
     --augment) AUGMENT=$2; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --epochs) EPOCHS=$2; shift 2 ;;
+    --lr) LR=$2; shift 2 ;;
+    --config) CONFIG=$2; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -50,5 +55,15 @@ if [ "$STAGE" -le 2 ]; then
       --shards $((NP * 4)) --threads 1 "${extra[@]}"
   done
   h5dump -H -A 0 "$WORK/data/train/index.h5" >/dev/null && echo "index: $WORK/data/train/index.h5 (h5dump reads it)"
+fi
+if [ "$STAGE" -le 3 ]; then
+  stamp "stage 3: train $(basename "$CONFIG") on $NP ranks, $EPOCHS epochs"
+  RUN="$WORK/runs/$(basename "$CONFIG" .ini)"
+  resume=()
+  [ -f "$RUN/ckpt-last.h5" ] && resume=(--resume)
+  OMP_NUM_THREADS=1 "${MPIRUN[@]}" build/ds2 train --data "$WORK/data/train" --dev "$WORK/data/dev" \
+    --config "$CONFIG" --out "$RUN" --epochs "$EPOCHS" --lr "$LR" --batch-size 16 "${resume[@]}"
+  echo "dev loss and greedy CER per epoch ($RUN/dev.csv):"
+  column -s, -t "$RUN/dev.csv" 2>/dev/null || cat "$RUN/dev.csv"
 fi
 stamp "done"
