@@ -53,7 +53,7 @@ slurm_cluster_stop() {
 
 slurm_dump_logs() {
   local f
-  for f in munged.log slurmctld.log slurmd.log; do
+  for f in munged.out munged.log slurmctld.out slurmctld.log slurmd.out slurmd.log; do
     [[ -f $SLURM_TEST_DIR/$f ]] || continue
     echo "--- tail of $f"
     tail -n 15 "$SLURM_TEST_DIR/$f"
@@ -71,9 +71,10 @@ slurm_cluster_start() {
   SLURM_TEST_DIR=$(mktemp -d /tmp/ds2-slurm.XXXXXX)
   SLURM_TEST_PIDS=""
   trap slurm_cluster_stop EXIT
+  trap 'exit 143' TERM INT # so that the EXIT trap runs on ctest's timeout or ^C too
   local d=$SLURM_TEST_DIR
   chmod 700 "$d"
-  mkdir -p "$d/state" "$d/spool" "$d/munge"
+  mkdir -p "$d/state" "$d/spool" "$d/munge" "$d/tmp"
   chmod 700 "$d/munge"
 
   # munge: a fresh key, readable by root only, and a private socket.
@@ -90,10 +91,13 @@ slurm_cluster_start() {
     slurm_skip "munged did not start"
   fi
 
-  local ports cpus
+  local ports cpus first_job
   read -ra ports <<<"$(slurm_free_ports 2)" || true
   ((${#ports[@]} == 2)) || slurm_skip "no free ports on 127.0.0.1"
   cpus=$(nproc)
+  # Job ids of concurrent test clusters differ, as do the paths derived from them (PMIx's
+  # per-step folders in /tmp would otherwise collide).
+  first_job=$((1000 + (RANDOM * 32768 + RANDOM) % 60000000)) # below MaxJobId (67043328)
   ((cpus >= 2)) || cpus=2 # config_overrides: the tests run 2 tasks even on one core
   cat >"$d/slurm.conf" <<EOF
 ClusterName=ds2test
@@ -126,6 +130,8 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SlurmdParameters=config_overrides
 ReturnToService=2
+FirstJobId=$first_job
+TmpFS=$d/tmp
 JobRequeue=1
 KillWait=5
 MinJobAge=300
