@@ -12,7 +12,7 @@
 // Backward recomputes the columns per chunk instead of storing them (memory stays one chunk):
 // dW += dz col^T, dcol = W^T dz, dx += col2im(dcol); on the tap path with dP, the shifted copies
 // of dz (conv_tap_spread), in place of dz.
-// Chunks hold at most spec.col_budget floats (8 MiB), so the workspace does not grow with T.
+// Chunks hold at most spec.col_budget floats (32 MiB), so the workspace does not grow with T.
 #include "model/conv.h"
 
 #include <algorithm>

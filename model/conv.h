@@ -23,7 +23,7 @@ struct ConvSpec {
   int kf = 41, kt = 11, sf = 2, st = 2;
   int f_in = 161;  // input frequency bins
   float clip = 20.0f, bn_momentum = 0.1f, bn_eps = 1e-5f;
-  size_t col_budget = size_t{1} << 21;  // floats of im2col workspace per chunk (8 MiB)
+  size_t col_budget = size_t{1} << 23;  // floats of im2col workspace per chunk (32 MiB)
   int pf() const { return (kf - 1) / 2; }
   int pt() const { return (kt - 1) / 2; }
   int f_out() const { return (f_in + 2 * pf() - kf) / sf + 1; }
