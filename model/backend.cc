@@ -5,6 +5,9 @@
 #include "ds2/config.h"
 #include "model/cpu/cpu_backend.h"
 #include "model/tensor.h"
+#ifdef DS2_HAS_CUDA
+#include "model/cuda/cuda_backend.h"
+#endif
 
 namespace ds2::model {
 
@@ -19,9 +22,12 @@ std::string device_name(Device d) { return d == Device::kCpu ? "cpu" : "cuda"; }
 std::unique_ptr<Backend> make_backend(Device device, int num_threads) {
   if (device == Device::kCpu) return std::make_unique<cpu::CpuBackend>(num_threads);
 #ifdef DS2_HAS_CUDA
-  DS2_THROW(ConfigError, "model.device=cuda: the CUDA backend is not implemented yet");
+  std::string why;
+  DS2_REQUIRE(cuda::CudaBackend::device_count(&why) > 0, ConfigError,
+              "model.device=cuda: no usable CUDA device: {}", why);
+  return std::make_unique<cuda::CudaBackend>();  // num_threads: not used on the GPU
 #else
-  DS2_THROW(ConfigError, "model.device=cuda: this ds2 build has no CUDA backend (DS2_CUDA=OFF)");
+  DS2_THROW(ConfigError, "model.device=cuda: ds2 was built without CUDA (DS2_CUDA=OFF or no nvcc)");
 #endif
 }
 

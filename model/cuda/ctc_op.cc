@@ -1,0 +1,102 @@
+// The backend's CTC op on the GPU, host side: validates the inputs exactly like ctc_loss_cpu
+// (same ConfigError messages), decides on the host which utterances have no alignment
+// (ctc_min_frames), packs lengths, status and labels into the workspace header with one upload,
+// launches the kernel (ctc_op.cu) and copies the costs back (synchronizing the stream).
+#include "model/cuda/ctc_op.cuh"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "model/ctc.h"  // CtcShape
+#include "model/cuda/check.h"
+#include "model/cuda/cuda_backend.h"
+
+namespace ds2::model::cuda {
+namespace {
+
+constexpr int kBlank = 0;
+
+CtcDevLayout layout_of(const CtcShape& sh) {
+  return ctc_dev_layout(sh.max_time, sh.batch, sh.alphabet, sh.max_label, kBlank);
+}
+
+// Fewest frames for an alignment (ctc_min_frames in model/ctc.h, which lives in ds2_model; this
+// target must not depend on it): L plus one per pair of equal adjacent labels.
+int min_frames(const int32_t* lab, int l) {
+  int m = l;
+  for (int i = 1; i < l; ++i) m += lab[i] == lab[i - 1] ? 1 : 0;
+  return m;
+}
+
+}  // namespace
+
+size_t CudaBackend::ctc_workspace_bytes(const CtcShape& shape) {
+  if (shape.batch <= 0) return 0;
+  return layout_of(shape).total_bytes();
+}
+
+void CudaBackend::ctc_loss(const float* act, float* grad, const int32_t* labels,
+                           const int32_t* label_lengths, const int32_t* input_lengths,
+                           const CtcShape& sh, float* costs, uint8_t* impossible, void* workspace) {
+  DS2_REQUIRE(sh.max_time >= 0 && sh.batch >= 0 && sh.max_label >= 0 && sh.alphabet >= 2,
+              ConfigError, "ctc: invalid shape max_time={} batch={} alphabet={} max_label={}",
+              sh.max_time, sh.batch, sh.alphabet, sh.max_label);
+  if (sh.batch == 0) return;
+  DS2_REQUIRE(label_lengths && input_lengths && costs && impossible, ConfigError,
+              "ctc: null lengths, costs or impossible buffer");
+  DS2_REQUIRE(workspace, ConfigError, "ctc: null workspace");
+  const CtcDevLayout lay = layout_of(sh);
+  const size_t n = static_cast<size_t>(sh.batch);
+  // Host image of the header: costs (left 0) | in_len | lab_len | status | labels.
+  std::vector<char> header(lay.header_bytes, 0);
+  int32_t* in_len = reinterpret_cast<int32_t*>(header.data() + 8 * n);
+  int32_t* lab_len = in_len + n;
+  int32_t* status = lab_len + n;
+  int32_t* packed = status + n;
+  size_t offset = 0;
+  for (int j = 0; j < sh.batch; ++j) {
+    const int t = input_lengths[j], l = label_lengths[j];
+    DS2_REQUIRE(t >= 0 && t <= sh.max_time, ConfigError,
+                "ctc: input_lengths[{}] = {} outside [0, max_time = {}]", j, t, sh.max_time);
+    DS2_REQUIRE(l >= 0 && l <= sh.max_label, ConfigError,
+                "ctc: label_lengths[{}] = {} outside [0, max_label = {}]", j, l, sh.max_label);
+    DS2_REQUIRE(l == 0 || labels, ConfigError, "ctc: null labels");
+    DS2_REQUIRE(t == 0 || act, ConfigError, "ctc: null activations");
+    const int32_t* lab = labels + offset;
+    for (int i = 0; i < l; ++i)
+      DS2_REQUIRE(lab[i] >= 0 && lab[i] < sh.alphabet && lab[i] != kBlank, ConfigError,
+                  "ctc: utterance {} label {} = {} is not a symbol of [0, {}) other than "
+                  "blank {}",
+                  j, i, lab[i], sh.alphabet, kBlank);
+    in_len[j] = t;
+    lab_len[j] = l;
+    if (l > 0)
+      std::memcpy(packed + static_cast<size_t>(j) * sh.max_label, lab, l * sizeof(int32_t));
+    if (t == 0 && l == 0)
+      status[j] = 2;
+    else if (t == 0 || min_frames(lab, l) > t)
+      status[j] = 1;
+    offset += static_cast<size_t>(l);
+  }
+  DS2_CUDA_CHECK(
+      cudaMemcpyAsync(workspace, header.data(), header.size(), cudaMemcpyHostToDevice, stream_));
+  DS2_CUDA_CHECK(launch_ctc(stream_, lay, act, grad, workspace));
+  std::vector<double> dcost(n);
+  DS2_CUDA_CHECK(cudaMemcpyAsync(dcost.data(), workspace, n * sizeof(double),
+                                 cudaMemcpyDeviceToHost, stream_));
+  synchronize();
+  const float inf = std::numeric_limits<float>::infinity();
+  for (size_t j = 0; j < n; ++j) {
+    if (status[j] == 1 || dcost[j] == std::numeric_limits<double>::infinity()) {
+      costs[j] = inf;
+      impossible[j] = 1;
+    } else {
+      costs[j] = static_cast<float>(dcost[j]);
+      impossible[j] = 0;
+    }
+  }
+}
+
+}  // namespace ds2::model::cuda
