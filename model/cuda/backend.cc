@@ -86,8 +86,10 @@ void CudaBackend::download(float* dst, const float* src, size_t n) {
   synchronize();
 }
 void CudaBackend::copy(float* dst, const float* src, size_t n) {
+  // cudaMemcpyDefault (unified addressing): either side may also be host memory, so a caller
+  // such as Network::forward, which copies its `features` argument, may pass a host pointer.
   if (n && dst != src)
-    DS2_CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
+    DS2_CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDefault, stream_));
 }
 void CudaBackend::fill(float* x, size_t n, float value) {
   DS2_CUDA_CHECK(launch_fill(stream_, x, n, value));

@@ -51,6 +51,7 @@ class CudaBackend final : public Backend {
   void free(float* p) override;
   void upload(float* dst, const float* src, size_t n) override;
   void download(float* dst, const float* src, size_t n) override;
+  // Device to device; also accepts a host pointer on either side (unified addressing).
   void copy(float* dst, const float* src, size_t n) override;
   void fill(float* x, size_t n, float value) override;
 

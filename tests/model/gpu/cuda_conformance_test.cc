@@ -363,7 +363,8 @@ TEST_F(CudaConformance, Ctc) {
                                        1, 2, 3, 4, 5, 6, 7, 7, 1, 2, 3};
   const size_t na = static_cast<size_t>(sh.max_time) * sh.batch * sh.alphabet;
   auto act = rnd(na, 100, -4, 4);
-  for (size_t i = 17 * sh.batch * sh.alphabet; i < na; i += sh.alphabet) act[i + 1] = NAN;
+  for (int t = 17; t < sh.max_time; ++t)  // padding of utterance 1 (T = 17): never read
+    act[(static_cast<size_t>(t) * sh.batch + 1) * sh.alphabet + 1] = NAN;
   std::vector<float> cost_c, cost_g;
   std::vector<uint8_t> imp_c, imp_g;
   auto run = [&](Arena& a, std::vector<float>& costs, std::vector<uint8_t>& imp) {
@@ -376,7 +377,6 @@ TEST_F(CudaConformance, Ctc) {
                     imp.data(), ws);
     return a.get(grad);
   };
-  // NaN only in padding of utterance 1 (t >= 17), which CTC must not read.
   std::vector<float> gc, gg;
   {
     Arena a(*cpu_);
@@ -411,13 +411,14 @@ TEST_F(CudaConformance, Ds2TinyTrainingStep) {
   const std::vector<int32_t> label_lengths = {4, 3, 2};
   const std::vector<int32_t> labels = {3, 5, 5, 9, 1, 2, 3, 7, 8};
   const auto x = rnd(static_cast<size_t>(n) * t * f, 110, -2, 2);
-  auto step = [&](Network& net, std::vector<float>& grads) {
+  // host_features: pass the host array to forward_backward (CudaBackend::copy accepts it).
+  auto step = [&](Network& net, std::vector<float>& grads, bool host_features = false) {
     Backend& be = net.backend();
     float* xd = be.alloc(x.size());
     be.upload(xd, x.data(), x.size());
     net.zero_grad();
-    LossResult r =
-        net.forward_backward(xd, lengths.data(), n, t, labels.data(), label_lengths.data());
+    LossResult r = net.forward_backward(host_features ? x.data() : xd, lengths.data(), n, t,
+                                        labels.data(), label_lengths.data());
     grads.resize(net.num_params());
     be.download(grads.data(), net.grads(), grads.size());
     be.free(xd);
@@ -434,14 +435,16 @@ TEST_F(CudaConformance, Ds2TinyTrainingStep) {
     const std::vector<float> b(gg.begin() + p.offset, gg.begin() + p.offset + p.size);
     EXPECT_LE(nmse(b, a), 1e-5) << p.name;
   }
-  // A second step of the same shape is served from the pool: no cudaMalloc per step.
+  // A second step of the same shape (features from host memory this time) is served from the
+  // pool: no cudaMalloc per step.
   auto* cb = dynamic_cast<cuda::CudaBackend*>(&gpu_net.backend());
   ASSERT_NE(cb, nullptr);
   const size_t mallocs = cb->pool_mallocs();
   std::vector<float> gg2;
-  const LossResult rg2 = step(gpu_net, gg2);
+  const LossResult rg2 = step(gpu_net, gg2, true);
   EXPECT_EQ(cb->pool_mallocs(), mallocs);
   EXPECT_NEAR(rg2.total, rg.total, 1e-6 * std::fabs(rg.total));  // same step, same result
+  EXPECT_LE(nmse(gg2, gg), 1e-10);
 }
 
 TEST(CudaBackendFactory, ConstructsOrSkips) {
