@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "eval/eval_main.h"
 #include "eval/score_main.h"
 #include "pipeline/prep_main.h"
 #include "train/train_main.h"
@@ -18,6 +19,8 @@ const std::vector<Command>& commands() {
        &ds2::train::train_main, MPI_THREAD_MULTIPLE},
       {"score", "WER/CER of a hypothesis trn file against a reference (counts as NIST sclite)",
        &ds2::eval::score_main, MPI_THREAD_SINGLE},
+      {"eval", "WER/CER of a checkpoint on a dataset (greedy or beam + LM), distributed over ranks",
+       &ds2::eval::eval_main, MPI_THREAD_FUNNELED},
   };
   return table;
 }

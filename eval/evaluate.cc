@@ -1,0 +1,443 @@
+// `ds2 eval` (see evaluate.h for the outputs).
+//
+// Algorithm:
+//   1. Every rank reads DATA/index.h5 and keeps the clean utterances: ids containing "~aug" are
+//      augmented copies made by `ds2 prep --augment` and are skipped (they would count the same
+//      speech twice).
+//   2. The kept utterances are sorted by frames, longest first (ties: index order), and cut into
+//      batches of --batch-size consecutive utterances (similar lengths, little padding). The
+//      batches are fixed before any rank is involved, so an utterance is decoded in the SAME
+//      batch whatever the number of ranks: its activations, hence its hypothesis, are bit-identical
+//      for np=1 and np=N (given the same thread count).
+//   3. Batches are balanced over ranks by cost = utterances x longest frames (the padded work):
+//      largest first, each to the least-loaded rank (assign_balanced).
+//   4. Each rank builds the network from the checkpoint (inference only: batch norm uses its
+//      running statistics), reads its utterances' features from the shards, normalizes them as
+//      the model was trained -- global: (x - mean[b]) / std[b] with the checkpoint's statistics;
+//      utterance: the utterance's own per-bin mean/std (std floored at 1e-5); none: raw --
+//      (the mode is the `normalize` line of the training configuration stored in the
+//      checkpoint; --normalize overrides it), runs the forward pass and decodes each utterance
+//      (greedy best path, or prefix beam search with an optional word LM). It scores each
+//      hypothesis against the shard's transcript (words and characters, eval/wer.h) and formats
+//      its alignment.
+//   5. The per-utterance records (index position, reference, hypothesis, counts, alignment) are
+//      gathered to every rank with one allgather (JSON text; MPI limits the total to 2 GiB, about
+//      a few million utterances); rank 0 writes the files in index order.
+#include "eval/evaluate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "core/timer.h"
+#include "eval/arpa_lm.h"
+#include "model/checkpoint.h"
+#include "model/network.h"
+#include "pipeline/alphabet.h"
+#include "pipeline/index.h"
+#include "pipeline/shard.h"
+
+namespace ds2::eval {
+
+namespace {
+
+auto log() { return logger("eval"); }
+
+// The `normalize = MODE` line of the training configuration a checkpoint stores
+// (/extra/train_ini, the flat part before the [model] section); "" when absent.
+std::string trained_normalize(const std::string& ini) {
+  std::istringstream in(ini);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] == '[') break;
+    const size_t eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    auto trim = [](std::string s) {
+      const size_t a = s.find_first_not_of(" \t\r"), b = s.find_last_not_of(" \t\r");
+      return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
+    };
+    if (trim(line.substr(0, eq)) == "normalize") return trim(line.substr(eq + 1));
+  }
+  return "";
+}
+
+// Normalizes features x (frames, f) in place.
+void normalize_features(std::vector<float>& x, size_t frames, size_t f, const std::string& mode,
+                        const model::NormStats& norm) {
+  std::vector<double> mean(f, 0.0), inv(f, 1.0);
+  if (mode == "global") {
+    for (size_t c = 0; c < f; ++c) {
+      mean[c] = norm.mean[c];
+      inv[c] = 1.0 / norm.std[c];
+    }
+  } else if (mode == "utterance" && frames > 0) {
+    std::vector<double> var(f, 0.0);
+    for (size_t r = 0; r < frames; ++r)
+      for (size_t c = 0; c < f; ++c) mean[c] += x[r * f + c];
+    for (size_t c = 0; c < f; ++c) mean[c] /= static_cast<double>(frames);
+    for (size_t r = 0; r < frames; ++r)
+      for (size_t c = 0; c < f; ++c) {
+        const double d = x[r * f + c] - mean[c];
+        var[c] += d * d;
+      }
+    for (size_t c = 0; c < f; ++c)
+      inv[c] = 1.0 / std::max(std::sqrt(var[c] / static_cast<double>(frames)), 1e-5);
+  } else {
+    return;  // none
+  }
+  // float arithmetic as the training loader (train/loader.cc) does it.
+  for (size_t c = 0; c < f; ++c) {
+    const float m = static_cast<float>(mean[c]), s = static_cast<float>(inv[c]);
+    for (size_t r = 0; r < frames; ++r) x[r * f + c] = (x[r * f + c] - m) * s;
+  }
+}
+
+std::string upper(std::string s) {
+  for (char& ch : s)
+    if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
+  return s;
+}
+
+// Display width of a UTF-8 token (code points).
+size_t width(const std::string& s) {
+  size_t w = 0;
+  for (unsigned char ch : s) w += (ch & 0xC0) != 0x80;
+  return w;
+}
+
+nlohmann::json counts_json(const ErrorCounts& e) {
+  return nlohmann::json::array({e.correct, e.sub, e.del, e.ins, e.ref});
+}
+
+ErrorCounts counts_from(const nlohmann::json& j) {
+  ErrorCounts e;
+  e.correct = j.at(0);
+  e.sub = j.at(1);
+  e.del = j.at(2);
+  e.ins = j.at(3);
+  e.ref = j.at(4);
+  return e;
+}
+
+}  // namespace
+
+void EvalOptions::add_to(po::options_description& d) {
+  d.add_options()("model", po::value(&model)->required(), "checkpoint to evaluate (ckpt-best.h5)")(
+      "data", po::value(&data)->required(), "prepared dataset folder (index.h5 + shards)")(
+      "out", po::value(&out)->required(), "output folder (ref.trn, hyp.trn, alignments.txt, "
+      "results.json)")("lm", po::value(&lm), "ARPA word language model (beam decoder)")(
+      "decoder", po::value(&decoder)->default_value(decoder), "greedy | beam")(
+      "batch-size", po::value(&batch_size)->default_value(batch_size),
+      "utterances per forward pass")("threads", po::value(&threads)->default_value(threads),
+                                     "CPU threads of the network (0: OpenMP default)")(
+      "normalize", po::value(&normalize),
+      "feature normalization: global | utterance | none (default: as the model was trained)");
+  beam.add_to(d);
+}
+
+std::vector<int> assign_balanced(const std::vector<int64_t>& cost, int ranks) {
+  std::vector<size_t> order(cost.size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return cost[a] > cost[b]; });
+  std::vector<int64_t> load(static_cast<size_t>(ranks), 0);
+  std::vector<int> owner(cost.size(), 0);
+  for (size_t i : order) {
+    const int r = static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
+    owner[i] = r;
+    load[r] += cost[i];
+  }
+  return owner;
+}
+
+std::string format_alignment(const std::vector<std::string>& ref,
+                             const std::vector<std::string>& hyp, ErrorCounts* counts) {
+  // The DP and tie rules of align_counts (eval/wer.cc), keeping the path.
+  constexpr int kSub = 4, kIns = 3, kDel = 3;
+  enum : uint8_t { kDiag, kUp, kLeft };
+  const size_t n = ref.size(), m = hyp.size();
+  std::vector<int64_t> cost((n + 1) * (m + 1));
+  std::vector<uint8_t> back((n + 1) * (m + 1));
+  auto at = [m](size_t a, size_t b) { return a * (m + 1) + b; };
+  for (size_t b = 1; b <= m; ++b) {
+    cost[at(0, b)] = cost[at(0, b - 1)] + kIns;
+    back[at(0, b)] = kLeft;
+  }
+  for (size_t a = 1; a <= n; ++a) {
+    cost[at(a, 0)] = cost[at(a - 1, 0)] + kDel;
+    back[at(a, 0)] = kUp;
+    for (size_t b = 1; b <= m; ++b) {
+      const int64_t sub = cost[at(a - 1, b - 1)] + (ref[a - 1] == hyp[b - 1] ? 0 : kSub);
+      const int64_t del = cost[at(a - 1, b)] + kDel;
+      const int64_t ins = cost[at(a, b - 1)] + kIns;
+      if (sub <= del && sub <= ins) {
+        cost[at(a, b)] = sub;
+        back[at(a, b)] = kDiag;
+      } else if (del < ins) {
+        cost[at(a, b)] = del;
+        back[at(a, b)] = kUp;
+      } else {
+        cost[at(a, b)] = ins;
+        back[at(a, b)] = kLeft;
+      }
+    }
+  }
+  struct Col {
+    std::string r, h;
+    char op;  // ' ' correct, S, D, I
+  };
+  std::vector<Col> cols;
+  ErrorCounts e;
+  e.ref = static_cast<int64_t>(n);
+  for (size_t a = n, b = m; a > 0 || b > 0;) {
+    const uint8_t k = back[at(a, b)];
+    if (k == kDiag) {
+      const bool ok = ref[a - 1] == hyp[b - 1];
+      cols.push_back(ok ? Col{ref[a - 1], hyp[b - 1], ' '}
+                        : Col{upper(ref[a - 1]), upper(hyp[b - 1]), 'S'});
+      ++(ok ? e.correct : e.sub);
+      --a;
+      --b;
+    } else if (k == kUp) {
+      cols.push_back({upper(ref[a - 1]), "***", 'D'});
+      ++e.del;
+      --a;
+    } else {
+      cols.push_back({"***", upper(hyp[b - 1]), 'I'});
+      ++e.ins;
+      --b;
+    }
+  }
+  std::reverse(cols.begin(), cols.end());
+  std::string lr = "REF: ", lh = "HYP: ", le = "EVAL:";
+  for (const Col& c : cols) {
+    const size_t w = std::max(width(c.r), width(c.h));
+    lr += " " + c.r + std::string(w - width(c.r), ' ');
+    lh += " " + c.h + std::string(w - width(c.h), ' ');
+    le += " " + std::string(1, c.op) + std::string(w - 1, ' ');
+  }
+  auto rtrim = [](std::string s) {
+    s.erase(s.find_last_not_of(' ') + 1);
+    return s;
+  };
+  if (counts) *counts = e;
+  return rtrim(lr) + "\n" + rtrim(lh) + "\n" + rtrim(le) + "\n" +
+         fmt::format("WER: C {} S {} D {} I {} N {}\n", e.correct, e.sub, e.del, e.ins, e.ref);
+}
+
+EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
+  DS2_REQUIRE(o.decoder == "greedy" || o.decoder == "beam", ConfigError,
+              "option 'decoder': '{}' (expected greedy or beam)", o.decoder);
+  DS2_REQUIRE(o.batch_size >= 1, ConfigError, "option 'batch-size': {} (must be >= 1)",
+              o.batch_size);
+  DS2_REQUIRE(o.lm.empty() || o.decoder == "beam", ConfigError,
+              "option 'lm': a language model needs --decoder beam");
+  Timer total_timer;
+
+  // ---- data: clean utterances, fixed batches, balanced over ranks ----
+  const pipeline::DatasetIndex index = pipeline::DatasetIndex::read(o.data + "/index.h5");
+  std::vector<int64_t> keep;
+  for (size_t i = 0; i < index.utts.size(); ++i)
+    if (index.utts[i].utt_id.find("~aug") == std::string::npos)
+      keep.push_back(static_cast<int64_t>(i));
+  DS2_REQUIRE(!keep.empty(), FormatError, "{}/index.h5: no utterances to evaluate", o.data);
+  std::stable_sort(keep.begin(), keep.end(), [&](int64_t a, int64_t b) {
+    return index.utts[a].frames > index.utts[b].frames;
+  });
+  std::vector<std::vector<int64_t>> batches;
+  std::vector<int64_t> batch_cost;
+  for (size_t b = 0; b < keep.size(); b += static_cast<size_t>(o.batch_size)) {
+    const size_t e = std::min(keep.size(), b + static_cast<size_t>(o.batch_size));
+    batches.emplace_back(keep.begin() + b, keep.begin() + e);
+    batch_cost.push_back(static_cast<int64_t>(e - b) * index.utts[keep[b]].frames);
+  }
+  const std::vector<int> owner = assign_balanced(batch_cost, comm.size());
+
+  // ---- model, normalization, alphabet, LM ----
+  model::ModelConfig cfg = model::read_checkpoint_config(o.model);
+  cfg.device = "cpu";
+  cfg.num_threads = o.threads;
+  model::Network net(cfg, /*with_grads=*/false);
+  model::NormStats norm;
+  model::CheckpointExtras extras;
+  model::load_checkpoint(o.model, net, &norm, &extras);
+  const size_t f = static_cast<size_t>(index.meta.n_bins);
+  DS2_REQUIRE(cfg.n_bins == index.meta.n_bins, ConfigError,
+              "{}: the model takes {} bins but {}/index.h5 has {}", o.model, cfg.n_bins, o.data,
+              index.meta.n_bins);
+  std::string mode = o.normalize;
+  if (mode.empty()) {
+    auto it = extras.str.find("train_ini");
+    mode = it == extras.str.end() ? "" : trained_normalize(it->second);
+    if (mode.empty()) mode = "global";
+  }
+  DS2_REQUIRE(mode == "global" || mode == "utterance" || mode == "none", ConfigError,
+              "option 'normalize': '{}' (expected global, utterance or none)", mode);
+  if (mode == "global" && (norm.mean.size() != f || norm.std.size() != f)) {
+    DS2_REQUIRE(index.mean.size() == f && index.std.size() == f, FormatError,
+                "{}: no normalization statistics, nor in {}/index.h5", o.model, o.data);
+    if (comm.root())
+      log()->warn("{} holds no normalization statistics: using {}/index.h5's", o.model, o.data);
+    norm = {index.mean, index.std};
+  }
+  auto ait = extras.str.find("alphabet");
+  const pipeline::Alphabet alphabet = pipeline::Alphabet::parse(
+      ait != extras.str.end() ? ait->second : index.meta.alphabet,
+      ait != extras.str.end() ? o.model + ":/extra/alphabet" : o.data + "/index.h5:alphabet");
+  DS2_REQUIRE(alphabet.size() == cfg.alphabet_size, ConfigError,
+              "{}: the model has {} outputs but its alphabet {} symbols", o.model,
+              cfg.alphabet_size, alphabet.size());
+  std::unique_ptr<ArpaLm> lm;
+  if (!o.lm.empty()) lm = std::make_unique<ArpaLm>(ArpaLm::load(o.lm));
+  const double load_seconds = total_timer.seconds();
+  comm.barrier();
+  Timer timer;
+
+  // ---- decode this rank's batches ----
+  int64_t my_utts = 0;
+  for (size_t b = 0; b < batches.size(); ++b)
+    if (owner[b] == comm.rank()) my_utts += static_cast<int64_t>(batches[b].size());
+  Progress progress(comm, "eval", "decode", static_cast<double>(keep.size()), "utt");
+  std::map<int32_t, std::unique_ptr<pipeline::ShardReader>> shards;
+  std::map<int32_t, std::pair<std::vector<std::string>, std::vector<std::string>>> shard_text;
+  BeamWorkspace ws;
+  std::vector<float> logp;
+  nlohmann::json records = nlohmann::json::array();
+  const int c = cfg.alphabet_size;
+  for (size_t bi = 0; bi < batches.size(); ++bi) {
+    if (owner[bi] != comm.rank()) continue;
+    const std::vector<int64_t>& batch = batches[bi];
+    const int n = static_cast<int>(batch.size());
+    const int t = index.utts[batch[0]].frames;
+    std::vector<float> x(static_cast<size_t>(n) * t * f, 0.0f);
+    std::vector<int32_t> lengths;
+    std::vector<std::string> refs;
+    for (int i = 0; i < n; ++i) {
+      const pipeline::IndexUtt& iu = index.utts[batch[i]];
+      auto& sh = shards[iu.shard];
+      if (!sh) {
+        DS2_REQUIRE(iu.shard >= 0 && static_cast<size_t>(iu.shard) < index.shards.size(),
+                    FormatError, "{}/index.h5: dataset '/utt_shard': shard {} of {}", o.data,
+                    iu.shard, index.shards.size());
+        sh = std::make_unique<pipeline::ShardReader>(o.data + "/" + index.shards[iu.shard]);
+        shard_text[iu.shard] = {sh->utt_ids(), sh->transcripts()};
+      }
+      const auto& ids = shard_text[iu.shard].first;
+      DS2_REQUIRE(iu.row >= 0 && iu.row < sh->size() && ids[iu.row] == iu.utt_id &&
+                      sh->frames(iu.row) == iu.frames,
+                  FormatError, "{}: row {} is not utterance '{}' of {} frames the index names",
+                  sh->path(), iu.row, iu.utt_id, iu.frames);
+      std::vector<float> feat = sh->features(iu.row);
+      normalize_features(feat, static_cast<size_t>(iu.frames), f, mode, norm);
+      std::copy(feat.begin(), feat.end(), x.begin() + static_cast<size_t>(i) * t * f);
+      lengths.push_back(iu.frames);
+      refs.push_back(shard_text[iu.shard].second[iu.row]);
+    }
+    const float* act = net.forward(x.data(), lengths.data(), n, t, model::Mode::kInfer);
+    for (int i = 0; i < n; ++i) {
+      const int len = net.out_lengths()[i];
+      const float* xi = act + static_cast<size_t>(i) * c;
+      std::vector<int32_t> labels;
+      if (o.decoder == "greedy") {
+        labels = greedy_decode(xi, len, c, n * c, alphabet.blank());
+      } else {
+        logp.resize(static_cast<size_t>(std::max(len, 1)) * c);
+        log_softmax_rows(xi, len, c, n * c, logp.data());
+        const auto beam = prefix_beam_search(logp.data(), len, c, c, alphabet, lm.get(), o.beam,
+                                             &ws);
+        if (!beam.empty()) labels = beam.front().labels;
+      }
+      // Words of the decoded text (spaces at the ends and repeated spaces removed).
+      std::string hyp;
+      {
+        std::istringstream words(alphabet.decode(labels.data(), labels.size()));
+        std::string w;
+        while (words >> w) hyp += (hyp.empty() ? "" : " ") + w;
+      }
+      ErrorCounts wc, cc;
+      const std::string align =
+          format_alignment(tokenize(refs[i], Unit::kWord), tokenize(hyp, Unit::kWord), &wc);
+      cc = align_counts(tokenize(refs[i], Unit::kChar), tokenize(hyp, Unit::kChar));
+      records.push_back({batch[i], hyp, align, counts_json(wc), counts_json(cc), refs[i]});
+    }
+    progress.add(n);
+  }
+  progress.finish();
+  log()->debug("decoded {} utterances", my_utts);
+
+  // ---- gather in index order ----
+  const std::vector<std::string> parts = comm.allgather_strings(records.dump());
+  EvalSummary s;
+  s.decode_seconds = timer.seconds();
+  comm.allreduce(&s.decode_seconds, 1, MPI_MAX);
+  std::vector<const nlohmann::json*> by_pos(index.utts.size(), nullptr);
+  std::vector<nlohmann::json> all;
+  all.reserve(parts.size());
+  for (const std::string& p : parts) all.push_back(nlohmann::json::parse(p));
+  for (const auto& recs : all)
+    for (const auto& r : recs) by_pos.at(r.at(0).get<int64_t>()) = &r;
+  std::vector<TrnEntry> ref_trn, hyp_trn;
+  std::string align_text;
+  for (size_t i = 0; i < index.utts.size(); ++i) {
+    if (!by_pos[i]) continue;
+    const nlohmann::json& r = *by_pos[i];
+    const pipeline::IndexUtt& iu = index.utts[i];
+    s.words += counts_from(r.at(3));
+    s.chars += counts_from(r.at(4));
+    ++s.utterances;
+    s.audio_seconds += iu.duration;
+    if (!comm.root()) continue;
+    ref_trn.push_back({iu.utt_id, r.at(5).get<std::string>()});
+    hyp_trn.push_back({iu.utt_id, r.at(1).get<std::string>()});
+    align_text += "id: " + iu.utt_id + "\n" + r.at(2).get<std::string>() + "\n";
+  }
+  DS2_REQUIRE(s.utterances == static_cast<int64_t>(keep.size()), CommError,
+              "eval: gathered {} of {} utterances", s.utterances, keep.size());
+  if (!comm.root()) return s;
+
+  make_dirs(o.out);
+  write_trn(o.out + "/ref.trn", ref_trn);
+  write_trn(o.out + "/hyp.trn", hyp_trn);
+  write_file_atomic(o.out + "/alignments.txt", align_text);
+  auto rate = [](const ErrorCounts& e) {
+    return std::isfinite(e.rate()) ? nlohmann::json(e.rate()) : nlohmann::json(nullptr);
+  };
+  nlohmann::json j;
+  j["wer"] = rate(s.words);
+  j["cer"] = rate(s.chars);
+  j["sub"] = s.words.sub;
+  j["del"] = s.words.del;
+  j["ins"] = s.words.ins;
+  j["correct"] = s.words.correct;
+  j["words"] = s.words.ref;
+  j["chars"] = s.chars.ref;
+  j["cer_sub"] = s.chars.sub;
+  j["cer_del"] = s.chars.del;
+  j["cer_ins"] = s.chars.ins;
+  j["utterances"] = s.utterances;
+  j["decoder"] = o.decoder;
+  j["beam"] = o.decoder == "beam" ? nlohmann::json(o.beam.beam) : nlohmann::json(nullptr);
+  j["alpha"] = lm ? nlohmann::json(o.beam.alpha) : nlohmann::json(nullptr);
+  j["beta"] = lm ? nlohmann::json(o.beam.beta) : nlohmann::json(nullptr);
+  j["lm"] = o.lm.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.lm);
+  j["normalize"] = mode;
+  j["audio_seconds"] = s.audio_seconds;
+  j["decode_seconds"] = s.decode_seconds;
+  j["load_seconds"] = load_seconds;
+  j["rtf"] = s.rtf();
+  j["ranks"] = comm.size();
+  j["model"] = o.model;
+  j["data"] = o.data;
+  write_file_atomic(o.out + "/results.json", j.dump(2) + "\n");
+  return s;
+}
+
+}  // namespace ds2::eval

@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""End-to-end test of `ds2 eval` through mpirun on a tiny synthetic corpus.
+
+A tiny corpus (each letter a tone, as tests/train/train_e2e_test.py) is prepared; the eval set
+also gets one augmented copy per utterance ("~aug" ids, which eval must skip). ds2-tiny trains
+for one epoch (the model need not be good: the checks are about eval's distribution and files).
+Checks, each against an independent expectation:
+  * np=1 and np=3 give byte-identical ref.trn, hyp.trn and alignments.txt and the same counts in
+    results.json, for the greedy decoder and for beam search with a unigram ARPA LM written here;
+  * every clean utterance id of index.h5 (read with h5py) appears exactly once in each trn file,
+    in index order, no "~aug" id does, and ref.trn holds the shards' transcripts;
+  * `ds2 score` on ref.trn/hyp.trn reproduces results.json's WER counts and (--cer) its CER counts;
+  * the per-utterance counts in alignments.txt sum to results.json's, and each block's REF/HYP
+    lines, read back without the *** fillers, are the reference and hypothesis;
+  * sclite (when installed) accepts the files and reports the same word error count.
+Usage: eval_e2e_test.py --ds2 BUILD/ds2 --config share/configs/ds2-tiny.ini
+       [--mpiexec mpiexec] [--mpiflags "..."] [--keep DIR]
+"""
+import argparse
+import collections
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+
+import h5py
+import numpy as np
+
+RATE = 16000
+LETTERS = "abcdefgh"
+SCLITE = "/usr/lib/sctk/bin/sclite"
+
+
+def write_wav(path, samples):
+    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(pcm.tobytes())
+
+
+def synth(text, rng):
+    n = int(0.08 * RATE)
+    t = np.arange(n) / RATE
+    parts = []
+    for ch in text:
+        if ch == " ":
+            parts.append(0.002 * rng.standard_normal(n))
+        else:
+            f = 300 + 220 * LETTERS.index(ch)
+            parts.append(0.4 * np.sin(2 * math.pi * f * t) + 0.01 * rng.standard_normal(n))
+    return np.concatenate(parts)
+
+
+def make_corpus(d, name, count, seed):
+    rng = np.random.default_rng(seed)
+    os.makedirs(f"{d}/{name}", exist_ok=True)
+    rows, texts = [], []
+    for i in range(count):
+        words = ["".join(rng.choice(list(LETTERS), size=rng.integers(2, 4)))
+                 for _ in range(rng.integers(1, 4))]
+        text = " ".join(words)
+        path = f"{name}/u{i:03d}.wav"
+        write_wav(f"{d}/{path}", synth(text, rng))
+        rows.append(f"{path}\t\t{text}")
+        texts.append(text)
+    manifest = f"{d}/{name}.tsv"
+    open(manifest, "w").write("\n".join(rows) + "\n")
+    return manifest, texts
+
+
+def write_unigram_arpa(path, texts):
+    counts = collections.Counter(w for t in texts for w in t.split())
+    total = sum(counts.values()) + len(texts) + 1  # + </s> per sentence + <unk>
+    lines = ["\\data\\", f"ngram 1={len(counts) + 3}", "", "\\1-grams:",
+             f"{math.log10(1 / total):.6f}\t<unk>", "-99\t<s>",
+             f"{math.log10(len(texts) / total):.6f}\t</s>"]
+    lines += [f"{math.log10(c / total):.6f}\t{w}" for w, c in sorted(counts.items())]
+    lines += ["", "\\end\\", ""]
+    open(path, "w").write("\n".join(lines))
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+
+    def run(self, np_, *ds2_args, expect_rc=0):
+        cmd = [self.args.mpiexec, "-np", str(np_)] + self.args.mpiflags.split() + [
+            self.args.ds2] + list(ds2_args)
+        t0 = time.time()
+        p = subprocess.run(cmd, capture_output=True, text=True, env=self.env)
+        print(f"[{time.time() - t0:5.1f} s] np={np_} ds2 {' '.join(ds2_args[:1])} "
+              f"rc={p.returncode}")
+        if p.returncode != expect_rc:
+            print(p.stdout[-4000:], p.stderr[-4000:])
+            raise AssertionError(f"rc {p.returncode} != {expect_rc}: {' '.join(ds2_args)}")
+        return p
+
+
+def read_trn(path):
+    out = []
+    for line in open(path, encoding="utf-8"):
+        m = re.fullmatch(r"(.*?) ?\(([^()\s]+)\)\n", line)
+        assert m, f"{path}: bad trn line {line!r}"
+        out.append((m.group(2), m.group(1)))
+    return out
+
+
+COUNT_KEYS = ("sub", "del", "ins", "correct", "words", "chars", "cer_sub", "cer_del", "cer_ins",
+              "utterances")
+
+
+def check_eval_dir(r, d, data, clean_ids, transcripts):
+    res = json.load(open(f"{d}/results.json"))
+    ref, hyp = read_trn(f"{d}/ref.trn"), read_trn(f"{d}/hyp.trn")
+    assert [i for i, _ in ref] == clean_ids, "ref.trn ids are not the clean ids in index order"
+    assert [i for i, _ in hyp] == clean_ids, "hyp.trn ids are not the clean ids in index order"
+    assert [t for _, t in ref] == [transcripts[i] for i in clean_ids], "ref.trn texts"
+    assert res["utterances"] == len(clean_ids)
+    for line in open(f"{d}/hyp.trn"):  # an empty hypothesis is just "(id)"
+        assert not line.startswith(" "), f"hyp.trn: leading space in {line!r}"
+    # alignments.txt: blocks sum to the totals; REF/HYP rows are the texts.
+    blocks = open(f"{d}/alignments.txt", encoding="utf-8").read().split("\n\n")
+    blocks = [b for b in blocks if b.strip()]
+    assert len(blocks) == len(clean_ids)
+    tot = collections.Counter()
+    for b, (uid, rt), (_, ht) in zip(blocks, ref, hyp):
+        lines = b.split("\n")
+        assert lines[0] == f"id: {uid}", lines[0]
+        rw = [w.lower() for w in lines[1][5:].split() if w != "***"]
+        hw = [w.lower() for w in lines[2][5:].split() if w != "***"]
+        assert rw == rt.split() and hw == ht.split(), f"alignment of {uid}: {b}"
+        m = re.fullmatch(r"WER: C (\d+) S (\d+) D (\d+) I (\d+) N (\d+)", lines[4])
+        assert m, lines[4]
+        c, s, dl, i, n = map(int, m.groups())
+        assert c + s + dl == n == len(rw)
+        tot.update(correct=c, sub=s, dl=dl, ins=i, words=n)
+    assert (tot["correct"], tot["sub"], tot["dl"], tot["ins"], tot["words"]) == (
+        res["correct"], res["sub"], res["del"], res["ins"], res["words"]), "alignment sums"
+    # ds2 score reproduces the counts.
+    for cer in (False, True):
+        js = f"{d}/score{'-cer' if cer else ''}.json"
+        r.run(1, "score", "--ref", f"{d}/ref.trn", "--hyp", f"{d}/hyp.trn", "--json", js,
+              *(["--cer"] if cer else []))
+        sc = json.load(open(js))
+        want = (res["cer_sub"], res["cer_del"], res["cer_ins"], res["chars"]) if cer else (
+            res["sub"], res["del"], res["ins"], res["words"])
+        assert (sc["sub"], sc["del"], sc["ins"], sc["ref"]) == want, f"score {sc} vs {res}"
+        assert sc["rate"] == (res["cer"] if cer else res["wer"])
+    if os.path.exists(SCLITE):
+        p = subprocess.run([SCLITE, "-r", f"{d}/ref.trn", "trn", "-h", f"{d}/hyp.trn", "trn",
+                            "-i", "rm", "-o", "sum", "stdout"], capture_output=True, text=True)
+        assert p.returncode == 0, p.stdout + p.stderr
+        m = re.search(r"Sum/Avg\s*\|\s*(\d+)\s+(\d+)\s*\|\s*[\d.]+\s+([\d.]+)\s+([\d.]+)\s+"
+                      r"([\d.]+)\s+([\d.]+)", p.stdout)
+        assert m, p.stdout
+        assert int(m.group(2)) == res["words"], "sclite word count"
+        pct = 100.0 * (res["sub"] + res["del"] + res["ins"]) / res["words"]
+        assert abs(float(m.group(6)) - pct) < 0.051, f"sclite {m.group(6)}% vs {pct}%"
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ds2", required=True)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--mpiexec", default="mpiexec")
+    ap.add_argument("--mpiflags", default="")
+    ap.add_argument("--keep", help="work in this folder and keep it")
+    args = ap.parse_args()
+    tmp = args.keep or tempfile.mkdtemp(prefix="ds2-eval-e2e-")
+    os.makedirs(tmp, exist_ok=True)
+    t0 = time.time()
+    try:
+        r = Runner(args)
+        alphabet = os.path.join(os.path.dirname(args.config), "..", "alphabets", "en.txt")
+        m_train, train_texts = make_corpus(tmp, "train", 24, 1)
+        m_eval, _ = make_corpus(tmp, "test", 14, 2)
+        r.run(2, "prep", "--manifest", m_train, "--out", f"{tmp}/data", "--shards", "2",
+              "--alphabet", alphabet)
+        r.run(2, "prep", "--manifest", m_eval, "--out", f"{tmp}/test", "--shards", "3",
+              "--alphabet", alphabet, "--augment", "copies=1,noise_prob=0,speed=0.9:1.1")
+        r.run(1, "train", "--data", f"{tmp}/data", "--config", args.config, "--out",
+              f"{tmp}/run", "--batch-size", "8", "--epochs", "1", "--model.num_threads", "1",
+              "--log-every", "1000")
+        with h5py.File(f"{tmp}/test/index.h5", "r") as f:
+            ids = [x.decode() if isinstance(x, bytes) else x for x in f["utt_id"][()]]
+            shards = [x.decode() if isinstance(x, bytes) else x for x in f["shards"][()]]
+        transcripts = {}
+        for s in shards:
+            with h5py.File(f"{tmp}/test/{s}", "r") as f:
+                for i, t in zip(f["utt_id"][()], f["transcript"][()]):
+                    transcripts[i.decode() if isinstance(i, bytes) else i] = (
+                        t.decode() if isinstance(t, bytes) else t)
+        clean = [i for i in ids if "~aug" not in i]
+        assert len(clean) == 14 and len(ids) == 28, f"{len(clean)} clean of {len(ids)}"
+        lm = f"{tmp}/uni.arpa"
+        write_unigram_arpa(lm, train_texts)
+        decoders = {"greedy": ["--decoder", "greedy"],
+                    "beam": ["--decoder", "beam", "--beam", "16", "--lm", lm, "--alpha", "0.5",
+                             "--beta", "1.0"]}
+        for name, opts in decoders.items():
+            results = []
+            for np_ in (1, 3):
+                d = f"{tmp}/eval-{name}-np{np_}"
+                p = r.run(np_, "eval", "--model", f"{tmp}/run/ckpt-best.h5", "--data",
+                          f"{tmp}/test", "--out", d, "--batch-size", "4", "--threads", "1",
+                          *opts)
+                line = [x for x in p.stdout.splitlines() if x.startswith("WER ")]
+                assert len(line) == 1, f"one summary line expected:\n{p.stdout}"
+                print(f"  {name} np={np_}: {line[0]}")
+                results.append(check_eval_dir(r, d, f"{tmp}/test", clean, transcripts))
+            a, b = f"{tmp}/eval-{name}-np1", f"{tmp}/eval-{name}-np3"
+            for fn in ("ref.trn", "hyp.trn", "alignments.txt"):
+                assert open(f"{a}/{fn}", "rb").read() == open(f"{b}/{fn}", "rb").read(), \
+                    f"{name}: {fn} differs between np=1 and np=3"
+            for k in COUNT_KEYS + ("wer", "cer"):
+                assert results[0][k] == results[1][k], f"{name}: {k} differs np=1 vs np=3"
+            assert results[1]["ranks"] == 3
+        print(f"all eval e2e checks passed in {time.time() - t0:.1f} s")
+        return 0
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
