@@ -127,6 +127,20 @@ ErrorCounts counts_from(const nlohmann::json& j) {
   return e;
 }
 
+// sclite trn lines `text (id)`, and just `(id)` for an empty text (eval/wer.h write_trn puts a
+// space before the id in that case). Written atomically.
+void write_trn_lines(const std::string& path, const std::vector<TrnEntry>& entries) {
+  std::string out;
+  for (const TrnEntry& e : entries) {
+    DS2_REQUIRE(!e.id.empty() && e.id.find_first_of("() \t\r\n") == std::string::npos,
+                FormatError, "{}: utterance id '{}' cannot be written in trn format", path, e.id);
+    DS2_REQUIRE(e.text.find('\n') == std::string::npos, FormatError,
+                "{}: utterance '{}': text holds a newline", path, e.id);
+    out += e.text.empty() ? "(" + e.id + ")\n" : e.text + " (" + e.id + ")\n";
+  }
+  write_file_atomic(path, out);
+}
+
 }  // namespace
 
 void EvalOptions::add_to(po::options_description& d) {
@@ -404,8 +418,8 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
   if (!comm.root()) return s;
 
   make_dirs(o.out);
-  write_trn(o.out + "/ref.trn", ref_trn);
-  write_trn(o.out + "/hyp.trn", hyp_trn);
+  write_trn_lines(o.out + "/ref.trn", ref_trn);
+  write_trn_lines(o.out + "/hyp.trn", hyp_trn);
   write_file_atomic(o.out + "/alignments.txt", align_text);
   auto rate = [](const ErrorCounts& e) {
     return std::isfinite(e.rate()) ? nlohmann::json(e.rate()) : nlohmann::json(nullptr);

@@ -3,7 +3,7 @@
 
 A tiny corpus (each letter a tone, as tests/train/train_e2e_test.py) is prepared; the eval set
 also gets one augmented copy per utterance ("~aug" ids, which eval must skip). ds2-tiny trains
-for one epoch (the model need not be good: the checks are about eval's distribution and files).
+for a few epochs (it need not be good: the checks are about eval's distribution and files).
 Checks, each against an independent expectation:
   * np=1 and np=3 give byte-identical ref.trn, hyp.trn and alignments.txt and the same counts in
     results.json, for the greedy decoder and for beam search with a unigram ARPA LM written here;
@@ -12,7 +12,9 @@ Checks, each against an independent expectation:
   * `ds2 score` on ref.trn/hyp.trn reproduces results.json's WER counts and (--cer) its CER counts;
   * the per-utterance counts in alignments.txt sum to results.json's, and each block's REF/HYP
     lines, read back without the *** fillers, are the reference and hypothesis;
-  * sclite (when installed) accepts the files and reports the same word error count.
+  * sclite (when installed) accepts the files and reports the same word error count;
+  * with a checkpoint whose blank output always wins, every hypothesis is empty: hyp.trn holds
+    exactly "(id)" lines and every reference word is a deletion.
 Usage: eval_e2e_test.py --ds2 BUILD/ds2 --config share/configs/ds2-tiny.ini
        [--mpiexec mpiexec] [--mpiflags "..."] [--keep DIR]
 """
@@ -189,7 +191,8 @@ def main():
         r.run(2, "prep", "--manifest", m_eval, "--out", f"{tmp}/test", "--shards", "3",
               "--alphabet", alphabet, "--augment", "copies=1,noise_prob=0,speed=0.9:1.1")
         r.run(1, "train", "--data", f"{tmp}/data", "--config", args.config, "--out",
-              f"{tmp}/run", "--batch-size", "8", "--epochs", "1", "--model.num_threads", "1",
+              f"{tmp}/run", "--batch-size", "4", "--epochs", "6", "--lr", "0.003", "--momentum", "0.9",
+              "--model.num_threads", "1",
               "--log-every", "1000")
         with h5py.File(f"{tmp}/test/index.h5", "r") as f:
             ids = [x.decode() if isinstance(x, bytes) else x for x in f["utt_id"][()]]
@@ -225,6 +228,19 @@ def main():
             for k in COUNT_KEYS + ("wer", "cer"):
                 assert results[0][k] == results[1][k], f"{name}: {k} differs np=1 vs np=3"
             assert results[1]["ranks"] == 3
+        # A model whose blank output always wins (out.bias[blank] raised in a copy of the
+        # checkpoint): every hypothesis is empty, each still has its "(id)" line, and every
+        # reference word is a deletion.
+        blank_ckpt = f"{tmp}/blank.h5"
+        shutil.copy(f"{tmp}/run/ckpt-best.h5", blank_ckpt)
+        with h5py.File(blank_ckpt, "r+") as f:
+            f["params/out.bias"][0] = 1e4
+        d = f"{tmp}/eval-empty"
+        r.run(3, "eval", "--model", blank_ckpt, "--data", f"{tmp}/test", "--out", d,
+              "--threads", "1")
+        assert open(f"{d}/hyp.trn").read() == "".join(f"({i})\n" for i in clean), "empty hyps"
+        res = check_eval_dir(r, d, f"{tmp}/test", clean, transcripts)
+        assert res["del"] == res["words"] and res["wer"] == 1.0 and res["sub"] == res["ins"] == 0
         print(f"all eval e2e checks passed in {time.time() - t0:.1f} s")
         return 0
     finally:
