@@ -191,9 +191,8 @@ def main():
         r.run(2, "prep", "--manifest", m_eval, "--out", f"{tmp}/test", "--shards", "3",
               "--alphabet", alphabet, "--augment", "copies=1,noise_prob=0,speed=0.9:1.1")
         r.run(1, "train", "--data", f"{tmp}/data", "--config", args.config, "--out",
-              f"{tmp}/run", "--batch-size", "4", "--epochs", "6", "--lr", "0.003", "--momentum", "0.9",
-              "--model.num_threads", "1",
-              "--log-every", "1000")
+              f"{tmp}/run", "--batch-size", "4", "--epochs", "6", "--lr", "0.003",
+              "--momentum", "0.9", "--model.num_threads", "1", "--log-every", "1000")
         with h5py.File(f"{tmp}/test/index.h5", "r") as f:
             ids = [x.decode() if isinstance(x, bytes) else x for x in f["utt_id"][()]]
             shards = [x.decode() if isinstance(x, bytes) else x for x in f["shards"][()]]
