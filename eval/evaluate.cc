@@ -150,7 +150,8 @@ void EvalOptions::add_to(po::options_description& d) {
       "results.json)")("lm", po::value(&lm), "ARPA word language model (beam decoder)")(
       "decoder", po::value(&decoder)->default_value(decoder), "greedy | beam")(
       "batch-size", po::value(&batch_size)->default_value(batch_size),
-      "utterances per forward pass")("threads", po::value(&threads)->default_value(threads),
+      "utterances per forward pass")("device", po::value(&device)->default_value(device),
+                                     "network backend: cpu | cuda")("threads", po::value(&threads)->default_value(threads),
                                      "CPU threads of the network (0: OpenMP default)")(
       "normalize", po::value(&normalize),
       "feature normalization: global | utterance | none (default: as the model was trained)");
@@ -277,7 +278,7 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
 
   // ---- model, normalization, alphabet, LM ----
   model::ModelConfig cfg = model::read_checkpoint_config(o.model);
-  cfg.device = "cpu";
+  cfg.device = o.device;
   cfg.num_threads = o.threads;
   model::Network net(cfg, /*with_grads=*/false);
   model::NormStats norm;

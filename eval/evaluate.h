@@ -35,10 +35,11 @@ struct EvalOptions {
   std::string lm;                // ARPA word LM (beam decoder only); empty: none
   std::string decoder = "greedy";  // greedy | beam
   int batch_size = 16;           // utterances per forward pass
+  std::string device = "cpu";    // network backend: cpu | cuda (when built with CUDA)
   int threads = 0;               // CPU threads of the network (0: OpenMP default)
   std::string normalize;         // "" = as the checkpoint was trained; global | utterance | none
   BeamOptions beam;
-  // --model --data --out --lm --decoder --batch-size --threads --normalize + BeamOptions
+  // --model --data --out --lm --decoder --batch-size --device --threads --normalize + BeamOptions
   void add_to(po::options_description& d);
 };
 
