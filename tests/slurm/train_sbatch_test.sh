@@ -94,7 +94,7 @@ timelimit_case() {
   grep -q "checkpointed before the time limit; requeueing job $job" "$log" || fail "no requeue"
   grep -q "job $job (restart 1) on localhost" "$log" || fail "no restart 1 in the log"
   grep -q "resuming from $run/ckpt-last.h5" "$log" || fail "train.sh did not add --resume"
-  grep -q "resuming $run/ckpt-last.h5 at .* (step $k)" "$log" || fail "ds2 did not resume at $k"
+  grep -q "resuming $run/ckpt-last.h5 at .* (after step $k)" "$log" || fail "ds2 did not resume after step $k"
   grep -q "done: .* steps, $epochs epochs complete" "$log" || fail "the resumed run did not finish"
   local total=$((epochs * per_epoch))
   ((k < total)) || fail "stopped at step $k of $total: the signal came too late to test resume"
