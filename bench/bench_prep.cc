@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 #include "bench/bench_util.h"
@@ -73,8 +74,11 @@ int main(int argc, char** argv) {
     if (world.root()) std::cout << desc << "\n";
     return 0;
   }
-  test::TempDir tmp("ds2-bench-prep");
-  std::string base = keep.empty() ? tmp.path() : keep;
+  // Rank 0 makes the scratch folder; every rank uses that one.
+  std::unique_ptr<test::TempDir> tmp;
+  if (world.root() && keep.empty()) tmp = std::make_unique<test::TempDir>("ds2-bench-prep");
+  std::string base = keep.empty() ? (tmp ? tmp->path() : "") : keep;
+  world.bcast_string(base);
   pipeline::FeatureOptions fo;
   if (world.root())
     std::printf("# bench_prep: %d rank(s); x real time = audio seconds per wall second per rank\n"
