@@ -5,7 +5,8 @@
 #   stage 2: `mpirun -np $NP ds2 prep` of train (clean + 1 augmented copy: speed, pitch, and
 #            noise from the corpus's noise set or babble) and dev (clean) into HDF5 shards
 #   stage 3: `mpirun -np $NP ds2 train` of ds2-small with SortaGrad, dev loss + greedy CER per epoch
-# Evaluation with beam search and an LM joins when `ds2 eval` lands.
+#   stage 4: a 3-gram LM from the train transcripts (IRSTLM), `ds2 eval` of dev: greedy, and beam
+#            search with the LM; prints WER/CER of both
 #
 # Usage: scripts/demo.sh [--hours H] [--epochs E] [--np N] [--stage N] [--work DIR] [--seed S]
 #                        [--augment SPEC] [--config INI] [--lr LR]
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
     --epochs) EPOCHS=$2; shift 2 ;;
     --lr) LR=$2; shift 2 ;;
     --config) CONFIG=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -65,5 +66,18 @@ if [ "$STAGE" -le 3 ]; then
     --config "$CONFIG" --out "$RUN" --epochs "$EPOCHS" --lr "$LR" --batch-size 16 "${resume[@]}"
   echo "dev loss and greedy CER per epoch ($RUN/dev.csv):"
   column -s, -t "$RUN/dev.csv" 2>/dev/null || cat "$RUN/dev.csv"
+fi
+if [ "$STAGE" -le 4 ]; then
+  RUN="$WORK/runs/$(basename "$CONFIG" .ini)"
+  stamp "stage 4: LM and evaluation of dev"
+  mkdir -p "$WORK/lm"
+  [ -f "$WORK/lm/lm3.arpa" ] || bash share/lm/build_lm.sh --order 3 --out "$WORK/lm/lm3.arpa" \
+    "$WORK/corpus/train.tsv"
+  "${MPIRUN[@]}" build/ds2 eval --model "$RUN/ckpt-best.h5" --data "$WORK/data/dev" \
+    --out "$WORK/eval/greedy" --decoder greedy -v 0
+  "${MPIRUN[@]}" build/ds2 eval --model "$RUN/ckpt-best.h5" --data "$WORK/data/dev" \
+    --out "$WORK/eval/lm" --decoder beam --lm "$WORK/lm/lm3.arpa" --beam 64 -v 0
+  echo "results: $WORK/eval/greedy/results.json, $WORK/eval/lm/results.json"
+  echo "training curves: $RUN/metrics.csv, $RUN/dev.csv"
 fi
 stamp "done"
