@@ -127,20 +127,6 @@ ErrorCounts counts_from(const nlohmann::json& j) {
   return e;
 }
 
-// sclite trn lines `text (id)`, and just `(id)` for an empty text (eval/wer.h write_trn puts a
-// space before the id in that case). Written atomically.
-void write_trn_lines(const std::string& path, const std::vector<TrnEntry>& entries) {
-  std::string out;
-  for (const TrnEntry& e : entries) {
-    DS2_REQUIRE(!e.id.empty() && e.id.find_first_of("() \t\r\n") == std::string::npos,
-                FormatError, "{}: utterance id '{}' cannot be written in trn format", path, e.id);
-    DS2_REQUIRE(e.text.find('\n') == std::string::npos, FormatError,
-                "{}: utterance '{}': text holds a newline", path, e.id);
-    out += e.text.empty() ? "(" + e.id + ")\n" : e.text + " (" + e.id + ")\n";
-  }
-  write_file_atomic(path, out);
-}
-
 }  // namespace
 
 void EvalOptions::add_to(po::options_description& d) {
@@ -175,63 +161,33 @@ std::vector<int> assign_balanced(const std::vector<int64_t>& cost, int ranks) {
 
 std::string format_alignment(const std::vector<std::string>& ref,
                              const std::vector<std::string>& hyp, ErrorCounts* counts) {
-  // The DP and tie rules of align_counts (eval/wer.cc), keeping the path.
-  constexpr int kSub = 4, kIns = 3, kDel = 3;
-  enum : uint8_t { kDiag, kUp, kLeft };
-  const size_t n = ref.size(), m = hyp.size();
-  std::vector<int64_t> cost((n + 1) * (m + 1));
-  std::vector<uint8_t> back((n + 1) * (m + 1));
-  auto at = [m](size_t a, size_t b) { return a * (m + 1) + b; };
-  for (size_t b = 1; b <= m; ++b) {
-    cost[at(0, b)] = cost[at(0, b - 1)] + kIns;
-    back[at(0, b)] = kLeft;
-  }
-  for (size_t a = 1; a <= n; ++a) {
-    cost[at(a, 0)] = cost[at(a - 1, 0)] + kDel;
-    back[at(a, 0)] = kUp;
-    for (size_t b = 1; b <= m; ++b) {
-      const int64_t sub = cost[at(a - 1, b - 1)] + (ref[a - 1] == hyp[b - 1] ? 0 : kSub);
-      const int64_t del = cost[at(a - 1, b)] + kDel;
-      const int64_t ins = cost[at(a, b - 1)] + kIns;
-      if (sub <= del && sub <= ins) {
-        cost[at(a, b)] = sub;
-        back[at(a, b)] = kDiag;
-      } else if (del < ins) {
-        cost[at(a, b)] = del;
-        back[at(a, b)] = kUp;
-      } else {
-        cost[at(a, b)] = ins;
-        back[at(a, b)] = kLeft;
-      }
-    }
-  }
   struct Col {
     std::string r, h;
     char op;  // ' ' correct, S, D, I
   };
   std::vector<Col> cols;
   ErrorCounts e;
-  e.ref = static_cast<int64_t>(n);
-  for (size_t a = n, b = m; a > 0 || b > 0;) {
-    const uint8_t k = back[at(a, b)];
-    if (k == kDiag) {
-      const bool ok = ref[a - 1] == hyp[b - 1];
-      cols.push_back(ok ? Col{ref[a - 1], hyp[b - 1], ' '}
-                        : Col{upper(ref[a - 1]), upper(hyp[b - 1]), 'S'});
-      ++(ok ? e.correct : e.sub);
-      --a;
-      --b;
-    } else if (k == kUp) {
-      cols.push_back({upper(ref[a - 1]), "***", 'D'});
-      ++e.del;
-      --a;
-    } else {
-      cols.push_back({"***", upper(hyp[b - 1]), 'I'});
-      ++e.ins;
-      --b;
+  e.ref = static_cast<int64_t>(ref.size());
+  for (const AlignStep& st : align_path(ref, hyp)) {
+    switch (st.op) {
+      case AlignOp::kCorrect:
+        cols.push_back({ref[st.ref_pos], hyp[st.hyp_pos], ' '});
+        ++e.correct;
+        break;
+      case AlignOp::kSub:
+        cols.push_back({upper(ref[st.ref_pos]), upper(hyp[st.hyp_pos]), 'S'});
+        ++e.sub;
+        break;
+      case AlignOp::kDel:
+        cols.push_back({upper(ref[st.ref_pos]), "***", 'D'});
+        ++e.del;
+        break;
+      case AlignOp::kIns:
+        cols.push_back({"***", upper(hyp[st.hyp_pos]), 'I'});
+        ++e.ins;
+        break;
     }
   }
-  std::reverse(cols.begin(), cols.end());
   std::string lr = "REF: ", lh = "HYP: ", le = "EVAL:";
   for (const Col& c : cols) {
     const size_t w = std::max(width(c.r), width(c.h));
@@ -419,8 +375,8 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
   if (!comm.root()) return s;
 
   make_dirs(o.out);
-  write_trn_lines(o.out + "/ref.trn", ref_trn);
-  write_trn_lines(o.out + "/hyp.trn", hyp_trn);
+  write_trn(o.out + "/ref.trn", ref_trn);
+  write_trn(o.out + "/hyp.trn", hyp_trn);
   write_file_atomic(o.out + "/alignments.txt", align_text);
   auto rate = [](const ErrorCounts& e) {
     return std::isfinite(e.rate()) ? nlohmann::json(e.rate()) : nlohmann::json(nullptr);

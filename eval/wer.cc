@@ -1,6 +1,8 @@
 // sclite-compatible alignment counts and the trn format; see wer.h for the conventions.
 #include "eval/wer.h"
 
+#include <algorithm>
+
 #include <fstream>
 #include <limits>
 #include <unordered_map>
@@ -60,7 +62,8 @@ std::vector<std::string> tokenize(const std::string& text, Unit unit) {
   return out;
 }
 
-ErrorCounts align_counts(const std::vector<std::string>& ref, const std::vector<std::string>& hyp) {
+std::vector<AlignStep> align_path(const std::vector<std::string>& ref,
+                                  const std::vector<std::string>& hyp) {
   constexpr int kSub = 4, kIns = 3, kDel = 3;
   enum : uint8_t { kDiag, kUp /* deletion: ref consumed */, kLeft /* insertion */ };
   const size_t n = ref.size(), m = hyp.size();
@@ -93,26 +96,36 @@ ErrorCounts align_counts(const std::vector<std::string>& ref, const std::vector<
       }
     }
   }
-  ErrorCounts e;
-  e.ref = static_cast<int64_t>(n);
+  std::vector<AlignStep> path;
   for (size_t a = n, b = m; a > 0 || b > 0;) {
     switch (back[at(a, b)]) {
       case kDiag:
-        if (ref[a - 1] == hyp[b - 1])
-          ++e.correct;
-        else
-          ++e.sub;
-        --a;
-        --b;
+        --a, --b;
+        path.push_back({ref[a] == hyp[b] ? AlignOp::kCorrect : AlignOp::kSub, a, b});
         break;
       case kUp:
-        ++e.del;
         --a;
+        path.push_back({AlignOp::kDel, a, b});
         break;
       default:
-        ++e.ins;
         --b;
+        path.push_back({AlignOp::kIns, a, b});
         break;
+    }
+  }
+  std::reverse(path.begin(), path.end());
+  return path;
+}
+
+ErrorCounts align_counts(const std::vector<std::string>& ref, const std::vector<std::string>& hyp) {
+  ErrorCounts e;
+  e.ref = static_cast<int64_t>(ref.size());
+  for (const AlignStep& s : align_path(ref, hyp)) {
+    switch (s.op) {
+      case AlignOp::kCorrect: ++e.correct; break;
+      case AlignOp::kSub: ++e.sub; break;
+      case AlignOp::kDel: ++e.del; break;
+      case AlignOp::kIns: ++e.ins; break;
     }
   }
   return e;
@@ -157,10 +170,7 @@ void write_trn(const std::string& path, const std::vector<TrnEntry>& entries) {
                 "{}: utterance id '{}' cannot go into a trn file", path, e.id);
     DS2_REQUIRE(e.text.find_first_of("\r\n") == std::string::npos, FormatError,
                 "{}: transcript of '{}' holds a line break", path, e.id);
-    text += e.text;
-    text += " (";
-    text += e.id;
-    text += ")\n";
+    text += e.text.empty() ? "(" + e.id + ")\n" : e.text + " (" + e.id + ")\n";
   }
   write_file_atomic(path, text);
 }

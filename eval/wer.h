@@ -39,6 +39,17 @@ std::vector<std::string> tokenize(const std::string& text, Unit unit);
 // sclite's alignment counts for one utterance (token sequences as from tokenize()).
 ErrorCounts align_counts(const std::vector<std::string>& ref, const std::vector<std::string>& hyp);
 
+// One step of the alignment: ref[ref_pos] vs hyp[hyp_pos] (kCorrect, kSub), ref[ref_pos]
+// deleted (kDel), or hyp[hyp_pos] inserted (kIns).
+enum class AlignOp { kCorrect, kSub, kDel, kIns };
+struct AlignStep {
+  AlignOp op;
+  size_t ref_pos, hyp_pos;
+};
+// The alignment align_counts() counts, in order (sclite's costs and tie rules).
+std::vector<AlignStep> align_path(const std::vector<std::string>& ref,
+                                  const std::vector<std::string>& hyp);
+
 // One line of a trn file: `words of the transcript (utt_id)`.
 struct TrnEntry {
   std::string id;
