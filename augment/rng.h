@@ -1,38 +1,20 @@
-// Deterministic, portable random numbers for augmentation.
-//
-// Every augmented copy draws its parameters from its own generator seeded by
-// seed_for(seed, utt_id, copy), so the draws depend only on those three values -- not on the
-// rank count, the thread, or the order in which utterances are processed -- and are the same on
-// every platform and standard library:
-// - seed_for hashes utt_id with FNV-1a 64 (never std::hash, whose values may change between
-//   builds) and mixes seed, hash and copy through SplitMix64 finalizers.
-// - Rng is xoshiro256** (Blackman & Vigna 2018) with its state filled by SplitMix64.
-// - uniform() / index() are computed by hand from the raw 64-bit outputs; the std:: distributions
-//   are implementation-defined and differ between libstdc++ and libc++.
+// Seeding of augmentation draws: every augmented copy draws its parameters from its own
+// generator seeded by seed_for(seed, utt_id, copy), so the draws depend only on those three
+// values -- not on the rank count, the thread, or the order in which utterances are processed.
+// seed_for hashes utt_id with FNV-1a 64 and mixes seed, hash and copy through SplitMix64
+// finalizers (core/rng.h).
 #pragma once
 
 #include <cstdint>
 #include <string>
 
+#include "core/rng.h"
+
 namespace ds2::augment {
 
-// SplitMix64 finalizer: a bijective 64-bit mix.
-constexpr uint64_t mix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-// FNV-1a 64 over the bytes of `s`.
-inline uint64_t fnv1a64(const std::string& s) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
+using ds2::fnv1a64;
+using ds2::mix64;
+using ds2::Rng;
 
 // The seed of one (job seed, utterance, copy) triple; stable across builds and platforms.
 inline uint64_t seed_for(uint64_t seed, const std::string& utt_id, int copy) {
@@ -40,44 +22,5 @@ inline uint64_t seed_for(uint64_t seed, const std::string& utt_id, int copy) {
   h = mix64(h ^ fnv1a64(utt_id));
   return mix64(h ^ static_cast<uint64_t>(static_cast<int64_t>(copy)));
 }
-
-// xoshiro256** seeded from one 64-bit value through SplitMix64.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) {
-    uint64_t z = seed;
-    for (auto& w : s_) {
-      w = mix64(z);
-      z += 0x9e3779b97f4a7c15ULL;
-    }
-  }
-
-  uint64_t next() {
-    const uint64_t result = rotl(s_[1] * 5, 7) * 9;
-    const uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return result;
-  }
-
-  // Uniform in [0, 1) with 53 random bits.
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-
-  // Uniform in [lo, hi); exactly lo when lo == hi.
-  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
-
-  // Uniform integer in [0, n) for n > 0 (multiply-high; bias below 2^-64 * n, irrelevant here).
-  uint64_t index(uint64_t n) {
-    return static_cast<uint64_t>((static_cast<unsigned __int128>(next()) * n) >> 64);
-  }
-
- private:
-  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t s_[4];
-};
 
 }  // namespace ds2::augment

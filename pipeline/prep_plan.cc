@@ -38,14 +38,6 @@ std::vector<ShardPlan> assign_shards(const std::vector<PrepItem>& items, int n_s
   return plans;
 }
 
-uint64_t fnv1a64(const std::string& s, uint64_t h) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 std::string hex64(uint64_t v) { return fmt::format("{:016x}", v); }
 
 std::string shard_name(int shard) { return fmt::format("shard-{:05d}.h5", shard); }

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "core/rng.h"
+
 namespace ds2::pipeline {
 
 struct PrepItem {
@@ -29,8 +31,7 @@ struct ShardPlan {
 
 std::vector<ShardPlan> assign_shards(const std::vector<PrepItem>& items, int n_shards);
 
-// FNV-1a 64-bit, stable across builds and platforms.
-uint64_t fnv1a64(const std::string& s, uint64_t h = 14695981039346656037ull);
+using ds2::fnv1a64;  // core/rng.h
 std::string hex64(uint64_t v);
 
 // "shard-00003.h5"

@@ -5,48 +5,15 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "core/rng.h"
 
 namespace ds2::train {
 namespace {
 
-uint64_t splitmix64(uint64_t& s) {
-  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
+// The generator of one (seed, stream) pair (core/rng.h: xoshiro256** seeded by SplitMix64).
+Rng stream_rng(uint64_t seed, uint64_t stream) {
+  return Rng(mix64(seed ^ (0xD1B54A32D192ED03ull * (stream + 1))));
 }
-
-// xoshiro256** seeded through splitmix64 from (seed, stream): fully specified, so the same on
-// every platform and standard library.
-class Rng {
- public:
-  Rng(uint64_t seed, uint64_t stream) {
-    uint64_t s = seed ^ (0xD1B54A32D192ED03ull * (stream + 1));
-    for (auto& x : s_) x = splitmix64(s);
-  }
-  uint64_t operator()() {
-    uint64_t r = rotl(s_[1] * 5, 7) * 9, t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return r;
-  }
-  // Uniform in [0, n), n >= 1, without modulo bias (rejects the short top range).
-  uint64_t below(uint64_t n) {
-    uint64_t threshold = (0 - n) % n;  // 2^64 mod n
-    for (;;) {
-      uint64_t r = (*this)();
-      if (r >= threshold) return r % n;
-    }
-  }
-
- private:
-  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t s_[4];
-};
 
 // Stream ids keep the tie-breaking keys and the batch-order shuffle of one epoch independent.
 uint64_t tie_stream(int e) { return 2 * static_cast<uint64_t>(e); }
@@ -121,9 +88,9 @@ std::vector<std::vector<int64_t>> Schedule::epoch(int e) const {
       return frames_[a] != frames_[b] ? frames_[a] < frames_[b] : a < b;
     });
   } else {
-    Rng rng(opt_.seed, tie_stream(e));
+    Rng rng = stream_rng(opt_.seed, tie_stream(e));
     std::vector<uint64_t> key(n);
-    for (auto& k : key) k = rng();
+    for (auto& k : key) k = rng.next();
     std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
       if (frames_[a] != frames_[b]) return frames_[a] < frames_[b];
       return key[a] != key[b] ? key[a] < key[b] : a < b;
@@ -137,7 +104,7 @@ std::vector<std::vector<int64_t>> Schedule::epoch(int e) const {
     at += s;
   }
   if (!sorted_epoch) {
-    Rng rng(opt_.seed, order_stream(e));
+    Rng rng = stream_rng(opt_.seed, order_stream(e));
     for (size_t i = batches.size(); i > 1; --i) std::swap(batches[i - 1], batches[rng.below(i)]);
   }
   return batches;

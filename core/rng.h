@@ -1,0 +1,81 @@
+// Deterministic, portable hashing and random numbers, shared by augmentation (per-copy draws),
+// prep (shard plan digests) and training (batch schedules):
+// - fnv1a64 hashes bytes (never std::hash, whose values may change between builds);
+// - mix64 is the SplitMix64 finalizer, a bijective 64-bit mix;
+// - Rng is xoshiro256** (Blackman & Vigna 2018) with its state filled by SplitMix64;
+// - uniform() / index() / below() are computed by hand from the raw 64-bit outputs; the std::
+//   distributions are implementation-defined and differ between libstdc++ and libc++.
+// Same seed, same numbers, on every platform and standard library.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ds2 {
+
+// SplitMix64 finalizer: a bijective 64-bit mix.
+constexpr uint64_t mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// FNV-1a 64 over the bytes of `s`, continuing from `h` (the offset basis by default).
+inline uint64_t fnv1a64(const std::string& s, uint64_t h = 0xcbf29ce484222325ULL) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+// xoshiro256** seeded from one 64-bit value through SplitMix64.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) {
+    uint64_t z = seed;
+    for (auto& w : s_) {
+      w = mix64(z);
+      z += 0x9e3779b97f4a7c15ULL;
+    }
+  }
+
+  uint64_t next() {
+    const uint64_t result = rotl(s_[1] * 5, 7) * 9;
+    const uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return result;
+  }
+
+  // Uniform in [0, 1) with 53 random bits.
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+  // Uniform in [lo, hi); exactly lo when lo == hi.
+  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+
+  // Uniform integer in [0, n) for n > 0 (multiply-high; bias below 2^-64 * n, irrelevant here).
+  uint64_t index(uint64_t n) {
+    return static_cast<uint64_t>((static_cast<unsigned __int128>(next()) * n) >> 64);
+  }
+
+  // Uniform integer in [0, n) for n >= 1, without bias (rejects the short top range).
+  uint64_t below(uint64_t n) {
+    const uint64_t threshold = (0 - n) % n;  // 2^64 mod n
+    for (;;) {
+      const uint64_t r = next();
+      if (r >= threshold) return r % n;
+    }
+  }
+
+ private:
+  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t s_[4];
+};
+
+}  // namespace ds2
