@@ -29,53 +29,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 
 import h5py
 import numpy as np
 
-RATE = 16000
-LETTERS = "abcdefgh"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tone_corpus import make_corpus  # noqa: E402
+
 SCLITE = "/usr/lib/sctk/bin/sclite"
 
-
-def write_wav(path, samples):
-    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(pcm.tobytes())
-
-
-def synth(text, rng):
-    n = int(0.08 * RATE)
-    t = np.arange(n) / RATE
-    parts = []
-    for ch in text:
-        if ch == " ":
-            parts.append(0.002 * rng.standard_normal(n))
-        else:
-            f = 300 + 220 * LETTERS.index(ch)
-            parts.append(0.4 * np.sin(2 * math.pi * f * t) + 0.01 * rng.standard_normal(n))
-    return np.concatenate(parts)
-
-
-def make_corpus(d, name, count, seed):
-    rng = np.random.default_rng(seed)
-    os.makedirs(f"{d}/{name}", exist_ok=True)
-    rows, texts = [], []
-    for i in range(count):
-        words = ["".join(rng.choice(list(LETTERS), size=rng.integers(2, 4)))
-                 for _ in range(rng.integers(1, 4))]
-        text = " ".join(words)
-        path = f"{name}/u{i:03d}.wav"
-        write_wav(f"{d}/{path}", synth(text, rng))
-        rows.append(f"{path}\t\t{text}")
-        texts.append(text)
-    manifest = f"{d}/{name}.tsv"
-    open(manifest, "w").write("\n".join(rows) + "\n")
-    return manifest, texts
 
 
 def write_unigram_arpa(path, texts):

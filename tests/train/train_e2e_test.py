@@ -17,7 +17,6 @@ Usage: train_e2e_test.py --ds2 BUILD/ds2 --config share/configs/ds2-tiny.ini
 """
 import argparse
 import csv
-import math
 import os
 import shutil
 import signal
@@ -25,54 +24,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 
 import h5py
 import numpy as np
 
-RATE = 16000
-LETTERS = "abcdefgh"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tone_corpus import make_corpus  # noqa: E402
+
 LOSS_FACTOR = 0.5
 
-
-def write_wav(path, samples):
-    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(pcm.tobytes())
-
-
-def synth(text, rng):
-    n = int(0.08 * RATE)
-    t = np.arange(n) / RATE
-    parts = []
-    for ch in text:
-        if ch == " ":
-            parts.append(0.002 * rng.standard_normal(n))
-        else:
-            f = 300 + 220 * LETTERS.index(ch)
-            parts.append(0.4 * np.sin(2 * math.pi * f * t) + 0.01 * rng.standard_normal(n))
-    return np.concatenate(parts)
-
-
-def make_corpus(d, name, count, seed):
-    rng = np.random.default_rng(seed)
-    os.makedirs(f"{d}/{name}", exist_ok=True)
-    rows = []
-    for i in range(count):
-        words = [
-            "".join(rng.choice(list(LETTERS), size=rng.integers(2, 4)))
-            for _ in range(rng.integers(1, 3))
-        ]
-        text = " ".join(words)
-        path = f"{name}/u{i:03d}.wav"
-        write_wav(f"{d}/{path}", synth(text, rng))
-        rows.append(f"{path}\t\t{text}")
-    manifest = f"{d}/{name}.tsv"
-    open(manifest, "w").write("\n".join(rows) + "\n")
-    return manifest
 
 
 class Runner:
@@ -270,7 +230,7 @@ def main():
         r = Runner(args, tmp)
         alphabet = os.path.join(os.path.dirname(args.config), "..", "alphabets", "en.txt")
         for name, count, seed in (("train", 48, 1), ("dev", 12, 2)):
-            m = make_corpus(tmp, name, count, seed)
+            m, _ = make_corpus(tmp, name, count, seed, max_words=2)
             r.run(2, "prep", "--manifest", m, "--out", f"{tmp}/{'data' if name == 'train' else 'dev'}",
                   "--shards", "3", "--alphabet", alphabet)
         check_bit_exact(r, tmp)
