@@ -306,9 +306,12 @@ auto pick_kernel(CtcCpuIsa isa) {
   return kernel;
 }
 
-void validate(const void* act, const int32_t* labels, const int32_t* label_lengths,
-              const int32_t* input_lengths, const CtcShape& sh, const void* costs,
-              const uint8_t* impossible, const void* workspace, int blank) {
+
+}  // namespace
+
+void ctc_check_inputs(const void* act, const int32_t* labels, const int32_t* label_lengths,
+                      const int32_t* input_lengths, const CtcShape& sh, const void* costs,
+                      const uint8_t* impossible, int blank) {
   DS2_REQUIRE(sh.max_time >= 0 && sh.batch >= 0 && sh.max_label >= 0 && sh.alphabet >= 2,
               ConfigError, "ctc: invalid shape max_time={} batch={} alphabet={} max_label={}",
               sh.max_time, sh.batch, sh.alphabet, sh.max_label);
@@ -317,7 +320,6 @@ void validate(const void* act, const int32_t* labels, const int32_t* label_lengt
   if (sh.batch == 0) return;
   DS2_REQUIRE(label_lengths && input_lengths && costs && impossible, ConfigError,
               "ctc: null lengths, costs or impossible buffer");
-  DS2_REQUIRE(workspace || ctc_cpu_workspace_bytes(sh) == 0, ConfigError, "ctc: null workspace");
   size_t offset = 0;
   for (int n = 0; n < sh.batch; ++n) {
     const int t = input_lengths[n], l = label_lengths[n];
@@ -338,8 +340,6 @@ void validate(const void* act, const int32_t* labels, const int32_t* label_lengt
   }
 }
 
-}  // namespace
-
 bool ctc_cpu_isa_available(CtcCpuIsa isa) { return isa_available(isa); }
 
 int ctc_min_frames(const int32_t* labels, int label_length) {
@@ -358,7 +358,9 @@ template <typename Real>
 void ctc_loss_cpu(const Real* act, Real* grad, const int32_t* labels, const int32_t* label_lengths,
                   const int32_t* input_lengths, const CtcShape& shape, Real* costs,
                   uint8_t* impossible, void* workspace, int num_threads, int blank, CtcCpuIsa isa) {
-  validate(act, labels, label_lengths, input_lengths, shape, costs, impossible, workspace, blank);
+  ctc_check_inputs(act, labels, label_lengths, input_lengths, shape, costs, impossible, blank);
+  DS2_REQUIRE(shape.batch == 0 || workspace || ctc_cpu_workspace_bytes(shape) == 0, ConfigError,
+              "ctc: null workspace");
   auto* utterance = pick_kernel<Real>(isa);
   const int N = shape.batch;
   if (N == 0) return;

@@ -61,6 +61,13 @@ bool ctc_cpu_isa_available(CtcCpuIsa isa);
 // memory, no alignment needed.
 size_t ctc_cpu_workspace_bytes(const CtcShape& shape);
 
+// The argument checks every backend's CTC makes before touching memory: shape, blank index,
+// lengths within [0, max], non-null buffers, labels inside the alphabet and not the blank.
+// Throws ConfigError naming the utterance and the field. Host pointers (labels, lengths).
+void ctc_check_inputs(const void* act, const int32_t* labels, const int32_t* label_lengths,
+                      const int32_t* input_lengths, const CtcShape& shape, const void* costs,
+                      const uint8_t* impossible, int blank);
+
 // CTC loss and gradient for a batch, all pointers in host memory.
 //   act            pre-softmax activations, (T, N, C) row-major: act[(t * N + n) * C + c]; only
 //                  t < input_lengths[n] is read (padding may hold anything, even NaN).

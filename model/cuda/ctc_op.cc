@@ -40,12 +40,8 @@ size_t CudaBackend::ctc_workspace_bytes(const CtcShape& shape) {
 void CudaBackend::ctc_loss(const float* act, float* grad, const int32_t* labels,
                            const int32_t* label_lengths, const int32_t* input_lengths,
                            const CtcShape& sh, float* costs, uint8_t* impossible, void* workspace) {
-  DS2_REQUIRE(sh.max_time >= 0 && sh.batch >= 0 && sh.max_label >= 0 && sh.alphabet >= 2,
-              ConfigError, "ctc: invalid shape max_time={} batch={} alphabet={} max_label={}",
-              sh.max_time, sh.batch, sh.alphabet, sh.max_label);
+  ctc_check_inputs(act, labels, label_lengths, input_lengths, sh, costs, impossible, kBlank);
   if (sh.batch == 0) return;
-  DS2_REQUIRE(label_lengths && input_lengths && costs && impossible, ConfigError,
-              "ctc: null lengths, costs or impossible buffer");
   DS2_REQUIRE(workspace, ConfigError, "ctc: null workspace");
   const CtcDevLayout lay = layout_of(sh);
   const size_t n = static_cast<size_t>(sh.batch);
@@ -57,19 +53,8 @@ void CudaBackend::ctc_loss(const float* act, float* grad, const int32_t* labels,
   int32_t* packed = status + n;
   size_t offset = 0;
   for (int j = 0; j < sh.batch; ++j) {
-    const int t = input_lengths[j], l = label_lengths[j];
-    DS2_REQUIRE(t >= 0 && t <= sh.max_time, ConfigError,
-                "ctc: input_lengths[{}] = {} outside [0, max_time = {}]", j, t, sh.max_time);
-    DS2_REQUIRE(l >= 0 && l <= sh.max_label, ConfigError,
-                "ctc: label_lengths[{}] = {} outside [0, max_label = {}]", j, l, sh.max_label);
-    DS2_REQUIRE(l == 0 || labels, ConfigError, "ctc: null labels");
-    DS2_REQUIRE(t == 0 || act, ConfigError, "ctc: null activations");
+    const int t = input_lengths[j], l = label_lengths[j];  // checked above
     const int32_t* lab = labels + offset;
-    for (int i = 0; i < l; ++i)
-      DS2_REQUIRE(lab[i] >= 0 && lab[i] < sh.alphabet && lab[i] != kBlank, ConfigError,
-                  "ctc: utterance {} label {} = {} is not a symbol of [0, {}) other than "
-                  "blank {}",
-                  j, i, lab[i], sh.alphabet, kBlank);
     in_len[j] = t;
     lab_len[j] = l;
     if (l > 0)
