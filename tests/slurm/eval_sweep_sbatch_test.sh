@@ -13,12 +13,9 @@ set -euo pipefail
 src=${1:?usage: eval_sweep_sbatch_test.sh SOURCE_DIR DS2_BINARY}
 ds2=${2:?usage: eval_sweep_sbatch_test.sh SOURCE_DIR DS2_BINARY}
 source "$src/tests/slurm/slurm_cluster.sh"
-fail() { echo "FAIL: $*" >&2; exit 1; }
 t0=$SECONDS
 slurm_cluster_start
-work=$SLURM_TEST_DIR/work
-mkdir -p "$work/logs"
-cd "$work"
+slurm_test_workdir
 export DS2_BIN=$ds2 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
 if ! "$ds2" sweep --help >/dev/null 2>&1; then

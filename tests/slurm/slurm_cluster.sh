@@ -187,3 +187,20 @@ slurm_run_job() {
     "COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE|PREEMPTED")
   [[ $st == COMPLETED ]]
 }
+
+# Test scaffolding shared by the sbatch tests.
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# Makes $SLURM_TEST_DIR/work (with logs/, which sbatch needs) and cd's into it.
+slurm_test_workdir() {
+  work=$SLURM_TEST_DIR/work
+  mkdir -p "$work/logs"
+  cd "$work"
+}
+
+# A 12-utterance demo corpus (train + dev manifests) in ./corpus, made with espeak-ng.
+slurm_test_corpus() {
+  local src=$1
+  /usr/bin/python3 "$src/share/demo/make_corpus.py" --out corpus --max-utts 12 --jobs 2 \
+    --seed 5 2>corpus.log || { cat corpus.log; fail "demo corpus"; }
+}

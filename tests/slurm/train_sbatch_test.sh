@@ -20,15 +20,11 @@ ds2=${2:?usage: train_sbatch_test.sh SOURCE_DIR DS2_BINARY}
 "$ds2" train --help >/dev/null 2>&1 || { echo "SKIP: ds2 train not built yet"; exit 77; }
 command -v espeak-ng >/dev/null || { echo "SKIP: espeak-ng not installed (demo corpus)"; exit 77; }
 source "$src/tests/slurm/slurm_cluster.sh"
-fail() { echo "FAIL: $*" >&2; exit 1; }
 t0=$SECONDS
 slurm_cluster_start
 
-work=$SLURM_TEST_DIR/work
-mkdir -p "$work/logs"
-cd "$work"
-/usr/bin/python3 "$src/share/demo/make_corpus.py" --out corpus --max-utts 12 --jobs 2 --seed 5 \
-  2>corpus.log || { cat corpus.log; fail "demo corpus"; }
+slurm_test_workdir
+slurm_test_corpus "$src"
 export DS2_BIN=$ds2 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 for split in train dev; do
   srun --mpi=pmix -n 2 "$ds2" prep --manifest "corpus/$split.tsv" --out "data/$split" \
