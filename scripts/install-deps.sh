@@ -19,6 +19,7 @@ PKGS=(
   sctk irstlm
   flac
   slurmctld slurmd slurm-client munge
+  chromium  # scripts/report_screenshot.sh (the sweep report's screenshot test)
 )
 
 missing=()
