@@ -1,0 +1,118 @@
+// `ds2 transcribe`: text of audio files from a trained checkpoint, one process, no dataset.
+//
+// Per file: libsox decode to mono at the feature rate (pipeline/audio.h), the DS2 spectrogram
+// (pipeline/featurizer.h, the options prep used: --sample-rate --window-ms --hop-ms --feature),
+// normalization as the checkpoint was trained (the same rule and arithmetic as `ds2 eval`: the
+// `normalize` line of the training configuration stored in the checkpoint, --normalize
+// overrides it; global statistics from the checkpoint's /norm), the network's forward pass in
+// inference mode (batch norm on running statistics), and greedy or prefix-beam (+ ARPA LM)
+// decoding (eval/ctc_decode.h). The text is what `ds2 eval` writes to hyp.trn for the same audio.
+//
+// Streaming (--stream, forward-only models only): the decoded samples are fed to the featurizer
+// and the network in chunks of --chunk-ms as a live source would deliver them, and output frames
+// are emitted as soon as they are final (eval/stream.h: prefix recomputation, exact, not
+// incremental). Each chunk gives a partial text of the frames final so far.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/options.h"
+#include "eval/ctc_decode.h"
+#include "pipeline/featurizer.h"
+
+namespace ds2::model {
+class Network;
+}
+namespace ds2::pipeline {
+class Alphabet;
+class Featurizer;
+}  // namespace ds2::pipeline
+
+namespace ds2::eval {
+
+class ArpaLm;
+
+struct TranscribeOptions {
+  std::string model;               // checkpoint (.h5)
+  std::vector<std::string> files;  // audio files (positional arguments)
+  std::string manifest;            // a corpus manifest (pipeline/manifest.h) whose audio to add
+  std::string lm;                  // ARPA word LM (beam decoder only); empty: none
+  std::string decoder = "greedy";  // greedy | beam
+  std::string device = "cpu";      // network backend: cpu | cuda
+  int threads = 0;                 // CPU threads of the network (0: OpenMP default)
+  std::string normalize;           // "" = as the checkpoint was trained; global | utterance | none
+  bool stream = false;             // chunked decoding (forward-only models)
+  double chunk_ms = 320;           // audio per chunk with --stream, milliseconds
+  BeamOptions beam;
+  pipeline::FeatureOptions features;  // must be what `ds2 prep` used for the training data
+  // --model --manifest --lm --decoder --device --threads --normalize --stream --chunk-ms
+  // + BeamOptions + FeatureOptions; the files are the positional arguments (--file).
+  void add_to(po::options_description& d);
+};
+
+// Per-bin feature normalization of `ds2 eval` and the training loader: global
+// x' = (x - mean[b]) / std[b]; utterance: the utterance's own per-bin mean/std (std floored at
+// 1e-5); none. Float arithmetic as train/loader.cc, so features match bit for bit.
+struct FeatureNorm {
+  std::string mode = "global";  // global | utterance | none
+  std::vector<double> mean, std;  // global statistics, n_bins each
+  // Normalizes x (frames, f) row-major in place. Global/none are per frame (usable on chunks).
+  void apply(float* x, size_t frames, size_t f) const;
+};
+
+// The `normalize = MODE` line of a training configuration stored in a checkpoint
+// (/extra/train_ini, the flat part before the [model] section); "" when absent.
+std::string trained_normalize(const std::string& train_ini);
+
+// A checkpoint loaded for decoding one file at a time. Not thread-safe.
+class Transcriber {
+ public:
+  // Loads the network (inference only), the normalization, the alphabet (/extra/alphabet) and
+  // the LM. ConfigError for inconsistent options (e.g. --stream with a bidirectional model or
+  // with utterance normalization, --lm without --decoder beam, bins that do not match).
+  explicit Transcriber(const TranscribeOptions& o);
+  ~Transcriber();
+
+  // Normalized features (frames, n_bins) of an audio file. IoError / FormatError naming the file
+  // when it cannot be read or decoded or is shorter than one analysis window.
+  std::vector<float> features(const std::string& path);
+  // Text of normalized features (frames, n_bins), whole utterance at once.
+  std::string transcribe(const std::vector<float>& feats);
+  std::string transcribe_file(const std::string& path) { return transcribe(features(path)); }
+
+  // Called after each chunk with the audio seconds received so far and the text of the output
+  // frames final so far.
+  using PartialCallback = std::function<void(double seconds, const std::string& text)>;
+  // Streaming decode of a file (see the file comment); returns the final text.
+  std::string transcribe_stream(const std::string& path, const PartialCallback& on_partial);
+
+  // Text of activations (t, C) row-major (host): greedy or beam as configured, words joined by
+  // single spaces.
+  std::string decode(const float* act, int t);
+  const std::string& normalize_mode() const { return norm_.mode; }
+  model::Network& network() { return *net_; }
+
+ private:
+  // Decoded mono samples at the feature rate; IoError / FormatError naming the file.
+  std::vector<float> samples(const std::string& path);
+
+  TranscribeOptions o_;
+  std::unique_ptr<model::Network> net_;
+  std::unique_ptr<pipeline::Featurizer> featurizer_;
+  std::unique_ptr<pipeline::Alphabet> alphabet_;
+  std::unique_ptr<ArpaLm> lm_;
+  FeatureNorm norm_;
+  BeamWorkspace ws_;
+  std::vector<float> logp_, act_;
+};
+
+// argv[0] is "transcribe". Prints `FILE<TAB>text` per file on stdout in argument order (files,
+// then the manifest's); with --stream also `partial<TAB>FILE<TAB>SECONDS<TAB>text` per chunk on
+// stderr. A file that cannot be decoded gets one error line on stderr and the others go on;
+// returns 1 when any file failed, else 0. Option errors throw.
+int transcribe_main(int argc, char** argv);
+
+}  // namespace ds2::eval
