@@ -6,6 +6,7 @@
 
 #include "eval/eval_main.h"
 #include "eval/score_main.h"
+#include "eval/sweep_main.h"
 #include "eval/transcribe.h"
 #include "pipeline/prep_main.h"
 #include "train/train_main.h"
@@ -22,6 +23,8 @@ const std::vector<Command>& commands() {
        &ds2::eval::score_main, MPI_THREAD_SINGLE},
       {"eval", "WER/CER of a checkpoint on a dataset (greedy or beam + LM), distributed over ranks",
        &ds2::eval::eval_main, MPI_THREAD_FUNNELED},
+      {"sweep", "checkpoints x alpha x beta x beam -> SQLite history + HTML report (AM once per "
+       "checkpoint)", &ds2::eval::sweep_main, MPI_THREAD_FUNNELED},
       {"transcribe", "text of audio files from a checkpoint (greedy or beam + LM; --stream)",
        &ds2::eval::transcribe_main, MPI_THREAD_FUNNELED},
   };

@@ -16,7 +16,8 @@
 //      the model was trained -- global: (x - mean[b]) / std[b] with the checkpoint's statistics;
 //      utterance: the utterance's own per-bin mean/std (std floored at 1e-5); none: raw --
 //      (the mode is the `normalize` line of the training configuration stored in the
-//      checkpoint; --normalize overrides it), runs the forward pass and decodes each utterance
+//      checkpoint; --normalize overrides it), runs the forward pass, takes the log-softmax of
+//      each utterance's output (compute_log_probs: `ds2 sweep` caches these) and decodes it
 //      (greedy best path, or prefix beam search with an optional word LM). It scores each
 //      hypothesis against the shard's transcript (words and characters, eval/wer.h) and formats
 //      its alignment.
@@ -204,101 +205,98 @@ std::string format_alignment(const std::vector<std::string>& ref,
          fmt::format("WER: C {} S {} D {} I {} N {}\n", e.correct, e.sub, e.del, e.ins, e.ref);
 }
 
-EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
-  DS2_REQUIRE(o.decoder == "greedy" || o.decoder == "beam", ConfigError,
-              "option 'decoder': '{}' (expected greedy or beam)", o.decoder);
-  DS2_REQUIRE(o.batch_size >= 1, ConfigError, "option 'batch-size': {} (must be >= 1)",
-              o.batch_size);
-  DS2_REQUIRE(o.lm.empty() || o.decoder == "beam", ConfigError,
-              "option 'lm': a language model needs --decoder beam");
-  Timer total_timer;
-
-  // ---- data: clean utterances, fixed batches, balanced over ranks ----
-  const pipeline::DatasetIndex index = pipeline::DatasetIndex::read(o.data + "/index.h5");
+EvalPlan plan_eval(const std::string& data, int batch_size, int ranks) {
+  DS2_REQUIRE(batch_size >= 1, ConfigError, "option 'batch-size': {} (must be >= 1)",
+              batch_size);
+  EvalPlan p;
+  p.data = data;
+  p.index = pipeline::DatasetIndex::read(data + "/index.h5");
+  const auto& utts = p.index.utts;
   std::vector<int64_t> keep;
-  for (size_t i = 0; i < index.utts.size(); ++i)
-    if (index.utts[i].utt_id.find("~aug") == std::string::npos)
+  for (size_t i = 0; i < utts.size(); ++i)
+    if (utts[i].utt_id.find("~aug") == std::string::npos) {
       keep.push_back(static_cast<int64_t>(i));
-  DS2_REQUIRE(!keep.empty(), FormatError, "{}/index.h5: no utterances to evaluate", o.data);
-  std::stable_sort(keep.begin(), keep.end(), [&](int64_t a, int64_t b) {
-    return index.utts[a].frames > index.utts[b].frames;
-  });
-  std::vector<std::vector<int64_t>> batches;
+      p.audio_seconds += utts[i].duration;
+    }
+  DS2_REQUIRE(!keep.empty(), FormatError, "{}/index.h5: no utterances to evaluate", data);
+  p.utterances = static_cast<int64_t>(keep.size());
+  std::stable_sort(keep.begin(), keep.end(),
+                   [&](int64_t a, int64_t b) { return utts[a].frames > utts[b].frames; });
   std::vector<int64_t> batch_cost;
-  for (size_t b = 0; b < keep.size(); b += static_cast<size_t>(o.batch_size)) {
-    const size_t e = std::min(keep.size(), b + static_cast<size_t>(o.batch_size));
-    batches.emplace_back(keep.begin() + b, keep.begin() + e);
-    batch_cost.push_back(static_cast<int64_t>(e - b) * index.utts[keep[b]].frames);
+  for (size_t b = 0; b < keep.size(); b += static_cast<size_t>(batch_size)) {
+    const size_t e = std::min(keep.size(), b + static_cast<size_t>(batch_size));
+    p.batches.emplace_back(keep.begin() + b, keep.begin() + e);
+    batch_cost.push_back(static_cast<int64_t>(e - b) * utts[keep[b]].frames);
   }
-  const std::vector<int> owner = assign_balanced(batch_cost, comm.size());
+  p.owner = assign_balanced(batch_cost, ranks);
+  return p;
+}
 
-  // ---- model, normalization, alphabet, LM ----
-  model::ModelConfig cfg = model::read_checkpoint_config(o.model);
-  cfg.device = o.device;
-  cfg.num_threads = o.threads;
-  model::Network net(cfg, /*with_grads=*/false);
-  model::NormStats norm;
-  model::CheckpointExtras extras;
-  model::load_checkpoint(o.model, net, &norm, &extras);
+AcousticModel::AcousticModel(const std::string& checkpoint, const EvalPlan& plan,
+                             const std::string& device, int threads,
+                             const std::string& normalize, bool warn)
+    : path_(checkpoint) {
+  const pipeline::DatasetIndex& index = plan.index;
+  model::ModelConfig cfg = model::read_checkpoint_config(checkpoint);
+  cfg.device = device;
+  cfg.num_threads = threads;
+  net_ = std::make_unique<model::Network>(cfg, /*with_grads=*/false);
+  model::load_checkpoint(checkpoint, *net_, &norm_, &extras_);
   const size_t f = static_cast<size_t>(index.meta.n_bins);
   DS2_REQUIRE(cfg.n_bins == index.meta.n_bins, ConfigError,
-              "{}: the model takes {} bins but {}/index.h5 has {}", o.model, cfg.n_bins, o.data,
-              index.meta.n_bins);
-  std::string mode = o.normalize;
-  if (mode.empty()) {
-    auto it = extras.str.find("train_ini");
-    mode = it == extras.str.end() ? "" : trained_normalize(it->second);
-    if (mode.empty()) mode = "global";
+              "{}: the model takes {} bins but {}/index.h5 has {}", checkpoint, cfg.n_bins,
+              plan.data, index.meta.n_bins);
+  mode_ = normalize;
+  if (mode_.empty()) {
+    auto it = extras_.str.find("train_ini");
+    mode_ = it == extras_.str.end() ? "" : trained_normalize(it->second);
+    if (mode_.empty()) mode_ = "global";
   }
-  DS2_REQUIRE(mode == "global" || mode == "utterance" || mode == "none", ConfigError,
-              "option 'normalize': '{}' (expected global, utterance or none)", mode);
-  if (mode == "global" && (norm.mean.size() != f || norm.std.size() != f)) {
+  DS2_REQUIRE(mode_ == "global" || mode_ == "utterance" || mode_ == "none", ConfigError,
+              "option 'normalize': '{}' (expected global, utterance or none)", mode_);
+  if (mode_ == "global" && (norm_.mean.size() != f || norm_.std.size() != f)) {
     DS2_REQUIRE(index.mean.size() == f && index.std.size() == f, FormatError,
-                "{}: no normalization statistics, nor in {}/index.h5", o.model, o.data);
-    if (comm.root())
-      log()->warn("{} holds no normalization statistics: using {}/index.h5's", o.model, o.data);
-    norm = {index.mean, index.std};
+                "{}: no normalization statistics, nor in {}/index.h5", checkpoint, plan.data);
+    if (warn)
+      log()->warn("{} holds no normalization statistics: using {}/index.h5's", checkpoint,
+                  plan.data);
+    norm_ = {index.mean, index.std};
   }
-  auto ait = extras.str.find("alphabet");
-  const pipeline::Alphabet alphabet = pipeline::Alphabet::parse(
-      ait != extras.str.end() ? ait->second : index.meta.alphabet,
-      ait != extras.str.end() ? o.model + ":/extra/alphabet" : o.data + "/index.h5:alphabet");
-  DS2_REQUIRE(alphabet.size() == cfg.alphabet_size, ConfigError,
-              "{}: the model has {} outputs but its alphabet {} symbols", o.model,
-              cfg.alphabet_size, alphabet.size());
-  std::unique_ptr<ArpaLm> lm;
-  if (!o.lm.empty()) lm = std::make_unique<ArpaLm>(ArpaLm::load(o.lm));
-  const double load_seconds = total_timer.seconds();
-  comm.barrier();
-  Timer timer;
+  auto ait = extras_.str.find("alphabet");
+  alphabet_ = pipeline::Alphabet::parse(
+      ait != extras_.str.end() ? ait->second : index.meta.alphabet,
+      ait != extras_.str.end() ? checkpoint + ":/extra/alphabet" : plan.data + "/index.h5:alphabet");
+  DS2_REQUIRE(alphabet_.size() == cfg.alphabet_size, ConfigError,
+              "{}: the model has {} outputs but its alphabet {} symbols", checkpoint,
+              cfg.alphabet_size, alphabet_.size());
+}
 
-  // ---- decode this rank's batches ----
-  int64_t my_utts = 0;
-  for (size_t b = 0; b < batches.size(); ++b)
-    if (owner[b] == comm.rank()) my_utts += static_cast<int64_t>(batches[b].size());
-  Progress progress(comm, "eval", "decode", static_cast<double>(keep.size()), "utt");
+AcousticModel::~AcousticModel() = default;
+
+std::vector<UttLogProbs> compute_log_probs(const EvalPlan& plan, int rank, AcousticModel& am,
+                                           Progress* progress) {
+  const pipeline::DatasetIndex& index = plan.index;
+  const size_t f = static_cast<size_t>(index.meta.n_bins);
+  const int c = am.classes();
   std::map<int32_t, std::unique_ptr<pipeline::ShardReader>> shards;
   std::map<int32_t, std::pair<std::vector<std::string>, std::vector<std::string>>> shard_text;
-  BeamWorkspace ws;
-  std::vector<float> logp;
-  nlohmann::json records = nlohmann::json::array();
-  const int c = cfg.alphabet_size;
-  for (size_t bi = 0; bi < batches.size(); ++bi) {
-    if (owner[bi] != comm.rank()) continue;
-    const std::vector<int64_t>& batch = batches[bi];
+  std::vector<UttLogProbs> out;
+  for (size_t bi = 0; bi < plan.batches.size(); ++bi) {
+    if (plan.owner[bi] != rank) continue;
+    const std::vector<int64_t>& batch = plan.batches[bi];
     const int n = static_cast<int>(batch.size());
     const int t = index.utts[batch[0]].frames;
     std::vector<float> x(static_cast<size_t>(n) * t * f, 0.0f);
     std::vector<int32_t> lengths;
-    std::vector<std::string> refs;
+    const size_t first = out.size();
     for (int i = 0; i < n; ++i) {
       const pipeline::IndexUtt& iu = index.utts[batch[i]];
       auto& sh = shards[iu.shard];
       if (!sh) {
         DS2_REQUIRE(iu.shard >= 0 && static_cast<size_t>(iu.shard) < index.shards.size(),
-                    FormatError, "{}/index.h5: dataset '/utt_shard': shard {} of {}", o.data,
+                    FormatError, "{}/index.h5: dataset '/utt_shard': shard {} of {}", plan.data,
                     iu.shard, index.shards.size());
-        sh = std::make_unique<pipeline::ShardReader>(o.data + "/" + index.shards[iu.shard]);
+        sh = std::make_unique<pipeline::ShardReader>(plan.data + "/" + index.shards[iu.shard]);
         shard_text[iu.shard] = {sh->utt_ids(), sh->transcripts()};
       }
       const auto& ids = shard_text[iu.shard].first;
@@ -307,42 +305,83 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
                   FormatError, "{}: row {} is not utterance '{}' of {} frames the index names",
                   sh->path(), iu.row, iu.utt_id, iu.frames);
       std::vector<float> feat = sh->features(iu.row);
-      normalize_features(feat, static_cast<size_t>(iu.frames), f, mode, norm);
+      normalize_features(feat, static_cast<size_t>(iu.frames), f, am.normalize_mode(),
+                         am.norm());
       std::copy(feat.begin(), feat.end(), x.begin() + static_cast<size_t>(i) * t * f);
       lengths.push_back(iu.frames);
-      refs.push_back(shard_text[iu.shard].second[iu.row]);
+      UttLogProbs u;
+      u.pos = batch[i];
+      u.ref = shard_text[iu.shard].second[iu.row];
+      out.push_back(std::move(u));
     }
+    model::Network& net = am.net();
     const float* act = net.forward(x.data(), lengths.data(), n, t, model::Mode::kInfer);
     for (int i = 0; i < n; ++i) {
-      const int len = net.out_lengths()[i];
-      const float* xi = act + static_cast<size_t>(i) * c;
-      std::vector<int32_t> labels;
-      if (o.decoder == "greedy") {
-        labels = greedy_decode(xi, len, c, n * c, alphabet.blank());
-      } else {
-        logp.resize(static_cast<size_t>(std::max(len, 1)) * c);
-        log_softmax_rows(xi, len, c, n * c, logp.data());
-        const auto beam = prefix_beam_search(logp.data(), len, c, c, alphabet, lm.get(), o.beam,
-                                             &ws);
-        if (!beam.empty()) labels = beam.front().labels;
-      }
-      // Words of the decoded text (spaces at the ends and repeated spaces removed).
-      std::string hyp;
-      {
-        std::istringstream words(alphabet.decode(labels.data(), labels.size()));
-        std::string w;
-        while (words >> w) hyp += (hyp.empty() ? "" : " ") + w;
-      }
-      ErrorCounts wc, cc;
-      const std::string align =
-          format_alignment(tokenize(refs[i], Unit::kWord), tokenize(hyp, Unit::kWord), &wc);
-      cc = align_counts(tokenize(refs[i], Unit::kChar), tokenize(hyp, Unit::kChar));
-      records.push_back({batch[i], hyp, align, counts_json(wc), counts_json(cc), refs[i]});
+      UttLogProbs& u = out[first + static_cast<size_t>(i)];
+      u.frames = net.out_lengths()[i];
+      u.logp.resize(static_cast<size_t>(std::max(u.frames, 1)) * c);
+      log_softmax_rows(act + static_cast<size_t>(i) * c, u.frames, c, n * c, u.logp.data());
     }
-    progress.add(n);
+    if (progress) progress->add(n);
   }
+  return out;
+}
+
+UttResult decode_utterance(const UttLogProbs& u, const pipeline::Alphabet& alphabet,
+                           const DecodeSpec& spec, BeamWorkspace* ws, std::string* alignment) {
+  const int c = alphabet.size();
+  std::vector<int32_t> labels;
+  if (spec.decoder == "greedy") {
+    labels = greedy_decode(u.logp.data(), u.frames, c, c, alphabet.blank());
+  } else {
+    const auto beam =
+        prefix_beam_search(u.logp.data(), u.frames, c, c, alphabet, spec.lm, spec.beam, ws);
+    if (!beam.empty()) labels = beam.front().labels;
+  }
+  UttResult r;
+  // Words of the decoded text (spaces at the ends and repeated spaces removed).
+  std::istringstream words(alphabet.decode(labels.data(), labels.size()));
+  std::string w;
+  while (words >> w) r.hyp += (r.hyp.empty() ? "" : " ") + w;
+  const std::vector<std::string> ref_words = tokenize(u.ref, Unit::kWord);
+  const std::vector<std::string> hyp_words = tokenize(r.hyp, Unit::kWord);
+  if (alignment)
+    *alignment = format_alignment(ref_words, hyp_words, &r.words);
+  else
+    r.words = align_counts(ref_words, hyp_words);
+  r.chars = align_counts(tokenize(u.ref, Unit::kChar), tokenize(r.hyp, Unit::kChar));
+  return r;
+}
+
+EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
+  DS2_REQUIRE(o.decoder == "greedy" || o.decoder == "beam", ConfigError,
+              "option 'decoder': '{}' (expected greedy or beam)", o.decoder);
+  DS2_REQUIRE(o.lm.empty() || o.decoder == "beam", ConfigError,
+              "option 'lm': a language model needs --decoder beam");
+  Timer total_timer;
+  const EvalPlan plan = plan_eval(o.data, o.batch_size, comm.size());
+  const pipeline::DatasetIndex& index = plan.index;
+  AcousticModel am(o.model, plan, o.device, o.threads, o.normalize, comm.root());
+  std::unique_ptr<ArpaLm> lm;
+  if (!o.lm.empty()) lm = std::make_unique<ArpaLm>(ArpaLm::load(o.lm));
+  const double load_seconds = total_timer.seconds();
+  comm.barrier();
+  Timer timer;
+
+  // ---- forward + decode this rank's batches ----
+  Progress progress(comm, "eval", "decode", static_cast<double>(plan.utterances), "utt");
+  const std::vector<UttLogProbs> mine = compute_log_probs(plan, comm.rank(), am, &progress);
   progress.finish();
-  log()->debug("decoded {} utterances", my_utts);
+  DecodeSpec spec{o.decoder, o.beam, lm.get()};
+  BeamWorkspace ws;
+  nlohmann::json records = nlohmann::json::array();
+  for (const UttLogProbs& u : mine) {
+    std::string align;
+    const UttResult r = decode_utterance(u, am.alphabet(), spec, &ws, &align);
+    records.push_back({u.pos, r.hyp, align, counts_json(r.words), counts_json(r.chars), u.ref});
+  }
+  log()->debug("decoded {} utterances", mine.size());
+  const std::string mode = am.normalize_mode();
 
   // ---- gather in index order ----
   const std::vector<std::string> parts = comm.allgather_strings(records.dump());
@@ -370,8 +409,8 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
     hyp_trn.push_back({iu.utt_id, r.at(1).get<std::string>()});
     align_text += "id: " + iu.utt_id + "\n" + r.at(2).get<std::string>() + "\n";
   }
-  DS2_REQUIRE(s.utterances == static_cast<int64_t>(keep.size()), CommError,
-              "eval: gathered {} of {} utterances", s.utterances, keep.size());
+  DS2_REQUIRE(s.utterances == plan.utterances, CommError, "eval: gathered {} of {} utterances",
+              s.utterances, plan.utterances);
   if (!comm.root()) return s;
 
   make_dirs(o.out);

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,16 @@
 #include "core/options.h"
 #include "eval/ctc_decode.h"
 #include "eval/wer.h"
+#include "model/checkpoint.h"
+#include "pipeline/alphabet.h"
+#include "pipeline/index.h"
+
+namespace ds2 {
+class Progress;
+}
+namespace ds2::model {
+class Network;
+}
 
 namespace ds2::eval {
 
@@ -59,6 +70,83 @@ std::vector<int> assign_balanced(const std::vector<int64_t>& cost, int ranks);
 // blank line). Its alignment is the one align_counts() counts; `counts` receives those counts.
 std::string format_alignment(const std::vector<std::string>& ref,
                              const std::vector<std::string>& hyp, ErrorCounts* counts);
+
+// ---- building blocks, shared with `ds2 sweep` (eval/sweep.h) ----
+
+// Steps 1-3 of the algorithm (evaluate.cc): the clean utterances of DATA/index.h5 cut into fixed
+// batches (longest first) and balanced over `ranks` by padded frames. Same on every rank.
+struct EvalPlan {
+  std::string data;                           // the dataset folder
+  pipeline::DatasetIndex index;               // DATA/index.h5
+  std::vector<std::vector<int64_t>> batches;  // index positions of each batch
+  std::vector<int> owner;                     // rank of each batch
+  int64_t utterances = 0;                     // clean utterances, all batches together
+  double audio_seconds = 0;                   // their total duration
+};
+// Throws ConfigError for batch_size < 1, IoError/FormatError naming DATA/index.h5.
+EvalPlan plan_eval(const std::string& data, int batch_size, int ranks);
+
+// A checkpoint loaded for inference on a plan's dataset: the network (batch norm on running
+// statistics), the normalization mode and statistics, and the alphabet (step 4).
+class AcousticModel {
+ public:
+  // normalize: "" = as the model was trained (its train_ini), or global | utterance | none.
+  // `warn` logs the fallback to the index's statistics (pass comm.root()). Throws ConfigError /
+  // FormatError naming the checkpoint when it does not fit the dataset.
+  AcousticModel(const std::string& checkpoint, const EvalPlan& plan, const std::string& device,
+                int threads, const std::string& normalize, bool warn);
+  ~AcousticModel();
+  AcousticModel(const AcousticModel&) = delete;
+  AcousticModel& operator=(const AcousticModel&) = delete;
+
+  const std::string& path() const { return path_; }
+  const pipeline::Alphabet& alphabet() const { return alphabet_; }
+  int classes() const { return alphabet_.size(); }
+  const std::string& normalize_mode() const { return mode_; }
+  // The trainer's extras (step, epoch, ... when present).
+  const model::CheckpointExtras& extras() const { return extras_; }
+  model::Network& net() { return *net_; }
+  const model::NormStats& norm() const { return norm_; }
+
+ private:
+  std::string path_;
+  std::unique_ptr<model::Network> net_;
+  model::NormStats norm_;
+  model::CheckpointExtras extras_;
+  std::string mode_;
+  pipeline::Alphabet alphabet_;
+};
+
+// The network output of one utterance as log-probabilities.
+struct UttLogProbs {
+  int64_t pos = 0;          // position in plan.index.utts
+  int frames = 0;           // T' (output frames)
+  std::vector<float> logp;  // (max(T', 1), C) row-major, natural-log softmax (host)
+  std::string ref;          // the shard's transcript
+};
+
+// Local (no collective): reads this rank's batches (plan.owner == rank) from the shards,
+// normalizes, runs the forward pass and returns the log-probabilities of each utterance, batch
+// by batch. `progress` (may be null) gets add(utterances) per batch.
+std::vector<UttLogProbs> compute_log_probs(const EvalPlan& plan, int rank, AcousticModel& model,
+                                           Progress* progress);
+
+// How to decode: greedy best path, or prefix beam search with an optional word LM (not owned).
+struct DecodeSpec {
+  std::string decoder = "greedy";  // greedy | beam
+  BeamOptions beam;
+  const LanguageModel* lm = nullptr;
+};
+
+struct UttResult {
+  std::string hyp;              // decoded words, single-spaced, no spaces at the ends
+  ErrorCounts words, chars;     // against the reference (eval/wer.h tokens)
+};
+// Decodes one utterance and scores it. `alignment` (may be null) receives format_alignment's
+// block. `ws` may be null.
+UttResult decode_utterance(const UttLogProbs& u, const pipeline::Alphabet& alphabet,
+                           const DecodeSpec& spec, BeamWorkspace* ws,
+                           std::string* alignment = nullptr);
 
 // Collective over `comm`: runs the evaluation and writes EVALDIR (rank 0). Every rank returns
 // the same summary. Throws ConfigError / IoError / FormatError naming the file or option.

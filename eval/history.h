@@ -1,0 +1,77 @@
+// The evaluation history: an SQLite file that `ds2 sweep` appends one row per (checkpoint,
+// grid point) to, and that the HTML report (eval/report.h) is drawn from.
+//
+// Schema version 1 (PRAGMA user_version = 1), one table:
+//   results(id INTEGER PRIMARY KEY, time TEXT (UTC ISO-8601, "2026-11-24T22:45:00Z"),
+//           git_commit TEXT (`git describe --always --dirty` of the ds2 source, baked in at
+//           configure time: the code that computed the row), host TEXT, checkpoint TEXT,
+//           step INTEGER NULL, epoch INTEGER NULL (the checkpoint's trainer extras: steps done,
+//           epoch of the next batch), dataset TEXT, utterances INTEGER, decoder TEXT ("greedy" |
+//           "beam"), beam INTEGER NULL (greedy: NULL), alpha REAL NULL, beta REAL NULL (NULL
+//           without an LM), lm TEXT NULL, wer REAL, cer REAL (fractions; NULL when undefined),
+//           sub INTEGER, del INTEGER, ins INTEGER, words INTEGER, chars INTEGER, rtf REAL,
+//           ranks INTEGER)
+//
+// Concurrency: every append is one IMMEDIATE transaction, and the connection waits up to
+// `busy_timeout_ms` for another writer's lock (e.g. the tasks of a Slurm job array appending
+// to one file) instead of failing. The default rollback journal is kept (not WAL), so the file
+// works on any file system with POSIX locks. Every error names the database file.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace ds2::eval {
+
+struct HistoryRow {
+  int64_t id = 0;  // assigned by the database (0 before append)
+  std::string time, git_commit, host, checkpoint;
+  std::optional<int64_t> step, epoch;
+  std::string dataset;
+  int64_t utterances = 0;
+  std::string decoder;
+  std::optional<int64_t> beam;
+  std::optional<double> alpha, beta;
+  std::string lm;  // "" = none (stored as NULL)
+  double wer = 0, cer = 0;  // non-finite values are stored as NULL and read back as NaN
+  int64_t sub = 0, del = 0, ins = 0, words = 0, chars = 0;
+  double rtf = 0;
+  int64_t ranks = 1;
+};
+
+class History {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens `path`; with `create`, creates the file and the schema when missing. Throws IoError
+  // ("PATH: ...") when the file cannot be opened or written, FormatError when its schema
+  // version is newer than kSchemaVersion.
+  explicit History(const std::string& path, bool create = true, int busy_timeout_ms = 600000);
+  ~History();
+  History(const History&) = delete;
+  History& operator=(const History&) = delete;
+
+  const std::string& path() const { return path_; }
+  // Appends rows in one transaction (all or none); returns their ids.
+  std::vector<int64_t> append(const std::vector<HistoryRow>& rows);
+  // Every row, by id.
+  std::vector<HistoryRow> rows() const;
+
+ private:
+  void exec(const char* sql) const;
+  std::string path_;
+  sqlite3* db_ = nullptr;
+};
+
+// Current time as UTC ISO-8601 with seconds ("2026-11-24T22:45:00Z").
+std::string utc_now_iso8601();
+// This host's name ("unknown" when it cannot be read).
+std::string host_name();
+// The ds2 source version baked in at configure time (DS2_GIT_DESCRIBE, "unknown" outside git).
+std::string build_git_commit();
+
+}  // namespace ds2::eval

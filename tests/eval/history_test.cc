@@ -1,0 +1,217 @@
+// The SQLite history. Oracle: the sqlite3 C API reading the file directly (schema version,
+// column names and types, stored values, NULLs), independent of History::rows().
+#include "eval/history.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "core/error.h"
+#include "tests/testutil.h"
+
+namespace ds2::eval {
+namespace {
+
+HistoryRow sample(int i) {
+  HistoryRow r;
+  r.time = "2026-11-24T22:45:0" + std::to_string(i) + "Z";
+  r.git_commit = "abc1234";
+  r.host = "node01";
+  r.checkpoint = "/runs/a/ckpt-step" + std::to_string(10 * i) + ".h5";
+  r.step = 10 * i;
+  r.epoch = i;
+  r.dataset = "/data/dev";
+  r.utterances = 40;
+  r.decoder = i % 2 ? "beam" : "greedy";
+  if (i % 2) {
+    r.beam = 16;
+    r.alpha = 0.5 * i;
+    r.beta = 1.25;
+    r.lm = "/lm/3gram.arpa";
+  }
+  r.wer = 0.125 * i;
+  r.cer = 0.0625;
+  r.sub = 3;
+  r.del = 1;
+  r.ins = i;
+  r.words = 32;
+  r.chars = 160;
+  r.rtf = 0.01;
+  r.ranks = 3;
+  return r;
+}
+
+// Runs a query with the C API; returns the rows as strings ("NULL" for NULL).
+std::vector<std::vector<std::string>> query(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql;
+  std::vector<std::vector<std::string>> out;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    out.emplace_back();
+    for (int c = 0; c < sqlite3_column_count(st); ++c) {
+      const unsigned char* t = sqlite3_column_text(st, c);
+      out.back().push_back(t ? reinterpret_cast<const char*>(t) : "NULL");
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+TEST(History, SchemaVersionAndColumns) {
+  test::TempDir tmp("ds2-history");
+  const std::string path = tmp / "h.sqlite";
+  { History h(path); }
+  EXPECT_EQ(query(path, "PRAGMA user_version"),
+            (std::vector<std::vector<std::string>>{{std::to_string(History::kSchemaVersion)}}));
+  std::vector<std::string> names;
+  for (const auto& r : query(path, "PRAGMA table_info(results)")) names.push_back(r.at(1));
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "id", "time", "git_commit", "host", "checkpoint", "step", "epoch",
+                       "dataset", "utterances", "decoder", "beam", "alpha", "beta", "lm", "wer",
+                       "cer", "sub", "del", "ins", "words", "chars", "rtf", "ranks"}));
+}
+
+TEST(History, AppendedRowsReadBackAsStored) {
+  test::TempDir tmp("ds2-history");
+  const std::string path = tmp / "h.sqlite";
+  std::vector<int64_t> ids;
+  {
+    History h(path);
+    ids = h.append({sample(1), sample(2)});
+    const auto more = h.append({sample(3)});
+    ids.insert(ids.end(), more.begin(), more.end());
+  }
+  EXPECT_EQ(ids, (std::vector<int64_t>{1, 2, 3}));
+  // Directly with the C API.
+  const auto rows = query(path,
+                          "SELECT checkpoint, step, decoder, beam, alpha, beta, lm, wer, ins, "
+                          "typeof(wer), typeof(step) FROM results ORDER BY id");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"/runs/a/ckpt-step10.h5", "10", "beam", "16",
+                                               "0.5", "1.25", "/lm/3gram.arpa", "0.125", "1",
+                                               "real", "integer"}));
+  EXPECT_EQ(rows[1], (std::vector<std::string>{"/runs/a/ckpt-step20.h5", "20", "greedy", "NULL",
+                                               "NULL", "NULL", "NULL", "0.25", "2", "real",
+                                               "integer"}));
+  // And through rows(): every field round-trips.
+  History h(path, /*create=*/false);
+  const auto back = h.rows();
+  ASSERT_EQ(back.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    const HistoryRow want = sample(i + 1);
+    const HistoryRow& got = back[i];
+    EXPECT_EQ(got.id, i + 1);
+    EXPECT_EQ(got.time, want.time);
+    EXPECT_EQ(got.git_commit, want.git_commit);
+    EXPECT_EQ(got.host, want.host);
+    EXPECT_EQ(got.checkpoint, want.checkpoint);
+    EXPECT_EQ(got.step, want.step);
+    EXPECT_EQ(got.epoch, want.epoch);
+    EXPECT_EQ(got.dataset, want.dataset);
+    EXPECT_EQ(got.utterances, want.utterances);
+    EXPECT_EQ(got.decoder, want.decoder);
+    EXPECT_EQ(got.beam, want.beam);
+    EXPECT_EQ(got.alpha, want.alpha);
+    EXPECT_EQ(got.beta, want.beta);
+    EXPECT_EQ(got.lm, want.lm);
+    EXPECT_EQ(got.wer, want.wer);
+    EXPECT_EQ(got.cer, want.cer);
+    EXPECT_EQ(std::make_tuple(got.sub, got.del, got.ins, got.words, got.chars, got.ranks),
+              std::make_tuple(want.sub, want.del, want.ins, want.words, want.chars, want.ranks));
+    EXPECT_EQ(got.rtf, want.rtf);
+  }
+}
+
+TEST(History, NonFiniteRatesAreNull) {
+  test::TempDir tmp("ds2-history");
+  History h(tmp / "h.sqlite");
+  HistoryRow r = sample(2);
+  r.wer = INFINITY;  // insertions against an empty reference
+  r.cer = NAN;
+  h.append({r});
+  EXPECT_EQ(query(tmp / "h.sqlite", "SELECT wer, cer FROM results"),
+            (std::vector<std::vector<std::string>>{{"NULL", "NULL"}}));
+  EXPECT_TRUE(std::isnan(h.rows().at(0).wer));
+}
+
+TEST(History, ErrorsNameTheFile) {
+  test::TempDir tmp("ds2-history");
+  // Missing without create.
+  try {
+    History h(tmp / "none.sqlite", /*create=*/false);
+    ADD_FAILURE() << "opened a missing file";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find(tmp / "none.sqlite"), std::string::npos) << e.what();
+  }
+  // Unwritable: a folder that does not exist.
+  try {
+    History h(tmp / "no/such/dir/h.sqlite");
+    ADD_FAILURE() << "opened in a missing folder";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("no/such/dir/h.sqlite"), std::string::npos);
+  }
+  // Not a database.
+  std::ofstream(tmp / "text.sqlite") << "this is not an SQLite file, just some text to read\n";
+  EXPECT_THROW(History h(tmp / "text.sqlite"), IoError);
+  // A newer schema.
+  { History h(tmp / "new.sqlite"); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((tmp / "new.sqlite").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  try {
+    History h(tmp / "new.sqlite");
+    ADD_FAILURE() << "accepted schema 99";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("schema version 99"), std::string::npos) << e.what();
+  }
+}
+
+TEST(History, ConcurrentWritersWaitInsteadOfFailing) {
+  test::TempDir tmp("ds2-history");
+  const std::string path = tmp / "h.sqlite";
+  { History h(path); }
+  // A second connection holds the write lock for a while; the append waits for it.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::thread release([db] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  });
+  History h(path, true, /*busy_timeout_ms=*/20000);
+  EXPECT_NO_THROW(h.append({sample(1)}));
+  release.join();
+  sqlite3_close(db);
+  EXPECT_EQ(h.rows().size(), 1u);
+  // With no patience, a held lock is an error naming the file.
+  History impatient(path, false, /*busy_timeout_ms=*/0);
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  try {
+    impatient.append({sample(2)});
+    ADD_FAILURE() << "appended under another writer's lock";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+  sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+}
+
+TEST(History, TimeAndHost) {
+  EXPECT_TRUE(std::regex_match(utc_now_iso8601(),
+                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
+  EXPECT_FALSE(host_name().empty());
+  EXPECT_FALSE(build_git_commit().empty());
+}
+
+}  // namespace
+}  // namespace ds2::eval
