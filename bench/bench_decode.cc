@@ -1,8 +1,13 @@
 // CTC decoding speed: greedy vs prefix beam search (beam 16/64/256 by default) with a 3-gram LM,
-// as real-time factor per core and as a ratio to greedy measured in the same run.
+// as real-time factor per core and as a ratio to greedy measured in the same run; and the
+// acoustic model's forward pass that produces such output (--am-config, ds2-small by default, CPU
+// backend, --am-threads 1: per core) on a batch of --am-batch utterances whose output has the
+// same T' frames, as RTF per core, x greedy, and achieved GFLOP/s (Network::forward_flops) as a
+// ratio to the same run's OpenBLAS sgemm at the network's dominant GEMM shape (as bench_model).
 //
 //   bench_decode [--utts N] [--frames 300] [--beams 16,64,256] [--alpha 0.5] [--beta 1.0]
 //                [--top-k 40] [--prune -10] [--vocab 2000] [--iters N] [--csv] [--no-check]
+//                [--am-config INI] [--am-batch 4] [--am-threads 1] [--no-am]
 //
 // Input: synthetic network output (T' frames, C = 29, English alphabet) that resembles a trained
 // DS2 softmax: a random word sequence from the LM's vocabulary is spelled out over the frames
@@ -16,6 +21,8 @@
 // thread, so per core), x greedy = CPU time / greedy CPU time, CER against the spelled-out truth,
 // workspace MiB. The check (on by default) asserts that the LM path at alpha = beta = 0 gives
 // exactly the no-LM result; how often beam 1 without LM equals greedy is printed.
+#include <cblas.h>
+#include <fmt/format.h>
 #include <time.h>
 
 #include <algorithm>
@@ -33,6 +40,8 @@
 #include "eval/arpa_lm.h"
 #include "eval/ctc_decode.h"
 #include "eval/wer.h"
+#include "model/conv.h"
+#include "model/network.h"
 #include "pipeline/alphabet.h"
 #include "pipeline/prep.h"
 #include "tests/testutil.h"
@@ -162,6 +171,93 @@ Utt make_utt(const pipeline::Alphabet& a, const std::vector<std::string>& vocab,
   return u;
 }
 
+// sgemm GFLOP/s per core at (m, n, k), row-major NN, on OpenBLAS's current thread count: best of
+// a few repetitions for ~0.5 s, timed in process CPU seconds like the network (bench_model's
+// baseline, which uses wall time on an idle machine).
+double sgemm_gflops_per_core(int m, int n, int k) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  std::vector<float> a(static_cast<size_t>(m) * k), b(static_cast<size_t>(k) * n),
+      c(static_cast<size_t>(m) * n);
+  for (float& v : a) v = u(rng);
+  for (float& v : b) v = u(rng);
+  auto once = [&] {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a.data(), k, b.data(),
+                n, 0.0f, c.data(), n);
+  };
+  once();
+  double best = 0;
+  ds2::Timer total;
+  while (total.seconds() < 0.5) {
+    const double c0 = cpu_seconds();
+    for (int i = 0; i < 4; ++i) once();
+    best = std::max(best, 4 * 2.0 * m * n * k / (cpu_seconds() - c0) / 1e9);
+  }
+  return best;
+}
+
+// The acoustic model's forward pass, timed; see the file comment.
+struct AmResult {
+  bool ran = false;
+  int batch = 0, t_in = 0, t_out = 0, gm = 0, gn = 0, gk = 0;
+  double wall = 0, cpu = 0, audio_s = 0;  // per batch, seconds
+  double gflops = 0, sgemm = 0;            // per core
+  size_t params = 0;
+};
+
+AmResult bench_acoustic(const std::string& config, int batch, int frames, int threads, int iters) {
+  model::ModelConfig cfg = model::ModelConfig::from_ini_file(config);
+  cfg.device = "cpu";
+  cfg.num_threads = threads;
+  AmResult r;
+  r.ran = true;
+  r.batch = batch;
+  // Input frames whose output has `frames` frames: the product of the conv time strides.
+  int stride = 1;
+  for (const auto& cl : cfg.conv_layers()) stride *= cl.st;
+  r.t_in = frames * stride;
+  r.t_out = cfg.out_length(r.t_in);
+  r.audio_s = batch * r.t_in * 0.010;
+  // Dominant GEMM: the conv layer with the most FLOPs at conv.cc's chunk shape (bench_model).
+  double best_fl = 0;
+  int f = cfg.n_bins, c = 1;
+  r.gm = cfg.rnn_hidden, r.gn = batch * r.t_out, r.gk = cfg.rnn_input();
+  for (const auto& cl : cfg.conv_layers()) {
+    model::ConvSpec s;
+    s.c_in = c, s.c_out = cl.filters, s.kf = cl.kf, s.kt = cl.kt, s.sf = cl.sf, s.st = cl.st;
+    s.f_in = f;
+    const double fl = 2.0 * s.c_out * c * s.kf * s.kt * s.f_out() * s.out_length(r.t_in);
+    if (fl > best_fl) {
+      best_fl = fl;
+      const auto shape = s.gemm_shape(s.out_length(r.t_in));
+      r.gm = shape[0], r.gn = shape[1], r.gk = shape[2];
+    }
+    f = s.f_out();
+    c = s.c_out;
+  }
+  model::Network net(cfg, /*with_grads=*/false);
+  r.params = net.num_params();
+  std::mt19937 rng(9);
+  std::normal_distribution<float> d(0.f, 1.f);
+  std::vector<float> x(static_cast<size_t>(batch) * r.t_in * cfg.n_bins);
+  for (float& v : x) v = d(rng);
+  std::vector<int32_t> lengths(batch, r.t_in);
+  net.forward(x.data(), lengths.data(), batch, r.t_in, model::Mode::kInfer);  // warm-up
+  ds2::Timer t;
+  const double c0 = cpu_seconds();
+  for (int i = 0; i < iters; ++i)
+    net.forward(x.data(), lengths.data(), batch, r.t_in, model::Mode::kInfer);
+  r.cpu = (cpu_seconds() - c0) / iters;
+  r.wall = t.seconds() / iters;
+  // Per core: process CPU seconds (all threads) for both, so a loaded machine counts against
+  // neither.
+  r.gflops = net.forward_flops(batch, r.t_in) / r.cpu / 1e9;
+  openblas_set_num_threads(threads);
+  r.sgemm = sgemm_gflops_per_core(r.gm, r.gn, r.gk);
+  openblas_set_num_threads(1);
+  return r;
+}
+
 std::vector<int> parse_list(const std::string& s) {
   std::vector<int> v;
   std::stringstream ss(s);
@@ -176,7 +272,9 @@ int main(int argc, char** argv) {
   int utts = 20, frames = 300, vocab_n = 2000, iters = 1;
   std::vector<int> beams = {16, 64, 256};
   eval::BeamOptions base;
-  bool csv = false, check = true;
+  bool csv = false, check = true, am = true;
+  std::string am_config = pipeline::resolve_share_path("share/configs/ds2-small.ini");
+  int am_batch = 4, am_threads = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> const char* {
@@ -208,11 +306,19 @@ int main(int argc, char** argv) {
       csv = true;
     else if (a == "--no-check")
       check = false;
+    else if (a == "--am-config")
+      am_config = next();
+    else if (a == "--am-batch")
+      am_batch = std::atoi(next());
+    else if (a == "--am-threads")
+      am_threads = std::atoi(next());
+    else if (a == "--no-am")
+      am = false;
     else {
       std::fprintf(stderr,
                    "usage: bench_decode [--utts N] [--frames T] [--beams 16,64,256] [--alpha A] "
                    "[--beta B] [--top-k K] [--prune LOGP] [--vocab N] [--iters N] [--csv] "
-                   "[--no-check]\n");
+                   "[--no-check] [--am-config INI] [--am-batch N] [--am-threads N] [--no-am]\n");
       return 2;
     }
   }
@@ -305,6 +411,13 @@ int main(int argc, char** argv) {
   }
 
   const double greedy_s = rows[0].seconds;
+  // Acoustic forward pass, per utterance of the same T' as the decoders' (scaled to `utts`).
+  const AmResult amr =
+      am ? bench_acoustic(am_config, am_batch, frames, am_threads, std::max(iters, 1)) : AmResult{};
+  if (amr.ran) {
+    const double scale = static_cast<double>(utts) / amr.batch;
+    rows.push_back({"acoustic fwd", amr.wall * scale, amr.cpu * scale, std::nan(""), 0});
+  }
   if (csv) {
     std::printf(
         "decoder,wall_ms_per_utt,cpu_ms_per_utt,rtf,x_greedy,cer,workspace_mib,"
@@ -323,10 +436,20 @@ int main(int argc, char** argv) {
       base.top_k, base.prune_logprob, base.alpha, base.beta);
   std::printf("%-18s %10s %10s %10s %10s %8s %8s\n", "decoder", "wall ms", "cpu ms/utt", "RTF/core",
               "x greedy", "CER", "ws MiB");
-  for (const auto& r : rows)
-    std::printf("%-18s %10.4f %10.4f %10.3g %10.1f %7.2f%% %8.2f\n", r.name.c_str(),
+  for (const auto& r : rows) {
+    const std::string cer = std::isnan(r.cer) ? "-" : fmt::format("{:.2f}%", 100 * r.cer);
+    std::printf("%-18s %10.4f %10.4f %10.3g %10.1f %8s %8.2f\n", r.name.c_str(),
                 1e3 * r.wall / utts, 1e3 * r.seconds / utts, r.seconds / audio_s,
-                r.seconds / greedy_s, 100 * r.cer, r.ws_mib);
+                r.seconds / greedy_s, cer.c_str(), r.ws_mib);
+  }
+  if (amr.ran)
+    std::printf(
+        "acoustic fwd: %s, %.2f M params, cpu backend, %d thread(s), batch %d x %d frames "
+        "(T' %d): %.1f ms per batch (wall), RTF/core %.3g, %.0f x greedy; %.1f GFLOP/s per "
+        "core = %.2f of sgemm (%.1f GFLOP/s per core at %d x %d x %d)\n",
+        am_config.c_str(), amr.params / 1e6, am_threads, amr.batch, amr.t_in, amr.t_out,
+        1e3 * amr.wall, amr.cpu / amr.audio_s, (amr.cpu / amr.batch) / (greedy_s / utts),
+        amr.gflops, amr.gflops / amr.sgemm, amr.sgemm, amr.gm, amr.gn, amr.gk);
   std::printf(
       "beam 1 without LM == greedy on %d of %d utterances; check (LM at alpha = beta = 0 "
       "== no LM): %s; peak RSS %.1f MiB\n",

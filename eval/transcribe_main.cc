@@ -22,8 +22,9 @@ int transcribe_main(int argc, char** argv) {
   po::variables_map vm;
   CommonOptions common;
   if (!parse_command(argc, argv,
-                     "ds2 transcribe --model RUN/ckpt-best.h5 [--decoder greedy|beam] [--lm LM.arpa "
-                     "--alpha A --beta B --beam W] [--stream [--chunk-ms 320]] FILE...\n"
+                     "ds2 transcribe --model RUN/ckpt-best.h5 [--decoder greedy|beam] "
+                     "[--lm LM.arpa --alpha A --beta B --beam W] [--stream [--chunk-ms 320]] "
+                     "FILE...\n"
                      "prints FILE<TAB>text per file on stdout, in argument order",
                      desc, vm, common, &pos))
     return 0;
