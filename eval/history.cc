@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "ds2/config.h"
 
 namespace ds2::eval {
@@ -79,6 +80,7 @@ class Stmt {
 }  // namespace
 
 History::History(const std::string& path, bool create, int busy_timeout_ms) : path_(path) {
+  DS2_REQUIRE(create || file_exists(path), IoError, "{}: no such history database", path);
   const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
   const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {

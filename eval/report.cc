@@ -93,7 +93,9 @@ std::string progress_charts(const std::vector<HistoryRow>& rows) {
   };
   std::map<std::pair<std::string, std::string>, std::map<std::string, Best>> by_series;
   for (const HistoryRow& r : rows) {
-    Best& b = by_series[{run_of(r.checkpoint), r.dataset}][r.checkpoint];
+    // One point per checkpoint: ckpt-best.h5 and the ckpt-stepN.h5 it links to are one.
+    const std::string key = r.step ? "step " + std::to_string(*r.step) : r.checkpoint;
+    Best& b = by_series[{run_of(r.checkpoint), r.dataset}][key];
     if (!b.first_id) b.first_id = r.id;
     if (std::isfinite(r.wer)) b.wer = std::min(b.wer, r.wer);
     if (std::isfinite(r.cer)) b.cer = std::min(b.cer, r.cer);

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""End-to-end test of `ds2 sweep` through mpirun on the tiny tone corpus (tests/tone_corpus.py).
+
+ds2-tiny trains for a few epochs with a dev set (so the run folder has metrics.csv, dev.csv and
+several ckpt-step files); then `ds2 sweep` runs under mpirun -np 2 over every checkpoint of the
+run with a 2 x 2 alpha x beta grid at beam 8 with a unigram LM, plus the greedy decoder
+(beam=1). Checks, each against an independent expectation:
+  * the history (read with Python's sqlite3) has schema version 1 and one row per checkpoint x
+    grid point, with the checkpoint's step/epoch (read from the checkpoint with h5py);
+  * every row's counts equal what `ds2 eval` (a separate process, np=1) reports in results.json
+    for the same checkpoint, decoder, beam, alpha and beta -- the second path;
+  * a second sweep (np=1, --checkpoints best) appends rows (ids continue, old rows unchanged);
+  * the report exists, every inline <svg> parses as XML, it holds no scripts or external
+    references, and shows the best WER of the history and the run folder's curves;
+  * `ds2 sweep --db H --report R` (no models) rewrites the report from the history alone;
+  * a bad grid token, a missing checkpoint and an unwritable database each fail with one line
+    naming the token or the file.
+Usage: sweep_e2e_test.py --ds2 BUILD/ds2 --config share/configs/ds2-tiny.ini
+       [--mpiexec mpiexec] [--mpiflags "..."] [--report-out FILE] [--keep DIR]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+import h5py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, HERE)
+from tone_corpus import make_corpus  # noqa: E402
+from eval_e2e_test import Runner, write_unigram_arpa  # noqa: E402
+
+GRID = "alpha=0:2:2,beta=0:3:2,beam=8,beam=1"
+
+
+def history(db):
+    con = sqlite3.connect(db)
+    con.row_factory = sqlite3.Row
+    version = con.execute("PRAGMA user_version").fetchone()[0]
+    rows = [dict(r) for r in con.execute("SELECT * FROM results ORDER BY id")]
+    con.close()
+    return version, rows
+
+
+def check_fails(r, args, want):
+    """Runs ds2 as a single process (no launcher) and expects exit 1 with one error line."""
+    p = subprocess.run([r.args.ds2] + args, capture_output=True, text=True, env=r.env)
+    lines = [x for x in p.stderr.splitlines() if "error" in x]
+    assert p.returncode == 1 and len(lines) == 1 and want in lines[0], \
+        f"expected exit 1 and one error line with {want!r}: rc {p.returncode}\n{p.stderr}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ds2", required=True)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--mpiexec", default="mpiexec")
+    ap.add_argument("--mpiflags", default="")
+    ap.add_argument("--report-out", help="copy the final report here (for the screenshot test)")
+    ap.add_argument("--keep", help="work in this folder and keep it")
+    args = ap.parse_args()
+    tmp = args.keep or tempfile.mkdtemp(prefix="ds2-sweep-e2e-")
+    os.makedirs(tmp, exist_ok=True)
+    t0 = time.time()
+    try:
+        r = Runner(args)
+        alphabet = os.path.join(os.path.dirname(args.config), "..", "alphabets", "en.txt")
+        m_train, train_texts = make_corpus(tmp, "train", 24, 1)
+        m_test, _ = make_corpus(tmp, "test", 12, 2)
+        r.run(2, "prep", "--manifest", m_train, "--out", f"{tmp}/data", "--shards", "2",
+              "--alphabet", alphabet)
+        r.run(2, "prep", "--manifest", m_test, "--out", f"{tmp}/test", "--shards", "2",
+              "--alphabet", alphabet)
+        run = f"{tmp}/run"
+        r.run(1, "train", "--data", f"{tmp}/data", "--dev", f"{tmp}/test", "--config",
+              args.config, "--out", run, "--batch-size", "4", "--epochs", "3", "--lr", "0.003",
+              "--momentum", "0.9", "--model.num_threads", "1", "--log-every", "1000")
+        assert os.path.exists(f"{run}/dev.csv") and os.path.exists(f"{run}/metrics.csv")
+        ckpts = sorted((f for f in os.listdir(run) if re.fullmatch(r"ckpt-step\d+\.h5", f)),
+                       key=lambda f: int(f[9:-3]))
+        assert len(ckpts) >= 2, ckpts
+        lm = f"{tmp}/uni.arpa"
+        write_unigram_arpa(lm, train_texts)
+        db, report = f"{tmp}/history.sqlite", f"{tmp}/report.html"
+        common = ["--data", f"{tmp}/test", "--lm", lm, "--db", db, "--report", report,
+                  "--threads", "1", "--batch-size", "4"]
+
+        # ---- sweep 1: every checkpoint, np=2 ----
+        p = r.run(2, "sweep", "--models", f"{run}/", "--checkpoints", "all", "--grid", GRID,
+                  *common)
+        version, rows = history(db)
+        assert version == 1, f"user_version {version}"
+        points = [("greedy", None, None, None)] + [
+            ("beam", 8, a, b) for a in (0.0, 2.0) for b in (0.0, 3.0)]
+        assert len(rows) == len(ckpts) * len(points), f"{len(rows)} rows for {len(ckpts)} ckpts"
+        assert len([x for x in p.stdout.splitlines() if x.startswith("WER ")]) == len(rows)
+        for ck in ckpts:
+            with h5py.File(f"{run}/{ck}", "r") as f:
+                step, epoch = int(f["extra/step"][0]), int(f["extra/epoch"][0])
+            mine = [x for x in rows if x["checkpoint"] == os.path.abspath(f"{run}/{ck}")]
+            got = sorted((x["decoder"], x["beam"], x["alpha"], x["beta"]) for x in mine)
+            assert got == sorted(points, key=lambda t: (t[0], t[1] or 0, t[2] or 0, t[3] or 0)), \
+                f"{ck}: {got}"
+            for x in mine:
+                assert (x["step"], x["epoch"]) == (step, epoch), f"{ck}: step/epoch {x}"
+                assert x["ranks"] == 2 and x["utterances"] == 12 and x["lm"] == (
+                    os.path.abspath(lm) if x["decoder"] == "beam" else None)
+                assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", x["time"]), x["time"]
+                assert x["git_commit"] and x["host"]
+        # ---- the second path: ds2 eval at each grid point of two checkpoints ----
+        wers = set()
+        for ck in (ckpts[0], ckpts[-1]):
+            for dec, beam, a, b in points:
+                d = f"{tmp}/eval-{ck}-{dec}-{a}-{b}"
+                opts = ["--decoder", "greedy"] if dec == "greedy" else [
+                    "--decoder", "beam", "--beam", str(beam), "--lm", lm, "--alpha", str(a),
+                    "--beta", str(b)]
+                r.run(1, "eval", "--model", f"{run}/{ck}", "--data", f"{tmp}/test", "--out", d,
+                      "--threads", "1", "--batch-size", "4", *opts)
+                res = json.load(open(f"{d}/results.json"))
+                row = [x for x in rows if x["checkpoint"] == os.path.abspath(f"{run}/{ck}") and
+                       x["decoder"] == dec and x["alpha"] == a and x["beta"] == b]
+                assert len(row) == 1, (ck, dec, a, b)
+                row = row[0]
+                for k in ("sub", "del", "ins", "words", "chars", "utterances"):
+                    assert row[k] == res[k], f"{ck} {dec} a={a} b={b}: {k} {row[k]} != {res[k]}"
+                assert abs(row["wer"] - res["wer"]) < 1e-12 and abs(row["cer"] - res["cer"]) < 1e-12
+                wers.add(row["wer"])
+        print(f"  sweep == eval at {2 * len(points)} points; WERs seen: "
+              f"{sorted(round(w, 4) for w in wers)}")
+
+        # ---- sweep 2 appends ----
+        r.run(1, "sweep", "--models", f"{run}/", "--grid", GRID, *common)
+        _, rows2 = history(db)
+        assert len(rows2) == len(rows) + len(points), f"{len(rows)} -> {len(rows2)} rows"
+        assert rows2[:len(rows)] == rows, "the first sweep's rows changed"
+        assert [x["id"] for x in rows2] == list(range(1, len(rows2) + 1))
+        assert all(x["ranks"] == 1 for x in rows2[len(rows):])
+
+        # ---- the report ----
+        html = open(report, encoding="utf-8").read()
+        svgs = re.findall(r"<svg.*?</svg>", html, flags=re.S)
+        assert len(svgs) == 5, f"{len(svgs)} svg charts"
+        for s in svgs:
+            ET.fromstring(s)  # well-formed XML
+        assert "<script" not in html and "src=" not in html and "href=" not in html
+        best = min(x["wer"] for x in rows2)
+        assert f"<td>{100 * best:.2f}%</td>" in html, "best WER not in the table"
+        assert "train loss" in html and "dev loss" in html and "Dev CER per epoch" in html
+        assert "WER over the alpha x beta grid" in html
+        os.remove(report)
+        p = r.run(1, "sweep", "--db", db, "--report", report)
+        html2 = open(report, encoding="utf-8").read()
+        assert f"{len(rows2)} results" in html2 and "train loss" in html2, "report rewrite"
+        if args.report_out:
+            shutil.copy(report, args.report_out)
+
+        # ---- one-line errors ----
+        check_fails(r, ["sweep", "--models", f"{run}/", "--grid", "alpha=0:x:2", *common],
+                    "'alpha=0:x:2'")
+        check_fails(r, ["sweep", "--models", f"{run}/nope.h5", *common], f"{run}/nope.h5")
+        check_fails(r, ["sweep", "--models", f"{run}/", "--data", f"{tmp}/test",
+                        "--db", f"{tmp}/no/such/dir/h.sqlite"], f"{tmp}/no/such/dir/h.sqlite")
+        print(f"all sweep e2e checks passed in {time.time() - t0:.1f} s")
+        return 0
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
