@@ -66,6 +66,13 @@ struct Split {
   size_t len(int j) const { return base + (static_cast<size_t>(j) < rem ? 1 : 0); }
 };
 
+// dst[i] += src[i]. The restrict-qualified parameters let the compiler vectorise the loop without
+// a run-time aliasing check (-O3: SSE2 by default, wider with -march).
+template <typename T>
+void add_into(T* __restrict dst, const T* __restrict src, size_t n) {
+  for (size_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
 // Walks the (step, chunk) items of one direction in order, skipping empty segments.
 struct Cursor {
   int step = 0;
@@ -177,12 +184,8 @@ void ring_allreduce(MPI_Comm comm, T* data, size_t count, const RingParams& p, v
                 send_done, n_send, recv_done, n_recv);
     for (int q = 0; q < outcount; ++q) {
       const int s = done_idx[q];
-      if (s < W && recv_reduce[s]) {
-        T* __restrict dst = data + recv_off[s];
-        const T* __restrict src = slots + s * slot_elems;
-        const size_t len = recv_len[s];
-        for (size_t i = 0; i < len; ++i) dst[i] += src[i];
-      }
+      if (s < W && recv_reduce[s])
+        add_into(data + recv_off[s], slots + s * slot_elems, recv_len[s]);
       complete[s] = true;
     }
     while (recv_done < recv_posted && complete[recv_done % W]) complete[recv_done++ % W] = false;
