@@ -5,8 +5,9 @@
 # log (logs/ds2-sweep-<jobid>_4294967294.log: %a of a job that is not an array), then exits 77
 # (skipped) saying so. With `ds2 sweep`: trains ds2-tiny for 2 epochs on a 12-utterance demo
 # corpus, runs the sweep as a 2-task job, then again as a 2-task job array over two run folders
-# (DS2_MODELS), and checks that each appended rows to the SQLite history (rows after each job >
-# rows before it, counted with the sqlite3 shell) and that the report exists.
+# (DS2_MODELS) whose tasks append to the same history, and checks that each job appended rows
+# to the SQLite history (counted with the sqlite3 shell): as many as the result lines ("WER ...")
+# its logs show, and that the report exists with its charts.
 # Grid: $DS2_SWEEP_TEST_GRID (default alpha=0:1:2,beta=0,beam=4, DESIGN.md's `--grid …`).
 # Exits 77 (skipped) when Slurm, munge or espeak-ng are missing or the cluster does not start.
 set -euo pipefail
@@ -65,7 +66,11 @@ job=$(slurm_run_job --ntasks-per-node=2 "$src/slurm/eval_sweep.sh" --models runA
 cat "logs/ds2-sweep-${job}_4294967294.log"
 after=$(rows)
 ((after > before)) || fail "the sweep appended no rows ($before -> $after)"
+# One row per result line the job printed ("WER ..." on rank 0's stdout).
+printed=$(grep -c '^WER ' "logs/ds2-sweep-${job}_4294967294.log" || true)
+((after - before == printed)) || fail "the sweep printed $printed results but appended $((after - before)) rows"
 [[ -s report.html ]] || fail "no report.html"
+grep -q '<svg' report.html || fail "report.html has no charts"
 
 before=$after
 job=$(DS2_MODELS="runA/ runB/" sbatch --parsable --ntasks-per-node=2 --array=0-1 \
@@ -79,4 +84,7 @@ for i in 0 1; do
 done
 after=$(rows)
 ((after > before)) || fail "the array appended no rows ($before -> $after)"
+# Both tasks appended to the one history (SQLite's lock + busy timeout, not lost updates).
+printed=$(cat "logs/ds2-sweep-${job}_0.log" "logs/ds2-sweep-${job}_1.log" | grep -c '^WER ' || true)
+((after - before == printed)) || fail "the array printed $printed results but appended $((after - before)) rows"
 echo "eval sweep sbatch test passed in $((SECONDS - t0)) s"
