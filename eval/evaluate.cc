@@ -263,9 +263,10 @@ AcousticModel::AcousticModel(const std::string& checkpoint, const EvalPlan& plan
     norm_ = {index.mean, index.std};
   }
   auto ait = extras_.str.find("alphabet");
+  const bool own = ait != extras_.str.end();
   alphabet_ = pipeline::Alphabet::parse(
-      ait != extras_.str.end() ? ait->second : index.meta.alphabet,
-      ait != extras_.str.end() ? checkpoint + ":/extra/alphabet" : plan.data + "/index.h5:alphabet");
+      own ? ait->second : index.meta.alphabet,
+      own ? checkpoint + ":/extra/alphabet" : plan.data + "/index.h5:alphabet");
   DS2_REQUIRE(alphabet_.size() == cfg.alphabet_size, ConfigError,
               "{}: the model has {} outputs but its alphabet {} symbols", checkpoint,
               cfg.alphabet_size, alphabet_.size());

@@ -36,7 +36,7 @@ struct HistoryRow {
   std::string decoder;
   std::optional<int64_t> beam;
   std::optional<double> alpha, beta;
-  std::string lm;  // "" = none (stored as NULL)
+  std::string lm;           // "" = none (stored as NULL)
   double wer = 0, cer = 0;  // non-finite values are stored as NULL and read back as NaN
   int64_t sub = 0, del = 0, ins = 0, words = 0, chars = 0;
   double rtf = 0;

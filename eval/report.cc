@@ -41,8 +41,7 @@ bool to_double(const std::string& s, double* v) {
 
 // Rows of a CSV file as numbers of the named columns; a row missing one is counted as bad.
 std::vector<std::vector<double>> read_columns(const std::string& path,
-                                              const std::vector<std::string>& names,
-                                              int64_t* bad) {
+                                              const std::vector<std::string>& names, int64_t* bad) {
   std::ifstream in(path);
   std::vector<std::vector<double>> rows;
   std::string line;
@@ -60,7 +59,8 @@ std::vector<std::vector<double>> read_columns(const std::string& path,
     const std::vector<std::string> f = split_csv(line);
     std::vector<double> r(idx.size());
     bool ok = true;
-    for (size_t k = 0; k < idx.size() && ok; ++k) ok = idx[k] < f.size() && to_double(f[idx[k]], &r[k]);
+    for (size_t k = 0; k < idx.size() && ok; ++k)
+      ok = idx[k] < f.size() && to_double(f[idx[k]], &r[k]);
     if (ok)
       rows.push_back(std::move(r));
     else
@@ -145,8 +145,8 @@ std::string grid_heatmap(const std::vector<HistoryRow>& rows, std::string* capti
   std::map<std::pair<double, double>, const HistoryRow*> cell;  // (alpha, beta) -> newest row
   std::set<double> alphas, betas;
   for (const HistoryRow& r : rows) {
-    if (!r.alpha || !r.beta || r.checkpoint != newest->checkpoint ||
-        r.dataset != newest->dataset || r.lm != newest->lm || r.beam != newest->beam)
+    if (!r.alpha || !r.beta || r.checkpoint != newest->checkpoint || r.dataset != newest->dataset ||
+        r.lm != newest->lm || r.beam != newest->beam)
       continue;
     alphas.insert(*r.alpha);
     betas.insert(*r.beta);
@@ -225,8 +225,8 @@ std::string best_table(const std::vector<HistoryRow>& rows, size_t max_rows) {
         pct(r.wer), pct(r.cer), r.sub, r.del, r.ins, r.words, escape(r.checkpoint),
         escape(base_name(run_of(r.checkpoint)) + "/" + base_name(r.checkpoint)), opt(r.step),
         opt(r.epoch), escape(r.dataset), escape(base_name(r.dataset)), escape(r.decoder),
-        opt(r.beam), opt(r.alpha), opt(r.beta), escape(r.lm.empty() ? "-" : base_name(r.lm)),
-        r.rtf, escape(r.time), escape(r.git_commit));
+        opt(r.beam), opt(r.alpha), opt(r.beta), escape(r.lm.empty() ? "-" : base_name(r.lm)), r.rtf,
+        escape(r.time), escape(r.git_commit));
   }
   return out + "</table>\n";
 }
@@ -238,8 +238,8 @@ RunCurves read_run_curves(const std::string& run_dir) {
   rc.run = run_dir;
   for (const auto& r : read_columns(run_dir + "/metrics.csv", {"step", "loss"}, &rc.bad_lines))
     rc.train.push_back({static_cast<int64_t>(r[0]), r[1]});
-  for (const auto& r : read_columns(run_dir + "/dev.csv", {"epoch", "step", "dev_loss", "dev_cer"},
-                                    &rc.bad_lines))
+  for (const auto& r :
+       read_columns(run_dir + "/dev.csv", {"epoch", "step", "dev_loss", "dev_cer"}, &rc.bad_lines))
     rc.dev.push_back({static_cast<int64_t>(r[0]), static_cast<int64_t>(r[1]), r[2], r[3]});
   return rc;
 }
@@ -248,8 +248,7 @@ std::vector<std::string> history_runs(const std::vector<HistoryRow>& rows, size_
   std::vector<std::string> out;
   for (auto it = rows.rbegin(); it != rows.rend() && out.size() < max_runs; ++it) {
     const std::string run = run_of(it->checkpoint);
-    if (std::find(out.begin(), out.end(), run) == out.end() &&
-        file_exists(run + "/metrics.csv"))
+    if (std::find(out.begin(), out.end(), run) == out.end() && file_exists(run + "/metrics.csv"))
       out.push_back(run);
   }
   return out;

@@ -152,8 +152,8 @@ std::vector<std::string> list_checkpoints(const std::string& arg, const std::str
   if (which != "all") {
     const std::string& p = which == "best" ? best : last;
     DS2_REQUIRE(fs::is_regular_file(p, ec), ConfigError,
-                "option 'models': {}: no such checkpoint (run folder {} has no ckpt-{}.h5)", p,
-                arg, which);
+                "option 'models': {}: no such checkpoint (run folder {} has no ckpt-{}.h5)", p, arg,
+                which);
     return {p};
   }
   std::vector<std::pair<int64_t, std::string>> steps;
@@ -189,7 +189,8 @@ void SweepOptions::add_to(po::options_description& d) {
       "greedy; names left out take --alpha/--beta/--beam; repeatable")(
       "db", po::value(&db)->required(), "SQLite history the results are appended to")(
       "report", po::value(&report), "HTML report to (re)write from the whole history")(
-      "lm", po::value(&lm), "ARPA word language model (beam points); without it alpha/beta "
+      "lm", po::value(&lm),
+      "ARPA word language model (beam points); without it alpha/beta "
       "do not apply")("checkpoints", po::value(&checkpoints)->default_value(checkpoints),
                       "of a run folder: best | last | all (ckpt-step*.h5, best, last)")(
       "batch-size", po::value(&batch_size)->default_value(batch_size),
@@ -236,8 +237,8 @@ std::vector<HistoryRow> run_sweep(const Comm& comm, const SweepOptions& o) {
     }
     const double forward_s = comm.allreduce_value(forward_timer.seconds(), MPI_MAX);
     const int64_t cached = comm.allreduce_value(static_cast<int64_t>(cache.size()));
-    DS2_REQUIRE(cached == plan.utterances, CommError, "sweep: {} of {} utterances computed",
-                cached, plan.utterances);
+    DS2_REQUIRE(cached == plan.utterances, CommError, "sweep: {} of {} utterances computed", cached,
+                plan.utterances);
     std::optional<int64_t> step, epoch;
     if (am.extras().i64.count("step")) step = am.extras().get_int("step");
     if (am.extras().i64.count("epoch")) epoch = am.extras().get_int("epoch");

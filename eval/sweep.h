@@ -49,12 +49,12 @@ std::vector<GridPoint> grid_points(const Grid& g, bool with_lm);
 std::vector<std::string> list_checkpoints(const std::string& models_arg, const std::string& which);
 
 struct SweepOptions {
-  std::vector<std::string> models;  // run folders or .h5 checkpoints
-  std::string data;                 // prepared dataset folder
-  std::vector<std::string> grid;    // --grid specs
-  std::string db;                   // SQLite history
-  std::string report;               // HTML report ("" = none)
-  std::string lm;                   // ARPA word LM ("" = none)
+  std::vector<std::string> models;   // run folders or .h5 checkpoints
+  std::string data;                  // prepared dataset folder
+  std::vector<std::string> grid;     // --grid specs
+  std::string db;                    // SQLite history
+  std::string report;                // HTML report ("" = none)
+  std::string lm;                    // ARPA word LM ("" = none)
   std::string checkpoints = "best";  // best | last | all
   int batch_size = 16;
   std::string device = "cpu";

@@ -57,8 +57,7 @@ int sweep_main(int argc, char** argv) {
     if (r.alpha && r.beta)
       how += " alpha " + svg::format_number(*r.alpha) + " beta " + svg::format_number(*r.beta);
     std::printf("WER %.2f%% CER %.2f%% %s step %s %s\n", 100 * r.wer, 100 * r.cer,
-                r.checkpoint.c_str(), r.step ? std::to_string(*r.step).c_str() : "-",
-                how.c_str());
+                r.checkpoint.c_str(), r.step ? std::to_string(*r.step).c_str() : "-", how.c_str());
   }
   if (!o.report.empty()) {
     History h(o.db, /*create=*/false, static_cast<int>(o.busy_timeout_s * 1000));

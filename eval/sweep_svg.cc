@@ -26,10 +26,11 @@ std::string text(double x, double y, const std::string& s, const std::string& an
 
 std::string open_svg(const ChartOptions& o) {
   return fmt::format(
-      R"(<svg xmlns="http://www.w3.org/2000/svg" width="{0}" height="{1}" viewBox="0 0 {0} {1}" )"
-      R"(font-family="sans-serif"><rect width="{0}" height="{1}" fill="#ffffff"/>)",
-      o.width, o.height) +
-      text(o.width / 2.0, 18, o.title, "middle", 13, R"( font-weight="bold")");
+             R"(<svg xmlns="http://www.w3.org/2000/svg" width="{0}" height="{1}" )"
+             R"(viewBox="0 0 {0} {1}" font-family="sans-serif">)"
+             R"(<rect width="{0}" height="{1}" fill="#ffffff"/>)",
+             o.width, o.height) +
+         text(o.width / 2.0, 18, o.title, "middle", 13, R"( font-weight="bold")");
 }
 
 }  // namespace
@@ -39,12 +40,23 @@ std::string escape(const std::string& s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -117,16 +129,22 @@ std::string line_chart(const std::vector<Series>& series, const ChartOptions& o)
   y1 = std::max(y1, yt.back());
   const double left = 64, right = o.width - 16.0, top = 28, bottom = o.height - 44.0;
   auto px = [&](double x) { return x1 > x0 ? left + (x - x0) / (x1 - x0) * (right - left) : left; };
-  auto py = [&](double y) { return y1 > y0 ? bottom - (y - y0) / (y1 - y0) * (bottom - top) : bottom; };
-  auto ylab = [&](double v) { return o.y_percent ? format_number(100 * v) + "%" : format_number(v); };
+  auto py = [&](double y) {
+    return y1 > y0 ? bottom - (y - y0) / (y1 - y0) * (bottom - top) : bottom;
+  };
+  auto ylab = [&](double v) {
+    return o.y_percent ? format_number(100 * v) + "%" : format_number(v);
+  };
   for (double v : yt) {
-    out += fmt::format(R"(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="#e0e0e0"/>)",
-                       left, py(v), right, py(v));
+    out +=
+        fmt::format(R"(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="#e0e0e0"/>)",
+                    left, py(v), right, py(v));
     out += text(left - 6, py(v) + 4, ylab(v), "end");
   }
   for (double v : xt) {
-    out += fmt::format(R"(<line x1="{0:.1f}" y1="{1:.1f}" x2="{0:.1f}" y2="{2:.1f}" stroke="#333"/>)",
-                       px(v), bottom, bottom + 4);
+    out +=
+        fmt::format(R"(<line x1="{0:.1f}" y1="{1:.1f}" x2="{0:.1f}" y2="{2:.1f}" stroke="#333"/>)",
+                    px(v), bottom, bottom + 4);
     out += text(px(v), bottom + 16, format_number(v));
   }
   out += fmt::format(R"(<path d="M{0:.1f},{1:.1f} V{2:.1f} H{3:.1f}" fill="none" stroke="#333"/>)",
@@ -184,7 +202,8 @@ std::string heatmap(const std::vector<std::vector<double>>& values,
     out += text(left - 6, y + ch / 2 + 4, rows[r], "end");
     for (size_t c = 0; c < cols.size(); ++c) {
       const double v = r < values.size() && c < values[r].size()
-                           ? values[r][c] : std::numeric_limits<double>::quiet_NaN();
+                           ? values[r][c]
+                           : std::numeric_limits<double>::quiet_NaN();
       const double x = left + cw * static_cast<double>(c);
       const std::string fill =
           std::isfinite(v) ? scale_colour(hi > lo ? (v - lo) / (hi - lo) : 0.0) : "#cccccc";

@@ -21,7 +21,7 @@ std::string format_number(double v);
 struct Series {
   std::string name;
   std::vector<std::pair<double, double>> points;  // (x, y); non-finite points are skipped
-  bool line = true;                                // connect the points (else markers only)
+  bool line = true;                               // connect the points (else markers only)
 };
 
 struct ChartOptions {

@@ -74,9 +74,10 @@ TEST(History, SchemaVersionAndColumns) {
   std::vector<std::string> names;
   for (const auto& r : query(path, "PRAGMA table_info(results)")) names.push_back(r.at(1));
   EXPECT_EQ(names, (std::vector<std::string>{
-                       "id", "time", "git_commit", "host", "checkpoint", "step", "epoch",
-                       "dataset", "utterances", "decoder", "beam", "alpha", "beta", "lm", "wer",
-                       "cer", "sub", "del", "ins", "words", "chars", "rtf", "ranks"}));
+                       "id",    "time",    "git_commit", "host",    "checkpoint", "step",
+                       "epoch", "dataset", "utterances", "decoder", "beam",       "alpha",
+                       "beta",  "lm",      "wer",        "cer",     "sub",        "del",
+                       "ins",   "words",   "chars",      "rtf",     "ranks"}));
 }
 
 TEST(History, AppendedRowsReadBackAsStored) {
@@ -95,12 +96,12 @@ TEST(History, AppendedRowsReadBackAsStored) {
                           "SELECT checkpoint, step, decoder, beam, alpha, beta, lm, wer, ins, "
                           "typeof(wer), typeof(step) FROM results ORDER BY id");
   ASSERT_EQ(rows.size(), 3u);
-  EXPECT_EQ(rows[0], (std::vector<std::string>{"/runs/a/ckpt-step10.h5", "10", "beam", "16",
-                                               "0.5", "1.25", "/lm/3gram.arpa", "0.125", "1",
-                                               "real", "integer"}));
-  EXPECT_EQ(rows[1], (std::vector<std::string>{"/runs/a/ckpt-step20.h5", "20", "greedy", "NULL",
-                                               "NULL", "NULL", "NULL", "0.25", "2", "real",
-                                               "integer"}));
+  EXPECT_EQ(rows[0],
+            (std::vector<std::string>{"/runs/a/ckpt-step10.h5", "10", "beam", "16", "0.5", "1.25",
+                                      "/lm/3gram.arpa", "0.125", "1", "real", "integer"}));
+  EXPECT_EQ(rows[1],
+            (std::vector<std::string>{"/runs/a/ckpt-step20.h5", "20", "greedy", "NULL", "NULL",
+                                      "NULL", "NULL", "0.25", "2", "real", "integer"}));
   // And through rows(): every field round-trips.
   History h(path, /*create=*/false);
   const auto back = h.rows();
@@ -207,8 +208,8 @@ TEST(History, ConcurrentWritersWaitInsteadOfFailing) {
 }
 
 TEST(History, TimeAndHost) {
-  EXPECT_TRUE(std::regex_match(utc_now_iso8601(),
-                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
+  EXPECT_TRUE(
+      std::regex_match(utc_now_iso8601(), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
   EXPECT_FALSE(host_name().empty());
   EXPECT_FALSE(build_git_commit().empty());
 }

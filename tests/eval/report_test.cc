@@ -95,8 +95,7 @@ TEST(SweepSvg, NiceTicksCoverTheRangeWithRoundSteps) {
     EXPECT_LE(t.size(), 13u);
     const double step = t[1] - t[0];
     const double mant = step / std::pow(10, std::floor(std::log10(step) + 1e-9));
-    EXPECT_TRUE(std::abs(mant - 1) < 1e-6 || std::abs(mant - 2) < 1e-6 ||
-                std::abs(mant - 5) < 1e-6)
+    EXPECT_TRUE(std::abs(mant - 1) < 1e-6 || std::abs(mant - 2) < 1e-6 || std::abs(mant - 5) < 1e-6)
         << step;
     for (size_t i = 1; i < t.size(); ++i) EXPECT_NEAR(t[i] - t[i - 1], step, 1e-9 * step);
   }
@@ -167,8 +166,8 @@ TEST(Report, SectionsValuesAndEscaping) {
   std::vector<std::string> cells;
   for (const std::string& s : t)
     if (std::regex_match(s, std::regex(R"(\d+\.\d%)"))) cells.push_back(s);
-  EXPECT_EQ(cells, (std::vector<std::string>{"30.0%", "20.0%", "35.0%", "10.0%", "45.0%",
-                                             "25.0%", "10.0%", "45.0%"}));  // + legend lo, hi
+  EXPECT_EQ(cells, (std::vector<std::string>{"30.0%", "20.0%", "35.0%", "10.0%", "45.0%", "25.0%",
+                                             "10.0%", "45.0%"}));  // + legend lo, hi
   EXPECT_NE(html.find(svg::scale_colour(0)), std::string::npos);
   EXPECT_NE(html.find(svg::scale_colour(1)), std::string::npos);
   // (a) x axis in steps (10 and 20 are ticks).

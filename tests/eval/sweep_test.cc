@@ -51,13 +51,18 @@ TEST(SweepGrid, RepeatedNamesAndSpecsAddValues) {
 }
 
 TEST(SweepGrid, BadTokensAreNamed) {
-  const std::vector<std::pair<std::string, std::string>> bad = {
-      {"alpha=0.5:x:3", "alpha=0.5:x:3"},   {"gamma=1", "unknown name 'gamma'"},
-      {"alpha", "'alpha'"},                 {"beam=2.5", "whole numbers"},
-      {"beam=0", "beam=0"},                 {"alpha=0:1:0", "n in lo:hi:n"},
-      {"alpha=0:1:2.5", "n in lo:hi:n"},    {"alpha=0:1", "alpha=0:1"},
-      {"beta=1:2:3:4", "beta=1:2:3:4"},     {"alpha=", "alpha="},
-      {"alpha=nan", "alpha=nan"},           {"beam=1:2:3", "whole numbers"}};
+  const std::vector<std::pair<std::string, std::string>> bad = {{"alpha=0.5:x:3", "alpha=0.5:x:3"},
+                                                                {"gamma=1", "unknown name 'gamma'"},
+                                                                {"alpha", "'alpha'"},
+                                                                {"beam=2.5", "whole numbers"},
+                                                                {"beam=0", "beam=0"},
+                                                                {"alpha=0:1:0", "n in lo:hi:n"},
+                                                                {"alpha=0:1:2.5", "n in lo:hi:n"},
+                                                                {"alpha=0:1", "alpha=0:1"},
+                                                                {"beta=1:2:3:4", "beta=1:2:3:4"},
+                                                                {"alpha=", "alpha="},
+                                                                {"alpha=nan", "alpha=nan"},
+                                                                {"beam=1:2:3", "whole numbers"}};
   for (const auto& [spec, want] : bad) {
     try {
       parse_grid({"beta=0," + spec}, defaults());
