@@ -68,7 +68,8 @@ run() {
   # Each rank under GNU time; the rank number names its report file.
   local timed='/usr/bin/time -f %M -o "$0.${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}" "$@"'
   "$mpiexec" -np "$np" sh -c "$timed" "$out.rss" \
-    "$ds2" train --data "$work/data" --config "$config" --out "$out" --batch-size $((batch * np)) --epochs "$epochs" --model.num_threads 1 --log-every 100000 \
+    "$ds2" train --data "$work/data" --config "$config" --out "$out" \
+    --batch-size $((batch * np)) --epochs "$epochs" --model.num_threads 1 --log-every 100000 \
     > "$out.log" 2>&1 || { tail -20 "$out.log" >&2; exit 1; }
   local ups rss
   ups=$(tail -1 "$out/metrics.csv" | cut -d, -f6)
