@@ -1,21 +1,26 @@
 // Streaming (chunked) inference of a forward-only DS2 network: feature frames arrive a chunk at
-// a time and each output frame is emitted as soon as no later input can change it.
+// a time and each output frame is emitted as soon as no later input can change it. The work is
+// incremental (O(length) in total, not a recomputation of the prefix):
 //
-// Method: recompute on the growing prefix, emit only final frames. Every push() that makes new
-// output frames final runs Network::forward (Mode::kInfer) on ALL the frames received so far and
-// keeps the output rows [emitted, final) -- the rows before them were emitted earlier and the rows
-// after them may still change. This is exact (the emitted rows are what the whole-file forward
-// gives, up to GEMM rounding) but costs O(T^2 / chunk) network work for an utterance of T frames;
-// a truly incremental version would carry the recurrent state and feed each conv its context
-// window, which the layer API (model/rnn.h: every forward starts from h = 0) does not offer yet.
+//   conv stack   run on a WINDOW of the input: the new frames plus the left context of the conv
+//                layers, P = sum_l pt_l S_l input frames (pt_l = (kt_l - 1) / 2, S_l the time
+//                stride before layer l), the window starting at a multiple of the total stride S
+//                so its outputs line up with the whole utterance's. Outputs that the window's
+//                zero padding reaches on the left are dropped (they were computed before).
+//   recurrent    fed only the new conv frames, continuing from the hidden state each layer had
+//                after the previous chunk (Network::stream_rnns, Recurrent's initial state).
+//   lookahead+FC run on the recurrent outputs not yet emitted: frame t needs t + tau.
 //
-// Why a frame becomes final (final_output_frames): a "same"-padded conv with kernel kt and stride
-// st gives output o from inputs [o st - pt, o st + kt - 1 - pt], pt = (kt - 1) / 2, so with the
-// first A inputs of a layer final, outputs o with o st + kt - 1 - pt < A are final (inputs past
-// A would be zero padding in the prefix but real frames later). The forward-only recurrent layers
-// are causal (h_t reads x_0..x_t) and sequence-wise batch norm in kInfer mode uses the running
-// statistics, so it is per frame; the lookahead row conv reads frames t..t + tau, so frame t is
-// final when t + tau < A; the FC layers are per frame. At the end of input every frame is final.
+// When a frame is final (final_output_frames): a "same"-padded conv with kernel kt and stride st
+// gives output o from inputs [o st - pt, o st + kt - 1 - pt], so with the first A inputs of a
+// layer final, outputs o with o st + kt - 1 - pt < A are final (inputs past A would be zero
+// padding now but real frames later). The forward-only recurrent layers are causal (h_t reads
+// x_0..x_t), and sequence-wise batch norm in kInfer mode uses the running statistics, so it is
+// per frame; the lookahead row conv reads frames t..t + tau, so frame t is final when
+// t + tau < A; the FC layers are per frame. At the end of input every frame is final, and the
+// windows end where the utterance ends, with the same zero padding as the whole-file forward.
+// The emitted activations equal the whole-file forward's up to GEMM rounding (the GEMMs have
+// other shapes); tests/eval/stream_test.cc checks 1e-5.
 #pragma once
 
 #include <cstdint>
@@ -42,8 +47,7 @@ class StreamingForward {
   // Starts a new utterance.
   void reset();
   // Appends n feature frames (n, n_bins) row-major, host memory, normalized as the model was
-  // trained. Returns the number of output frames that became final (0 when none; the network
-  // only runs when some do).
+  // trained. Returns the number of output frames that became final (0 when none).
   int push(const float* frames, int n);
   // End of the utterance: every output frame is final. Returns the number that became final.
   int finish();
@@ -54,18 +58,25 @@ class StreamingForward {
   int frames_final() const { return emitted_; }
   int frames_received() const { return received_; }
   bool finished() const { return finished_; }
-  // Input frames fed through the network so far (the recomputation cost, >= frames_received()).
+  // Input frames the conv stack has run on so far (windows overlap by the left context), a
+  // measure of the work: about frames_received() + pushes x context.
   int64_t frames_computed() const { return computed_; }
 
  private:
-  // Runs the network on the received prefix and keeps output rows [emitted_, upto).
-  void run_prefix(int upto);
+  // Runs the conv stack up to conv output frame `conv_upto` (exclusive), the recurrent layers
+  // on the new frames, and the head up to output frame `upto`.
+  void advance(int conv_upto, int upto);
 
   model::Network* net_;
   int n_bins_ = 0, classes_ = 0;
-  std::vector<float> feats_;  // (received_, n_bins) row-major
-  std::vector<float> act_;    // (emitted_, classes) row-major
-  int received_ = 0, emitted_ = 0;
+  int stride_ = 1;                         // product of the conv time strides
+  int context_ = 0;                        // left context of the conv stack, input frames
+  std::vector<float> feats_;               // frames [base_, received_), (_, n_bins) row-major
+  std::vector<std::vector<float>> state_;  // per recurrent layer, h after conv_done_ frames
+  std::vector<float> pending_;             // recurrent outputs of frames [emitted_, conv_done_)
+  std::vector<float> act_;                 // (emitted_, classes) row-major
+  std::vector<float> rows_, out_, head_;   // scratch
+  int received_ = 0, base_ = 0, conv_done_ = 0, emitted_ = 0;
   int64_t computed_ = 0;
   bool finished_ = false;
 };

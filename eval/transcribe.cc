@@ -37,10 +37,10 @@ void TranscribeOptions::add_to(po::options_description& d) {
        "feature normalization: global | utterance | none (default: as the model was trained)")
       ("stream", po::bool_switch(&stream),
        "streaming decode (forward-only models): feed the audio in chunks of --chunk-ms and "
-       "print a partial text per chunk on stderr. Exact: the network is re-run on the prefix "
-       "received so far and only output frames that later audio cannot change (past the conv "
-       "and lookahead context) are emitted, so the final text is the offline one; the cost "
-       "grows with the square of the length (not incremental)")
+       "print a partial text per chunk on stderr. Incremental (each conv layer gets its "
+       "context frames, the recurrent state is carried between chunks) and exact: an output "
+       "frame is emitted once later audio cannot change it (past the conv and lookahead "
+       "context), so the final text is the offline one")
       ("chunk-ms", po::value(&chunk_ms)->default_value(chunk_ms),
        "audio per chunk with --stream (milliseconds)");
   // clang-format on
@@ -203,10 +203,10 @@ std::string Transcriber::transcribe_stream(const std::string& path,
       on_partial(static_cast<double>(received) / rate,
                  decode(stream.activations().data(), stream.frames_final()));
   }
-  log()->debug("{}: streamed {} frames, network ran on {} ({:.1f}x)", path,
-               stream.frames_received(), stream.frames_computed(),
-               static_cast<double>(stream.frames_computed()) /
-                   std::max(1, stream.frames_received()));
+  log()->debug(
+      "{}: streamed {} frames, conv windows {} frames ({:.2f}x)", path, stream.frames_received(),
+      stream.frames_computed(),
+      static_cast<double>(stream.frames_computed()) / std::max(1, stream.frames_received()));
   return decode(stream.activations().data(), stream.frames_final());
 }
 
@@ -218,8 +218,8 @@ std::string Transcriber::decode(const float* act, int t) {
   } else {
     logp_.resize(static_cast<size_t>(std::max(t, 1)) * c);
     log_softmax_rows(act, t, c, c, logp_.data());
-    const auto beam = prefix_beam_search(logp_.data(), t, c, c, *alphabet_, lm_.get(), o_.beam,
-                                         &ws_);
+    const auto beam =
+        prefix_beam_search(logp_.data(), t, c, c, *alphabet_, lm_.get(), o_.beam, &ws_);
     if (!beam.empty()) labels = beam.front().labels;
   }
   // Words of the decoded text: spaces at the ends and repeated spaces removed (as ds2 eval).

@@ -9,9 +9,11 @@
 // decoding (eval/ctc_decode.h). The text is what `ds2 eval` writes to hyp.trn for the same audio.
 //
 // Streaming (--stream, forward-only models only): the decoded samples are fed to the featurizer
-// and the network in chunks of --chunk-ms as a live source would deliver them, and output frames
-// are emitted as soon as they are final (eval/stream.h: prefix recomputation, exact, not
-// incremental). Each chunk gives a partial text of the frames final so far.
+// and the network in chunks of --chunk-ms as a live source would deliver them; the network runs
+// incrementally (eval/stream.h: conv windows with their context, the recurrent state carried
+// from chunk to chunk) and each output frame is emitted as soon as later audio cannot change it.
+// Each chunk gives a partial text: the decode of the frames final so far (greedy: a prefix of the
+// final text; beam: the search is re-run over those frames, O(frames) per chunk).
 #pragma once
 
 #include <functional>
@@ -57,7 +59,7 @@ struct TranscribeOptions {
 // x' = (x - mean[b]) / std[b]; utterance: the utterance's own per-bin mean/std (std floored at
 // 1e-5); none. Float arithmetic as train/loader.cc, so features match bit for bit.
 struct FeatureNorm {
-  std::string mode = "global";  // global | utterance | none
+  std::string mode = "global";    // global | utterance | none
   std::vector<double> mean, std;  // global statistics, n_bins each
   // Normalizes x (frames, f) row-major in place. Global/none are per frame (usable on chunks).
   void apply(float* x, size_t frames, size_t f) const;

@@ -61,7 +61,7 @@ Network::Network(const ModelConfig& cfg, bool with_grads, bool allocate) : cfg_(
   fcs_.push_back(std::make_unique<Linear>(*store_, "out", d, cfg_.alphabet_size, 0.0f));
   if (!allocate) return;
   store_->allocate(with_grads, cfg_.seed);
-  for (Buffer* b : {&input_, &rows_, &drows_, &dact_, &probs_, &ctc_ws_})
+  for (Buffer* b : {&input_, &rows_, &drows_, &dact_, &probs_, &ctc_ws_, &stream_h_})
     b->set_backend(backend_.get());
   DS2_LOG_ROOT("model", info,
                "network: {} conv, {} {} {} x {}, lookahead {}, fc {}, alphabet {}: {} parameters "

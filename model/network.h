@@ -96,6 +96,22 @@ class Network {
   // Softmax of the last forward's activations, (T', N, C); padded rows zero.
   const float* probabilities();
 
+  // ---- streaming pieces (forward-only networks, one utterance, Mode::kInfer; host memory) ----
+  // eval/stream.h drives them to run an utterance chunk by chunk in O(length): the conv layers on
+  // a window of input frames, the recurrent layers continuing from a carried state, and the
+  // lookahead + FC layers on a window of recurrent outputs. Each treats its window as a whole
+  // utterance (zero padding at both ends); the caller keeps only the output frames the padding
+  // cannot reach. They invalidate the last forward()'s outputs. ConfigError when bidirectional.
+  // x (t, n_bins) -> rows (out_length(t), C F') as forward() feeds the first recurrent layer.
+  void stream_convs(const float* x, int t, std::vector<float>* rows);
+  // rows (t, C F') -> out (t, rnn_hidden): state[l] (rnn_hidden floats; an empty vector means
+  // zeros, the utterance start) is layer l's h before the first row, and after the last one on
+  // return. state is resized to the number of recurrent layers.
+  void stream_rnns(const float* rows, int t, std::vector<std::vector<float>>* state,
+                   std::vector<float>* out);
+  // rows (t, rnn_hidden) -> activations (t, alphabet_size), pre-softmax (lookahead, FC layers).
+  void stream_head(const float* rows, int t, std::vector<float>* act);
+
   // Floating-point operations of one forward pass at (n, t) with all frames valid (multiply-add
   // = 2; convs, recurrent GEMMs and FC layers). A training step is about 3x.
   double forward_flops(int n, int t) const;
@@ -123,6 +139,8 @@ class Network {
   std::vector<int32_t> in_lengths_, out_lengths_, ctc_lengths_;
   const float* act_ = nullptr;
   Buffer input_, rows_, drows_, dact_, probs_, ctc_ws_;
+  Buffer stream_h_;         // streaming: initial states of the recurrent layers
+  int32_t stream_len_ = 0;  // streaming: the window's length (layers keep a pointer to it)
 };
 
 }  // namespace ds2::model

@@ -10,6 +10,8 @@
 
 #include <cmath>
 
+#include "core/error.h"
+
 namespace ds2::model {
 
 Recurrent::Recurrent(ParamStore& store, const std::string& name, const RnnSpec& spec)
@@ -36,9 +38,13 @@ Recurrent::Recurrent(ParamStore& store, const std::string& name, const RnnSpec& 
     b->set_backend(&store.backend());
 }
 
-const float* Recurrent::forward(const float* x, int t, int n, const int32_t* lengths, Mode mode) {
+const float* Recurrent::forward(const float* x, int t, int n, const int32_t* lengths, Mode mode,
+                                const float* h0) {
+  DS2_REQUIRE(!h0 || !spec_.bidirectional, ConfigError,
+              "Recurrent::forward: an initial state needs a forward-only layer");
   Backend& be = store_->backend();
   x_ = x;
+  h0_ = h0;
   lengths_ = lengths;
   t_ = t;
   n_ = n;
@@ -71,8 +77,11 @@ void Recurrent::forward_dir(Direction& d, Mode mode) {
   const float* b = store_->param(d.b);
   for (int s = 0; s < t_; ++s) {
     const int t = d.reverse ? t_ - 1 - s : s;
-    const float* h_prev =
-        s == 0 ? zeros_.data() : hbuf + static_cast<size_t>(d.reverse ? t + 1 : t - 1) * n * h;
+    const float* h_prev = zeros_.data();
+    if (s > 0)
+      h_prev = hbuf + static_cast<size_t>(d.reverse ? t + 1 : t - 1) * n * h;
+    else if (h0_)
+      h_prev = h0_;
     for (int j = 0; j < n; ++j) be.copy(uh + static_cast<size_t>(j) * gh, b, gh);
     be.gemm(false, false, n, gh, h, 1.0f, h_prev, h, u, gh, 1.0f, uh, gh);
     const size_t off = static_cast<size_t>(t) * n;
@@ -85,6 +94,7 @@ void Recurrent::forward_dir(Direction& d, Mode mode) {
 }
 
 float* Recurrent::backward(const float* dy, bool need_dx) {
+  DS2_REQUIRE(!h0_, Error, "Recurrent::backward after a forward with an initial state");
   float* dx = need_dx ? dx_.ensure(static_cast<size_t>(t_) * n_ * spec_.input) : nullptr;
   for (size_t i = 0; i < dirs_.size(); ++i) backward_dir(dirs_[i], dy, dx, i > 0);
   return dx;

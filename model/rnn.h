@@ -35,8 +35,13 @@ class Recurrent {
  public:
   Recurrent(ParamStore& store, const std::string& name, const RnnSpec& spec);
   // x (T, N, D) must stay unchanged until backward(). Returns y (T, N, H), owned here.
-  const float* forward(const float* x, int t, int n, const int32_t* lengths, Mode mode);
+  // h0 (N, H), backend memory, null = zeros: the state before frame 0, for continuing an
+  // utterance chunk by chunk (streaming inference); forward-only layers only. The state after
+  // frame t is then row t of y (y is h for a forward-only layer).
+  const float* forward(const float* x, int t, int n, const int32_t* lengths, Mode mode,
+                       const float* h0 = nullptr);
   // dy (T, N, H). Returns dx (T, N, D) or null when !need_dx. Parameter gradients accumulate.
+  // Not after a forward with h0 (Error).
   float* backward(const float* dy, bool need_dx);
   const RnnSpec& spec() const { return spec_; }
 
@@ -55,6 +60,7 @@ class Recurrent {
   int gates_;
   std::vector<Direction> dirs_;
   const float* x_ = nullptr;
+  const float* h0_ = nullptr;
   const int32_t* lengths_ = nullptr;
   int t_ = 0, n_ = 0;
   Buffer y_, dx_, zeros_, dh_, dh_carry_, da_, duh_, da_raw_;

@@ -5,6 +5,7 @@
 //  * final_output_frames against a brute-force finality test: the network run on the same
 //    prefix followed by two different random continuations agrees exactly on the frames before
 //    the predicted count and differs on the frame at it (the rule is sound and tight);
+//  * the work is linear in the length (the conv windows overlap only by the conv context);
 //  * the closed form for share/configs/ds2-stream.ini (output t needs input 2t + 35);
 //  * a bidirectional model is a ConfigError.
 #include "eval/stream.h"
@@ -53,8 +54,8 @@ std::vector<float> random_features(int frames, int bins, uint32_t seed) {
 std::vector<float> offline(model::Network& net, const std::vector<float>& x, int t) {
   const int32_t len = t;
   const float* a = net.forward(x.data(), &len, 1, t, model::Mode::kInfer);
-  return std::vector<float>(a, a + static_cast<size_t>(net.out_lengths()[0]) *
-                                       net.config().alphabet_size);
+  return std::vector<float>(
+      a, a + static_cast<size_t>(net.out_lengths()[0]) * net.config().alphabet_size);
 }
 
 void softmax_row(const float* a, int c, float* p) {
@@ -125,13 +126,37 @@ TEST_P(StreamTest, FinalityRuleIsSoundAndTight) {
     std::copy(a.begin(), a.begin() + static_cast<size_t>(known) * f, b.begin());
     const std::vector<float> ya = offline(net, a, t), yb = offline(net, b, t);
     int same = 0;  // leading output frames identical in both continuations
-    while (same < net.out_length(t) &&
-           std::equal(ya.begin() + static_cast<size_t>(same) * c,
-                      ya.begin() + static_cast<size_t>(same + 1) * c,
-                      yb.begin() + static_cast<size_t>(same) * c))
+    while (same < net.out_length(t) && std::equal(ya.begin() + static_cast<size_t>(same) * c,
+                                                  ya.begin() + static_cast<size_t>(same + 1) * c,
+                                                  yb.begin() + static_cast<size_t>(same) * c))
       ++same;
     EXPECT_EQ(final_output_frames(net.config(), known), same) << "known input frames " << known;
   }
+}
+
+// The work is incremental: each call runs the conv stack on at most its new frames plus the
+// conv context on both sides (left: sum pt_l S_l; right: sum (kt_l - 1 - pt_l) S_l) plus two
+// strides, so the total is linear in the length (a prefix recomputation would be quadratic:
+// about 20x this bound here).
+TEST_P(StreamTest, WorkIsLinear) {
+  const Case k = GetParam();
+  model::Network net(small_forward(k.rnn, k.lookahead, k.fc_hidden, k.kernels), false);
+  int left = 0, right = 0, stride = 1;
+  for (const auto& l : net.config().conv_layers()) {
+    left += (l.kt - 1) / 2 * stride;
+    right += (l.kt - 1 - (l.kt - 1) / 2) * stride;
+    stride *= l.st;
+  }
+  const int t = 600, chunk = 8;
+  const std::vector<float> x = random_features(t, 161, 5);
+  StreamingForward s(net);
+  int calls = 0;
+  for (int fed = 0; fed < t; fed += chunk, ++calls)
+    s.push(x.data() + static_cast<size_t>(fed) * 161, std::min(chunk, t - fed));
+  s.finish();
+  ++calls;
+  EXPECT_EQ(s.frames_final(), net.out_length(t));
+  EXPECT_LE(s.frames_computed(), t + static_cast<int64_t>(calls) * (left + right + 2 * stride));
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, StreamTest,
@@ -141,8 +166,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, StreamTest,
                          [](const ::testing::TestParamInfo<Case>& i) {
                            return std::string(i.param.rnn) + "_la" +
                                   std::to_string(i.param.lookahead) + "_fc" +
-                                  std::to_string(i.param.fc_hidden) + "_" +
-                                  std::to_string(i.index);
+                                  std::to_string(i.param.fc_hidden) + "_" + std::to_string(i.index);
                          });
 
 TEST(Stream, Ds2StreamClosedForm) {

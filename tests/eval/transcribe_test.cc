@@ -174,8 +174,8 @@ TEST(Transcribe, BinaryKeepsGoingPastABadFile) {
   const std::string bad = dir / "bad.wav";
   std::ofstream(bad) << "RIFF garbage";
   Transcriber tr(options(ckpt));
-  const std::string want = a + "\t" + tr.transcribe_file(a) + "\n" + b + "\t" +
-                           tr.transcribe_file(b) + "\n";
+  const std::string want =
+      a + "\t" + tr.transcribe_file(a) + "\n" + b + "\t" + tr.transcribe_file(b) + "\n";
   for (const std::string extra : {"", " --stream --chunk-ms 100"}) {
     const std::string cmd =
         fmt::format("{} transcribe --model {} --threads 1{} {} {} {} > {} 2> {}",
