@@ -123,6 +123,7 @@ std::string progress_charts(const std::vector<HistoryRow>& rows) {
   }
   svg::ChartOptions o;
   o.x_label = all_steps ? "checkpoint step" : "checkpoint (evaluation order)";
+  o.x_integer = true;
   o.y_percent = true;
   o.y_from_zero = true;
   o.title = "Best WER per checkpoint";
@@ -187,6 +188,7 @@ std::string run_charts(const RunCurves& rc) {
   svg::ChartOptions o;
   o.title = "Loss: " + base_name(rc.run);
   o.x_label = "step";
+  o.x_integer = true;
   o.y_label = "CTC loss (nats)";
   o.y_from_zero = true;
   std::string out = svg::line_chart({train, dev}, o);

@@ -25,11 +25,10 @@ std::string text(double x, double y, const std::string& s, const std::string& an
 }
 
 std::string open_svg(const ChartOptions& o) {
-  return fmt::format(
-             R"(<svg xmlns="http://www.w3.org/2000/svg" width="{0}" height="{1}" )"
-             R"(viewBox="0 0 {0} {1}" font-family="sans-serif">)"
-             R"(<rect width="{0}" height="{1}" fill="#ffffff"/>)",
-             o.width, o.height) +
+  return fmt::format(R"(<svg xmlns="http://www.w3.org/2000/svg" width="{0}" height="{1}" )"
+                     R"(viewBox="0 0 {0} {1}" font-family="sans-serif">)"
+                     R"(<rect width="{0}" height="{1}" fill="#ffffff"/>)",
+                     o.width, o.height) +
          text(o.width / 2.0, 18, o.title, "middle", 13, R"( font-weight="bold")");
 }
 
@@ -122,7 +121,15 @@ std::string line_chart(const std::vector<Series>& series, const ChartOptions& o)
   std::string out = open_svg(o);
   if (!std::isfinite(x0)) return out + text(o.width / 2.0, o.height / 2.0, "no data") + "</svg>";
   if (o.y_from_zero) y0 = std::min(y0, 0.0);
-  const std::vector<double> xt = nice_ticks(x0, x1, 6), yt = nice_ticks(y0, y1, 5);
+  std::vector<double> xt = nice_ticks(x0, x1, 6);
+  const std::vector<double> yt = nice_ticks(y0, y1, 5);
+  if (o.x_integer) {
+    std::vector<double> whole;
+    for (double v : xt)
+      if (v == std::floor(v)) whole.push_back(v);
+    xt = whole.size() >= 2 ? whole : std::vector<double>{std::floor(x0), std::ceil(x1)};
+    if (xt.front() == xt.back()) xt.push_back(xt.front() + 1);
+  }
   x0 = std::min(x0, xt.front());
   x1 = std::max(x1, xt.back());
   y0 = std::min(y0, yt.front());

@@ -29,6 +29,7 @@ struct ChartOptions {
   int width = 560, height = 320;
   bool y_percent = false;  // y values are fractions shown as percent on the axis
   bool y_from_zero = false;
+  bool x_integer = false;  // x values are counts (steps, epochs): whole-number ticks only
 };
 
 // A line chart of the series, each in its own colour, with axes, ticks and a legend. An empty
