@@ -8,6 +8,10 @@
 //   bench_decode [--utts N] [--frames 300] [--beams 16,64,256] [--alpha 0.5] [--beta 1.0]
 //                [--top-k 40] [--prune -10] [--vocab 2000] [--iters N] [--csv] [--no-check]
 //                [--am-config INI] [--am-batch 4] [--am-threads 1] [--no-am]
+//                [--stream-config share/configs/ds2-stream.ini] [--chunk-ms 320]
+// Streaming: the forward-only --stream-config model on 2 utterances of the same length, whole
+// (batch 1) and through eval::StreamingForward in chunks of --chunk-ms: both RTF/core, their
+// ratio, the conv window overlap and the largest activation difference (a check, printed).
 //
 // Input: synthetic network output (T' frames, C = 29, English alphabet) that resembles a trained
 // DS2 softmax: a random word sequence from the LM's vocabulary is spelled out over the frames
@@ -39,6 +43,7 @@
 #include "core/timer.h"
 #include "eval/arpa_lm.h"
 #include "eval/ctc_decode.h"
+#include "eval/stream.h"
 #include "eval/wer.h"
 #include "model/conv.h"
 #include "model/network.h"
@@ -182,8 +187,8 @@ double sgemm_gflops_per_core(int m, int n, int k) {
   for (float& v : a) v = u(rng);
   for (float& v : b) v = u(rng);
   auto once = [&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a.data(), k, b.data(),
-                n, 0.0f, c.data(), n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a.data(), k, b.data(), n,
+                0.0f, c.data(), n);
   };
   once();
   double best = 0;
@@ -201,7 +206,7 @@ struct AmResult {
   bool ran = false;
   int batch = 0, t_in = 0, t_out = 0, gm = 0, gn = 0, gk = 0;
   double wall = 0, cpu = 0, audio_s = 0;  // per batch, seconds
-  double gflops = 0, sgemm = 0;            // per core
+  double gflops = 0, sgemm = 0;           // per core
   size_t params = 0;
 };
 
@@ -258,6 +263,54 @@ AmResult bench_acoustic(const std::string& config, int batch, int frames, int th
   return r;
 }
 
+// Streaming vs whole-utterance forward of a forward-only model (eval/stream.h), one utterance at
+// a time with `chunk` input frames per push, on `utts` utterances of `frames` output frames.
+struct StreamResult {
+  bool ran = false;
+  int t_in = 0;
+  double offline_cpu = 0, stream_cpu = 0, audio_s = 0;  // totals, seconds
+  double window_ratio = 0;                              // conv window frames / input frames
+  float max_diff = 0;                                   // max |streamed - offline| activation
+};
+
+StreamResult bench_stream(const std::string& config, int utts, int frames, int chunk) {
+  model::ModelConfig cfg = model::ModelConfig::from_ini_file(config);
+  cfg.device = "cpu";
+  cfg.num_threads = 1;
+  StreamResult r;
+  r.ran = true;
+  int stride = 1;
+  for (const auto& cl : cfg.conv_layers()) stride *= cl.st;
+  r.t_in = frames * stride;
+  model::Network net(cfg, /*with_grads=*/false);
+  eval::StreamingForward stream(net);
+  std::mt19937 rng(10);
+  std::normal_distribution<float> d(0.f, 1.f);
+  std::vector<float> x(static_cast<size_t>(r.t_in) * cfg.n_bins);
+  const int32_t len = r.t_in;
+  int64_t computed = 0;
+  for (int u = 0; u < utts; ++u) {
+    for (float& v : x) v = d(rng);
+    double c0 = cpu_seconds();
+    const float* a = net.forward(x.data(), &len, 1, r.t_in, model::Mode::kInfer);
+    const std::vector<float> want(
+        a, a + static_cast<size_t>(net.out_length(r.t_in)) * cfg.alphabet_size);
+    r.offline_cpu += cpu_seconds() - c0;
+    c0 = cpu_seconds();
+    stream.reset();
+    for (int f = 0; f < r.t_in; f += chunk)
+      stream.push(x.data() + static_cast<size_t>(f) * cfg.n_bins, std::min(chunk, r.t_in - f));
+    stream.finish();
+    r.stream_cpu += cpu_seconds() - c0;
+    computed += stream.frames_computed();
+    for (size_t i = 0; i < want.size(); ++i)
+      r.max_diff = std::max(r.max_diff, std::fabs(stream.activations()[i] - want[i]));
+  }
+  r.audio_s = utts * r.t_in * 0.010;
+  r.window_ratio = static_cast<double>(computed) / (static_cast<double>(utts) * r.t_in);
+  return r;
+}
+
 std::vector<int> parse_list(const std::string& s) {
   std::vector<int> v;
   std::stringstream ss(s);
@@ -274,7 +327,8 @@ int main(int argc, char** argv) {
   eval::BeamOptions base;
   bool csv = false, check = true, am = true;
   std::string am_config = pipeline::resolve_share_path("share/configs/ds2-small.ini");
-  int am_batch = 4, am_threads = 1;
+  std::string stream_config = pipeline::resolve_share_path("share/configs/ds2-stream.ini");
+  int am_batch = 4, am_threads = 1, chunk_ms = 320;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> const char* {
@@ -314,11 +368,16 @@ int main(int argc, char** argv) {
       am_threads = std::atoi(next());
     else if (a == "--no-am")
       am = false;
+    else if (a == "--stream-config")
+      stream_config = next();
+    else if (a == "--chunk-ms")
+      chunk_ms = std::atoi(next());
     else {
       std::fprintf(stderr,
                    "usage: bench_decode [--utts N] [--frames T] [--beams 16,64,256] [--alpha A] "
                    "[--beta B] [--top-k K] [--prune LOGP] [--vocab N] [--iters N] [--csv] "
-                   "[--no-check] [--am-config INI] [--am-batch N] [--am-threads N] [--no-am]\n");
+                   "[--no-check] [--am-config INI] [--am-batch N] [--am-threads N] [--no-am] "
+                   "[--stream-config INI] [--chunk-ms 320]\n");
       return 2;
     }
   }
@@ -414,6 +473,9 @@ int main(int argc, char** argv) {
   // Acoustic forward pass, per utterance of the same T' as the decoders' (scaled to `utts`).
   const AmResult amr =
       am ? bench_acoustic(am_config, am_batch, frames, am_threads, std::max(iters, 1)) : AmResult{};
+  const StreamResult sr = am && !stream_config.empty()
+                              ? bench_stream(stream_config, 2, frames, std::max(1, chunk_ms / 10))
+                              : StreamResult{};
   if (amr.ran) {
     const double scale = static_cast<double>(utts) / amr.batch;
     rows.push_back({"acoustic fwd", amr.wall * scale, amr.cpu * scale, std::nan(""), 0});
@@ -450,6 +512,13 @@ int main(int argc, char** argv) {
         am_config.c_str(), amr.params / 1e6, am_threads, amr.batch, amr.t_in, amr.t_out,
         1e3 * amr.wall, amr.cpu / amr.audio_s, (amr.cpu / amr.batch) / (greedy_s / utts),
         amr.gflops, amr.gflops / amr.sgemm, amr.sgemm, amr.gm, amr.gn, amr.gk);
+  if (sr.ran)
+    std::printf(
+        "streaming: %s, 1 thread, 2 utterances x %d frames, chunks of %d ms: RTF/core %.3g "
+        "streamed vs %.3g whole-utterance (batch 1), %.2f x; conv windows %.2f x the input; "
+        "max |streamed - offline| activation %.2g\n",
+        stream_config.c_str(), sr.t_in, chunk_ms, sr.stream_cpu / sr.audio_s,
+        sr.offline_cpu / sr.audio_s, sr.stream_cpu / sr.offline_cpu, sr.window_ratio, sr.max_diff);
   std::printf(
       "beam 1 without LM == greedy on %d of %d utterances; check (LM at alpha = beta = 0 "
       "== no LM): %s; peak RSS %.1f MiB\n",
