@@ -4,9 +4,10 @@
 //
 //   mpirun -np 4 bench_allreduce -b 1K -e 256M -f 4 [--chunk-kib 256,1024,4096] [--csv out.csv]
 //
-// Per (size, variant) the time is the slowest rank's mean over the timed iterations, best of
-// --repeat rounds (variants interleaved within a round, in an order rotated every round, so
-// background load hits all of them alike).
+// Per (size, variant) the time is the slowest rank's mean over the timed iterations (--stat
+// median: the median over iterations of each iteration's slowest rank), best of --repeat rounds
+// (variants interleaved within a round, in an order rotated every round, so background load hits
+// all of them alike).
 //   algbw = size / time;  busbw = algbw * 2(n-1)/n  (what each rank's link carries, per second)
 //
 // The bound ("p2p"). A ring all-reduce of `size` bytes over n ranks is 2(n-1) steps; at each step
@@ -56,6 +57,7 @@ struct BenchOptions {
   int iters = 200, min_iters = 2, warmup = 2, repeat = 5;
   size_t iter_mib = 128;  // per measurement, iterations = iter_mib MiB / size within the bounds
   bool check = true;
+  std::string stat = "mean";
   std::string algos = "mpi,ring,auto,p2p", csv;
   void add_to(ds2::po::options_description& d) {
     namespace po = ds2::po;
@@ -70,6 +72,9 @@ struct BenchOptions {
          "MiB per measurement: iterations = this / size, clamped to [min-iters, iters]")
         ("warmup,w", po::value(&warmup)->default_value(warmup), "warm-up iterations")
         ("repeat,r", po::value(&repeat)->default_value(repeat), "rounds; the best is reported")
+        ("stat", po::value(&stat)->default_value(stat),
+         "per measurement: mean over the iterations (nccl-tests), or median (robust to other "
+         "processes taking the CPU for whole time slices, as on a loaded or oversubscribed box)")
         ("check,c", po::value(&check)->default_value(check), "check results against MPI (0/1)")
         ("algos", po::value(&algos)->default_value(algos), "comma list of mpi, ring, auto, p2p, p2p-clean")
         ("chunk-kib", po::value(&chunks)->default_value(chunks),
@@ -133,9 +138,10 @@ uint64_t hash_bytes(const void* p, size_t n) {  // FNV-1a
 }
 
 // Runs `iters` operations of variant v on data[0..count); returns seconds per operation on the
-// slowest rank.
+// slowest rank: the mean, or with `median` the median over iterations of the slowest rank's time
+// for each iteration.
 double time_variant(const Comm& comm, Variant& v, float* data, float* other, size_t count,
-                    int iters) {
+                    int iters, bool median) {
   const int n = comm.size(), r = comm.rank();
   const size_t base = count / n, rem = count % n;  // the ring's segments (ring_allreduce.cc)
   auto seg_off = [&](int j) { return j * base + std::min<size_t>(j, rem); };
@@ -163,10 +169,20 @@ double time_variant(const Comm& comm, Variant& v, float* data, float* other, siz
     }
   };
   comm.barrier();
-  ds2::Timer t;
-  for (int i = 0; i < iters; ++i) once();
-  double s = t.seconds() / iters;
-  return comm.allreduce_value(s, MPI_MAX);
+  if (!median) {
+    ds2::Timer t;
+    for (int i = 0; i < iters; ++i) once();
+    return comm.allreduce_value(t.seconds() / iters, MPI_MAX);
+  }
+  std::vector<double> each(iters);
+  for (int i = 0; i < iters; ++i) {
+    ds2::Timer t;
+    once();
+    each[i] = t.seconds();
+  }
+  comm.allreduce(each.data(), each.size(), MPI_MAX);  // iteration i's slowest rank
+  std::nth_element(each.begin(), each.begin() + iters / 2, each.end());
+  return each[iters / 2];
 }
 
 // Integer-valued inputs (exact in float): result must equal MPI_Allreduce's bit for bit and be
@@ -209,6 +225,9 @@ int run(int argc, char** argv) {
   DS2_REQUIRE(b >= 4 && e >= b && bo.factor > 1, ConfigError,
               "need 4 <= --begin <= --end and --factor > 1");
   DS2_REQUIRE(e / 4 <= size_t(INT32_MAX), ConfigError, "--end too large for one MPI call");
+  DS2_REQUIRE(bo.stat == "mean" || bo.stat == "median", ConfigError,
+              "option '--stat': '{}' is not mean or median", bo.stat);
+  const bool median = bo.stat == "median";
   const int n = world.size();
 
   std::vector<Variant> variants;
@@ -242,10 +261,10 @@ int run(int argc, char** argv) {
   }
   if (world.root()) {
     std::printf(
-        "# bench_allreduce: np=%d, depth %d, auto threshold %s, best of %d rounds, "
-        "iterations %d..%d (%zu MiB per measurement), warm-up %d\n",
-        n, ao.pipeline_depth, size_text(ao.small_threshold_bytes).c_str(), bo.repeat, bo.min_iters,
-        bo.iters, bo.iter_mib, bo.warmup);
+        "# bench_allreduce: np=%d, depth %d, auto threshold %s, best of %d rounds of the %s of "
+        "%d..%d iterations (%zu MiB per measurement), warm-up %d\n",
+        n, ao.pipeline_depth, size_text(ao.small_threshold_bytes).c_str(), bo.repeat,
+        bo.stat.c_str(), bo.min_iters, bo.iters, bo.iter_mib, bo.warmup);
     std::printf(
         "# algbw = size/time, busbw = algbw*2(n-1)/n (GB/s = 1e9 B/s); vs_mpi = "
         "MPI_Allreduce time / this time (>1 = faster than MPI); of_p2p = busbw / p2p bw\n");
@@ -263,9 +282,9 @@ int run(int argc, char** argv) {
       for (size_t k = 0; k < variants.size(); ++k) {  // rotated each round: no order bias
         Variant& v = variants[(k + rep) % variants.size()];
         if (rep == 0 && bo.warmup > 0)
-          time_variant(world, v, data.data(), other.data(), count, bo.warmup);
-        v.best_s =
-            std::min(v.best_s, time_variant(world, v, data.data(), other.data(), count, iters));
+          time_variant(world, v, data.data(), other.data(), count, bo.warmup, false);
+        v.best_s = std::min(
+            v.best_s, time_variant(world, v, data.data(), other.data(), count, iters, median));
       }
     }
     double mpi_s = 0, p2p_bw = 0;

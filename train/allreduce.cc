@@ -218,6 +218,9 @@ void Allreducer::start(T* data, size_t count) {
 }
 
 void Allreducer::wait_all() {
+  // No communication thread yet (only start() creates it, on this thread): nothing can be queued
+  // or failed, and sum() on small buffers stays as cheap as a bare MPI_Allreduce.
+  if (!thread_.joinable()) return;
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [this] { return head_ == queue_.size() && !busy_; });
   if (error_) {
