@@ -10,7 +10,8 @@ Recipe (deterministic from --seed; the output does not depend on --jobs):
      Transcripts are normalized to the ds2 English alphabet (share/alphabets/en.txt: a-z,
      space, apostrophe): lowercase, hyphens/dashes -> space, other punctuation dropped,
      apostrophes kept inside words only, spaces collapsed. Duplicates (same transcript) are
-     dropped.
+     dropped. With --vocab K only sentences whose words are all among the K most frequent words
+     of that text are kept (a closed-vocabulary task; the demo uses K = 1000).
   2. Split by sentence: a sentence is in dev iff sha256(seed, transcript) < dev_fraction, so
      no sentence is in both splits. Each split is ordered by sha256(seed, split, transcript).
   3. Utterance i of a split speaks the i-th sentence with a voice, speed and pitch drawn from
@@ -20,10 +21,12 @@ Recipe (deterministic from --seed; the output does not depend on --jobs):
      espeak-ng writes 22.05 kHz audio; sox (no dither, repeatable) converts it to 16 kHz mono
      16-bit WAV: wav/<split>/<utt_id>.wav.
   4. Size: train utterances are taken in order until train audio reaches --hours; dev until
-     it reaches --hours * --dev-fraction (or --max-utts in all, if given).
+     it reaches --hours * --dev-fraction (or --max-utts in all, if given). When a split has
+     fewer sentences than that needs, utterance i speaks sentence i mod n (another voice).
   5. Outputs: train.tsv and dev.tsv (ds2 TSV manifests: path relative to the manifest, TAB,
      duration in seconds from the WAV header with 3 decimals, TAB, transcript; rows sorted by
-     utt_id), synthesis.tsv (voice/speed/pitch per utterance), README.txt, and with --noise
+     utt_id), lm.txt (every train-split sentence, spoken or not: LM text that never holds a
+     dev sentence), synthesis.tsv (voice/speed/pitch per utterance), README.txt, and with --noise
      noise/{white,pink,brown}.wav + noise.tsv (sox synth, repeatable RNG, cut at a seeded
      offset, scaled to -20 dBFS RMS) unless real noise files are given with --noise-files.
 Caching: .complete holds a key of (script version, seed, hours, dev fraction, max utts, noise,
@@ -50,7 +53,7 @@ import threading
 import time
 import wave
 
-SCRIPT_VERSION = 2  # bump whenever the output for the same settings changes (part of the cache key)
+SCRIPT_VERSION = 3  # bump whenever the output for the same settings changes (part of the cache key)
 FORTUNES_DIR = "/usr/share/games/fortunes"
 SAMPLE_RATE = 16000
 LANGUAGES = ("en-us", "en")
@@ -214,6 +217,22 @@ def collect_sentences(root, alphabet):
 
 
 # ----------------------------------------------------------------------------- plan
+
+
+def limit_vocabulary(pool, k):
+    """Keeps the sentences of pool whose words are all among the k most frequent words.
+
+    Word frequency counts every word of every pooled sentence; ties are broken alphabetically,
+    so the vocabulary is deterministic. Returns (kept pool, vocabulary size actually used).
+    """
+    counts = {}
+    for norm in pool:
+        for w in norm.split():
+            counts[w] = counts.get(w, 0) + 1
+    ranked = sorted(counts, key=lambda w: (-counts[w], w))
+    vocab = set(ranked[:k])
+    kept = {t: sp for t, sp in pool.items() if all(w in vocab for w in t.split())}
+    return kept, len(vocab)
 
 
 def h64(*parts):
@@ -389,13 +408,17 @@ def synthesize_split(synth, split, sentences, pool, seed, target_s, max_utts, jo
     total = 0.0
     pending = {}
     next_index = 0
-    limit = len(sentences) if max_utts is None else min(max_utts, len(sentences))
+    # With fewer sentences than the target needs, utterance i speaks sentence i mod n: a later
+    # pass repeats the split's sentences with other voices, speeds and pitches (drawn from i).
+    limit = 1 << 40 if max_utts is None else max_utts
+    if not sentences:
+        limit = 0
 
     def submit(i):
         voice, speed, pitch = utt_params(seed, split, i)
         utt_id = f"{split}-{i:06d}"
         rel = f"wav/{split}/{utt_id}.wav"
-        text = sentences[i]
+        text = sentences[i % len(sentences)]
         spoken = pool[text]
         fut = ex.submit(synth.make, rel, spoken, voice, speed, pitch)
         pending[i] = (fut, dict(utt_id=utt_id, path=rel, text=text, spoken=spoken,
@@ -417,8 +440,9 @@ def synthesize_split(synth, split, sentences, pool, seed, target_s, max_utts, jo
         finally:
             for fut, _ in pending.values():
                 fut.cancel()
-    if total < target_s and (max_utts is None or len(rows) < max_utts):
-        log(f"[make_corpus] warning: {split} ran out of sentences at {total / 3600:.3f} h")
+    if len(rows) > len(sentences):
+        log(f"[make_corpus] {split}: {len(sentences)} sentences spoken "
+            f"{len(rows) / len(sentences):.2f} times on average, each time by another voice")
     return rows
 
 
@@ -527,7 +551,13 @@ def parse_args(argv):
                    help="with --noise: real noise recordings to convert instead of synth noise")
     p.add_argument("--max-utts", type=int, help="cap on utterances in all (train + dev)")
     p.add_argument("--fortunes", default=FORTUNES_DIR, help=f"text source ({FORTUNES_DIR})")
+    p.add_argument("--vocab", type=int, default=0, metavar="K",
+                   help="keep only sentences whose words are all among the K most frequent "
+                        "words of the filtered text (a closed-vocabulary task like DARPA "
+                        "Resource Management's 1,000 words); 0: no limit (default)")
     a = p.parse_args(argv)
+    if a.vocab < 0:
+        p.error("--vocab must be >= 0")
     if a.hours <= 0:
         p.error("--hours must be > 0")
     if not 0 <= a.dev_fraction < 1:
@@ -551,6 +581,7 @@ def run(a):
         noise_key = [os.path.abspath(f) for f in a.noise_files] if a.noise_files else "synth"
     key = json.dumps(dict(version=SCRIPT_VERSION, seed=a.seed, hours=a.hours,
                           dev_fraction=a.dev_fraction, max_utts=a.max_utts, noise=noise_key,
+                          vocab=a.vocab,
                           fortunes=os.path.abspath(a.fortunes), espeak=espeak_version,
                           sox=sox_version), sort_keys=True)
     stamp = os.path.join(out, ".complete")
@@ -566,6 +597,10 @@ def run(a):
 
     alphabet = load_alphabet()
     pool, nfiles, nentries = collect_sentences(a.fortunes, alphabet)
+    if a.vocab:
+        pool, vocab_used = limit_vocabulary(pool, a.vocab)
+        log(f"[make_corpus] --vocab {a.vocab}: {len(pool)} sentences use only the "
+            f"{vocab_used} most frequent words")
     splits = split_sentences(pool, a.seed, a.dev_fraction)
     log(f"[make_corpus] {len(pool)} sentences available from {nentries} entries in {nfiles} "
         f"fortunes files ({len(splits['train'])} train, {len(splits['dev'])} dev)")
@@ -611,6 +646,9 @@ def run(a):
                           "".join(f"{p}\t{d:.3f}\t{lab}\n" for p, d, lab in noise_rows))
     for split in ("train", "dev"):
         write_text_atomic(os.path.join(out, f"{split}.tsv"), manifest_text(rows[split]))
+    # Language-model text: every train-split sentence of the pool (spoken or not), never a dev
+    # sentence -- the text side of a corpus is usually larger than its transcribed audio.
+    write_text_atomic(os.path.join(out, "lm.txt"), "".join(t + "\n" for t in splits["train"]))
     all_rows = sorted(rows["train"] + rows["dev"], key=lambda r: r["utt_id"])
     write_text_atomic(os.path.join(out, "synthesis.tsv"),
                       "utt_id\tvoice\tspeed_wpm\tpitch\tduration\tspoken_text\n" +
@@ -626,7 +664,8 @@ def run(a):
     readme = f"""ds2 demo corpus (share/demo/make_corpus.py, version {SCRIPT_VERSION})
 
 Made by: {cmd}
-Seed {a.seed}, --hours {a.hours}, --dev-fraction {a.dev_fraction}, --max-utts {a.max_utts}
+Seed {a.seed}, --hours {a.hours}, --dev-fraction {a.dev_fraction}, --max-utts {a.max_utts}, \
+--vocab {a.vocab}
 Text: natural English sentences from the fortunes databases in {a.fortunes}
   ({len(pool)} sentences kept after filtering, deduplicated; split by sentence,
   {len(splits['train'])} train / {len(splits['dev'])} dev available).
@@ -637,7 +676,7 @@ Speech: {espeak_version}
 Audio: 16 kHz mono 16-bit WAV via {sox_version} (no dither, repeatable RNG)
 {chr(10).join(summary)}
 Files: train.tsv, dev.tsv (path<TAB>duration_seconds<TAB>transcript, paths relative to this
-  folder), synthesis.tsv (voice, speed, pitch per utterance), wav/<split>/<utt_id>.wav"""
+  folder), lm.txt (every train-split sentence, for the LM; no dev sentence), synthesis.tsv (voice, speed, pitch per utterance), wav/<split>/<utt_id>.wav"""
     if noise_rows:
         readme += "\nNoise: noise.tsv lists " + ", ".join(r[0] for r in noise_rows) + (
             " (converted from the given files)" if a.noise_files else

@@ -5,7 +5,8 @@
 # determinism (two builds with different --jobs are byte-identical), WAV format via soxi,
 # durations against soxi's sample count, transcripts within share/alphabets/en.txt, no sentence
 # in both splits, only the allowed voices/speeds/pitches, the --hours stop rule, the cache
-# ("cached", nothing rewritten), resume after a lost WAV, and the --noise set.
+# ("cached", nothing rewritten), resume after a lost WAV, the --noise set, and --vocab (closed
+# vocabulary, lm.txt without dev sentences, sentences reused with other voices).
 # Exits 77 (skipped) when espeak-ng, sox or the fortunes databases are not installed.
 set -euo pipefail
 export LC_ALL=C
@@ -132,5 +133,28 @@ for m in train:18 dev:1.8; do
   ' "$work/h/$split.tsv" || exit 1
 done
 grep -q "sentences available" "$work/h.log" || fail "no sentence count printed"
+
+# --- --vocab K: closed vocabulary, lm.txt, sentences reused with other voices ---------------
+# Checks what --vocab promises: at most K word types in all transcripts and lm.txt, lm.txt holds
+# every train transcript and no dev sentence, and with few sentences the train split repeats
+# sentences, with another voice setting at least once.
+python3 "$script" --out "$work/v" --vocab 40 --hours 0.02 --dev-fraction 0.2 --seed 3 \
+  --jobs 2 2>"$work/v.log" || { cat "$work/v.log"; fail "vocab build"; }
+types=$(cut -f3 "$work/v/train.tsv" "$work/v/dev.tsv" | cat - "$work/v/lm.txt" | tr ' ' '\n' |
+  sort -u | grep -c .)
+((types <= 40)) || fail "--vocab 40: $types word types"
+cut -f3 "$work/v/dev.tsv" | sort -u >"$work/vdev"
+sort -u "$work/v/lm.txt" >"$work/vlm"
+[[ -z $(comm -12 "$work/vdev" "$work/vlm") ]] || fail "lm.txt holds a dev sentence"
+[[ -z $(cut -f3 "$work/v/train.tsv" | sort -u | comm -23 - "$work/vlm") ]] ||
+  fail "a train transcript is missing from lm.txt"
+n_sent=$(wc -l <"$work/v/lm.txt") n_train=$(wc -l <"$work/v/train.tsv")
+((n_train > n_sent)) || fail "expected sentences to be reused ($n_train utts, $n_sent sentences)"
+grep -q "spoken .* times on average" "$work/v.log" || fail "reuse not reported"
+# A repeated sentence gets another (voice, speed, pitch) at least once.
+join -t $'\t' <(tail -n +2 "$work/v/synthesis.tsv" | sort) \
+  <(sed 's|^wav/train/\(.*\)\.wav\t|\1\t|' "$work/v/train.tsv" | sort) |
+  awk -F'\t' '{ key = $NF; set = $2 " " $3 " " $4; if (key in first && first[key] != set) diff = 1;
+                 first[key] = set } END { exit !diff }' || fail "reused sentences keep one voice"
 
 echo "demo corpus test passed"
