@@ -212,12 +212,14 @@ std::string Transcriber::transcribe_stream(const std::string& path,
 
 std::string Transcriber::decode(const float* act, int t) {
   const int c = net_->config().alphabet_size;
+  // Both decoders read the log-softmax, as ds2 eval / sweep do (greedy's argmax is the
+  // activations' except for ties that the rounding of the softmax creates).
+  logp_.resize(static_cast<size_t>(std::max(t, 1)) * c);
+  log_softmax_rows(act, t, c, c, logp_.data());
   std::vector<int32_t> labels;
   if (o_.decoder == "greedy") {
-    labels = greedy_decode(act, t, c, c, alphabet_->blank());
+    labels = greedy_decode(logp_.data(), t, c, c, alphabet_->blank());
   } else {
-    logp_.resize(static_cast<size_t>(std::max(t, 1)) * c);
-    log_softmax_rows(act, t, c, c, logp_.data());
     const auto beam =
         prefix_beam_search(logp_.data(), t, c, c, *alphabet_, lm_.get(), o_.beam, &ws_);
     if (!beam.empty()) labels = beam.front().labels;
