@@ -50,7 +50,8 @@ struct AllreduceOptions {
   int pipeline_depth = 4;
   // Auto: buffers of fewer bytes than this go to MPI_Allreduce, the rest to the ring. From 32 MiB
   // up the ring measured clearly faster than MPI_Allreduce at both np=2 and np=4; below it the
-  // two were even at np=4 (allreduce.cc). Re-measure on a cluster with bench_allreduce.
+  // ring was even with MPI at best, and slower for small buffers, so auto >= MPI at every size
+  // (allreduce.cc). Re-measure on a cluster with bench/allreduce_table.sh.
   size_t small_threshold_bytes = size_t(32) << 20;
   // All-gather (count, dtype) before every reduction and throw CommError on mismatch. Always on in
   // debug builds (NDEBUG not defined).

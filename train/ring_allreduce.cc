@@ -38,6 +38,15 @@
 // segments). Messages between a pair of ranks are matched in order (MPI non-overtaking; one tag on
 // the Allreducer's private communicator), and sender and receiver agree on every chunk's length.
 // Reduce-scatter receives land in `depth` chunk-sized workspace slots, reused in turn.
+//
+// Copies. Each element crosses the wire once per phase and is otherwise touched once: a
+// reduce-scatter chunk is added from its slot (just written, so still in cache) straight into the
+// user's buffer (add_into, vectorised), and an all-gather chunk is received straight into place.
+// Over a network the addition of chunk k overlaps the transfer of chunk k+1. Over shared memory
+// (Open MPI vader with CMA single copy) the RECEIVING process performs each copy itself, inside
+// MPI progress, so on a fully busy node the additions add to the copy time instead: the ring then
+// takes about its communication alone (bench_allreduce's "p2p" bound) plus (n-1)/n * count
+// additions, i.e. a few percent to ~15% above the bound on the 2-core development VM.
 #include "train/ring_allreduce.h"
 
 #include <algorithm>
