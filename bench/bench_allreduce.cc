@@ -181,8 +181,8 @@ double time_variant(const Comm& comm, Variant& v, float* data, float* other, siz
     each[i] = t.seconds();
   }
   comm.allreduce(each.data(), each.size(), MPI_MAX);  // iteration i's slowest rank
-  std::nth_element(each.begin(), each.begin() + iters / 2, each.end());
-  return each[iters / 2];
+  std::sort(each.begin(), each.end());
+  return (each[(iters - 1) / 2] + each[iters / 2]) / 2;
 }
 
 // Integer-valued inputs (exact in float): result must equal MPI_Allreduce's bit for bit and be
