@@ -2,6 +2,7 @@
 #include "model/checkpoint.h"
 
 #include <cstdio>
+#include <sstream>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -190,6 +191,88 @@ void load_checkpoint(const std::string& path, Network& net, NormStats* norm,
       DS2_THROW(FormatError, "{}: /extra/index entry '{}' has unknown type", path, entry);
     }
   }
+}
+
+// ---- inference metadata ----
+
+namespace {
+constexpr const char* kFeatureKeys[] = {"feature.sample_rate", "feature.window_ms",
+                                        "feature.hop_ms", "feature.n_bins", "feature.kind"};
+}  // namespace
+
+void set_feature_meta(CheckpointExtras* ex, const pipeline::FeatureMeta& m) {
+  ex->set_int("feature.sample_rate", m.sample_rate);
+  ex->f64["feature.window_ms"] = {m.window_ms};
+  ex->f64["feature.hop_ms"] = {m.hop_ms};
+  ex->set_int("feature.n_bins", m.n_bins);
+  ex->str["feature.kind"] = m.feature;
+}
+
+bool get_feature_meta(const CheckpointExtras& ex, const std::string& path,
+                      pipeline::FeatureMeta* m) {
+  int present = 0;
+  for (const char* k : kFeatureKeys)
+    present += ex.i64.count(k) + ex.f64.count(k) + ex.str.count(k) > 0;
+  if (present == 0) return false;
+  auto f64 = [&](const char* k) {
+    auto it = ex.f64.find(k);
+    DS2_REQUIRE(it != ex.f64.end() && it->second.size() == 1, FormatError,
+                "{}: extra '{}' missing or not one float64 (the other feature settings are there)",
+                path, k);
+    return it->second[0];
+  };
+  auto i64 = [&](const char* k) {
+    auto it = ex.i64.find(k);
+    DS2_REQUIRE(it != ex.i64.end() && it->second.size() == 1, FormatError,
+                "{}: extra '{}' missing or not one int64 (the other feature settings are there)",
+                path, k);
+    return it->second[0];
+  };
+  auto kind = ex.str.find("feature.kind");
+  DS2_REQUIRE(kind != ex.str.end(), FormatError,
+              "{}: extra 'feature.kind' missing (the other feature settings are there)", path);
+  m->sample_rate = static_cast<int>(i64("feature.sample_rate"));
+  m->window_ms = f64("feature.window_ms");
+  m->hop_ms = f64("feature.hop_ms");
+  m->n_bins = static_cast<int>(i64("feature.n_bins"));
+  m->feature = kind->second;
+  return true;
+}
+
+std::vector<std::pair<std::string, std::string>> feature_fields(const pipeline::FeatureMeta& m) {
+  // fmt's "{}" prints a double as the shortest text that reads back to it: equal text iff equal.
+  return {{"sample_rate", fmt::format("{}", m.sample_rate)},
+          {"window_ms", fmt::format("{}", m.window_ms)},
+          {"hop_ms", fmt::format("{}", m.hop_ms)},
+          {"n_bins", fmt::format("{}", m.n_bins)},
+          {"feature", m.feature}};
+}
+
+void require_same_features(const std::string& checkpoint, const pipeline::FeatureMeta& trained,
+                           const std::string& data_file, const pipeline::FeatureMeta& data) {
+  const auto want = feature_fields(trained), have = feature_fields(data);
+  for (size_t i = 0; i < want.size(); ++i)
+    DS2_REQUIRE(want[i].second == have[i].second, ConfigError,
+                "{}: feature setting '{}' is {} in the checkpoint but {} in {}", checkpoint,
+                want[i].first, want[i].second, have[i].second, data_file);
+}
+
+std::string trained_normalize(const CheckpointExtras& ex) {
+  auto it = ex.str.find("train_ini");
+  if (it == ex.str.end()) return "";
+  std::istringstream in(it->second);
+  std::string line;
+  auto trim = [](const std::string& s) {
+    const size_t a = s.find_first_not_of(" \t\r"), b = s.find_last_not_of(" \t\r");
+    return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
+  };
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] == '[') break;
+    const size_t eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    if (trim(line.substr(0, eq)) == "normalize") return trim(line.substr(eq + 1));
+  }
+  return "";
 }
 
 }  // namespace ds2::model
