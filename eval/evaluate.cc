@@ -12,13 +12,16 @@
 //   3. Batches are balanced over ranks by cost = utterances x longest frames (the padded work):
 //      largest first, each to the least-loaded rank (assign_balanced).
 //   4. Each rank builds the network from the checkpoint (inference only: batch norm uses its
-//      running statistics), reads its utterances' features from the shards, normalizes them as
-//      the model was trained -- global: (x - mean[b]) / std[b] with the checkpoint's statistics;
-//      utterance: the utterance's own per-bin mean/std (std floored at 1e-5); none: raw --
+//      running statistics; a checkpoint that records its training data's feature settings must
+//      match the dataset's), reads its utterances' features from the shards, normalizes them as
+//      the model was trained (pipeline/normalize.h) -- global: (x - mean[b]) / std[b] with the
+//      checkpoint's statistics; utterance: the utterance's own per-bin mean/std (std floored at
+//      1e-5); none: raw --
 //      (the mode is the `normalize` line of the training configuration stored in the
-//      checkpoint; --normalize overrides it), runs the forward pass, takes the log-softmax of
-//      each utterance's output (compute_log_probs: `ds2 sweep` caches these) and decodes it
-//      (greedy best path, or prefix beam search with an optional word LM). It scores each
+//      checkpoint; --normalize overrides it), runs the forward pass (on --device; activations
+//      in device memory are downloaded first), takes the log-softmax of each utterance's
+//      output (compute_log_probs: `ds2 sweep` caches these) and decodes it (greedy best path,
+//      or prefix beam search with an optional word LM). It scores each
 //      hypothesis against the shard's transcript (words and characters, eval/wer.h) and formats
 //      its alignment.
 //   5. The per-utterance records (index position, reference, hypothesis, counts, alignment) are
@@ -51,55 +54,6 @@ namespace ds2::eval {
 namespace {
 
 auto log() { return logger("eval"); }
-
-// The `normalize = MODE` line of the training configuration a checkpoint stores
-// (/extra/train_ini, the flat part before the [model] section); "" when absent.
-std::string trained_normalize(const std::string& ini) {
-  std::istringstream in(ini);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line[0] == '[') break;
-    const size_t eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    auto trim = [](std::string s) {
-      const size_t a = s.find_first_not_of(" \t\r"), b = s.find_last_not_of(" \t\r");
-      return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
-    };
-    if (trim(line.substr(0, eq)) == "normalize") return trim(line.substr(eq + 1));
-  }
-  return "";
-}
-
-// Normalizes features x (frames, f) in place.
-void normalize_features(std::vector<float>& x, size_t frames, size_t f, const std::string& mode,
-                        const model::NormStats& norm) {
-  std::vector<double> mean(f, 0.0), inv(f, 1.0);
-  if (mode == "global") {
-    for (size_t c = 0; c < f; ++c) {
-      mean[c] = norm.mean[c];
-      inv[c] = 1.0 / norm.std[c];
-    }
-  } else if (mode == "utterance" && frames > 0) {
-    std::vector<double> var(f, 0.0);
-    for (size_t r = 0; r < frames; ++r)
-      for (size_t c = 0; c < f; ++c) mean[c] += x[r * f + c];
-    for (size_t c = 0; c < f; ++c) mean[c] /= static_cast<double>(frames);
-    for (size_t r = 0; r < frames; ++r)
-      for (size_t c = 0; c < f; ++c) {
-        const double d = x[r * f + c] - mean[c];
-        var[c] += d * d;
-      }
-    for (size_t c = 0; c < f; ++c)
-      inv[c] = 1.0 / std::max(std::sqrt(var[c] / static_cast<double>(frames)), 1e-5);
-  } else {
-    return;  // none
-  }
-  // float arithmetic as the training loader (train/loader.cc) does it.
-  for (size_t c = 0; c < f; ++c) {
-    const float m = static_cast<float>(mean[c]), s = static_cast<float>(inv[c]);
-    for (size_t r = 0; r < frames; ++r) x[r * f + c] = (x[r * f + c] - m) * s;
-  }
-}
 
 std::string upper(std::string s) {
   for (char& ch : s)
@@ -246,15 +200,19 @@ AcousticModel::AcousticModel(const std::string& checkpoint, const EvalPlan& plan
   DS2_REQUIRE(cfg.n_bins == index.meta.n_bins, ConfigError,
               "{}: the model takes {} bins but {}/index.h5 has {}", checkpoint, cfg.n_bins,
               plan.data, index.meta.n_bins);
-  mode_ = normalize;
-  if (mode_.empty()) {
-    auto it = extras_.str.find("train_ini");
-    mode_ = it == extras_.str.end() ? "" : trained_normalize(it->second);
-    if (mode_.empty()) mode_ = "global";
-  }
-  DS2_REQUIRE(mode_ == "global" || mode_ == "utterance" || mode_ == "none", ConfigError,
-              "option 'normalize': '{}' (expected global, utterance or none)", mode_);
-  if (mode_ == "global" && (norm_.mean.size() != f || norm_.std.size() != f)) {
+  pipeline::FeatureMeta trained;
+  if (model::get_feature_meta(extras_, checkpoint, &trained))
+    model::require_same_features(checkpoint, trained, plan.data + "/index.h5", index.meta);
+  else
+    log()->debug(
+        "{}: no feature settings (written before they were stored): not checked "
+        "against {}/index.h5 beyond the bins",
+        checkpoint, plan.data);
+  std::string mode = normalize.empty() ? model::trained_normalize(extras_) : normalize;
+  if (mode.empty()) mode = "global";
+  DS2_REQUIRE(pipeline::is_normalize_mode(mode), ConfigError,
+              "option 'normalize': '{}' (expected global, utterance or none)", mode);
+  if (mode == "global" && (norm_.mean.size() != f || norm_.std.size() != f)) {
     DS2_REQUIRE(index.mean.size() == f && index.std.size() == f, FormatError,
                 "{}: no normalization statistics, nor in {}/index.h5", checkpoint, plan.data);
     if (warn)
@@ -262,6 +220,10 @@ AcousticModel::AcousticModel(const std::string& checkpoint, const EvalPlan& plan
                   plan.data);
     norm_ = {index.mean, index.std};
   }
+  for (size_t b = 0; mode == "global" && b < f; ++b)
+    DS2_REQUIRE(norm_.std[b] > 0, FormatError, "{}: /norm/std: bin {} is {}", checkpoint, b,
+                norm_.std[b]);
+  normalizer_ = pipeline::FeatureNormalizer(mode, norm_.mean, norm_.std);
   auto ait = extras_.str.find("alphabet");
   const bool own = ait != extras_.str.end();
   alphabet_ = pipeline::Alphabet::parse(
@@ -282,6 +244,7 @@ std::vector<UttLogProbs> compute_log_probs(const EvalPlan& plan, int rank, Acous
   std::map<int32_t, std::unique_ptr<pipeline::ShardReader>> shards;
   std::map<int32_t, std::pair<std::vector<std::string>, std::vector<std::string>>> shard_text;
   std::vector<UttLogProbs> out;
+  std::vector<float> host_act;  // the activations on the host (non-CPU backends)
   for (size_t bi = 0; bi < plan.batches.size(); ++bi) {
     if (plan.owner[bi] != rank) continue;
     const std::vector<int64_t>& batch = plan.batches[bi];
@@ -305,10 +268,9 @@ std::vector<UttLogProbs> compute_log_probs(const EvalPlan& plan, int rank, Acous
                       sh->frames(iu.row) == iu.frames,
                   FormatError, "{}: row {} is not utterance '{}' of {} frames the index names",
                   sh->path(), iu.row, iu.utt_id, iu.frames);
-      std::vector<float> feat = sh->features(iu.row);
-      normalize_features(feat, static_cast<size_t>(iu.frames), f, am.normalize_mode(),
-                         am.norm());
-      std::copy(feat.begin(), feat.end(), x.begin() + static_cast<size_t>(i) * t * f);
+      const std::vector<float> feat = sh->features(iu.row);
+      am.normalizer().apply(feat.data(), static_cast<size_t>(iu.frames), f,
+                            x.data() + static_cast<size_t>(i) * t * f);
       lengths.push_back(iu.frames);
       UttLogProbs u;
       u.pos = batch[i];
@@ -316,7 +278,15 @@ std::vector<UttLogProbs> compute_log_probs(const EvalPlan& plan, int rank, Acous
       out.push_back(std::move(u));
     }
     model::Network& net = am.net();
+    // forward() returns (T', N, C) in the BACKEND's memory (model/backend.h): device memory on
+    // cuda, which the host must not dereference. Download it there; on the CPU backend it is
+    // host memory already and is read in place (no copy).
     const float* act = net.forward(x.data(), lengths.data(), n, t, model::Mode::kInfer);
+    if (net.backend().device() != model::Device::kCpu) {
+      host_act.resize(static_cast<size_t>(net.out_time()) * n * c);
+      net.backend().download(host_act.data(), act, host_act.size());
+      act = host_act.data();
+    }
     for (int i = 0; i < n; ++i) {
       UttLogProbs& u = out[first + static_cast<size_t>(i)];
       u.frames = net.out_lengths()[i];

@@ -29,6 +29,7 @@
 #include "model/checkpoint.h"
 #include "pipeline/alphabet.h"
 #include "pipeline/index.h"
+#include "pipeline/normalize.h"
 
 namespace ds2 {
 class Progress;
@@ -92,7 +93,10 @@ class AcousticModel {
  public:
   // normalize: "" = as the model was trained (its train_ini), or global | utterance | none.
   // `warn` logs the fallback to the index's statistics (pass comm.root()). Throws ConfigError /
-  // FormatError naming the checkpoint when it does not fit the dataset.
+  // FormatError naming the checkpoint when it does not fit the dataset: different bins, alphabet
+  // size, or feature settings (model/checkpoint.h: a checkpoint that stores its training data's
+  // sample_rate/window_ms/hop_ms/n_bins/feature must match DATA/index.h5's; one from before
+  // they were stored is not checked beyond the bins, with a debug log).
   AcousticModel(const std::string& checkpoint, const EvalPlan& plan, const std::string& device,
                 int threads, const std::string& normalize, bool warn);
   ~AcousticModel();
@@ -102,18 +106,20 @@ class AcousticModel {
   const std::string& path() const { return path_; }
   const pipeline::Alphabet& alphabet() const { return alphabet_; }
   int classes() const { return alphabet_.size(); }
-  const std::string& normalize_mode() const { return mode_; }
+  const std::string& normalize_mode() const { return normalizer_.mode(); }
   // The trainer's extras (step, epoch, ... when present).
   const model::CheckpointExtras& extras() const { return extras_; }
   model::Network& net() { return *net_; }
   const model::NormStats& norm() const { return norm_; }
+  // The features' normalization (normalize_mode() with norm()).
+  const pipeline::FeatureNormalizer& normalizer() const { return normalizer_; }
 
  private:
   std::string path_;
   std::unique_ptr<model::Network> net_;
   model::NormStats norm_;
   model::CheckpointExtras extras_;
-  std::string mode_;
+  pipeline::FeatureNormalizer normalizer_;
   pipeline::Alphabet alphabet_;
 };
 
@@ -126,7 +132,8 @@ struct UttLogProbs {
 };
 
 // Local (no collective): reads this rank's batches (plan.owner == rank) from the shards,
-// normalizes, runs the forward pass and returns the log-probabilities of each utterance, batch
+// normalizes, runs the forward pass on the model's device (activations are downloaded to host
+// memory when it is not the CPU) and returns the log-probabilities of each utterance, batch
 // by batch. `progress` (may be null) gets add(utterances) per batch.
 std::vector<UttLogProbs> compute_log_probs(const EvalPlan& plan, int rank, AcousticModel& model,
                                            Progress* progress);

@@ -43,54 +43,59 @@ void TranscribeOptions::add_to(po::options_description& d) {
        "context), so the final text is the offline one")
       ("chunk-ms", po::value(&chunk_ms)->default_value(chunk_ms),
        "audio per chunk with --stream (milliseconds)");
+  // Not FeatureOptions::add_to: these have no default value (the checkpoint's is the default)
+  // and record that they were given.
+  d.add_options()
+      ("sample-rate", po::value(&features.sample_rate)->notifier([this](int) {
+         features_given.sample_rate = true; }),
+       "audio is converted to this rate (Hz) before featurizing (default: the checkpoint's)")
+      ("window-ms", po::value(&features.window_ms)->notifier([this](double) {
+         features_given.window_ms = true; }),
+       "spectrogram window (ms) (default: the checkpoint's)")
+      ("hop-ms", po::value(&features.hop_ms)->notifier([this](double) {
+         features_given.hop_ms = true; }),
+       "spectrogram frame step (ms) (default: the checkpoint's)")
+      ("feature", po::value(&features.feature)->notifier([this](const std::string&) {
+         features_given.feature = true; }),
+       "log: log(|X|^2 + 1e-10); log1p: log1p(|X|^2) (default: the checkpoint's)");
   // clang-format on
   beam.add_to(d);
-  features.add_to(d);
 }
 
-std::string trained_normalize(const std::string& ini) {
-  std::istringstream in(ini);
-  std::string line;
-  auto trim = [](const std::string& s) {
-    const size_t a = s.find_first_not_of(" \t\r"), b = s.find_last_not_of(" \t\r");
-    return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
-  };
-  while (std::getline(in, line)) {
-    if (!line.empty() && line[0] == '[') break;
-    const size_t eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    if (trim(line.substr(0, eq)) == "normalize") return trim(line.substr(eq + 1));
+namespace {
+
+// o->features with every field not given explicitly taken from the checkpoint's settings (when
+// it has them); a warning for each given field that differs from them.
+void resolve_features(TranscribeOptions* o, const model::CheckpointExtras& extras) {
+  pipeline::FeatureMeta trained;
+  if (!model::get_feature_meta(extras, o->model, &trained)) {
+    log()->debug(
+        "{}: no feature settings (written before they were stored): using the "
+        "defaults and the command line's",
+        o->model);
+    return;
   }
-  return "";
+  pipeline::FeatureOptions& f = o->features;
+  const TranscribeOptions::FeaturesGiven& g = o->features_given;
+  pipeline::FeatureMeta given;
+  given.sample_rate = f.sample_rate;
+  given.window_ms = f.window_ms;
+  given.hop_ms = f.hop_ms;
+  given.feature = f.feature;
+  if (!g.sample_rate) f.sample_rate = trained.sample_rate;
+  if (!g.window_ms) f.window_ms = trained.window_ms;
+  if (!g.hop_ms) f.hop_ms = trained.hop_ms;
+  if (!g.feature) f.feature = trained.feature;
+  const bool is_given[] = {g.sample_rate, g.window_ms, g.hop_ms, false, g.feature};
+  const char* option[] = {"sample-rate", "window-ms", "hop-ms", "", "feature"};
+  const auto want = model::feature_fields(trained), have = model::feature_fields(given);
+  for (size_t i = 0; i < want.size(); ++i)
+    if (is_given[i] && want[i].second != have[i].second)
+      log()->warn("--{} {} overrides {}'s {} {} (what the model was trained on)", option[i],
+                  have[i].second, o->model, want[i].first, want[i].second);
 }
 
-void FeatureNorm::apply(float* x, size_t frames, size_t f) const {
-  std::vector<double> m(f, 0.0), inv(f, 1.0);
-  if (mode == "global") {
-    for (size_t c = 0; c < f; ++c) {
-      m[c] = mean[c];
-      inv[c] = 1.0 / std[c];
-    }
-  } else if (mode == "utterance" && frames > 0) {
-    std::vector<double> var(f, 0.0);
-    for (size_t r = 0; r < frames; ++r)
-      for (size_t c = 0; c < f; ++c) m[c] += x[r * f + c];
-    for (size_t c = 0; c < f; ++c) m[c] /= static_cast<double>(frames);
-    for (size_t r = 0; r < frames; ++r)
-      for (size_t c = 0; c < f; ++c) {
-        const double d = x[r * f + c] - m[c];
-        var[c] += d * d;
-      }
-    for (size_t c = 0; c < f; ++c)
-      inv[c] = 1.0 / std::max(std::sqrt(var[c] / static_cast<double>(frames)), 1e-5);
-  } else {
-    return;  // none
-  }
-  for (size_t c = 0; c < f; ++c) {
-    const float mc = static_cast<float>(m[c]), s = static_cast<float>(inv[c]);
-    for (size_t r = 0; r < frames; ++r) x[r * f + c] = (x[r * f + c] - mc) * s;
-  }
-}
+}  // namespace
 
 Transcriber::Transcriber(const TranscribeOptions& o) : o_(o) {
   DS2_REQUIRE(o.decoder == "greedy" || o.decoder == "beam", ConfigError,
@@ -107,35 +112,34 @@ Transcriber::Transcriber(const TranscribeOptions& o) : o_(o) {
               "lookahead): this one is bidirectional, and its backward direction reads the "
               "utterance's last frame first",
               o.model);
-  featurizer_ = std::make_unique<pipeline::Featurizer>(o.features);
-  DS2_REQUIRE(cfg.n_bins == featurizer_->n_bins(), ConfigError,
-              "{}: the model takes {} bins but --window-ms {} at --sample-rate {} gives {}",
-              o.model, cfg.n_bins, o.features.window_ms, o.features.sample_rate,
-              featurizer_->n_bins());
   net_ = std::make_unique<model::Network>(cfg, /*with_grads=*/false);
   model::NormStats stats;
   model::CheckpointExtras extras;
   model::load_checkpoint(o.model, *net_, &stats, &extras);
-  norm_.mode = o.normalize;
-  if (norm_.mode.empty()) {
-    auto it = extras.str.find("train_ini");
-    norm_.mode = it == extras.str.end() ? "" : trained_normalize(it->second);
-    if (norm_.mode.empty()) norm_.mode = "global";
-  }
-  DS2_REQUIRE(norm_.mode == "global" || norm_.mode == "utterance" || norm_.mode == "none",
-              ConfigError, "option 'normalize': '{}' (expected global, utterance or none)",
-              norm_.mode);
+  resolve_features(&o_, extras);
+  featurizer_ = std::make_unique<pipeline::Featurizer>(o_.features);
+  DS2_REQUIRE(cfg.n_bins == featurizer_->n_bins(), ConfigError,
+              "{}: the model takes {} bins but --window-ms {} at --sample-rate {} gives {}",
+              o.model, cfg.n_bins, o_.features.window_ms, o_.features.sample_rate,
+              featurizer_->n_bins());
+  std::string mode = o.normalize.empty() ? model::trained_normalize(extras) : o.normalize;
+  if (mode.empty()) mode = "global";
+  DS2_REQUIRE(pipeline::is_normalize_mode(mode), ConfigError,
+              "option 'normalize': '{}' (expected global, utterance or none)", mode);
   const size_t f = static_cast<size_t>(cfg.n_bins);
-  if (norm_.mode == "global")
+  if (mode == "global") {
     DS2_REQUIRE(stats.mean.size() == f && stats.std.size() == f, FormatError,
                 "{}: no normalization statistics (/norm) for global normalization; pass "
                 "--normalize none or utterance if the model was trained so",
                 o.model);
-  DS2_REQUIRE(!(o.stream && norm_.mode == "utterance"), ConfigError,
+    for (size_t b = 0; b < f; ++b)
+      DS2_REQUIRE(stats.std[b] > 0, FormatError, "{}: /norm/std: bin {} is {}", o.model, b,
+                  stats.std[b]);
+  }
+  DS2_REQUIRE(!(o.stream && mode == "utterance"), ConfigError,
               "option 'stream': utterance normalization needs the whole utterance before the "
               "first frame (use a model trained with global normalization, or --normalize)");
-  norm_.mean = stats.mean;
-  norm_.std = stats.std;
+  norm_ = pipeline::FeatureNormalizer(mode, stats.mean, stats.std);
   auto ait = extras.str.find("alphabet");
   DS2_REQUIRE(ait != extras.str.end(), FormatError,
               "{}: no alphabet (/extra/alphabet); a checkpoint written by ds2 train has one",

@@ -1,9 +1,11 @@
 // `ds2 transcribe`: text of audio files from a trained checkpoint, one process, no dataset.
 //
 // Per file: libsox decode to mono at the feature rate (pipeline/audio.h), the DS2 spectrogram
-// (pipeline/featurizer.h, the options prep used: --sample-rate --window-ms --hop-ms --feature),
-// normalization as the checkpoint was trained (the same rule and arithmetic as `ds2 eval`: the
-// `normalize` line of the training configuration stored in the checkpoint, --normalize
+// (pipeline/featurizer.h) with the feature settings the checkpoint was trained on (sample rate,
+// window, hop, log/log1p, stored by ds2 train; defaults for checkpoints from before; each of
+// --sample-rate --window-ms --hop-ms --feature overrides its setting, with a warning when it
+// differs), normalization as the checkpoint was trained (pipeline/normalize.h, as `ds2 eval`:
+// the `normalize` line of the training configuration stored in the checkpoint, --normalize
 // overrides it; global statistics from the checkpoint's /norm), the network's forward pass in
 // inference mode (batch norm on running statistics), and greedy or prefix-beam (+ ARPA LM)
 // decoding (eval/ctc_decode.h). The text is what `ds2 eval` writes to hyp.trn for the same audio.
@@ -24,6 +26,7 @@
 #include "core/options.h"
 #include "eval/ctc_decode.h"
 #include "pipeline/featurizer.h"
+#include "pipeline/normalize.h"
 
 namespace ds2::model {
 class Network;
@@ -49,25 +52,18 @@ struct TranscribeOptions {
   bool stream = false;             // chunked decoding (forward-only models)
   double chunk_ms = 320;           // audio per chunk with --stream, milliseconds
   BeamOptions beam;
-  pipeline::FeatureOptions features;  // must be what `ds2 prep` used for the training data
+  // Featurizer settings. A field marked in `features_given` is used as set; the others are
+  // replaced by the checkpoint's (FeatureOptions' defaults for checkpoints without them).
+  pipeline::FeatureOptions features;
+  struct FeaturesGiven {
+    bool sample_rate = false, window_ms = false, hop_ms = false, feature = false;
+  } features_given;
   // --model --manifest --lm --decoder --device --threads --normalize --stream --chunk-ms
-  // + BeamOptions + FeatureOptions; the files are the positional arguments (--file).
+  // + BeamOptions + --sample-rate --window-ms --hop-ms --feature (each marks features_given;
+  // `this` is captured, so parse into the object add_to was called on); the files are the
+  // positional arguments (--file).
   void add_to(po::options_description& d);
 };
-
-// Per-bin feature normalization of `ds2 eval` and the training loader: global
-// x' = (x - mean[b]) / std[b]; utterance: the utterance's own per-bin mean/std (std floored at
-// 1e-5); none. Float arithmetic as train/loader.cc, so features match bit for bit.
-struct FeatureNorm {
-  std::string mode = "global";    // global | utterance | none
-  std::vector<double> mean, std;  // global statistics, n_bins each
-  // Normalizes x (frames, f) row-major in place. Global/none are per frame (usable on chunks).
-  void apply(float* x, size_t frames, size_t f) const;
-};
-
-// The `normalize = MODE` line of a training configuration stored in a checkpoint
-// (/extra/train_ini, the flat part before the [model] section); "" when absent.
-std::string trained_normalize(const std::string& train_ini);
 
 // A checkpoint loaded for decoding one file at a time. Not thread-safe.
 class Transcriber {
@@ -94,7 +90,9 @@ class Transcriber {
   // Text of activations (t, C) row-major (host): greedy or beam as configured, words joined by
   // single spaces.
   std::string decode(const float* act, int t);
-  const std::string& normalize_mode() const { return norm_.mode; }
+  const std::string& normalize_mode() const { return norm_.mode(); }
+  // The featurizer settings in use (the checkpoint's, or the options' where given).
+  const pipeline::FeatureOptions& feature_options() const { return o_.features; }
   model::Network& network() { return *net_; }
 
  private:
@@ -106,7 +104,7 @@ class Transcriber {
   std::unique_ptr<pipeline::Featurizer> featurizer_;
   std::unique_ptr<pipeline::Alphabet> alphabet_;
   std::unique_ptr<ArpaLm> lm_;
-  FeatureNorm norm_;
+  pipeline::FeatureNormalizer norm_;
   BeamWorkspace ws_;
   std::vector<float> logp_, act_;
 };

@@ -66,10 +66,9 @@ BatchLoader::BatchLoader(const std::string& data_dir, const pipeline::DatasetInd
     for (size_t b = 0; b < nb; ++b) {
       DS2_REQUIRE(index.std[b] > 0, FormatError, "{}/index.h5: dataset '/stats_std': bin {} is {}",
                   data_dir, b, index.std[b]);
-      mean_.push_back(static_cast<float>(index.mean[b]));
-      inv_std_.push_back(static_cast<float>(1.0 / index.std[b]));
     }
   }
+  norm_ = pipeline::FeatureNormalizer(o.normalize, index.mean, index.std);
   hbool_t safe = 0;
   if (H5is_library_threadsafe(&safe) >= 0 && !safe) {
     static std::once_flag warned;
@@ -151,34 +150,9 @@ Batch BatchLoader::load(const std::vector<int64_t>& utts) const {
   // Normalize into the padded (n, t, f) tensor; padding stays zero.
   const size_t f = static_cast<size_t>(b.f), t = static_cast<size_t>(b.t);
   b.features.assign(utts.size() * t * f, 0.0f);
-  std::vector<float> m(f, 0.0f), inv(f, 1.0f);
-  for (size_t i = 0; i < utts.size(); ++i) {
-    const std::vector<float>& x = feats[i];
-    const size_t frames = static_cast<size_t>(b.lengths[i]);
-    if (opt_.normalize == "global") {
-      m = mean_;
-      inv = inv_std_;
-    } else if (opt_.normalize == "utterance" && frames > 0) {
-      // Two passes in double: per-bin mean, then standard deviation (floored at 1e-5).
-      std::vector<double> sum(f, 0.0), var(f, 0.0);
-      for (size_t r = 0; r < frames; ++r)
-        for (size_t c = 0; c < f; ++c) sum[c] += x[r * f + c];
-      for (size_t c = 0; c < f; ++c) sum[c] /= static_cast<double>(frames);
-      for (size_t r = 0; r < frames; ++r)
-        for (size_t c = 0; c < f; ++c) {
-          double d = x[r * f + c] - sum[c];
-          var[c] += d * d;
-        }
-      for (size_t c = 0; c < f; ++c) {
-        m[c] = static_cast<float>(sum[c]);
-        double sd = std::sqrt(var[c] / static_cast<double>(frames));
-        inv[c] = static_cast<float>(1.0 / std::max(sd, 1e-5));
-      }
-    }
-    float* out = b.features.data() + i * t * f;
-    for (size_t r = 0; r < frames; ++r)
-      for (size_t c = 0; c < f; ++c) out[r * f + c] = (x[r * f + c] - m[c]) * inv[c];
-  }
+  for (size_t i = 0; i < utts.size(); ++i)
+    norm_.apply(feats[i].data(), static_cast<size_t>(b.lengths[i]), f,
+                b.features.data() + i * t * f);
   return b;
 }
 

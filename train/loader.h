@@ -28,6 +28,7 @@
 
 #include "core/options.h"
 #include "pipeline/index.h"
+#include "pipeline/normalize.h"
 
 namespace ds2::train {
 
@@ -47,7 +48,8 @@ struct Batch {
 
 struct LoaderOptions {
   // "global": (x - mean[b]) / std[b] with the index's per-bin stats; "utterance": per-bin mean and
-  // std over the utterance's own frames (std floored at 1e-5 as for the index); "none": raw.
+  // std over the utterance's own frames (std floored at 1e-5 as for the index); "none": raw
+  // (pipeline/normalize.h, the arithmetic eval and transcribe use too).
   std::string normalize = "global";
   int prefetch = 4;          // batches read ahead by the background thread (>= 1)
   int max_open_shards = 16;  // open ShardReaders kept (LRU)
@@ -91,7 +93,7 @@ class BatchLoader {
   std::string dir_;
   const pipeline::DatasetIndex& index_;
   LoaderOptions opt_;
-  std::vector<float> mean_, inv_std_;  // float copies of the index stats (global mode)
+  pipeline::FeatureNormalizer norm_;                     // opt_.normalize with the index's stats
   mutable std::deque<std::unique_ptr<OpenShard>> open_;  // LRU, most recent at the front
   std::unique_ptr<Queue> queue_;
   std::thread thread_;

@@ -234,6 +234,9 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
         std::lock_guard<std::mutex> lock(hdf5_mutex());
         model::load_checkpoint(last_path, net, nullptr, &ex);
       }
+      pipeline::FeatureMeta trained;
+      if (model::get_feature_meta(ex, last_path, &trained))
+        model::require_same_features(last_path, trained, topt.data + "/index.h5", index.meta);
       pos.epoch = static_cast<int>(ex.get_int("epoch"));
       pos.batch = ex.get_int("batch");
       pos.step = ex.get_int("step");
@@ -314,6 +317,7 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
       ex.f32["bn_per_rank"] = bn.per_rank;
       ex.str["alphabet"] = index.meta.alphabet;
       ex.str["train_ini"] = resolved_ini;
+      model::set_feature_meta(&ex, index.meta);  // what transcribe featurizes with, eval checks
       const std::string path = step_ckpt(topt.out, p.step);
       {
         std::lock_guard<std::mutex> lock(hdf5_mutex());

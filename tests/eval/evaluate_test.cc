@@ -1,6 +1,10 @@
 // `ds2 eval` helpers. Oracles: brute-force optimal makespan (Graham's bound for the greedy
 // largest-first assignment), align_counts (eval/wer.cc) for the alignment's counts, and hand
-// cases for the alignment text. The command itself is tested end to end in eval_e2e_test.py.
+// cases for the alignment text. AcousticModel against a dataset's feature settings: a checkpoint
+// that stores them refuses a dataset that differs (one-line ConfigError naming both files and
+// the field), one from before they were stored is accepted; the normalization mode and
+// statistics are the checkpoint's (closed form: (x - mean) / std). The command itself is tested
+// end to end in eval_e2e_test.py.
 #include "eval/evaluate.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +12,12 @@
 #include <algorithm>
 #include <random>
 #include <sstream>
+
+#include "core/error.h"
+#include "model/checkpoint.h"
+#include "model/network.h"
+#include "pipeline/prep.h"
+#include "tests/testutil.h"
 
 namespace ds2::eval {
 namespace {
@@ -105,6 +115,82 @@ TEST(Evaluate, AlignmentMatchesAlignCountsAndTexts) {
     EXPECT_EQ(strip(lh), hyp);
     EXPECT_EQ(static_cast<int64_t>(words(le.substr(5)).size()), e.errors());
   }
+}
+
+// A random-init ds2 checkpoint (161 bins, the en alphabet, global statistics); `meta` (when
+// given) is stored as its training data's feature settings, as ds2 train does.
+std::string make_checkpoint(const test::TempDir& dir, const std::string& name,
+                            const pipeline::FeatureMeta* meta, const std::string& normalize) {
+  model::ModelConfig c;
+  c.conv_filters = "4";
+  c.conv_kernel = "41x11";
+  c.conv_stride = "2x2";
+  c.rnn_layers = 1;
+  c.rnn_hidden = 8;
+  c.num_threads = 1;
+  model::Network net(c, false);
+  model::NormStats norm;
+  for (int b = 0; b < 161; ++b) {
+    norm.mean.push_back(-4.0 + 0.02 * b);
+    norm.std.push_back(1.5 + 0.01 * b);
+  }
+  model::CheckpointExtras ex;
+  ex.str["alphabet"] =
+      pipeline::Alphabet::load(pipeline::resolve_share_path("share/alphabets/en.txt")).to_string();
+  ex.str["train_ini"] = "normalize = " + normalize + "\n[model]\nrnn_layers = 1\n";
+  if (meta) model::set_feature_meta(&ex, *meta);
+  model::save_checkpoint(dir / name, net, norm, ex);
+  return dir / name;
+}
+
+TEST(Evaluate, AcousticModelChecksFeatureSettings) {
+  test::TempDir dir("ds2-evaluate");
+  const pipeline::FeatureMeta defaults;
+  const std::string ckpt = make_checkpoint(dir, "new.h5", &defaults, "global");
+  const std::string old = make_checkpoint(dir, "old.h5", nullptr, "global");
+  EvalPlan plan;  // only the index's metadata matters to AcousticModel
+  plan.data = dir / "DATA";
+  EXPECT_NO_THROW(AcousticModel(ckpt, plan, "cpu", 1, "", false));
+  plan.index.meta.hop_ms = 20;  // same bins, other frames
+  try {
+    AcousticModel am(ckpt, plan, "cpu", 1, "", false);
+    ADD_FAILURE() << "a dataset with other feature settings accepted";
+  } catch (const ConfigError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(ckpt + ": feature setting 'hop_ms' is 10 in the checkpoint but 20 in " +
+                       plan.data + "/index.h5"),
+              std::string::npos)
+        << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+  EXPECT_NO_THROW(AcousticModel(old, plan, "cpu", 1, "", false));  // not stored: not checked
+  plan.index.meta = defaults;
+  plan.index.meta.feature = "log1p";
+  EXPECT_THROW(AcousticModel(ckpt, plan, "cpu", 1, "", false), ConfigError);
+  plan.index.meta.feature = "log";
+  plan.index.meta.n_bins = 201;  // the model's bins are checked for every checkpoint
+  EXPECT_THROW(AcousticModel(old, plan, "cpu", 1, "", false), ConfigError);
+}
+
+TEST(Evaluate, AcousticModelNormalizesAsTrained) {
+  test::TempDir dir("ds2-evaluate");
+  EvalPlan plan;
+  plan.data = dir / "DATA";
+  const AcousticModel utt(make_checkpoint(dir, "u.h5", nullptr, "utterance"), plan, "cpu", 1, "",
+                          false);
+  EXPECT_EQ(utt.normalize_mode(), "utterance");
+  const AcousticModel am(make_checkpoint(dir, "g.h5", nullptr, "global"), plan, "cpu", 1, "",
+                         false);
+  EXPECT_EQ(am.normalize_mode(), "global");
+  std::vector<float> x(2 * 161), y(x.size());
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 13) - 6.0f;
+  am.normalizer().apply(x.data(), 2, 161, y.data());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const size_t b = i % 161;
+    EXPECT_NEAR(y[i], (x[i] - am.norm().mean[b]) / am.norm().std[b], 1e-5) << i;
+  }
+  EXPECT_EQ(AcousticModel(dir / "g.h5", plan, "cpu", 1, "none", false).normalize_mode(), "none");
+  EXPECT_THROW(AcousticModel(dir / "g.h5", plan, "cpu", 1, "cmvn", false), ConfigError);
 }
 
 }  // namespace

@@ -7,6 +7,10 @@
 //    normalization, --lm without --decoder beam;
 //  * the ds2 binary prints FILE<TAB>text in argument order, keeps going past a bad file with one
 //    error line naming it, and exits 1; its texts equal the library's.
+//  * feature settings: those stored in the checkpoint are used by default (feature frames of a
+//    1 s file = 1 + (rate - window) / hop, closed form), a --hop-ms given explicitly overrides
+//    them, an older checkpoint without them gets the defaults, and only options actually on the
+//    command line count as given.
 // `ds2 eval`'s hyp.trn as the oracle for the offline text is tests/eval/transcribe_e2e_test.py.
 #include "eval/transcribe.h"
 
@@ -44,7 +48,8 @@ model::ModelConfig tiny(bool bidirectional) {
 
 // A random-init checkpoint with an alphabet, global statistics and a training normalize line.
 std::string make_checkpoint(const test::TempDir& dir, const std::string& name, bool bidirectional,
-                            const std::string& normalize = "global") {
+                            const std::string& normalize = "global",
+                            const pipeline::FeatureMeta* meta = nullptr) {
   model::Network net(tiny(bidirectional), false);
   model::NormStats norm;
   for (int b = 0; b < 161; ++b) {
@@ -55,6 +60,7 @@ std::string make_checkpoint(const test::TempDir& dir, const std::string& name, b
   ex.str["alphabet"] =
       pipeline::Alphabet::load(pipeline::resolve_share_path("share/alphabets/en.txt")).to_string();
   ex.str["train_ini"] = "batch-size = 4\nnormalize = " + normalize + "\n[model]\nrnn_layers = 1\n";
+  if (meta) model::set_feature_meta(&ex, *meta);
   const std::string path = dir / name;
   model::save_checkpoint(path, net, norm, ex);
   return path;
@@ -192,6 +198,60 @@ TEST(Transcribe, BinaryKeepsGoingPastABadFile) {
   const std::string cmd = fmt::format("{} transcribe --model {} {} > {} 2> {}", test::ds2_binary(),
                                       ckpt, a, dir / "out", dir / "err");
   EXPECT_EQ(std::system(cmd.c_str()), 0) << read_file(dir / "err");
+}
+
+TEST(Transcribe, FeatureSettingsComeFromTheCheckpoint) {
+  test::TempDir dir("ds2-transcribe");
+  const std::string wav = make_wav(dir, "a.wav", 1.0, 6);
+  // 8 kHz, 40 ms window (320 samples: the model's 161 bins), 20 ms hop (160 samples), log1p.
+  pipeline::FeatureMeta meta;
+  meta.sample_rate = 8000;
+  meta.window_ms = 40;
+  meta.hop_ms = 20;
+  meta.feature = "log1p";
+  const std::string ckpt = make_checkpoint(dir, "meta.h5", false, "global", &meta);
+  Transcriber tr(options(ckpt));
+  EXPECT_EQ(tr.feature_options().sample_rate, 8000);
+  EXPECT_EQ(tr.feature_options().window_ms, 40);
+  EXPECT_EQ(tr.feature_options().hop_ms, 20);
+  EXPECT_EQ(tr.feature_options().feature, "log1p");
+  EXPECT_EQ(tr.features(wav).size(), size_t(1 + (8000 - 320) / 160) * 161);
+  EXPECT_FALSE(tr.transcribe_file(wav).empty());
+
+  // --hop-ms given: it wins (with a warning); the other settings still come from the checkpoint.
+  TranscribeOptions o = options(ckpt);
+  o.features.hop_ms = 10;
+  o.features_given.hop_ms = true;
+  Transcriber over(o);
+  EXPECT_EQ(over.feature_options().hop_ms, 10);
+  EXPECT_EQ(over.feature_options().sample_rate, 8000);
+  EXPECT_EQ(over.features(wav).size(), size_t(1 + (8000 - 320) / 80) * 161);
+  // A value set without being marked as given is replaced by the checkpoint's.
+  o.features_given.hop_ms = false;
+  EXPECT_EQ(Transcriber(o).feature_options().hop_ms, 20);
+
+  // A checkpoint without feature settings (written before they were stored): the defaults.
+  Transcriber old(options(make_checkpoint(dir, "old.h5", false)));
+  EXPECT_EQ(old.feature_options().sample_rate, 16000);
+  EXPECT_EQ(old.feature_options().hop_ms, 10);
+  EXPECT_EQ(old.features(wav).size(), size_t(1 + (16000 - 320) / 160) * 161);
+}
+
+TEST(Transcribe, OnlyOptionsOnTheCommandLineCountAsGiven) {
+  TranscribeOptions o;
+  po::options_description desc;
+  o.add_to(desc);
+  const char* argv[] = {"transcribe", "--model", "m.h5", "--hop-ms", "12.5", "--feature", "log1p"};
+  po::variables_map vm;
+  po::store(po::parse_command_line(7, argv, desc), vm);
+  po::notify(vm);
+  EXPECT_EQ(o.features.hop_ms, 12.5);
+  EXPECT_EQ(o.features.feature, "log1p");
+  EXPECT_TRUE(o.features_given.hop_ms);
+  EXPECT_TRUE(o.features_given.feature);
+  EXPECT_FALSE(o.features_given.window_ms);
+  EXPECT_FALSE(o.features_given.sample_rate);
+  EXPECT_EQ(o.features.window_ms, pipeline::FeatureOptions{}.window_ms);
 }
 
 }  // namespace

@@ -178,6 +178,17 @@ def check_sigterm(r, tmp):
     print(f"SIGTERM: stopped at step {s1} (process group), {s2} (ranks), resumed to {steps[-1]}")
 
 
+def check_feature_settings(ckpt, index):
+    """The checkpoint stores the training index's feature settings (what transcribe uses)."""
+    with h5py.File(ckpt, "r") as c, h5py.File(index, "r") as i:
+        for key in ("sample_rate", "window_ms", "hop_ms", "n_bins"):
+            assert c[f"extra/feature.{key}"][()].tolist() == [i.attrs[key]], (key, i.attrs[key])
+        kind = c["extra/feature.kind"][()][0]
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        want = i.attrs["feature"]
+        assert kind == (want.decode() if isinstance(want, bytes) else want), (kind, want)
+
+
 def check_learning(r, tmp, epochs):
     r.train("straight", "--epochs", str(epochs), "--resume", "--dev", f"{tmp}/dev")
     losses = epoch_losses(metrics(f"{tmp}/straight"))
@@ -188,6 +199,7 @@ def check_learning(r, tmp, epochs):
     assert losses[-1] < LOSS_FACTOR * losses[0], f"loss {losses[0]:.2f} -> {losses[-1]:.2f}"
     assert float(dev[-1]["dev_cer"]) < float(dev[0]["dev_cer"]), "dev CER did not fall"
     assert os.path.exists(f"{tmp}/straight/ckpt-best.h5")
+    check_feature_settings(f"{tmp}/straight/ckpt-best.h5", f"{tmp}/data/index.h5")
     kept = [x for x in os.listdir(f"{tmp}/straight") if x.startswith("ckpt-step")]
     assert len(kept) == 3, kept
 
