@@ -16,6 +16,7 @@ function(ds2_library folder)
     set(srcs ${CMAKE_SOURCE_DIR}/cmake/empty.cc)  # a folder whose sources are still to come
   endif()
   add_library(ds2_${folder} STATIC ${srcs})
+  add_dependencies(ds2_${folder} ds2_git_describe)
   target_link_libraries(ds2_${folder} PUBLIC ds2_flags)
   set_target_properties(ds2_${folder} PROPERTIES POSITION_INDEPENDENT_CODE ON)
 endfunction()
