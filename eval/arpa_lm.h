@@ -42,6 +42,7 @@ class LanguageModel {
   virtual int32_t word_id(std::string_view word) const = 0;
   virtual int32_t bos_id() const = 0;  // <s>, or kNoWord
   virtual int32_t eos_id() const = 0;  // </s>, or kNoWord
+  virtual int32_t unk_id() const = 0;  // <unk>, or kNoWord
   // ln P(word | context), context = n_ctx word ids, oldest first (any n_ctx >= 0).
   virtual double log_prob(const int32_t* context, int n_ctx, int32_t word) const = 0;
   static constexpr int32_t kNoWord = -1;
@@ -62,6 +63,7 @@ class ArpaLm : public LanguageModel {
   int32_t word_id(std::string_view word) const override;
   int32_t bos_id() const override { return bos_; }
   int32_t eos_id() const override { return eos_; }
+  int32_t unk_id() const override { return unk_; }
   double log_prob(const int32_t* context, int n_ctx, int32_t word) const override;
 
   // log10 P(word | context) with back-off (same contract as log_prob, in log10).

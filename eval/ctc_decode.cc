@@ -32,6 +32,10 @@
 // is looked up once per prefix). At the end, the unfinished last word is scored the same way,
 // and with lm_eos ln P(</s> | last words). The LM score is a function of the labelling, so merged
 // prefixes agree on it and only the acoustic masses add. The LM context starts at <s>.
+// A word the LM does not know scores oov_logprob (default -10) rather than the LM's <unk>: an
+// open-vocabulary ARPA gives <unk> the mass of all unseen words (-1.3 log10 in an IRSTLM model
+// of 1,700 sentences, above most real words), which makes gluing two words into one unknown
+// token cheaper than spelling them.
 //
 // Pruning per frame: only the top_k labels (excluding blank) with ln y(c) >= prune_logprob are
 // tried as extensions; blank and the repeat of the last label are always applied.
@@ -97,7 +101,10 @@ void BeamOptions::add_to(po::options_description& d) {
       "top-k", po::value(&top_k)->default_value(top_k),
       "per frame, extend prefixes with at most this many characters")(
       "lm-eos", po::value(&lm_eos)->default_value(lm_eos),
-      "score the end of sentence </s> with the LM");
+      "score the end of sentence </s> with the LM")(
+      "oov-logprob", po::value(&oov_logprob)->default_value(oov_logprob),
+      "ln P_lm of a word the LM does not know, instead of the LM's <unk> estimate (nan: use "
+      "<unk>)");
 }
 
 // ---- workspace -------------------------------------------------------------------------------
@@ -191,8 +198,12 @@ struct Search {
   double score_word(int32_t n, int32_t* state) {
     const int32_t id = lm->word_id(word_at(n));
     const Impl::Node& node = w.nodes[n];
+    const bool oov = id == LanguageModel::kNoWord || id == lm->unk_id();
     const double lp =
-        lm->log_prob(&w.ctx[static_cast<size_t>(node.state) * w.width], w.ctx_len[node.state], id);
+        oov && !std::isnan(o.oov_logprob)
+            ? static_cast<double>(o.oov_logprob)
+            : lm->log_prob(&w.ctx[static_cast<size_t>(node.state) * w.width],
+                           w.ctx_len[node.state], id);
     *state = new_state(node.state, id);
     return lp;
   }

@@ -36,6 +36,10 @@ struct BeamOptions {
   float prune_logprob = -10.f;  // per frame, skip characters with ln p below this
   int top_k = 40;               // per frame, extend with at most the k most probable characters
   bool lm_eos = true;           // add alpha * ln P(</s> | last words) at the end
+  // ln P_lm of a word outside the LM's vocabulary, in place of the LM's own <unk> estimate
+  // (open-vocabulary LMs such as IRSTLM's give <unk> more mass than most words, so the search
+  // would glue real words into one unknown one). NaN: use the LM's <unk> (or its -100 log10).
+  float oov_logprob = -10.f;
   void add_to(po::options_description& d);
 };
 

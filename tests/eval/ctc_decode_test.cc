@@ -217,6 +217,7 @@ TEST(PrefixBeam, TinyLmMakesTheHandComputedPathWin) {
   o.beam = 8;
   o.alpha = 0.5f;
   o.beta = 1.0f;
+  o.oov_logprob = std::nanf("");  // score the unknown "kat" with the LM's own <unk>
   const auto plain = prefix_beam_search(lp.data(), 7, c, c, a, nullptr, o);
   EXPECT_EQ(text(a, plain[0].labels), "the kat");
   EXPECT_NEAR(plain[0].score, std::log(0.6), 1e-6);
@@ -243,6 +244,29 @@ TEST(PrefixBeam, TinyLmMakesTheHandComputedPathWin) {
   const auto no_eos = prefix_beam_search(lp.data(), 7, c, c, a, &lm, o);
   EXPECT_NEAR(no_eos[0].log_p_lm, -0.25 * kLn10, 1e-5);
   EXPECT_EQ(text(a, no_eos[0].labels), "the cat");
+}
+
+TEST(PrefixBeam, UnknownWordsScoreTheOovLogprobNotTheLmsUnk) {
+  const Alphabet a = english();
+  const int c = a.size();
+  const auto lp = the_cat_frames(a);
+  const ArpaLm lm = ArpaLm::load(test::data_path("tiny.arpa"));
+  BeamOptions o;
+  o.beam = 8;
+  o.alpha = 0.5f;
+  o.beta = 1.0f;
+  o.oov_logprob = -3.0f;
+  const auto hyps = prefix_beam_search(lp.data(), 7, c, c, a, &lm, o);
+  ASSERT_GE(hyps.size(), 2u);
+  // the kat: P(the|<s>) -0.2 log10, "kat" -3 (ln) in place of P(<unk>|<s> the), then
+  // P(</s>|the <unk>) -1.0 log10 (the context still holds <unk>).
+  EXPECT_EQ(text(a, hyps[1].labels), "the kat");
+  EXPECT_NEAR(hyps[1].log_p_lm, -1.2 * kLn10 - 3.0, 1e-5);
+  // A milder OOV score than the LM's <unk> (-1.4 log10 with back-offs here) makes "kat" win.
+  o.oov_logprob = -0.1f;
+  const auto mild = prefix_beam_search(lp.data(), 7, c, c, a, &lm, o);
+  EXPECT_EQ(text(a, mild[0].labels), "the kat");
+  EXPECT_NEAR(mild[0].log_p_lm, -1.2 * kLn10 - 0.1, 1e-5);
 }
 
 TEST(PrefixBeam, RejectsBadOptionsAndDeadFrames) {
