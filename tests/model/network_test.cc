@@ -239,12 +239,12 @@ TEST(ModelConfig, ShippedConfigs) {
   ModelConfig s = ModelConfig::from_ini_file(config_path("ds2-small.ini"));
   ModelConfig p = ModelConfig::from_ini_file(config_path("ds2-paper.ini"));
   EXPECT_EQ(s.out_length(600), 300);
-  EXPECT_EQ(s.rnn_input(), 32 * 41);
+  EXPECT_EQ(s.rnn_input(), 16 * 41);
   EXPECT_EQ(p.rnn_input(), 96 * 21);
   EXPECT_EQ(p.out_length(601), 301);
   // The counts stated in the INI comments.
   EXPECT_EQ(Network::count_parameters(t), 101549u);
-  EXPECT_EQ(Network::count_parameters(s), 4253693u);
+  EXPECT_EQ(Network::count_parameters(s), 3127773u);
   EXPECT_EQ(Network::count_parameters(p), 91819197u);
 }
 
