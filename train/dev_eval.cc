@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <vector>
 
 #include "train/schedule.h"
 
@@ -60,6 +61,7 @@ DevResult evaluate_dev(const Comm& comm, model::Network& net, const BatchLoader&
     return index.utts[a].frames < index.utts[b].frames;
   });
   double acc[5] = {0, 0, 0, 0, 0};  // utts, finite, loss_sum, edits, ref_chars
+  std::vector<float> host_probs;    // the softmax downloaded from a device backend
   for (size_t begin = 0; begin < order.size(); begin += batch_size) {
     const size_t end = std::min(order.size(), begin + static_cast<size_t>(batch_size));
     std::vector<int64_t> global(order.begin() + begin, order.begin() + end);
@@ -67,8 +69,15 @@ DevResult evaluate_dev(const Comm& comm, model::Network& net, const BatchLoader&
     if (b.n == 0) continue;
     model::LossResult r = net.loss(b.features.data(), b.lengths.data(), b.n, b.t, b.labels.data(),
                                    b.label_lengths.data(), model::Mode::kInfer);
+    // probabilities() is in the backend's memory (model/backend.h): download it from a device;
+    // on the CPU backend it is host memory and is read in place.
     const float* probs = net.probabilities();
     const int c = net.config().alphabet_size;
+    if (net.backend().device() != model::Device::kCpu) {
+      host_probs.resize(static_cast<size_t>(net.out_time()) * b.n * c);
+      net.backend().download(host_probs.data(), probs, host_probs.size());
+      probs = host_probs.data();
+    }
     for (int n = 0; n < b.n; ++n) {
       const auto path = greedy_decode(probs, net.out_time(), b.n, c, n, net.out_lengths()[n]);
       const std::u32string hyp = code_points(alphabet.decode(path.data(), path.size()));
