@@ -17,7 +17,7 @@
 #                             [--only NAME[,NAME]] [--fresh]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WORK=work/ablations HOURS=0.25 EPOCHS=6 NP=2 LR=2e-3 ONLY="" SEED=1
+WORK=work/ablations HOURS=0.25 EPOCHS=4 NP=2 LR=3e-3 ONLY="" SEED=1
 CONFIG=share/configs/ds2-small.ini
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -42,7 +42,7 @@ stamp() { echo "== ablations: $* ($(date +%H:%M:%S))"; }
 
 stamp "corpus ($HOURS h, 1000-word vocabulary) and the noisy dev set (10 dB)"
 /usr/bin/python3 share/demo/make_corpus.py --out "$WORK/corpus" --hours "$HOURS" --seed "$SEED" \
-  --noise --vocab 1000
+  --noise --vocab 1000 --dev-fraction 0.2
 [ -f "$WORK/noisy/dev.tsv" ] || /usr/bin/python3 share/demo/add_noise.py \
   --manifest "$WORK/corpus/dev.tsv" --noise "$WORK/corpus/noise.tsv" --snr 10 --out "$WORK/noisy"
 
@@ -55,7 +55,7 @@ AUG="copies=1,noise_prob=0.4,snr_db=5:20,speed=0.9:1.1,pitch_cents=-200:200"
 stamp "prep"
 prep train "$WORK/corpus/train.tsv" --augment "$AUG" --noise-manifest "$WORK/corpus/noise.tsv" \
   --babble 3
-prep train-nonoise "$WORK/corpus/train.tsv" --augment "copies=1,speed=0.9:1.1,pitch_cents=-200:200"
+prep train-nonoise "$WORK/corpus/train.tsv" --augment "copies=1,noise_prob=0,speed=0.9:1.1,pitch_cents=-200:200"
 prep dev "$WORK/corpus/dev.tsv"
 prep dev-noisy "$WORK/noisy/dev.tsv"
 
