@@ -90,10 +90,11 @@ if [ "$STAGE" -le 4 ]; then
     --out "$WORK/eval/lm" --decoder beam --lm "$WORK/lm/lm3.arpa" --beam 64 \
     --alpha "$ALPHA" --beta "$BETA" -v 0
   # A small alpha/beta grid into the SQLite history and the HTML report (with training curves).
-  "${MPIRUN[@]}" build/ds2 sweep --models "$RUN/" --checkpoints best --data "$WORK/data/dev" \
-    --lm "$WORK/lm/lm3.arpa" --grid "alpha=0:1.5:4,beta=0:3:4,beam=32" \
+  "${MPIRUN[@]}" build/ds2 sweep --models "$RUN/" --checkpoints all --data "$WORK/data/dev" \
+    --lm "$WORK/lm/lm3.arpa" --grid "alpha=0.25:1:4,beta=2:5:4,beam=32" \
     --db "$WORK/history.sqlite" --report "$WORK/report.html" -v 0 >"$WORK/sweep.txt"
-  echo "best of the alpha/beta grid (beam 32): $(sort -t' ' -k2 -g "$WORK/sweep.txt" | head -1)"
+  echo "best of the alpha/beta grid (beam 32): $(grep '^WER' "$WORK/sweep.txt" | sort -t' ' -k2 -g |
+    head -1)"
   echo "results: $WORK/eval/greedy/results.json, $WORK/eval/lm/results.json"
   echo "report (training curves, WER per checkpoint, alpha/beta heatmap): $WORK/report.html"
 fi
