@@ -86,7 +86,7 @@ ErrorCounts counts_from(const nlohmann::json& j) {
 
 void EvalOptions::add_to(po::options_description& d) {
   d.add_options()("model", po::value(&model)->required(), "checkpoint to evaluate (ckpt-best.h5)")(
-      "data", po::value(&data)->required(), "prepared dataset folder (index.h5 + shards)")(
+      "data", po::value(&data), "prepared dataset folder (index.h5 + shards)")(
       "out", po::value(&out)->required(), "output folder (ref.trn, hyp.trn, alignments.txt, "
       "results.json)")("lm", po::value(&lm), "ARPA word language model (beam decoder)")(
       "decoder", po::value(&decoder)->default_value(decoder), "greedy | beam")(
@@ -325,6 +325,8 @@ UttResult decode_utterance(const UttLogProbs& u, const pipeline::Alphabet& alpha
 }
 
 EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
+  DS2_REQUIRE(!o.data.empty(), ConfigError,
+              "the option '--data' (or '--manifest') is required but missing");
   DS2_REQUIRE(o.decoder == "greedy" || o.decoder == "beam", ConfigError,
               "option 'decoder': '{}' (expected greedy or beam)", o.decoder);
   DS2_REQUIRE(o.lm.empty() || o.decoder == "beam", ConfigError,

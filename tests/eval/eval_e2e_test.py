@@ -189,6 +189,22 @@ def main():
             for k in COUNT_KEYS + ("wer", "cer"):
                 assert results[0][k] == results[1][k], f"{name}: {k} differs np=1 vs np=3"
             assert results[1]["ranks"] == 3
+        # --manifest: the audio is prepared with the checkpoint's settings into EVALDIR/data
+        # first; a row whose audio is missing goes to rejects.tsv and the rest is evaluated,
+        # with the same hypotheses as the prepared dataset gave (second path, as sets of lines:
+        # the index order depends on the shard count).
+        bad = f"{tmp}/test-bad.tsv"
+        open(bad, "w").write(open(m_eval).read() + "test/missing.wav\t\tab cd\n")
+        d = f"{tmp}/eval-manifest"
+        r.run(2, "eval", "--model", f"{tmp}/run/ckpt-best.h5", "--manifest", bad, "--out", d,
+              "--batch-size", "4", "--threads", "1")
+        rejects = open(f"{d}/data/rejects.tsv").read().splitlines()
+        assert len(rejects) == 2 and "missing.wav" in rejects[1], rejects
+        for fn in ("ref.trn", "hyp.trn"):
+            got = sorted(open(f"{d}/{fn}").read().splitlines())
+            want = sorted(open(f"{tmp}/eval-greedy-np1/{fn}").read().splitlines())
+            assert got == want, f"--manifest {fn} differs from --data's"
+        assert json.load(open(f"{d}/results.json"))["utterances"] == len(clean)
         # A model whose blank output always wins (out.bias[blank] raised in a copy of the
         # checkpoint): every hypothesis is empty, each still has its "(id)" line, and every
         # reference word is a deletion.
