@@ -31,9 +31,9 @@ import tempfile
 import time
 
 import h5py
-import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from e2e_util import MpiRunner as Runner, read_trn  # noqa: E402
 from tone_corpus import make_corpus  # noqa: E402
 
 SCLITE = "/usr/lib/sctk/bin/sclite"
@@ -49,33 +49,6 @@ def write_unigram_arpa(path, texts):
     lines += [f"{math.log10(c / total):.6f}\t{w}" for w, c in sorted(counts.items())]
     lines += ["", "\\end\\", ""]
     open(path, "w").write("\n".join(lines))
-
-
-class Runner:
-    def __init__(self, args):
-        self.args = args
-        self.env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-
-    def run(self, np_, *ds2_args, expect_rc=0):
-        cmd = [self.args.mpiexec, "-np", str(np_)] + self.args.mpiflags.split() + [
-            self.args.ds2] + list(ds2_args)
-        t0 = time.time()
-        p = subprocess.run(cmd, capture_output=True, text=True, env=self.env)
-        print(f"[{time.time() - t0:5.1f} s] np={np_} ds2 {' '.join(ds2_args[:1])} "
-              f"rc={p.returncode}")
-        if p.returncode != expect_rc:
-            print(p.stdout[-4000:], p.stderr[-4000:])
-            raise AssertionError(f"rc {p.returncode} != {expect_rc}: {' '.join(ds2_args)}")
-        return p
-
-
-def read_trn(path):
-    out = []
-    for line in open(path, encoding="utf-8"):
-        m = re.fullmatch(r"(.*?) ?\(([^()\s]+)\)\n", line)
-        assert m, f"{path}: bad trn line {line!r}"
-        out.append((m.group(2), m.group(1)))
-    return out
 
 
 COUNT_KEYS = ("sub", "del", "ins", "correct", "words", "chars", "cer_sub", "cer_del", "cer_ins",

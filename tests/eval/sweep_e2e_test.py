@@ -36,7 +36,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 from tone_corpus import make_corpus  # noqa: E402
-from eval_e2e_test import Runner, write_unigram_arpa  # noqa: E402
+from e2e_util import MpiRunner as Runner  # noqa: E402
+from eval_e2e_test import write_unigram_arpa  # noqa: E402
 
 GRID = "alpha=0:2:2,beta=0:3:2,beam=8,beam=1"
 

@@ -13,14 +13,14 @@ Usage: transcribe_e2e_test.py --ds2 BUILD/ds2 --alphabet share/alphabets/en.txt 
 """
 import argparse
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import e2e_util  # noqa: E402
+from e2e_util import run_cmd  # noqa: E402
 from tone_corpus import make_corpus  # noqa: E402
 from eval_e2e_test import write_unigram_arpa  # noqa: E402
 
@@ -42,23 +42,11 @@ seed = 1
 
 
 def run(ds2, *args, expect_rc=0):
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    t0 = time.time()
-    p = subprocess.run([ds2] + list(args), capture_output=True, text=True, env=env)
-    print(f"[{time.time() - t0:5.1f} s] ds2 {args[0]} rc={p.returncode}")
-    if p.returncode != expect_rc:
-        print(p.stdout[-3000:], p.stderr[-3000:])
-        raise AssertionError(f"rc {p.returncode} != {expect_rc}: ds2 {' '.join(args)}")
-    return p
+    return run_cmd([ds2] + list(args), f"ds2 {args[0]}", expect_rc)
 
 
 def read_trn(path):
-    out = {}
-    for line in open(path, encoding="utf-8"):
-        m = re.fullmatch(r"(.*?) ?\(([^()\s]+)\)\n", line)
-        assert m, f"{path}: bad trn line {line!r}"
-        out[m.group(2)] = m.group(1)
-    return out
+    return dict(e2e_util.read_trn(path))
 
 
 def parse_out(stdout):

@@ -29,29 +29,17 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from e2e_util import MpiRunner  # noqa: E402
 from tone_corpus import make_corpus  # noqa: E402
 
 LOSS_FACTOR = 0.5
 
 
 
-class Runner:
+class Runner(MpiRunner):
     def __init__(self, args, tmp):
-        self.args, self.tmp = args, tmp
-        self.env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-
-    def cmd(self, np_, *ds2_args):
-        return [self.args.mpiexec, "-np", str(np_)] + self.args.mpiflags.split() + [
-            self.args.ds2] + list(ds2_args)
-
-    def run(self, np_, *ds2_args, expect_rc=0):
-        t0 = time.time()
-        p = subprocess.run(self.cmd(np_, *ds2_args), capture_output=True, text=True, env=self.env)
-        print(f"[{time.time() - t0:5.1f} s] ds2 {' '.join(ds2_args[:1])} rc={p.returncode}")
-        if expect_rc is not None and p.returncode != expect_rc:
-            print(p.stdout[-4000:], p.stderr[-4000:])
-            raise AssertionError(f"rc {p.returncode} != {expect_rc}: {' '.join(ds2_args)}")
-        return p
+        super().__init__(args)
+        self.tmp = tmp
 
     def train(self, out, *extra, np_=2, expect_rc=0):
         return self.run(np_, "train", "--data", f"{self.tmp}/data", "--config", self.args.config,

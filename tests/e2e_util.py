@@ -1,0 +1,47 @@
+"""Helpers shared by the end-to-end tests that drive the ds2 binary (tests/train, tests/eval):
+running ds2 (directly or under mpiexec) with single-threaded BLAS and reading sclite trn files."""
+import os
+import re
+import subprocess
+import time
+
+ENV = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+
+
+def run_cmd(cmd, label, expect_rc=0):
+    """Runs cmd, prints its time and exit code under `label`; on an exit code other than
+    expect_rc (None: any) prints the output's tails and raises AssertionError."""
+    t0 = time.time()
+    p = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
+    print(f"[{time.time() - t0:5.1f} s] {label} rc={p.returncode}")
+    if expect_rc is not None and p.returncode != expect_rc:
+        print(p.stdout[-4000:], p.stderr[-4000:])
+        raise AssertionError(f"rc {p.returncode} != {expect_rc}: {' '.join(cmd)}")
+    return p
+
+
+class MpiRunner:
+    """Runs `ds2 ARGS` under `args.mpiexec -np N args.mpiflags` (args: --ds2, --mpiexec,
+    --mpiflags of the test's command line)."""
+
+    def __init__(self, args):
+        self.args = args
+        self.env = ENV
+
+    def cmd(self, np_, *ds2_args):
+        return [self.args.mpiexec, "-np", str(np_)] + self.args.mpiflags.split() + [
+            self.args.ds2] + list(ds2_args)
+
+    def run(self, np_, *ds2_args, expect_rc=0):
+        return run_cmd(self.cmd(np_, *ds2_args), f"np={np_} ds2 {' '.join(ds2_args[:1])}",
+                       expect_rc)
+
+
+def read_trn(path):
+    """The (utt_id, text) pairs of an sclite trn file, in file order."""
+    out = []
+    for line in open(path, encoding="utf-8"):
+        m = re.fullmatch(r"(.*?) ?\(([^()\s]+)\)\n", line)
+        assert m, f"{path}: bad trn line {line!r}"
+        out.append((m.group(2), m.group(1)))
+    return out
