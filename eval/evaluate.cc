@@ -279,14 +279,10 @@ std::vector<UttLogProbs> compute_log_probs(const EvalPlan& plan, int rank, Acous
     }
     model::Network& net = am.net();
     // forward() returns (T', N, C) in the BACKEND's memory (model/backend.h): device memory on
-    // cuda, which the host must not dereference. Download it there; on the CPU backend it is
-    // host memory already and is read in place (no copy).
-    const float* act = net.forward(x.data(), lengths.data(), n, t, model::Mode::kInfer);
-    if (net.backend().device() != model::Device::kCpu) {
-      host_act.resize(static_cast<size_t>(net.out_time()) * n * c);
-      net.backend().download(host_act.data(), act, host_act.size());
-      act = host_act.data();
-    }
+    // cuda, which the host must not dereference.
+    const float* dev_act = net.forward(x.data(), lengths.data(), n, t, model::Mode::kInfer);
+    const float* act = net.backend().host_view(
+        dev_act, static_cast<size_t>(net.out_time()) * n * c, &host_act);
     for (int i = 0; i < n; ++i) {
       UttLogProbs& u = out[first + static_cast<size_t>(i)];
       u.frames = net.out_lengths()[i];

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -56,6 +57,14 @@ class Backend {
   virtual void free(float* p) = 0;
   virtual void upload(float* dst, const float* host_src, size_t n) = 0;
   virtual void download(float* host_dst, const float* src, size_t n) = 0;
+  // The n floats at src (this backend's memory) readable on the host: src itself on the CPU
+  // backend (no copy), else a download into *buf (resized to n).
+  const float* host_view(const float* src, size_t n, std::vector<float>* buf) {
+    if (device() == Device::kCpu) return src;
+    buf->resize(n);
+    download(buf->data(), src, n);
+    return buf->data();
+  }
   virtual void copy(float* dst, const float* src, size_t n) = 0;
   virtual void fill(float* x, size_t n, float value) = 0;
 

@@ -69,15 +69,10 @@ DevResult evaluate_dev(const Comm& comm, model::Network& net, const BatchLoader&
     if (b.n == 0) continue;
     model::LossResult r = net.loss(b.features.data(), b.lengths.data(), b.n, b.t, b.labels.data(),
                                    b.label_lengths.data(), model::Mode::kInfer);
-    // probabilities() is in the backend's memory (model/backend.h): download it from a device;
-    // on the CPU backend it is host memory and is read in place.
-    const float* probs = net.probabilities();
+    // probabilities() is in the backend's memory (model/backend.h).
     const int c = net.config().alphabet_size;
-    if (net.backend().device() != model::Device::kCpu) {
-      host_probs.resize(static_cast<size_t>(net.out_time()) * b.n * c);
-      net.backend().download(host_probs.data(), probs, host_probs.size());
-      probs = host_probs.data();
-    }
+    const float* probs = net.backend().host_view(
+        net.probabilities(), static_cast<size_t>(net.out_time()) * b.n * c, &host_probs);
     for (int n = 0; n < b.n; ++n) {
       const auto path = greedy_decode(probs, net.out_time(), b.n, c, n, net.out_lengths()[n]);
       const std::u32string hyp = code_points(alphabet.decode(path.data(), path.size()));
