@@ -18,7 +18,6 @@
 #include "core/options.h"
 #include "eval/evaluate.h"
 #include "model/checkpoint.h"
-#include "model/network.h"
 #include "pipeline/prep.h"
 
 namespace ds2::eval {
@@ -28,12 +27,7 @@ namespace {
 // Prepares `manifest` into OUT/data for o (collective); returns the dataset folder.
 std::string prepare_manifest(const Comm& world, const EvalOptions& o, const std::string& manifest,
                              double max_duration) {
-  model::ModelConfig cfg = model::read_checkpoint_config(o.model);
-  cfg.device = "cpu";
-  cfg.num_threads = 1;
-  model::Network net(cfg, /*with_grads=*/false);
-  model::CheckpointExtras extras;
-  model::load_checkpoint(o.model, net, nullptr, &extras);
+  const model::CheckpointExtras extras = model::read_checkpoint_extras(o.model);
   const auto ait = extras.str.find("alphabet");
   DS2_REQUIRE(ait != extras.str.end(), FormatError,
               "{}: no alphabet (/extra/alphabet); a checkpoint written by ds2 train has one",

@@ -130,6 +130,35 @@ void save_checkpoint(const std::string& path, Network& net, const NormStats& nor
 }
 
 namespace {
+CheckpointExtras read_extras(const h5::File& f, const std::string& path) {
+  CheckpointExtras ex;
+  for (const std::string& entry : f.read_strings("/extra/index")) {
+    const size_t colon = entry.find(':');
+    DS2_REQUIRE(colon != std::string::npos, FormatError, "{}: /extra/index entry '{}'", path,
+                entry);
+    const std::string type = entry.substr(0, colon), name = entry.substr(colon + 1);
+    const std::string ds = "/extra/" + name;
+    if (type == "f32")
+      ex.f32[name] = f.read<float>(ds);
+    else if (type == "f64")
+      ex.f64[name] = f.read<double>(ds);
+    else if (type == "i64")
+      ex.i64[name] = f.read<int64_t>(ds);
+    else if (type == "u64")
+      ex.u64[name] = f.read<uint64_t>(ds);
+    else if (type == "u8")
+      ex.u8[name] = f.read<uint8_t>(ds);
+    else if (type == "str") {
+      auto v = f.read_strings(ds);
+      DS2_REQUIRE(v.size() == 1, FormatError, "{}: '{}' is not one string", path, ds);
+      ex.str[name] = v[0];
+    } else {
+      DS2_THROW(FormatError, "{}: /extra/index entry '{}' has unknown type", path, entry);
+    }
+  }
+  return ex;
+}
+
 h5::File open_checkpoint(const std::string& path) {
   h5::File f = h5::File::open(path);
   DS2_REQUIRE(f.has_attr("format") && f.read_attr_str("format") == kFormat, FormatError,
@@ -165,32 +194,11 @@ void load_checkpoint(const std::string& path, Network& net, NormStats* norm,
       norm->std = f.read<double>("/norm/std");
     }
   }
-  if (!extras) return;
-  *extras = CheckpointExtras{};
-  for (const std::string& entry : f.read_strings("/extra/index")) {
-    const size_t colon = entry.find(':');
-    DS2_REQUIRE(colon != std::string::npos, FormatError, "{}: /extra/index entry '{}'", path,
-                entry);
-    const std::string type = entry.substr(0, colon), name = entry.substr(colon + 1);
-    const std::string ds = "/extra/" + name;
-    if (type == "f32")
-      extras->f32[name] = f.read<float>(ds);
-    else if (type == "f64")
-      extras->f64[name] = f.read<double>(ds);
-    else if (type == "i64")
-      extras->i64[name] = f.read<int64_t>(ds);
-    else if (type == "u64")
-      extras->u64[name] = f.read<uint64_t>(ds);
-    else if (type == "u8")
-      extras->u8[name] = f.read<uint8_t>(ds);
-    else if (type == "str") {
-      auto v = f.read_strings(ds);
-      DS2_REQUIRE(v.size() == 1, FormatError, "{}: '{}' is not one string", path, ds);
-      extras->str[name] = v[0];
-    } else {
-      DS2_THROW(FormatError, "{}: /extra/index entry '{}' has unknown type", path, entry);
-    }
-  }
+  if (extras) *extras = read_extras(f, path);
+}
+
+CheckpointExtras read_checkpoint_extras(const std::string& path) {
+  return read_extras(open_checkpoint(path), path);
 }
 
 // ---- inference metadata ----

@@ -70,6 +70,9 @@ ModelConfig read_checkpoint_config(const std::string& path);
 void load_checkpoint(const std::string& path, Network& net, NormStats* norm = nullptr,
                      CheckpointExtras* extras = nullptr);
 
+// Only the extras of a checkpoint (no Network needed), as load_checkpoint reads them.
+CheckpointExtras read_checkpoint_extras(const std::string& path);
+
 // ---- inference metadata in the trainer's extras ----
 // The feature settings of the training data: the index's FeatureMeta fields sample_rate,
 // window_ms, hop_ms, n_bins, feature (not its alphabet, stored as "alphabet", nor created_by).

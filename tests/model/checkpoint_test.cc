@@ -60,6 +60,7 @@ TEST(Checkpoint, BitExactRoundTrip) {
   EXPECT_EQ(norm2.mean, norm.mean);
   EXPECT_EQ(norm2.std, norm.std);
   EXPECT_TRUE(ex2 == ex);
+  EXPECT_TRUE(read_checkpoint_extras(path) == ex);  // without a Network
   EXPECT_EQ(ex2.get_int("step"), 1234);
   EXPECT_THROW(ex2.get_int("missing"), FormatError);
   EXPECT_EQ(read_checkpoint_config(path).arch_fields(), c.arch_fields());
