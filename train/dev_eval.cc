@@ -6,39 +6,14 @@
 #include <numeric>
 #include <vector>
 
+#include "eval/wer.h"
 #include "train/schedule.h"
 
 namespace ds2::train {
 
-size_t edit_distance(const std::u32string& a, const std::u32string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  std::iota(row.begin(), row.end(), size_t(0));
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
-std::u32string code_points(const std::string& utf8) {
-  std::u32string out;
-  size_t i = 0;
-  while (i < utf8.size()) {
-    uint32_t cp = 0;
-    if (pipeline::next_code_point(utf8, &i, &cp)) {
-      out.push_back(cp);
-    } else {
-      out.push_back(0xFFFD);
-      ++i;
-    }
-  }
-  return out;
-}
+namespace {
+constexpr eval::Unit kChar = eval::Unit::kChar;
+}  // namespace
 
 std::vector<int32_t> greedy_decode(const float* probs, int t, int n_batch, int c, int n, int len) {
   std::vector<int32_t> out;
@@ -75,10 +50,11 @@ DevResult evaluate_dev(const Comm& comm, model::Network& net, const BatchLoader&
         net.probabilities(), static_cast<size_t>(net.out_time()) * b.n * c, &host_probs);
     for (int n = 0; n < b.n; ++n) {
       const auto path = greedy_decode(probs, net.out_time(), b.n, c, n, net.out_lengths()[n]);
-      const std::u32string hyp = code_points(alphabet.decode(path.data(), path.size()));
-      const std::u32string ref = code_points(b.transcripts[n]);
-      acc[3] += static_cast<double>(edit_distance(hyp, ref));
-      acc[4] += static_cast<double>(ref.size());
+      const std::string hyp = alphabet.decode(path.data(), path.size());
+      const eval::ErrorCounts e = eval::align_counts(eval::tokenize(b.transcripts[n], kChar),
+                                                     eval::tokenize(hyp, kChar));
+      acc[3] += static_cast<double>(e.errors());
+      acc[4] += static_cast<double>(e.ref);
     }
     acc[0] += b.n;
     acc[1] += b.n - r.num_nonfinite;

@@ -2,10 +2,10 @@
 // set, distributed over ranks.
 //
 // Greedy decoding: per output frame the most probable class (lowest index on ties), repeats
-// collapsed, blanks dropped, then Alphabet::decode. CER = (character-level Levenshtein distance
-// between hypothesis and reference, over Unicode code points) / (reference characters), summed
-// over the set before dividing. This is a quick training monitor; eval/ has the sclite-exact
-// scorer.
+// collapsed, blanks dropped, then Alphabet::decode. CER is scored by eval/wer.h, the scorer of
+// `ds2 eval` (sclite -c: code points of the words, spaces dropped, sclite's alignment), errors and
+// reference characters summed over the set before dividing, so the dev CER printed during
+// training is the number `ds2 eval --decoder greedy` prints for the same checkpoint.
 #pragma once
 
 #include <cstdint>
@@ -19,11 +19,6 @@
 #include "train/loader.h"
 
 namespace ds2::train {
-
-// Levenshtein distance (unit costs) between two code-point sequences.
-size_t edit_distance(const std::u32string& a, const std::u32string& b);
-// Code points of UTF-8 text (invalid bytes become U+FFFD).
-std::u32string code_points(const std::string& utf8);
 
 // Greedy CTC path of utterance `n` of probabilities (T, N, C) over its first `len` frames:
 // argmax per frame, repeats collapsed, blanks (0) dropped.

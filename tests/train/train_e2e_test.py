@@ -17,6 +17,7 @@ Usage: train_e2e_test.py --ds2 BUILD/ds2 --config share/configs/ds2-tiny.ini
 """
 import argparse
 import csv
+import json
 import os
 import shutil
 import signal
@@ -114,8 +115,11 @@ def ds2_children(mpirun_pid):
 
 def start_training(r, out, *extra):
     cmd = r.cmd(2, "train", "--data", f"{r.tmp}/data", "--config", r.args.config, "--out", out,
-                "--batch-size", "4", "--epochs", "40", "--model.num_threads", "1",
-                "--allreduce", "ring", *extra)  # long enough for any signal latency
+                "--batch-size", "4", "--epochs", "400", "--model.num_threads", "1",
+                "--allreduce", "ring", *extra)
+    # 400 epochs (4,800 steps) outlast the signal latency: mpirun forwards a SIGTERM to its
+    # process group a second or more after it arrives, by when ds2-tiny has run ~200 steps; with
+    # 40 epochs a loaded machine once finished the whole run before the stop arrived.
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          env=r.env, start_new_session=True)
     rows0 = len(metrics(out)) if os.path.exists(f"{out}/metrics.csv") else 0
@@ -187,6 +191,12 @@ def check_learning(r, tmp, epochs):
     assert losses[-1] < LOSS_FACTOR * losses[0], f"loss {losses[0]:.2f} -> {losses[-1]:.2f}"
     assert float(dev[-1]["dev_cer"]) < float(dev[0]["dev_cer"]), "dev CER did not fall"
     assert os.path.exists(f"{tmp}/straight/ckpt-best.h5")
+    # The dev CER printed during training is `ds2 eval`'s greedy CER for the same checkpoint.
+    r.run(2, "eval", "--model", f"{tmp}/straight/ckpt-last.h5", "--data", f"{tmp}/dev",
+          "--out", f"{tmp}/eval-last", "--decoder", "greedy", "--batch-size", "8")
+    with open(f"{tmp}/eval-last/results.json") as f:
+        cer = json.load(f)["cer"]
+    assert abs(cer - float(dev[-1]["dev_cer"])) < 1e-9, (cer, dev[-1]["dev_cer"])
     check_feature_settings(f"{tmp}/straight/ckpt-best.h5", f"{tmp}/data/index.h5")
     kept = [x for x in os.listdir(f"{tmp}/straight") if x.startswith("ckpt-step")]
     assert len(kept) == 3, kept
