@@ -4,6 +4,8 @@
 # CSVs, and prints a markdown table of the median [min..max] over the runs of
 #   ring, auto   MPI_Allreduce time / ours (>1: ours faster; measured in the same run)
 #   of p2p       busbw / the p2p bound's busbw (bench_allreduce.cc explains the bound)
+#   of p2p+add   (p2p + the ring's additions alone) / ring time: the bound on one shared-memory
+#                node, where the receiving process does both the copy and the addition
 #
 #   bench/allreduce_table.sh --bench build/bench/bench_allreduce [--np "2 4"] [--runs 3]
 #       [--out DIR] [--mpiexec mpirun] [-- extra bench_allreduce options, e.g. -b 1K -e 256M]
@@ -33,7 +35,7 @@ echo "# $(getconf _NPROCESSORS_ONLN) cores, load $(cut -d' ' -f1-3 /proc/loadavg
   "; bench_allreduce $*"
 for ((i = 1; i <= runs; i++)); do
   for np in $nps; do
-    "$mpiexec" -np "$np" "$bench" --algos mpi,ring,auto,p2p --csv "$out/np$np-run$i.csv" "$@" \
+    "$mpiexec" -np "$np" "$bench" --algos mpi,ring,auto,p2p,add --csv "$out/np$np-run$i.csv" "$@" \
       > "$out/np$np-run$i.txt" 2>&1 || { tail -20 "$out/np$np-run$i.txt" >&2; exit 1; }
   done
 done
@@ -54,6 +56,8 @@ for np_ in nps:
                 vals.setdefault((np_, size, kind), []).append(float(row["vs_mpi"]))
             if kind == "ring" and row["of_p2p"] != "-":
                 vals.setdefault((np_, size, "of_p2p"), []).append(float(row["of_p2p"]))
+            if kind == "ring" and row["of_p2p_add"] != "-":
+                vals.setdefault((np_, size, "of_add"), []).append(float(row["of_p2p_add"]))
             if row["check"] not in ("ok", "-"):
                 print(f"# CHECK FAILED: np={np_} size={size} {row['variant']}: {row['check']}")
 
@@ -72,13 +76,14 @@ def cell(v):
 
 head = ["size"]
 for np_ in nps:
-    head += [f"np={np_} ring", f"np={np_} auto", f"np={np_} ring of p2p"]
+    head += [f"np={np_} ring", f"np={np_} auto", f"np={np_} ring of p2p",
+             f"np={np_} ring of p2p+add"]
 print("| " + " | ".join(head) + " |")
 print("|" + "---|" * len(head))
 for s in sorted(sizes):
     row = [text(s)]
     for np_ in nps:
-        row += [cell(vals.get((np_, s, k), [])) for k in ("ring", "auto", "of_p2p")]
+        row += [cell(vals.get((np_, s, k), [])) for k in ("ring", "auto", "of_p2p", "of_add")]
     print("| " + " | ".join(row) + " |")
 EOF
 grep -h "peak RSS" "$out"/np*-run1.txt

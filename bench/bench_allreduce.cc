@@ -25,6 +25,15 @@
 // travels several times slower than a clean, cached one (measured 128 KiB: ~10 us clean, ~90 us
 // just written), and every ring step sends data written by the step before. That second one is
 // still available as --algos ...,p2p-clean, for comparison; of_p2p always refers to "p2p".
+//
+// The bound on one shared-memory node ("p2p+add"). Over Open MPI's shared-memory transport the
+// RECEIVING process performs each copy itself (CMA single copy), so the same core that copies a
+// chunk must then add it: the ring cannot overlap its additions with its transfers there, and
+// its time is at least p2p + add, where "add" is the ring's additions alone -- (n-1)/n * count
+// elements added from a chunk-sized, cache-resident slot into the buffer, chunk by chunk, as
+// ring_allreduce.cc does, on all ranks at once. "of_p2p+add" = (p2p + add time) / this time.
+// Over a network the NIC does the copy and the additions overlap it, so there "of_p2p" is the
+// figure to hold a ring to; on one node "of_p2p+add" says how close it is to the memory system.
 // Peak RSS per rank is printed at the end.
 #include <algorithm>
 #include <cmath>
@@ -58,7 +67,7 @@ struct BenchOptions {
   size_t iter_mib = 128;  // per measurement, iterations = iter_mib MiB / size within the bounds
   bool check = true;
   std::string stat = "mean";
-  std::string algos = "mpi,ring,auto,p2p", csv;
+  std::string algos = "mpi,ring,auto,p2p,add", csv;
   void add_to(ds2::po::options_description& d) {
     namespace po = ds2::po;
     // clang-format off
@@ -76,7 +85,8 @@ struct BenchOptions {
          "per measurement: mean over the iterations (nccl-tests), or median (robust to other "
          "processes taking the CPU for whole time slices, as on a loaded or oversubscribed box)")
         ("check,c", po::value(&check)->default_value(check), "check results against MPI (0/1)")
-        ("algos", po::value(&algos)->default_value(algos), "comma list of mpi, ring, auto, p2p, p2p-clean")
+        ("algos", po::value(&algos)->default_value(algos),
+         "comma list of mpi, ring, auto, p2p, add, p2p-clean")
         ("chunk-kib", po::value(&chunks)->default_value(chunks),
          "comma list of ring chunk sizes in KiB, one ring/auto variant each (default: "
          "--allreduce-chunk-kib; --allreduce itself is ignored, see --algos)")
@@ -125,10 +135,15 @@ std::string size_text(size_t b) {
 // One line of the table: a baseline, a p2p exchange, or an Allreducer configuration.
 struct Variant {
   std::string name;
-  enum Kind { kMpi, kP2p, kP2pClean, kOurs } kind;
+  enum Kind { kMpi, kP2p, kP2pClean, kAdd, kOurs } kind;
   std::unique_ptr<ds2::train::Allreducer> ar;
   double best_s = 0;  // per iteration, this size
 };
+
+// dst[i] += src[i], the ring's reduction loop (restrict-qualified so it vectorises the same way).
+void add_into(float* __restrict dst, const float* __restrict src, size_t n) {
+  for (size_t i = 0; i < n; ++i) dst[i] += src[i];
+}
 
 uint64_t hash_bytes(const void* p, size_t n) {  // FNV-1a
   uint64_t h = 1469598103934665603ull;
@@ -141,7 +156,7 @@ uint64_t hash_bytes(const void* p, size_t n) {  // FNV-1a
 // slowest rank: the mean, or with `median` the median over iterations of the slowest rank's time
 // for each iteration.
 double time_variant(const Comm& comm, Variant& v, float* data, float* other, size_t count,
-                    int iters, bool median) {
+                    size_t chunk, int iters, bool median) {
   const int n = comm.size(), r = comm.rank();
   const size_t base = count / n, rem = count % n;  // the ring's segments (ring_allreduce.cc)
   auto seg_off = [&](int j) { return j * base + std::min<size_t>(j, rem); };
@@ -161,6 +176,13 @@ double time_variant(const Comm& comm, Variant& v, float* data, float* other, siz
                                      (r + 1) % n, 1, into + seg_off(jr),
                                      static_cast<int>(seg_len(jr)), MPI_FLOAT, (r + n - 1) % n, 1,
                                      comm.raw(), MPI_STATUS_IGNORE));
+        }
+        break;
+      case Variant::kAdd:  // the ring's reduce-scatter additions alone, from one hot slot
+        for (int g = 0; g < n - 1; ++g) {
+          const int jr = ((r - g - 1) % n + n) % n;
+          for (size_t k = 0; k < seg_len(jr); k += chunk)
+            add_into(data + seg_off(jr) + k, other, std::min(chunk, seg_len(jr) - k));
         }
         break;
       case Variant::kOurs:
@@ -236,6 +258,8 @@ int run(int argc, char** argv) {
       variants.push_back({"mpi", Variant::kMpi, nullptr});
     else if (a == "p2p")
       variants.push_back({"p2p", Variant::kP2p, nullptr});
+    else if (a == "add")
+      variants.push_back({"add", Variant::kAdd, nullptr});
     else if (a == "p2p-clean")
       variants.push_back({"p2p-clean", Variant::kP2pClean, nullptr});
     else {
@@ -252,12 +276,14 @@ int run(int argc, char** argv) {
     }
   }
   std::vector<float> data(e / 4, 0.0f), other(e / 4, 0.0f);
+  const size_t chunk = std::max<size_t>(1, ao.chunk_bytes / sizeof(float));  // "add" slot size
 
   std::ofstream csv;
   if (world.root() && !bo.csv.empty()) {
     csv.open(bo.csv);
     DS2_REQUIRE(csv, IoError, "{}: cannot write", bo.csv);
-    csv << "np,size_bytes,count,variant,time_us,algbw_gbps,busbw_gbps,vs_mpi,of_p2p,check\n";
+    csv << "np,size_bytes,count,variant,time_us,algbw_gbps,busbw_gbps,vs_mpi,of_p2p,of_p2p_add,"
+           "check\n";
   }
   if (world.root()) {
     std::printf(
@@ -267,9 +293,10 @@ int run(int argc, char** argv) {
         bo.stat.c_str(), bo.min_iters, bo.iters, bo.iter_mib, bo.warmup);
     std::printf(
         "# algbw = size/time, busbw = algbw*2(n-1)/n (GB/s = 1e9 B/s); vs_mpi = "
-        "MPI_Allreduce time / this time (>1 = faster than MPI); of_p2p = busbw / p2p bw\n");
-    std::printf("%9s %11s %12s %11s %8s %8s %7s %7s  %s\n", "size", "count", "variant", "time_us",
-                "algbw", "busbw", "vs_mpi", "of_p2p", "check");
+        "MPI_Allreduce time / this time (>1 = faster than MPI); of_p2p = busbw / p2p bw; "
+        "of_p2p+add = (p2p + add time) / this time\n");
+    std::printf("%9s %11s %12s %11s %8s %8s %7s %7s %10s  %s\n", "size", "count", "variant",
+                "time_us", "algbw", "busbw", "vs_mpi", "of_p2p", "of_p2p+add", "check");
   }
   const double bus = n > 1 ? 2.0 * (n - 1) / n : 1.0;
   for (double sz = static_cast<double>(b); sz <= static_cast<double>(e) * 1.0001; sz *= bo.factor) {
@@ -282,15 +309,16 @@ int run(int argc, char** argv) {
       for (size_t k = 0; k < variants.size(); ++k) {  // rotated each round: no order bias
         Variant& v = variants[(k + rep) % variants.size()];
         if (rep == 0 && bo.warmup > 0)
-          time_variant(world, v, data.data(), other.data(), count, bo.warmup, false);
-        v.best_s = std::min(
-            v.best_s, time_variant(world, v, data.data(), other.data(), count, iters, median));
+          time_variant(world, v, data.data(), other.data(), count, chunk, bo.warmup, false);
+        v.best_s = std::min(v.best_s, time_variant(world, v, data.data(), other.data(), count,
+                                                   chunk, iters, median));
       }
     }
-    double mpi_s = 0, p2p_bw = 0;
+    double mpi_s = 0, p2p_bw = 0, p2p_s = 0, add_s = 0;
     for (auto& v : variants) {
       if (v.kind == Variant::kMpi) mpi_s = v.best_s;
-      if (v.kind == Variant::kP2p) p2p_bw = bytes / v.best_s / 1e9 * bus;
+      if (v.kind == Variant::kP2p) p2p_bw = bytes / v.best_s / 1e9 * bus, p2p_s = v.best_s;
+      if (v.kind == Variant::kAdd) add_s = v.best_s;
     }
     for (auto& v : variants) {
       const std::string check =
@@ -301,13 +329,20 @@ int run(int argc, char** argv) {
       const std::string vs = mpi_s > 0 && (v.kind == Variant::kOurs || v.kind == Variant::kMpi)
                                  ? fmt::format("{:.2f}", mpi_s / v.best_s)
                                  : "-";
-      const std::string of = p2p_bw > 0 && n > 1 ? fmt::format("{:.2f}", busbw / p2p_bw) : "-";
-      std::printf("%9s %11zu %12s %11.1f %8.3f %8.3f %7s %7s  %s\n", size_text(bytes).c_str(),
-                  count, v.name.c_str(), v.best_s * 1e6, algbw, busbw, vs.c_str(), of.c_str(),
-                  check.c_str());
+      const bool ours = v.kind == Variant::kOurs || v.kind == Variant::kMpi;
+      const std::string of = p2p_bw > 0 && n > 1 && v.kind != Variant::kAdd
+                                 ? fmt::format("{:.2f}", busbw / p2p_bw)
+                                 : "-";
+      const std::string of_add = p2p_s > 0 && add_s > 0 && n > 1 && ours
+                                     ? fmt::format("{:.2f}", (p2p_s + add_s) / v.best_s)
+                                     : "-";
+      std::printf("%9s %11zu %12s %11.1f %8.3f %8.3f %7s %7s %10s  %s\n",
+                  size_text(bytes).c_str(), count, v.name.c_str(), v.best_s * 1e6, algbw, busbw,
+                  vs.c_str(), of.c_str(), of_add.c_str(), check.c_str());
       if (csv) {
         csv << n << ',' << bytes << ',' << count << ',' << v.name << ',' << v.best_s * 1e6 << ','
-            << algbw << ',' << busbw << ',' << vs << ',' << of << ',' << check << '\n';
+            << algbw << ',' << busbw << ',' << vs << ',' << of << ',' << of_add << ',' << check
+            << '\n';
       }
     }
     if (world.root()) std::fflush(stdout);
