@@ -238,7 +238,7 @@ TEST(ModelConfig, ShippedConfigs) {
   ModelConfig t = ModelConfig::from_ini_file(config_path("ds2-tiny.ini"));
   ModelConfig s = ModelConfig::from_ini_file(config_path("ds2-small.ini"));
   ModelConfig p = ModelConfig::from_ini_file(config_path("ds2-paper.ini"));
-  EXPECT_EQ(s.out_length(600), 300);
+  EXPECT_EQ(s.out_length(600), 200);  // time stride 3
   EXPECT_EQ(s.rnn_input(), 16 * 41);
   EXPECT_EQ(p.rnn_input(), 96 * 21);
   EXPECT_EQ(p.out_length(601), 301);
