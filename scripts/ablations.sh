@@ -14,7 +14,7 @@
 # killed sweep resumes; --fresh starts over.
 #
 # Usage: scripts/ablations.sh [--work DIR] [--hours H] [--epochs E] [--np N] [--lr LR]
-#                             [--only NAME[,NAME]] [--fresh]
+#                             [--only NAME[,NAME]] [--fresh] [--config INI]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=work/ablations HOURS=0.25 EPOCHS=4 NP=2 LR=3e-3 ONLY="" SEED=1
@@ -26,6 +26,7 @@ while [ $# -gt 0 ]; do
     --epochs) EPOCHS=$2; shift 2 ;;
     --np) NP=$2; shift 2 ;;
     --lr) LR=$2; shift 2 ;;
+    --config) CONFIG=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     --fresh) rm -rf "$WORK/runs" "$WORK/eval"; shift ;;
     -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
