@@ -10,7 +10,8 @@ Checks, each against an independent expectation:
   * a real SIGTERM to the ds2 processes while training: exit 0, a checkpoint at the step the
     metrics CSV ends on, and a resume that completes the run;
   * learning: ds2-tiny's mean training loss over the last epoch is below LOSS_FACTOR x the
-    first epoch's, and the dev greedy CER falls;
+    first epoch's, and the dev greedy CER falls (and equals `ds2 eval`'s on the last checkpoint);
+  * --resume on data prepared with other feature settings is refused, naming the field;
   * a shard that fails its checksum aborts the whole job with the shard and utterance named.
 Usage: train_e2e_test.py --ds2 BUILD/ds2 --config share/configs/ds2-tiny.ini
        [--mpiexec mpiexec] [--mpiflags "..."] [--keep DIR]
@@ -202,6 +203,26 @@ def check_learning(r, tmp, epochs):
     assert len(kept) == 3, kept
 
 
+def check_resume_features(r, tmp, manifest, alphabet):
+    """--resume on data prepared with other feature settings is refused, naming both files and
+    the field; the run it would have continued is left as it was."""
+    other = f"{tmp}/data-log1p"
+    r.run(2, "prep", "--manifest", manifest, "--out", other, "--shards", "2", "--alphabet",
+          alphabet, "--feature", "log1p")
+    run = f"{tmp}/featrun"
+    shutil.copytree(f"{tmp}/straight", run)
+    before = open(f"{run}/metrics.csv").read()
+    p = r.run(2, "train", "--data", other, "--config", r.args.config, "--out", run,
+              "--batch-size", "8", "--epochs", "99", "--model.num_threads", "1", "--resume",
+              expect_rc=None)
+    text = p.stdout + p.stderr
+    assert p.returncode != 0, "--resume on differently featurized data was not refused"
+    line = next((x for x in text.splitlines() if "feature setting" in x), "")
+    assert "'feature'" in line and "ckpt-last.h5" in line and "data-log1p/index.h5" in line, text
+    assert open(f"{run}/metrics.csv").read() == before, "the refused resume changed metrics.csv"
+    print(f"resume with other features refused: {line.strip()[:160]}")
+
+
 def check_bad_shard(r, tmp):
     bad = f"{tmp}/bad"
     shutil.copytree(f"{tmp}/data", bad)
@@ -239,13 +260,16 @@ def main():
     try:
         r = Runner(args, tmp)
         alphabet = os.path.join(os.path.dirname(args.config), "..", "alphabets", "en.txt")
+        manifests = {}
         for name, count, seed in (("train", 48, 1), ("dev", 12, 2)):
             m, _ = make_corpus(tmp, name, count, seed, max_words=2)
+            manifests[name] = m
             r.run(2, "prep", "--manifest", m, "--out", f"{tmp}/{'data' if name == 'train' else 'dev'}",
                   "--shards", "3", "--alphabet", alphabet)
         check_bit_exact(r, tmp)
         check_sigterm(r, tmp)
         check_learning(r, tmp, args.epochs)
+        check_resume_features(r, tmp, manifests["dev"], alphabet)
         check_bad_shard(r, tmp)
         print(f"all train e2e checks passed in {time.time() - t0:.1f} s")
         return 0
