@@ -1,11 +1,41 @@
 """Helpers shared by the end-to-end tests that drive the ds2 binary (tests/train, tests/eval):
 running ds2 (directly or under mpiexec) with single-threaded BLAS and reading sclite trn files."""
+import argparse
+import contextlib
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 
 ENV = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+
+
+def e2e_parser(config=True, mpi=True):
+    """The command line every e2e test takes: --ds2 BUILD/ds2, --config INI (config=True),
+    --mpiexec and --mpiflags (mpi=True), --keep DIR. The caller adds its own and parses."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ds2", required=True, help="the ds2 binary under test")
+    if config:
+        ap.add_argument("--config", required=True, help="model INI (share/configs)")
+    if mpi:
+        ap.add_argument("--mpiexec", default="mpiexec")
+        ap.add_argument("--mpiflags", default="", help="extra mpiexec flags, one string")
+    ap.add_argument("--keep", help="work in this folder and keep it")
+    return ap
+
+
+@contextlib.contextmanager
+def work_dir(keep, prefix):
+    """The test's scratch folder: `keep` (created, kept) or a new temporary one, removed after."""
+    tmp = keep or tempfile.mkdtemp(prefix=prefix)
+    os.makedirs(tmp, exist_ok=True)
+    try:
+        yield tmp
+    finally:
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run_cmd(cmd, label, expect_rc=0):

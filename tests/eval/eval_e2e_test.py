@@ -18,7 +18,6 @@ Checks, each against an independent expectation:
 Usage: eval_e2e_test.py --ds2 BUILD/ds2 --config share/configs/ds2-tiny.ini
        [--mpiexec mpiexec] [--mpiflags "..."] [--keep DIR]
 """
-import argparse
 import collections
 import json
 import math
@@ -27,13 +26,12 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 import h5py
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from e2e_util import MpiRunner as Runner, read_trn  # noqa: E402
+from e2e_util import MpiRunner as Runner, e2e_parser, read_trn, work_dir  # noqa: E402
 from tone_corpus import make_corpus  # noqa: E402
 
 SCLITE = "/usr/lib/sctk/bin/sclite"
@@ -106,17 +104,10 @@ def check_eval_dir(r, d, data, clean_ids, transcripts):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ds2", required=True)
-    ap.add_argument("--config", required=True)
-    ap.add_argument("--mpiexec", default="mpiexec")
-    ap.add_argument("--mpiflags", default="")
-    ap.add_argument("--keep", help="work in this folder and keep it")
+    ap = e2e_parser()
     args = ap.parse_args()
-    tmp = args.keep or tempfile.mkdtemp(prefix="ds2-eval-e2e-")
-    os.makedirs(tmp, exist_ok=True)
     t0 = time.time()
-    try:
+    with work_dir(args.keep, "ds2-eval-e2e-") as tmp:
         r = Runner(args)
         alphabet = os.path.join(os.path.dirname(args.config), "..", "alphabets", "en.txt")
         m_train, train_texts = make_corpus(tmp, "train", 24, 1)
@@ -193,9 +184,6 @@ def main():
         assert res["del"] == res["words"] and res["wer"] == 1.0 and res["sub"] == res["ins"] == 0
         print(f"all eval e2e checks passed in {time.time() - t0:.1f} s")
         return 0
-    finally:
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ run with a 2 x 2 alpha x beta grid at beam 8 with a unigram LM, plus the greedy 
 Usage: sweep_e2e_test.py --ds2 BUILD/ds2 --config share/configs/ds2-tiny.ini
        [--mpiexec mpiexec] [--mpiflags "..."] [--report-out FILE] [--keep DIR]
 """
-import argparse
 import json
 import os
 import re
@@ -26,7 +25,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 
@@ -36,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 from tone_corpus import make_corpus  # noqa: E402
-from e2e_util import MpiRunner as Runner  # noqa: E402
+from e2e_util import MpiRunner as Runner, e2e_parser, work_dir  # noqa: E402
 from eval_e2e_test import write_unigram_arpa  # noqa: E402
 
 GRID = "alpha=0:2:2,beta=0:3:2,beam=8,beam=1"
@@ -60,18 +58,11 @@ def check_fails(r, args, want):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ds2", required=True)
-    ap.add_argument("--config", required=True)
-    ap.add_argument("--mpiexec", default="mpiexec")
-    ap.add_argument("--mpiflags", default="")
+    ap = e2e_parser()
     ap.add_argument("--report-out", help="copy the final report here (for the screenshot test)")
-    ap.add_argument("--keep", help="work in this folder and keep it")
     args = ap.parse_args()
-    tmp = args.keep or tempfile.mkdtemp(prefix="ds2-sweep-e2e-")
-    os.makedirs(tmp, exist_ok=True)
     t0 = time.time()
-    try:
+    with work_dir(args.keep, "ds2-sweep-e2e-") as tmp:
         r = Runner(args)
         alphabet = os.path.join(os.path.dirname(args.config), "..", "alphabets", "en.txt")
         m_train, train_texts = make_corpus(tmp, "train", 24, 1)
@@ -172,9 +163,6 @@ def main():
                         "--db", f"{tmp}/no/such/dir/h.sqlite"], f"{tmp}/no/such/dir/h.sqlite")
         print(f"all sweep e2e checks passed in {time.time() - t0:.1f} s")
         return 0
-    finally:
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -11,16 +11,13 @@ lookahead is trained for 40 quick epochs (it need not be good, only say somethin
   * a bidirectional checkpoint with --stream fails with one ConfigError line.
 Usage: transcribe_e2e_test.py --ds2 BUILD/ds2 --alphabet share/alphabets/en.txt [--keep DIR]
 """
-import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import e2e_util  # noqa: E402
-from e2e_util import run_cmd  # noqa: E402
+from e2e_util import e2e_parser, run_cmd, work_dir  # noqa: E402
 from tone_corpus import make_corpus  # noqa: E402
 from eval_e2e_test import write_unigram_arpa  # noqa: E402
 
@@ -60,16 +57,12 @@ def parse_out(stdout):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ds2", required=True)
+    ap = e2e_parser(config=False, mpi=False)
     ap.add_argument("--alphabet", required=True)
-    ap.add_argument("--keep")
     args = ap.parse_args()
-    tmp = args.keep or tempfile.mkdtemp(prefix="ds2-transcribe-e2e-")
-    os.makedirs(tmp, exist_ok=True)
     t0 = time.time()
     ds2 = args.ds2
-    try:
+    with work_dir(args.keep, "ds2-transcribe-e2e-") as tmp:
         m_train, train_texts = make_corpus(tmp, "train", 16, 1)
         m_test, _ = make_corpus(tmp, "test", 6, 2)
         run(ds2, "prep", "--manifest", m_train, "--out", f"{tmp}/data", "--shards", "1",
@@ -123,9 +116,6 @@ def main():
         assert "forward-only" in p.stderr and p.stdout == "", p.stderr
         print(f"all transcribe e2e checks passed in {time.time() - t0:.1f} s")
         return 0
-    finally:
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ Checks, each against an independent expectation:
 Usage: train_e2e_test.py --ds2 BUILD/ds2 --config share/configs/ds2-tiny.ini
        [--mpiexec mpiexec] [--mpiflags "..."] [--keep DIR]
 """
-import argparse
 import csv
 import json
 import os
@@ -24,14 +23,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from e2e_util import MpiRunner  # noqa: E402
+from e2e_util import MpiRunner, e2e_parser, work_dir  # noqa: E402
 from tone_corpus import make_corpus  # noqa: E402
 
 LOSS_FACTOR = 0.5
@@ -246,18 +244,11 @@ def check_bad_shard(r, tmp):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ds2", required=True)
-    ap.add_argument("--config", required=True)
-    ap.add_argument("--mpiexec", default="mpiexec")
-    ap.add_argument("--mpiflags", default="")
+    ap = e2e_parser()
     ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--keep", help="work in this folder and keep it")
     args = ap.parse_args()
-    tmp = args.keep or tempfile.mkdtemp(prefix="ds2-train-e2e-")
-    os.makedirs(tmp, exist_ok=True)
     t0 = time.time()
-    try:
+    with work_dir(args.keep, "ds2-train-e2e-") as tmp:
         r = Runner(args, tmp)
         alphabet = os.path.join(os.path.dirname(args.config), "..", "alphabets", "en.txt")
         manifests = {}
@@ -273,9 +264,6 @@ def main():
         check_bad_shard(r, tmp)
         print(f"all train e2e checks passed in {time.time() - t0:.1f} s")
         return 0
-    finally:
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
