@@ -17,7 +17,7 @@
 // DS2 softmax: a random word sequence from the LM's vocabulary is spelled out over the frames
 // (each character 1-3 frames, blanks between), and each frame's logits are N(0, 1) noise plus a
 // boost of 4..10 on its target symbol -- peaky, with some ambiguous frames. One output frame is
-// 20 ms of audio (10 ms hop x conv stride 2), so T' = 300 is 6 s.
+// 10 ms hop x the conv time stride of --am-config (ds2-small: 3, 30 ms), so T' = 300 is 9 s.
 // LM: a 3-gram ARPA written by the benchmark from 20k random Zipf-distributed sentences over
 // `--vocab` pseudo-words (absolute discounting 0.5; back-off weights are not normalized: the
 // model is for timing the lookups only), then read with ArpaLm.
@@ -210,6 +210,13 @@ struct AmResult {
   size_t params = 0;
 };
 
+// The product of the conv layers' time strides: input frames per output frame.
+int time_stride(const model::ModelConfig& cfg) {
+  int stride = 1;
+  for (const auto& cl : cfg.conv_layers()) stride *= cl.st;
+  return stride;
+}
+
 AmResult bench_acoustic(const std::string& config, int batch, int frames, int threads, int iters) {
   model::ModelConfig cfg = model::ModelConfig::from_ini_file(config);
   cfg.device = "cpu";
@@ -218,9 +225,7 @@ AmResult bench_acoustic(const std::string& config, int batch, int frames, int th
   r.ran = true;
   r.batch = batch;
   // Input frames whose output has `frames` frames: the product of the conv time strides.
-  int stride = 1;
-  for (const auto& cl : cfg.conv_layers()) stride *= cl.st;
-  r.t_in = frames * stride;
+  r.t_in = frames * time_stride(cfg);
   r.t_out = cfg.out_length(r.t_in);
   r.audio_s = batch * r.t_in * 0.010;
   // Dominant GEMM: the conv layer with the most FLOPs at conv.cc's chunk shape (bench_model).
@@ -279,9 +284,7 @@ StreamResult bench_stream(const std::string& config, int utts, int frames, int c
   cfg.num_threads = 1;
   StreamResult r;
   r.ran = true;
-  int stride = 1;
-  for (const auto& cl : cfg.conv_layers()) stride *= cl.st;
-  r.t_in = frames * stride;
+  r.t_in = frames * time_stride(cfg);
   model::Network net(cfg, /*with_grads=*/false);
   eval::StreamingForward stream(net);
   std::mt19937 rng(10);
@@ -395,7 +398,9 @@ int main(int argc, char** argv) {
   const double t_load = lm_timer.seconds();
   std::vector<Utt> data;
   for (int u = 0; u < utts; ++u) data.push_back(make_utt(alphabet, vocab, frames, rng));
-  const double audio_s = utts * frames * 0.020;
+  // Audio per output frame: 10 ms hop x the acoustic model's time stride.
+  const double audio_s =
+      utts * frames * 0.010 * time_stride(model::ModelConfig::from_ini_file(am_config));
 
   // Beam 1 without LM is greedy only where each frame's best symbol holds most of the mass
   // (prefix merging can prefer another labelling elsewhere), so this is counted, not asserted.
