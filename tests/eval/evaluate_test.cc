@@ -17,6 +17,7 @@
 #include "model/checkpoint.h"
 #include "model/network.h"
 #include "pipeline/prep.h"
+#include "tests/eval/checkpoint_fixture.h"
 #include "tests/testutil.h"
 
 namespace ds2::eval {
@@ -128,19 +129,9 @@ std::string make_checkpoint(const test::TempDir& dir, const std::string& name,
   c.rnn_layers = 1;
   c.rnn_hidden = 8;
   c.num_threads = 1;
-  model::Network net(c, false);
-  model::NormStats norm;
-  for (int b = 0; b < 161; ++b) {
-    norm.mean.push_back(-4.0 + 0.02 * b);
-    norm.std.push_back(1.5 + 0.01 * b);
-  }
-  model::CheckpointExtras ex;
-  ex.str["alphabet"] =
-      pipeline::Alphabet::load(pipeline::resolve_share_path("share/alphabets/en.txt")).to_string();
-  ex.str["train_ini"] = "normalize = " + normalize + "\n[model]\nrnn_layers = 1\n";
-  if (meta) model::set_feature_meta(&ex, *meta);
-  model::save_checkpoint(dir / name, net, norm, ex);
-  return dir / name;
+  return test::save_fixture_checkpoint(dir, name, c, {-4.0, 0.02, 1.5, 0.01},
+                                       "normalize = " + normalize + "\n[model]\nrnn_layers = 1\n",
+                                       meta);
 }
 
 TEST(Evaluate, AcousticModelChecksFeatureSettings) {

@@ -27,6 +27,7 @@
 #include "pipeline/alphabet.h"
 #include "pipeline/audio.h"
 #include "pipeline/prep.h"
+#include "tests/eval/checkpoint_fixture.h"
 #include "tests/testutil.h"
 
 namespace ds2::eval {
@@ -50,20 +51,9 @@ model::ModelConfig tiny(bool bidirectional) {
 std::string make_checkpoint(const test::TempDir& dir, const std::string& name, bool bidirectional,
                             const std::string& normalize = "global",
                             const pipeline::FeatureMeta* meta = nullptr) {
-  model::Network net(tiny(bidirectional), false);
-  model::NormStats norm;
-  for (int b = 0; b < 161; ++b) {
-    norm.mean.push_back(-6.0 + 0.01 * b);
-    norm.std.push_back(2.0 + 0.005 * b);
-  }
-  model::CheckpointExtras ex;
-  ex.str["alphabet"] =
-      pipeline::Alphabet::load(pipeline::resolve_share_path("share/alphabets/en.txt")).to_string();
-  ex.str["train_ini"] = "batch-size = 4\nnormalize = " + normalize + "\n[model]\nrnn_layers = 1\n";
-  if (meta) model::set_feature_meta(&ex, *meta);
-  const std::string path = dir / name;
-  model::save_checkpoint(path, net, norm, ex);
-  return path;
+  return test::save_fixture_checkpoint(
+      dir, name, tiny(bidirectional), {-6.0, 0.01, 2.0, 0.005},
+      "batch-size = 4\nnormalize = " + normalize + "\n[model]\nrnn_layers = 1\n", meta);
 }
 
 std::string make_wav(const test::TempDir& dir, const std::string& name, double seconds,
