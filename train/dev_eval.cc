@@ -6,6 +6,7 @@
 #include <numeric>
 #include <vector>
 
+#include "eval/ctc_decode.h"
 #include "eval/wer.h"
 #include "train/schedule.h"
 
@@ -14,18 +15,6 @@ namespace ds2::train {
 namespace {
 constexpr eval::Unit kChar = eval::Unit::kChar;
 }  // namespace
-
-std::vector<int32_t> greedy_decode(const float* probs, int t, int n_batch, int c, int n, int len) {
-  std::vector<int32_t> out;
-  int32_t prev = -1;
-  for (int f = 0; f < std::min(t, len); ++f) {
-    const float* row = probs + (static_cast<size_t>(f) * n_batch + n) * c;
-    const int32_t best = static_cast<int32_t>(std::max_element(row, row + c) - row);
-    if (best != prev && best != 0) out.push_back(best);
-    prev = best;
-  }
-  return out;
-}
 
 DevResult evaluate_dev(const Comm& comm, model::Network& net, const BatchLoader& loader,
                        const pipeline::DatasetIndex& index, const pipeline::Alphabet& alphabet,
@@ -49,7 +38,10 @@ DevResult evaluate_dev(const Comm& comm, model::Network& net, const BatchLoader&
     const float* probs = net.backend().host_view(
         net.probabilities(), static_cast<size_t>(net.out_time()) * b.n * c, &host_probs);
     for (int n = 0; n < b.n; ++n) {
-      const auto path = greedy_decode(probs, net.out_time(), b.n, c, n, net.out_lengths()[n]);
+      // Utterance n of (T, N, C): rows c * N apart, its first out_lengths()[n] frames.
+      const auto path = eval::greedy_decode(probs + static_cast<size_t>(n) * c,
+                                            std::min(net.out_time(), net.out_lengths()[n]), c,
+                                            b.n * c, alphabet.blank());
       const std::string hyp = alphabet.decode(path.data(), path.size());
       const eval::ErrorCounts e = eval::align_counts(eval::tokenize(b.transcripts[n], kChar),
                                                      eval::tokenize(hyp, kChar));

@@ -20,10 +20,6 @@
 
 namespace ds2::train {
 
-// Greedy CTC path of utterance `n` of probabilities (T, N, C) over its first `len` frames:
-// argmax per frame, repeats collapsed, blanks (0) dropped.
-std::vector<int32_t> greedy_decode(const float* probs, int t, int n_batch, int c, int n, int len);
-
 struct DevResult {
   int64_t utts = 0, finite = 0;  // evaluated / with a finite cost
   double loss_sum = 0;           // nats, finite costs

@@ -1,7 +1,8 @@
-// Greedy CTC decoding of the dev evaluation on a hand-made (T, N, C) probability table. (The dev
+// Greedy CTC decoding as the dev evaluation calls it (eval::greedy_decode on one utterance of a
+// (T, N, C) batch: row stride N * C, its own length) on a hand-made probability table. (The dev
 // CER is eval/wer.h's scorer, tested against sclite; train_e2e checks that the dev CER of the last
 // epoch equals `ds2 eval`'s for the same checkpoint.)
-#include "train/dev_eval.h"
+#include "eval/ctc_decode.h"
 
 #include <gtest/gtest.h>
 
@@ -20,9 +21,10 @@ TEST(DevEval, GreedyCollapsesRepeatsAndDropsBlanks) {
     p[(f * n + 0) * c + path0[f]] = 0.8f;
     p[(f * n + 1) * c + path1[f]] = 0.8f;
   }
-  EXPECT_EQ(greedy_decode(p.data(), t, n, c, 1, t), (std::vector<int32_t>{1, 1, 2}));
-  EXPECT_EQ(greedy_decode(p.data(), t, n, c, 0, t), (std::vector<int32_t>{2, 2, 1}));
-  EXPECT_EQ(greedy_decode(p.data(), t, n, c, 0, 3), (std::vector<int32_t>{2}));  // length cut
+  using eval::greedy_decode;
+  EXPECT_EQ(greedy_decode(p.data() + 1 * c, t, c, n * c), (std::vector<int32_t>{1, 1, 2}));
+  EXPECT_EQ(greedy_decode(p.data() + 0 * c, t, c, n * c), (std::vector<int32_t>{2, 2, 1}));
+  EXPECT_EQ(greedy_decode(p.data() + 0 * c, 3, c, n * c), (std::vector<int32_t>{2}));  // length cut
 }
 
 }  // namespace
