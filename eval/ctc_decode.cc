@@ -65,17 +65,20 @@ inline double log_add(double a, double b) {
 }  // namespace
 
 std::vector<int32_t> greedy_decode(const float* scores, int t, int c, int stride, int blank) {
-  std::vector<int32_t> out;
-  int prev = -1;
+  GreedyStream g(blank);
+  g.advance(scores, t, c, stride);
+  return g.labels();
+}
+
+void GreedyStream::advance(const float* scores, int t, int c, int stride) {
   for (int i = 0; i < t; ++i) {
     const float* row = scores + static_cast<size_t>(i) * stride;
     int best = 0;
     for (int k = 1; k < c; ++k)
       if (row[k] > row[best]) best = k;
-    if (best != prev && best != blank) out.push_back(best);
-    prev = best;
+    if (best != prev_ && best != blank_) labels_.push_back(best);
+    prev_ = best;
   }
-  return out;
 }
 
 void log_softmax_rows(const float* act, int t, int c, int stride, float* out) {
@@ -337,21 +340,20 @@ struct Search {
 
 }  // namespace
 
-std::vector<Hypothesis> prefix_beam_search(const float* log_probs, int t, int c, int stride,
-                                           const pipeline::Alphabet& alphabet,
-                                           const LanguageModel* lm, const BeamOptions& options,
-                                           BeamWorkspace* ws) {
-  DS2_REQUIRE(options.beam >= 1, ConfigError, "--beam must be >= 1 (got {})", options.beam);
-  DS2_REQUIRE(options.top_k >= 1, ConfigError, "--top-k must be >= 1 (got {})", options.top_k);
+PrefixBeamSearch::PrefixBeamSearch(int c, const pipeline::Alphabet& alphabet,
+                                   const LanguageModel* lm, const BeamOptions& options,
+                                   BeamWorkspace* ws)
+    : alphabet_(alphabet), lm_(lm), o_(options), ws_(ws), c_(c) {
+  DS2_REQUIRE(o_.beam >= 1, ConfigError, "--beam must be >= 1 (got {})", o_.beam);
+  DS2_REQUIRE(o_.top_k >= 1, ConfigError, "--top-k must be >= 1 (got {})", o_.top_k);
   DS2_REQUIRE(c == alphabet.size(), ConfigError,
               "decoder: {} scores per frame but the alphabet has {} symbols", c, alphabet.size());
-  BeamWorkspace local;
-  Impl& w = (ws ? *ws : local).impl();
-  int space = -1;
+  if (!ws_) ws_ = own_ = new BeamWorkspace;
   for (int k = 1; k < alphabet.size(); ++k)
-    if (alphabet.symbol(k) == " ") space = k;
+    if (alphabet.symbol(k) == " ") space_ = k;
 
   // Reset the workspace (keeps capacity).
+  Impl& w = ws_->impl();
   w.nodes.clear();
   w.children.clear();
   w.width = lm ? std::max(0, lm->order() - 1) : 0;
@@ -365,26 +367,36 @@ std::vector<Hypothesis> prefix_beam_search(const float* log_probs, int t, int c,
   w.beam.assign(1, 0);
   w.beam_pb.assign(1, 0.0);
   w.beam_pnb.assign(1, kNegInf);
+}
 
-  Search s{w, alphabet, lm, options, c, space, alphabet.blank()};
-  for (int i = 0; i < t; ++i) s.step(log_probs + static_cast<size_t>(i) * stride, i);
+PrefixBeamSearch::~PrefixBeamSearch() { delete own_; }
 
-  // Final scores: the unfinished last word and </s>.
+void PrefixBeamSearch::advance(const float* log_probs, int t, int stride) {
+  Search s{ws_->impl(), alphabet_, lm_, o_, c_, space_, alphabet_.blank()};
+  for (int i = 0; i < t; ++i) s.step(log_probs + static_cast<size_t>(i) * stride, frames_ + i);
+  frames_ += t;
+}
+
+std::vector<Hypothesis> PrefixBeamSearch::result() {
+  // Final scores: the unfinished last word and </s>. cache_space only fills per-node caches
+  // (the same values a later frame would compute), so the search can go on afterwards.
+  Impl& w = ws_->impl();
+  Search s{w, alphabet_, lm_, o_, c_, space_, alphabet_.blank()};
   std::vector<Hypothesis> out;
   out.reserve(w.beam.size());
   for (size_t b = 0; b < w.beam.size(); ++b) {
     const int32_t n = w.beam[b];
     Hypothesis h;
     h.log_p_ctc = log_add(w.beam_pb[b], w.beam_pnb[b]);
-    if (lm) {
+    if (lm_) {
       s.cache_space(n);  // scores the last word if it is unfinished
       const Impl::Node& nd = w.nodes[n];
       h.words = nd.space_words;
       h.log_p_lm = nd.space_lm_logp;
-      if (options.lm_eos && lm->eos_id() != LanguageModel::kNoWord)
-        h.log_p_lm += lm->log_prob(&w.ctx[static_cast<size_t>(nd.space_state) * w.width],
-                                   w.ctx_len[nd.space_state], lm->eos_id());
-      h.score = h.log_p_ctc + options.alpha * h.log_p_lm + options.beta * h.words;
+      if (o_.lm_eos && lm_->eos_id() != LanguageModel::kNoWord)
+        h.log_p_lm += lm_->log_prob(&w.ctx[static_cast<size_t>(nd.space_state) * w.width],
+                                    w.ctx_len[nd.space_state], lm_->eos_id());
+      h.score = h.log_p_ctc + o_.alpha * h.log_p_lm + o_.beta * h.words;
     } else {
       h.score = h.log_p_ctc;
     }
@@ -395,6 +407,15 @@ std::vector<Hypothesis> prefix_beam_search(const float* log_probs, int t, int c,
   std::stable_sort(out.begin(), out.end(),
                    [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
   return out;
+}
+
+std::vector<Hypothesis> prefix_beam_search(const float* log_probs, int t, int c, int stride,
+                                           const pipeline::Alphabet& alphabet,
+                                           const LanguageModel* lm, const BeamOptions& options,
+                                           BeamWorkspace* ws) {
+  PrefixBeamSearch search(c, alphabet, lm, options, ws);
+  search.advance(log_probs, t, stride);
+  return search.result();
 }
 
 }  // namespace ds2::eval

@@ -25,6 +25,20 @@ class LanguageModel;
 // index. Returns the label indices (never `blank`).
 std::vector<int32_t> greedy_decode(const float* scores, int t, int c, int stride, int blank = 0);
 
+// greedy_decode over frames that arrive in pieces (streaming): after advance() with consecutive
+// pieces, labels() equals greedy_decode over their concatenation (a repeat across the boundary
+// of two pieces collapses as inside one). Each frame is looked at once.
+class GreedyStream {
+ public:
+  explicit GreedyStream(int blank = 0) : blank_(blank) {}
+  void advance(const float* scores, int t, int c, int stride);
+  const std::vector<int32_t>& labels() const { return labels_; }
+
+ private:
+  int blank_, prev_ = -1;
+  std::vector<int32_t> labels_;
+};
+
 // Row-wise log-softmax of activations (T', C) with row stride `stride` into `out`, dense
 // (T', C) (out[t * c + k]). For feeding prefix_beam_search from the network output.
 void log_softmax_rows(const float* act, int t, int c, int stride, float* out);
@@ -77,5 +91,34 @@ std::vector<Hypothesis> prefix_beam_search(const float* log_probs, int t, int c,
                                            const pipeline::Alphabet& alphabet,
                                            const LanguageModel* lm, const BeamOptions& options,
                                            BeamWorkspace* ws = nullptr);
+
+// The same search over frames that arrive in pieces (streaming). advance() runs the search over
+// the next `t` frames; result() ranks the current beam as prefix_beam_search ranks its final one
+// (the unfinished last word and </s> scored) without ending the search, so it can be called
+// after every piece. After advancing through all frames, in any split, result() is bit-identical
+// to prefix_beam_search over the whole. Work per frame does not depend on the frames before it,
+// so a stream of T frames costs O(T), not O(T^2) as re-decoding every partial would.
+// The workspace (`ws`, or an own one when null) is reset by the constructor and holds the search
+// state, so it must outlive this object and must not be shared while the search is in use.
+class PrefixBeamSearch {
+ public:
+  PrefixBeamSearch(int c, const pipeline::Alphabet& alphabet, const LanguageModel* lm,
+                   const BeamOptions& options, BeamWorkspace* ws = nullptr);
+  ~PrefixBeamSearch();
+  PrefixBeamSearch(const PrefixBeamSearch&) = delete;
+  PrefixBeamSearch& operator=(const PrefixBeamSearch&) = delete;
+
+  void advance(const float* log_probs, int t, int stride);
+  std::vector<Hypothesis> result();
+  int frames() const { return frames_; }
+
+ private:
+  const pipeline::Alphabet& alphabet_;
+  const LanguageModel* lm_;
+  BeamOptions o_;
+  BeamWorkspace* ws_;
+  BeamWorkspace* own_ = nullptr;
+  int c_, space_ = -1, frames_ = 0;
+};
 
 }  // namespace ds2::eval

@@ -188,6 +188,29 @@ std::string Transcriber::transcribe_stream(const std::string& path,
   const size_t f = static_cast<size_t>(featurizer_->n_bins());
   const int64_t chunk = std::max<int64_t>(1, std::llround(o_.chunk_ms * rate / 1000.0));
   StreamingForward stream(*net_);
+  const int c = net_->config().alphabet_size;
+  GreedyStream greedy(alphabet_->blank());
+  std::unique_ptr<PrefixBeamSearch> beam;
+  if (o_.decoder != "greedy")
+    beam = std::make_unique<PrefixBeamSearch>(c, *alphabet_, lm_.get(), o_.beam, &ws_);
+  int decoded = 0;  // output frames fed to the decoder
+  // Advances the decoder over the output frames made final since the last call; its text.
+  auto decode_new = [&]() {
+    const int t = stream.frames_final() - decoded;
+    if (t > 0) {
+      logp_.resize(static_cast<size_t>(t) * c);
+      log_softmax_rows(stream.activations().data() + static_cast<size_t>(decoded) * c, t, c, c,
+                       logp_.data());
+      if (beam)
+        beam->advance(logp_.data(), t, c);
+      else
+        greedy.advance(logp_.data(), t, c, c);
+      decoded += t;
+    }
+    if (!beam) return text(greedy.labels());
+    const auto hyps = beam->result();
+    return hyps.empty() ? std::string() : text(hyps.front().labels);
+  };
   std::vector<float> feats;
   int64_t done = 0;  // feature frames computed
   for (int64_t received = 0; received < static_cast<int64_t>(audio.size());) {
@@ -203,15 +226,17 @@ std::string Transcriber::transcribe_stream(const std::string& path,
       done = avail;
     }
     if (received == static_cast<int64_t>(audio.size())) stream.finish();
-    if (on_partial)
-      on_partial(static_cast<double>(received) / rate,
-                 decode(stream.activations().data(), stream.frames_final()));
+    // The last chunk's text is the final one, decoded below.
+    if (on_partial && received < static_cast<int64_t>(audio.size()))
+      on_partial(static_cast<double>(received) / rate, decode_new());
   }
+  const std::string final_text = decode_new();
+  if (on_partial) on_partial(static_cast<double>(audio.size()) / rate, final_text);
   log()->debug(
       "{}: streamed {} frames, conv windows {} frames ({:.2f}x)", path, stream.frames_received(),
       stream.frames_computed(),
       static_cast<double>(stream.frames_computed()) / std::max(1, stream.frames_received()));
-  return decode(stream.activations().data(), stream.frames_final());
+  return final_text;
 }
 
 std::string Transcriber::decode(const float* act, int t) {
@@ -228,11 +253,14 @@ std::string Transcriber::decode(const float* act, int t) {
         prefix_beam_search(logp_.data(), t, c, c, *alphabet_, lm_.get(), o_.beam, &ws_);
     if (!beam.empty()) labels = beam.front().labels;
   }
-  // Words of the decoded text: spaces at the ends and repeated spaces removed (as ds2 eval).
+  return text(labels);
+}
+
+std::string Transcriber::text(const std::vector<int32_t>& labels) const {
   std::istringstream words(alphabet_->decode(labels.data(), labels.size()));
-  std::string text, w;
-  while (words >> w) text += (text.empty() ? "" : " ") + w;
-  return text;
+  std::string out, w;
+  while (words >> w) out += (out.empty() ? "" : " ") + w;
+  return out;
 }
 
 }  // namespace ds2::eval

@@ -15,7 +15,9 @@
 // incrementally (eval/stream.h: conv windows with their context, the recurrent state carried
 // from chunk to chunk) and each output frame is emitted as soon as later audio cannot change it.
 // Each chunk gives a partial text: the decode of the frames final so far (greedy: a prefix of the
-// final text; beam: the search is re-run over those frames, O(frames) per chunk).
+// final text; beam: the best prefix of the running search, ranked as at the end of an utterance,
+// so a later chunk may revise it). Both decoders advance over the new frames only, so a stream
+// costs O(frames) in all; the final text equals the whole-file decode of the same activations.
 #pragma once
 
 #include <functional>
@@ -90,6 +92,8 @@ class Transcriber {
   // Text of activations (t, C) row-major (host): greedy or beam as configured, words joined by
   // single spaces.
   std::string decode(const float* act, int t);
+  // Words of decoded labels: spaces at the ends and repeated spaces removed (as ds2 eval).
+  std::string text(const std::vector<int32_t>& labels) const;
   const std::string& normalize_mode() const { return norm_.mode(); }
   // The featurizer settings in use (the checkpoint's, or the options' where given).
   const pipeline::FeatureOptions& feature_options() const { return o_.features; }

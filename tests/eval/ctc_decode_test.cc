@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
@@ -284,6 +285,106 @@ TEST(PrefixBeam, RejectsBadOptionsAndDeadFrames) {
     FAIL() << "no error";
   } catch (const FormatError& e) {
     EXPECT_NE(std::string(e.what()).find("frame 1"), std::string::npos) << e.what();
+  }
+}
+
+// ---- streaming: the incremental decoders against the whole-utterance ones -----------------------
+
+// Piece lengths summing to t, some of them 0, from a seed.
+std::vector<int> pieces(int t, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int> out;
+  for (int left = t; left > 0;) {
+    const int n = std::min(left, static_cast<int>(rng() % 9));  // 0..8 frames
+    out.push_back(n);
+    left -= n;
+  }
+  return out;
+}
+
+void expect_same(const std::vector<Hypothesis>& got, const std::vector<Hypothesis>& want,
+                 const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].labels, want[i].labels) << what << " #" << i;
+    // Bit for bit: the same additions in the same order.
+    EXPECT_EQ(got[i].score, want[i].score) << what << " #" << i;
+    EXPECT_EQ(got[i].log_p_ctc, want[i].log_p_ctc) << what << " #" << i;
+    EXPECT_EQ(got[i].log_p_lm, want[i].log_p_lm) << what << " #" << i;
+    EXPECT_EQ(got[i].words, want[i].words) << what << " #" << i;
+  }
+}
+
+TEST(GreedyStream, PiecesDecodeAsTheWholeAndRepeatsCollapseAcrossPieces) {
+  // argmax per frame, in pieces: a | a _ | a b | b b | _  -> labels a a b (a = 2, b = 3)
+  const auto lp = log_of({{0.1, 0.1, 0.7, 0.1},
+                          {0.1, 0.1, 0.7, 0.1},
+                          {0.7, 0.1, 0.1, 0.1},
+                          {0.1, 0.1, 0.7, 0.1},
+                          {0.1, 0.1, 0.1, 0.7},
+                          {0.1, 0.1, 0.1, 0.7},
+                          {0.1, 0.1, 0.1, 0.7},
+                          {0.7, 0.1, 0.1, 0.1}});
+  GreedyStream g;
+  for (auto [from, n] : std::vector<std::pair<int, int>>{{0, 1}, {1, 2}, {3, 2}, {5, 2}, {7, 1}})
+    g.advance(lp.data() + from * 4, n, 4, 4);
+  EXPECT_EQ(g.labels(), (std::vector<int32_t>{2, 2, 3}));  // not 2 2 2 3 3
+
+  const Alphabet a = english();
+  const int c = a.size(), t = 300;
+  for (uint32_t seed : {1u, 2u, 3u}) {
+    const auto x = peaky(t, c, seed, 0.5);
+    GreedyStream s(a.blank());
+    int done = 0;
+    for (int n : pieces(t, seed + 10)) {
+      s.advance(x.data() + static_cast<size_t>(done) * c, n, c, c);
+      done += n;
+      EXPECT_EQ(s.labels(), greedy_decode(x.data(), done, c, c, a.blank())) << done;
+    }
+  }
+}
+
+TEST(PrefixBeamSearch, PiecesGiveTheWholeSearchAndEachPartialIsThePrefixSearch) {
+  const Alphabet a = english();
+  const ArpaLm lm = ArpaLm::load(test::data_path("tiny.arpa"));
+  const int c = a.size(), t = 120;
+  BeamOptions o;
+  o.beam = 12;
+  o.top_k = 8;
+  o.oov_logprob = -1.0f;  // random "words": a mild OOV score so that prefixes keep spaces
+  for (const LanguageModel* model : {static_cast<const LanguageModel*>(nullptr),
+                                     static_cast<const LanguageModel*>(&lm)}) {
+    for (uint32_t seed : {4u, 5u}) {
+      const std::string what = std::string(model ? "lm" : "no lm") + " seed " +
+                               std::to_string(seed);
+      auto x = peaky(t, c, seed, 0.55);
+      for (int i = 7; i < t; i += 12) {  // a space is the favourite every 12 frames: words
+        float* row = &x[static_cast<size_t>(i) * c];
+        std::swap(row[std::max_element(row, row + c) - row], row[1]);
+      }
+      const auto whole = prefix_beam_search(x.data(), t, c, c, a, model, o);
+      BeamWorkspace ws;
+      PrefixBeamSearch s(c, a, model, o, &ws);
+      int done = 0, checked = 0;
+      for (int n : pieces(t, seed)) {
+        s.advance(x.data() + static_cast<size_t>(done) * c, n, c);
+        done += n;
+        ASSERT_EQ(s.frames(), done);
+        const auto partial = s.result();  // the search goes on after this
+        if (done > 0 && done % 4 == 1) {
+          expect_same(partial, prefix_beam_search(x.data(), done, c, c, a, model, o),
+                      what + " after " + std::to_string(done));
+          ++checked;
+        }
+      }
+      EXPECT_GT(checked, 3) << what;
+      expect_same(s.result(), whole, what + " at the end");
+      if (model) {
+        int words = 0;
+        for (const auto& h : whole) words = std::max(words, h.words);
+        EXPECT_GE(words, 3) << what << ": the LM must have scored words: " << text(a, whole[0].labels);
+      }
+    }
   }
 }
 
