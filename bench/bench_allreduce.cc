@@ -9,6 +9,10 @@
 // (variants interleaved within a round, in an order rotated every round, so background load hits
 // all of them alike).
 //   algbw = size / time;  busbw = algbw * 2(n-1)/n  (what each rank's link carries, per second)
+// The ratios (vs_mpi, of_p2p, of_p2p+add) are paired: taken within each round, between
+// measurements seconds apart, then the median over rounds. On a shared VM the machine's speed
+// drifts by tens of percent over a minute; a ratio of best-of-rounds times would pair one
+// variant's luckiest round with another's.
 //
 // The bound ("p2p"). A ring all-reduce of `size` bytes over n ranks is 2(n-1) steps; at each step
 // EVERY rank sends one segment (size/n bytes) to its right neighbour and at the same time receives
@@ -137,8 +141,20 @@ struct Variant {
   std::string name;
   enum Kind { kMpi, kP2p, kP2pClean, kAdd, kOurs } kind;
   std::unique_ptr<ds2::train::Allreducer> ar;
-  double best_s = 0;  // per iteration, this size
+  double best_s = 0;              // per iteration, this size: the best round
+  std::vector<double> round_s{};  // per iteration, this size: each round
 };
+
+// Median over rounds of f(round): the ratios between variants are taken round by round, each
+// from two measurements made seconds apart, so slow drifts in the machine's speed (other
+// tenants, frequency) cancel instead of pairing one variant's luckiest round with another's.
+template <typename F>
+double median_over_rounds(size_t rounds, F f) {
+  std::vector<double> v(rounds);
+  for (size_t i = 0; i < rounds; ++i) v[i] = f(i);
+  std::sort(v.begin(), v.end());
+  return rounds == 0 ? 0 : (v[(rounds - 1) / 2] + v[rounds / 2]) / 2;
+}
 
 // dst[i] += src[i], the ring's reduction loop (restrict-qualified so it vectorises the same way).
 void add_into(float* __restrict dst, const float* __restrict src, size_t n) {
@@ -292,9 +308,10 @@ int run(int argc, char** argv) {
         n, ao.pipeline_depth, size_text(ao.small_threshold_bytes).c_str(), bo.repeat,
         bo.stat.c_str(), bo.min_iters, bo.iters, bo.iter_mib, bo.warmup);
     std::printf(
-        "# algbw = size/time, busbw = algbw*2(n-1)/n (GB/s = 1e9 B/s); vs_mpi = "
-        "MPI_Allreduce time / this time (>1 = faster than MPI); of_p2p = busbw / p2p bw; "
-        "of_p2p+add = (p2p + add time) / this time\n");
+        "# time: best round; algbw = size/time, busbw = algbw*2(n-1)/n (GB/s = 1e9 B/s); "
+        "ratios are medians over rounds of the ratio within a round: vs_mpi = MPI_Allreduce "
+        "time / this time (>1 = faster than MPI); of_p2p = p2p time / this time; of_p2p+add = "
+        "(p2p + add time) / this time\n");
     std::printf("%9s %11s %12s %11s %8s %8s %7s %7s %10s  %s\n", "size", "count", "variant",
                 "time_us", "algbw", "busbw", "vs_mpi", "of_p2p", "of_p2p+add", "check");
   }
@@ -304,38 +321,47 @@ int run(int argc, char** argv) {
     const size_t count = bytes / 4;
     const int iters = static_cast<int>(std::max<double>(
         bo.min_iters, std::min<double>(bo.iters, double(bo.iter_mib << 20) / bytes)));
-    for (auto& v : variants) v.best_s = 1e30;
+    for (auto& v : variants) {
+      v.best_s = 1e30;
+      v.round_s.clear();
+    }
     for (int rep = 0; rep < bo.repeat; ++rep) {
       for (size_t k = 0; k < variants.size(); ++k) {  // rotated each round: no order bias
         Variant& v = variants[(k + rep) % variants.size()];
         if (rep == 0 && bo.warmup > 0)
           time_variant(world, v, data.data(), other.data(), count, chunk, bo.warmup, false);
-        v.best_s = std::min(v.best_s, time_variant(world, v, data.data(), other.data(), count,
-                                                   chunk, iters, median));
+        v.round_s.push_back(
+            time_variant(world, v, data.data(), other.data(), count, chunk, iters, median));
+        v.best_s = std::min(v.best_s, v.round_s.back());
       }
     }
-    double mpi_s = 0, p2p_bw = 0, p2p_s = 0, add_s = 0;
+    const Variant *mpi = nullptr, *p2p = nullptr, *add = nullptr;
     for (auto& v : variants) {
-      if (v.kind == Variant::kMpi) mpi_s = v.best_s;
-      if (v.kind == Variant::kP2p) p2p_bw = bytes / v.best_s / 1e9 * bus, p2p_s = v.best_s;
-      if (v.kind == Variant::kAdd) add_s = v.best_s;
+      if (v.kind == Variant::kMpi) mpi = &v;
+      if (v.kind == Variant::kP2p) p2p = &v;
+      if (v.kind == Variant::kAdd) add = &v;
     }
+    const size_t rounds = static_cast<size_t>(bo.repeat);
     for (auto& v : variants) {
       const std::string check =
           bo.check ? check_variant(world, v, data.data(), other.data(), count) : "-";
       if (!world.root()) continue;
       const double algbw = bytes / v.best_s / 1e9;
       const double busbw = algbw * bus;
-      const std::string vs = mpi_s > 0 && (v.kind == Variant::kOurs || v.kind == Variant::kMpi)
-                                 ? fmt::format("{:.2f}", mpi_s / v.best_s)
-                                 : "-";
       const bool ours = v.kind == Variant::kOurs || v.kind == Variant::kMpi;
-      const std::string of = p2p_bw > 0 && n > 1 && v.kind != Variant::kAdd
-                                 ? fmt::format("{:.2f}", busbw / p2p_bw)
-                                 : "-";
-      const std::string of_add = p2p_s > 0 && add_s > 0 && n > 1 && ours
-                                     ? fmt::format("{:.2f}", (p2p_s + add_s) / v.best_s)
-                                     : "-";
+      auto paired = [&](auto f) {
+        return fmt::format("{:.2f}", median_over_rounds(rounds, f));
+      };
+      const std::string vs =
+          mpi && ours ? paired([&](size_t i) { return mpi->round_s[i] / v.round_s[i]; }) : "-";
+      const std::string of =
+          p2p && n > 1 && v.kind != Variant::kAdd
+              ? paired([&](size_t i) { return p2p->round_s[i] / v.round_s[i]; })
+              : "-";
+      const std::string of_add =
+          p2p && add && n > 1 && ours
+              ? paired([&](size_t i) { return (p2p->round_s[i] + add->round_s[i]) / v.round_s[i]; })
+              : "-";
       std::printf("%9s %11zu %12s %11.1f %8.3f %8.3f %7s %7s %10s  %s\n",
                   size_text(bytes).c_str(), count, v.name.c_str(), v.best_s * 1e6, algbw, busbw,
                   vs.c_str(), of.c_str(), of_add.c_str(), check.c_str());
