@@ -8,20 +8,20 @@ Checks, each against an independent expectation:
   * a rank killed with SIGKILL mid-shard, then a rerun: same shards as a clean run, no
     duplicates or gaps, no temporary files left;
   * a rerun reuses finished shards; h5dump reads every file.
-Usage: prep_e2e_test.py --ds2 BUILD/ds2 [--mpiexec mpiexec] [--mpiflags "..."]
+Usage: prep_e2e_test.py --ds2 BUILD/ds2 [--mpiexec mpiexec] [--mpiflags "..."] [--keep DIR]
 """
-import argparse
 import math
 import os
-import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 import wave
 
 import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from e2e_util import e2e_parser, work_dir  # noqa: E402
 
 RATE = 16000
 
@@ -118,23 +118,23 @@ def shard_contents(out):
 
 
 failures = []
+checks = 0
 
 
 def check(cond, what):
+    global checks
+    checks += 1
     print(("ok   " if cond else "FAIL ") + what)
     if not cond:
         failures.append(what)
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ds2", required=True)
-    ap.add_argument("--mpiexec", default="mpiexec")
-    ap.add_argument("--mpiflags", default="--oversubscribe --allow-run-as-root")
+    ap = e2e_parser(config=False)
+    ap.set_defaults(mpiflags="--oversubscribe --allow-run-as-root")
     args = ap.parse_args()
     run = Runner(args)
-    tmp = tempfile.mkdtemp(prefix="ds2-prep-e2e-")
-    try:
+    with work_dir(args.keep, "ds2-prep-e2e-") as tmp:
         manifest, good, bad = make_corpus(tmp)
         run.prep(1, manifest, f"{tmp}/o1")
         run.prep(3, manifest, f"{tmp}/o3")
@@ -227,10 +227,7 @@ def main():
             check(not left, f"no temporary files after the rerun ({left})")
             c = shard_contents(out)
             check(c == a, f"rerun after kill of rank {victim} equals a clean run")
-    finally:
-        if os.environ.get("DS2_KEEP_TMP") != "1":
-            shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{0 if failures else 1} passed, {len(failures)} failed")
+    print(f"{checks - len(failures)} passed, {len(failures)} failed")
     return 1 if failures else 0
 
 
