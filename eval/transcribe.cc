@@ -233,9 +233,10 @@ std::string Transcriber::transcribe_stream(const std::string& path,
   const std::string final_text = decode_new();
   if (on_partial) on_partial(static_cast<double>(audio.size()) / rate, final_text);
   log()->debug(
-      "{}: streamed {} frames, conv windows {} frames ({:.2f}x)", path, stream.frames_received(),
-      stream.frames_computed(),
-      static_cast<double>(stream.frames_computed()) / std::max(1, stream.frames_received()));
+      "{}: streamed {} frames, conv windows {} frames ({:.2f}x), decoder workspace {:.1f} MiB",
+      path, stream.frames_received(), stream.frames_computed(),
+      static_cast<double>(stream.frames_computed()) / std::max(1, stream.frames_received()),
+      beam ? ws_.bytes() / 1048576.0 : 0.0);
   return final_text;
 }
 
