@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/h5.h"
 #include "core/log.h"
 #include "core/mpi.h"
 #include "ds2/config.h"
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
     std::cerr << "ds2: error: unknown command '" << argv[1] << "' (see ds2 --help)\n";
     return 2;
   }
+  ds2::h5::disable_atexit_cleanup();  // a failed write must end in its error line, not a crash
   int rc = 1;
   try {
     ds2::MpiEnv env(&argc, &argv, cmd->mpi_thread_level);

@@ -1,7 +1,9 @@
 #include "core/fs.h"
 
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -28,7 +30,7 @@ void write_file_atomic(const std::string& path, const std::string& text) {
     DS2_REQUIRE(out, IoError, "{}: cannot open for writing", tmp);
     out << text;
     out.flush();
-    DS2_REQUIRE(out, IoError, "{}: write failed", tmp);
+    DS2_REQUIRE(out, IoError, "{}: write failed{}", tmp, disk_full_note(tmp));
   }
   commit_file(tmp, path);
 }
@@ -47,6 +49,18 @@ void make_dirs(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   DS2_REQUIRE(!ec, IoError, "{}: cannot create directory: {}", path, ec.message());
+}
+
+std::string disk_full_note(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : path.substr(0, std::max<size_t>(1, slash));
+  struct statvfs st;
+  if (statvfs(dir.c_str(), &st) != 0) return "";
+  const double free_b = static_cast<double>(st.f_bavail) * static_cast<double>(st.f_frsize);
+  if (free_b >= 16.0 * (1 << 20)) return "";
+  return fmt::format(" (no space left: {:.0f} KiB free on the file system of {})", free_b / 1024,
+                     dir);
 }
 
 }  // namespace ds2

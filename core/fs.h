@@ -16,5 +16,9 @@ std::string read_file(const std::string& path);
 bool file_exists(const std::string& path);
 // Creates a directory and its parents; throws IoError on failure.
 void make_dirs(const std::string& path);
+// For an error message after a failed write of `path`: " (no space left: N KiB free on the file
+// system of DIR)" when that file system has less than 16 MiB free -- the usual cause, which
+// HDF5's and iostreams' own errors do not name -- else "".
+std::string disk_full_note(const std::string& path);
 
 }  // namespace ds2

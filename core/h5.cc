@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <mutex>
 
+#include "core/fs.h"
+
 namespace ds2::h5 {
+
+void disable_atexit_cleanup() { H5dont_atexit(); }
 
 void quiet_errors() {
   // In a thread-safe HDF5 build the error-printing setting is per thread: set it once on each.
@@ -76,7 +80,8 @@ void File::write_attr_vec(const std::string& name, const std::vector<T>& v, cons
   Handle space(v.size() == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr), H5Sclose);
   Handle a(H5Acreate2(o, name.c_str(), native_type<T>(), space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
   DS2_REQUIRE(a.valid(), IoError, "{}: cannot create attribute '{}'", path_, name);
-  DS2_H5(H5Awrite(a, native_type<T>(), v.data()), "{}: cannot write attribute '{}'", path_, name);
+  DS2_H5(H5Awrite(a, native_type<T>(), v.data()), "{}: cannot write attribute '{}'{}", path_, name,
+         disk_full_note(path_));
 }
 
 namespace {
@@ -96,7 +101,8 @@ void File::write_attr_str(const std::string& name, const std::string& value, con
   Handle a(H5Acreate2(o, name.c_str(), t, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
   DS2_REQUIRE(a.valid(), IoError, "{}: cannot create attribute '{}'", path_, name);
   const char* p = value.c_str();
-  DS2_H5(H5Awrite(a, t, &p), "{}: cannot write attribute '{}'", path_, name);
+  DS2_H5(H5Awrite(a, t, &p), "{}: cannot write attribute '{}'{}", path_, name,
+         disk_full_note(path_));
 }
 
 bool File::has_attr(const std::string& name, const std::string& obj) const {
@@ -174,7 +180,7 @@ void File::write(const std::string& name, const std::vector<T>& v, std::vector<h
   DS2_REQUIRE(ds.valid(), IoError, "{}: cannot create dataset '{}'", path_, name);
   if (!v.empty())
     DS2_H5(H5Dwrite(ds, native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()),
-           "{}: dataset '{}': write failed", path_, name);
+           "{}: dataset '{}': write failed{}", path_, name, disk_full_note(path_));
 }
 
 void File::write_strings(const std::string& name, const std::vector<std::string>& v) {
@@ -187,7 +193,7 @@ void File::write_strings(const std::string& name, const std::vector<std::string>
   for (size_t i = 0; i < v.size(); ++i) ptrs[i] = v[i].c_str();
   if (!v.empty())
     DS2_H5(H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()),
-           "{}: dataset '{}': write failed", path_, name);
+           "{}: dataset '{}': write failed{}", path_, name, disk_full_note(path_));
 }
 
 std::vector<hsize_t> File::dims(const std::string& name) const {
@@ -309,7 +315,8 @@ void Appender<T>::write_rows(const T* rows, hsize_t nrows) {
   H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
   Handle mem(H5Screate_simple(nd, count, nullptr), H5Sclose);
   DS2_H5(H5Dwrite(ds_, native_type<T>(), mem, space, H5P_DEFAULT, rows),
-         "{}: dataset '{}': write failed", f_->path(), name_);
+         "{}: dataset '{}': write failed{}", f_->path(), name_,
+         disk_full_note(f_->path()));
   written_ += nrows;
 }
 

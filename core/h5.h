@@ -16,6 +16,14 @@
 
 namespace ds2::h5 {
 
+// Call once at program start, before any other HDF5 call: HDF5 then does not install its library
+// shutdown as an atexit() handler. After a write that failed for lack of space (ENOSPC), HDF5
+// cannot close the file (H5Fclose fails and the file stays open inside the library), and that
+// shutdown later crashes closing it (SIGSEGV in H5F__close_cb): a clean one-line error would end
+// in a segfault and exit status 139. ds2 closes every HDF5 object it opens (the handles below),
+// so that shutdown has nothing to do. The OS reclaims the rest at exit.
+void disable_atexit_cleanup();
+
 // Owns one hid_t and closes it with the matching H5*close.
 class Handle {
  public:

@@ -109,7 +109,8 @@ void ShardWriter::commit() {
   file_->write_attr_vec<double>("stats_sumsq", sumsq_);
   labels_.reset();
   features_.reset();
-  DS2_REQUIRE(H5Fflush(file_->id(), H5F_SCOPE_GLOBAL) >= 0, IoError, "{}: flush failed", tmp_);
+  DS2_REQUIRE(H5Fflush(file_->id(), H5F_SCOPE_GLOBAL) >= 0, IoError, "{}: flush failed{}", tmp_,
+              disk_full_note(tmp_));
   file_.reset();
   commit_file(tmp_, path_);
   committed_ = true;
