@@ -377,36 +377,63 @@ void PrefixBeamSearch::advance(const float* log_probs, int t, int stride) {
   frames_ += t;
 }
 
-std::vector<Hypothesis> PrefixBeamSearch::result() {
+Hypothesis PrefixBeamSearch::score(size_t b) {
   // Final scores: the unfinished last word and </s>. cache_space only fills per-node caches
   // (the same values a later frame would compute), so the search can go on afterwards.
   Impl& w = ws_->impl();
   Search s{w, alphabet_, lm_, o_, c_, space_, alphabet_.blank()};
+  const int32_t n = w.beam[b];
+  Hypothesis h;
+  h.log_p_ctc = log_add(w.beam_pb[b], w.beam_pnb[b]);
+  if (lm_) {
+    s.cache_space(n);  // scores the last word if it is unfinished
+    const Impl::Node& nd = w.nodes[n];
+    h.words = nd.space_words;
+    h.log_p_lm = nd.space_lm_logp;
+    if (o_.lm_eos && lm_->eos_id() != LanguageModel::kNoWord)
+      h.log_p_lm += lm_->log_prob(&w.ctx[static_cast<size_t>(nd.space_state) * w.width],
+                                  w.ctx_len[nd.space_state], lm_->eos_id());
+    h.score = h.log_p_ctc + o_.alpha * h.log_p_lm + o_.beta * h.words;
+  } else {
+    h.score = h.log_p_ctc;
+  }
+  return h;
+}
+
+std::vector<int32_t> PrefixBeamSearch::labels_of(int32_t node) const {
+  const Impl& w = ws_->impl();
+  std::vector<int32_t> labels;
+  for (int32_t m = node; m > 0; m = w.nodes[m].parent) labels.push_back(w.nodes[m].label);
+  std::reverse(labels.begin(), labels.end());
+  return labels;
+}
+
+std::vector<Hypothesis> PrefixBeamSearch::result() {
+  const Impl& w = ws_->impl();
   std::vector<Hypothesis> out;
   out.reserve(w.beam.size());
   for (size_t b = 0; b < w.beam.size(); ++b) {
-    const int32_t n = w.beam[b];
-    Hypothesis h;
-    h.log_p_ctc = log_add(w.beam_pb[b], w.beam_pnb[b]);
-    if (lm_) {
-      s.cache_space(n);  // scores the last word if it is unfinished
-      const Impl::Node& nd = w.nodes[n];
-      h.words = nd.space_words;
-      h.log_p_lm = nd.space_lm_logp;
-      if (o_.lm_eos && lm_->eos_id() != LanguageModel::kNoWord)
-        h.log_p_lm += lm_->log_prob(&w.ctx[static_cast<size_t>(nd.space_state) * w.width],
-                                    w.ctx_len[nd.space_state], lm_->eos_id());
-      h.score = h.log_p_ctc + o_.alpha * h.log_p_lm + o_.beta * h.words;
-    } else {
-      h.score = h.log_p_ctc;
-    }
-    for (int32_t m = n; m > 0; m = w.nodes[m].parent) h.labels.push_back(w.nodes[m].label);
-    std::reverse(h.labels.begin(), h.labels.end());
-    out.push_back(std::move(h));
+    out.push_back(score(b));
+    out.back().labels = labels_of(w.beam[b]);
   }
   std::stable_sort(out.begin(), out.end(),
                    [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
   return out;
+}
+
+Hypothesis PrefixBeamSearch::best() {
+  const Impl& w = ws_->impl();
+  Hypothesis top;
+  size_t top_b = 0;
+  for (size_t b = 0; b < w.beam.size(); ++b) {
+    Hypothesis h = score(b);
+    if (b == 0 || h.score > top.score) {  // the first of equal scores, as the stable sort keeps
+      top = h;
+      top_b = b;
+    }
+  }
+  if (!w.beam.empty()) top.labels = labels_of(w.beam[top_b]);
+  return top;
 }
 
 std::vector<Hypothesis> prefix_beam_search(const float* log_probs, int t, int c, int stride,

@@ -110,9 +110,16 @@ class PrefixBeamSearch {
 
   void advance(const float* log_probs, int t, int stride);
   std::vector<Hypothesis> result();
+  // result().front() without building the other hypotheses' labels: O(beam + its length), for
+  // a partial result after every piece of a long stream.
+  Hypothesis best();
   int frames() const { return frames_; }
 
  private:
+  // Scores beam entry b as at the end of an utterance; labels left empty.
+  Hypothesis score(size_t b);
+  std::vector<int32_t> labels_of(int32_t node) const;
+
   const pipeline::Alphabet& alphabet_;
   const LanguageModel* lm_;
   BeamOptions o_;

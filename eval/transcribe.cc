@@ -207,9 +207,7 @@ std::string Transcriber::transcribe_stream(const std::string& path,
         greedy.advance(logp_.data(), t, c, c);
       decoded += t;
     }
-    if (!beam) return text(greedy.labels());
-    const auto hyps = beam->result();
-    return hyps.empty() ? std::string() : text(hyps.front().labels);
+    return text(beam ? beam->best().labels : greedy.labels());
   };
   std::vector<float> feats;
   int64_t done = 0;  // feature frames computed

@@ -371,6 +371,9 @@ TEST(PrefixBeamSearch, PiecesGiveTheWholeSearchAndEachPartialIsThePrefixSearch) 
         done += n;
         ASSERT_EQ(s.frames(), done);
         const auto partial = s.result();  // the search goes on after this
+        const Hypothesis top = s.best();
+        EXPECT_EQ(top.labels, partial.front().labels) << what << " best() at " << done;
+        EXPECT_EQ(top.score, partial.front().score) << what << " best() at " << done;
         if (done > 0 && done % 4 == 1) {
           expect_same(partial, prefix_beam_search(x.data(), done, c, c, a, model, o),
                       what + " after " + std::to_string(done));
