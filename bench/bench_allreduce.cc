@@ -84,7 +84,7 @@ struct BenchOptions {
         ("iter-mib", po::value(&iter_mib)->default_value(iter_mib),
          "MiB per measurement: iterations = this / size, clamped to [min-iters, iters]")
         ("warmup,w", po::value(&warmup)->default_value(warmup), "warm-up iterations")
-        ("repeat,r", po::value(&repeat)->default_value(repeat), "rounds; the best is reported")
+        ("repeat,r", po::value(&repeat)->default_value(repeat), "rounds (>= 1): the best time is reported, and the median of the ratios within rounds")
         ("stat", po::value(&stat)->default_value(stat),
          "per measurement: mean over the iterations (nccl-tests), or median (robust to other "
          "processes taking the CPU for whole time slices, as on a loaded or oversubscribed box)")
@@ -141,8 +141,8 @@ struct Variant {
   std::string name;
   enum Kind { kMpi, kP2p, kP2pClean, kAdd, kOurs } kind;
   std::unique_ptr<ds2::train::Allreducer> ar;
-  double best_s = 0;              // per iteration, this size: the best round
-  std::vector<double> round_s{};  // per iteration, this size: each round
+  std::vector<double> round_s{};  // seconds per iteration at this size, one per round
+  double best_s() const { return *std::min_element(round_s.begin(), round_s.end()); }
 };
 
 // Median over rounds of f(round): the ratios between variants are taken round by round, each
@@ -153,7 +153,7 @@ double median_over_rounds(size_t rounds, F f) {
   std::vector<double> v(rounds);
   for (size_t i = 0; i < rounds; ++i) v[i] = f(i);
   std::sort(v.begin(), v.end());
-  return rounds == 0 ? 0 : (v[(rounds - 1) / 2] + v[rounds / 2]) / 2;
+  return (v[(rounds - 1) / 2] + v[rounds / 2]) / 2;
 }
 
 // dst[i] += src[i], the ring's reduction loop (restrict-qualified so it vectorises the same way).
@@ -263,6 +263,7 @@ int run(int argc, char** argv) {
   DS2_REQUIRE(b >= 4 && e >= b && bo.factor > 1, ConfigError,
               "need 4 <= --begin <= --end and --factor > 1");
   DS2_REQUIRE(e / 4 <= size_t(INT32_MAX), ConfigError, "--end too large for one MPI call");
+  DS2_REQUIRE(bo.repeat >= 1, ConfigError, "--repeat must be >= 1 (got {})", bo.repeat);
   DS2_REQUIRE(bo.stat == "mean" || bo.stat == "median", ConfigError,
               "option '--stat': '{}' is not mean or median", bo.stat);
   const bool median = bo.stat == "median";
@@ -321,10 +322,7 @@ int run(int argc, char** argv) {
     const size_t count = bytes / 4;
     const int iters = static_cast<int>(std::max<double>(
         bo.min_iters, std::min<double>(bo.iters, double(bo.iter_mib << 20) / bytes)));
-    for (auto& v : variants) {
-      v.best_s = 1e30;
-      v.round_s.clear();
-    }
+    for (auto& v : variants) v.round_s.clear();
     for (int rep = 0; rep < bo.repeat; ++rep) {
       for (size_t k = 0; k < variants.size(); ++k) {  // rotated each round: no order bias
         Variant& v = variants[(k + rep) % variants.size()];
@@ -332,7 +330,6 @@ int run(int argc, char** argv) {
           time_variant(world, v, data.data(), other.data(), count, chunk, bo.warmup, false);
         v.round_s.push_back(
             time_variant(world, v, data.data(), other.data(), count, chunk, iters, median));
-        v.best_s = std::min(v.best_s, v.round_s.back());
       }
     }
     const Variant *mpi = nullptr, *p2p = nullptr, *add = nullptr;
@@ -346,7 +343,7 @@ int run(int argc, char** argv) {
       const std::string check =
           bo.check ? check_variant(world, v, data.data(), other.data(), count) : "-";
       if (!world.root()) continue;
-      const double algbw = bytes / v.best_s / 1e9;
+      const double algbw = bytes / v.best_s() / 1e9;
       const double busbw = algbw * bus;
       const bool ours = v.kind == Variant::kOurs || v.kind == Variant::kMpi;
       auto paired = [&](auto f) {
@@ -363,10 +360,10 @@ int run(int argc, char** argv) {
               ? paired([&](size_t i) { return (p2p->round_s[i] + add->round_s[i]) / v.round_s[i]; })
               : "-";
       std::printf("%9s %11zu %12s %11.1f %8.3f %8.3f %7s %7s %10s  %s\n",
-                  size_text(bytes).c_str(), count, v.name.c_str(), v.best_s * 1e6, algbw, busbw,
+                  size_text(bytes).c_str(), count, v.name.c_str(), v.best_s() * 1e6, algbw, busbw,
                   vs.c_str(), of.c_str(), of_add.c_str(), check.c_str());
       if (csv) {
-        csv << n << ',' << bytes << ',' << count << ',' << v.name << ',' << v.best_s * 1e6 << ','
+        csv << n << ',' << bytes << ',' << count << ',' << v.name << ',' << v.best_s() * 1e6 << ','
             << algbw << ',' << busbw << ',' << vs << ',' << of << ',' << of_add << ',' << check
             << '\n';
       }

@@ -210,13 +210,6 @@ struct AmResult {
   size_t params = 0;
 };
 
-// The product of the conv layers' time strides: input frames per output frame.
-int time_stride(const model::ModelConfig& cfg) {
-  int stride = 1;
-  for (const auto& cl : cfg.conv_layers()) stride *= cl.st;
-  return stride;
-}
-
 AmResult bench_acoustic(const std::string& config, int batch, int frames, int threads, int iters) {
   model::ModelConfig cfg = model::ModelConfig::from_ini_file(config);
   cfg.device = "cpu";
@@ -224,8 +217,8 @@ AmResult bench_acoustic(const std::string& config, int batch, int frames, int th
   AmResult r;
   r.ran = true;
   r.batch = batch;
-  // Input frames whose output has `frames` frames: the product of the conv time strides.
-  r.t_in = frames * time_stride(cfg);
+  // Input frames whose output has `frames` frames.
+  r.t_in = frames * cfg.time_stride();
   r.t_out = cfg.out_length(r.t_in);
   r.audio_s = batch * r.t_in * 0.010;
   // Dominant GEMM: the conv layer with the most FLOPs at conv.cc's chunk shape (bench_model).
@@ -284,7 +277,7 @@ StreamResult bench_stream(const std::string& config, int utts, int frames, int c
   cfg.num_threads = 1;
   StreamResult r;
   r.ran = true;
-  r.t_in = frames * time_stride(cfg);
+  r.t_in = frames * cfg.time_stride();
   model::Network net(cfg, /*with_grads=*/false);
   eval::StreamingForward stream(net);
   std::mt19937 rng(10);
@@ -400,7 +393,7 @@ int main(int argc, char** argv) {
   for (int u = 0; u < utts; ++u) data.push_back(make_utt(alphabet, vocab, frames, rng));
   // Audio per output frame: 10 ms hop x the acoustic model's time stride.
   const double audio_s =
-      utts * frames * 0.010 * time_stride(model::ModelConfig::from_ini_file(am_config));
+      utts * frames * 0.010 * model::ModelConfig::from_ini_file(am_config).time_stride();
 
   // Beam 1 without LM is greedy only where each frame's best symbol holds most of the mass
   // (prefix merging can prefer another labelling elsewhere), so this is counted, not asserted.

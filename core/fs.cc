@@ -1,9 +1,7 @@
 #include "core/fs.h"
 
-#include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -52,15 +50,13 @@ void make_dirs(const std::string& path) {
 }
 
 std::string disk_full_note(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : path.substr(0, std::max<size_t>(1, slash));
-  struct statvfs st;
-  if (statvfs(dir.c_str(), &st) != 0) return "";
-  const double free_b = static_cast<double>(st.f_bavail) * static_cast<double>(st.f_frsize);
-  if (free_b >= 16.0 * (1 << 20)) return "";
-  return fmt::format(" (no space left: {:.0f} KiB free on the file system of {})", free_b / 1024,
-                     dir);
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  std::error_code ec;
+  const std::filesystem::space_info sp = std::filesystem::space(dir, ec);
+  if (ec || sp.available >= (std::uintmax_t(16) << 20)) return "";
+  return fmt::format(" (no space left: {} KiB free on the file system of {})", sp.available / 1024,
+                     dir.string());
 }
 
 }  // namespace ds2

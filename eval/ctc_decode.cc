@@ -343,12 +343,16 @@ struct Search {
 PrefixBeamSearch::PrefixBeamSearch(int c, const pipeline::Alphabet& alphabet,
                                    const LanguageModel* lm, const BeamOptions& options,
                                    BeamWorkspace* ws)
-    : alphabet_(alphabet), lm_(lm), o_(options), ws_(ws), c_(c) {
+    : alphabet_(alphabet),
+      lm_(lm),
+      o_(options),
+      own_(ws ? nullptr : std::make_unique<BeamWorkspace>()),
+      ws_(ws ? ws : own_.get()),
+      c_(c) {
   DS2_REQUIRE(o_.beam >= 1, ConfigError, "--beam must be >= 1 (got {})", o_.beam);
   DS2_REQUIRE(o_.top_k >= 1, ConfigError, "--top-k must be >= 1 (got {})", o_.top_k);
   DS2_REQUIRE(c == alphabet.size(), ConfigError,
               "decoder: {} scores per frame but the alphabet has {} symbols", c, alphabet.size());
-  if (!ws_) ws_ = own_ = new BeamWorkspace;
   for (int k = 1; k < alphabet.size(); ++k)
     if (alphabet.symbol(k) == " ") space_ = k;
 
@@ -368,8 +372,6 @@ PrefixBeamSearch::PrefixBeamSearch(int c, const pipeline::Alphabet& alphabet,
   w.beam_pb.assign(1, 0.0);
   w.beam_pnb.assign(1, kNegInf);
 }
-
-PrefixBeamSearch::~PrefixBeamSearch() { delete own_; }
 
 void PrefixBeamSearch::advance(const float* log_probs, int t, int stride) {
   Search s{ws_->impl(), alphabet_, lm_, o_, c_, space_, alphabet_.blank()};

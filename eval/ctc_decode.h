@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -104,7 +105,6 @@ class PrefixBeamSearch {
  public:
   PrefixBeamSearch(int c, const pipeline::Alphabet& alphabet, const LanguageModel* lm,
                    const BeamOptions& options, BeamWorkspace* ws = nullptr);
-  ~PrefixBeamSearch();
   PrefixBeamSearch(const PrefixBeamSearch&) = delete;
   PrefixBeamSearch& operator=(const PrefixBeamSearch&) = delete;
 
@@ -123,8 +123,8 @@ class PrefixBeamSearch {
   const pipeline::Alphabet& alphabet_;
   const LanguageModel* lm_;
   BeamOptions o_;
+  std::unique_ptr<BeamWorkspace> own_;  // when the caller passed no workspace
   BeamWorkspace* ws_;
-  BeamWorkspace* own_ = nullptr;
   int c_, space_ = -1, frames_ = 0;
 };
 

@@ -188,26 +188,13 @@ std::string Transcriber::transcribe_stream(const std::string& path,
   const size_t f = static_cast<size_t>(featurizer_->n_bins());
   const int64_t chunk = std::max<int64_t>(1, std::llround(o_.chunk_ms * rate / 1000.0));
   StreamingForward stream(*net_);
+  Decoder decoder(*this);
   const int c = net_->config().alphabet_size;
-  GreedyStream greedy(alphabet_->blank());
-  std::unique_ptr<PrefixBeamSearch> beam;
-  if (o_.decoder != "greedy")
-    beam = std::make_unique<PrefixBeamSearch>(c, *alphabet_, lm_.get(), o_.beam, &ws_);
-  int decoded = 0;  // output frames fed to the decoder
   // Advances the decoder over the output frames made final since the last call; its text.
   auto decode_new = [&]() {
-    const int t = stream.frames_final() - decoded;
-    if (t > 0) {
-      logp_.resize(static_cast<size_t>(t) * c);
-      log_softmax_rows(stream.activations().data() + static_cast<size_t>(decoded) * c, t, c, c,
-                       logp_.data());
-      if (beam)
-        beam->advance(logp_.data(), t, c);
-      else
-        greedy.advance(logp_.data(), t, c, c);
-      decoded += t;
-    }
-    return text(beam ? beam->best().labels : greedy.labels());
+    const int t = stream.frames_final() - decoder.frames;
+    decoder.advance(stream.activations().data() + static_cast<size_t>(decoder.frames) * c, t);
+    return text(decoder.labels());
   };
   std::vector<float> feats;
   int64_t done = 0;  // feature frames computed
@@ -234,25 +221,39 @@ std::string Transcriber::transcribe_stream(const std::string& path,
       "{}: streamed {} frames, conv windows {} frames ({:.2f}x), decoder workspace {:.1f} MiB",
       path, stream.frames_received(), stream.frames_computed(),
       static_cast<double>(stream.frames_computed()) / std::max(1, stream.frames_received()),
-      beam ? ws_.bytes() / 1048576.0 : 0.0);
+      o_.decoder == "greedy" ? 0.0 : ws_.bytes() / 1048576.0);
   return final_text;
 }
 
-std::string Transcriber::decode(const float* act, int t) {
-  const int c = net_->config().alphabet_size;
+Transcriber::Decoder::Decoder(Transcriber& tr)
+    : tr_(tr), c_(tr.net_->config().alphabet_size), greedy_(tr.alphabet_->blank()) {
+  if (tr.o_.decoder != "greedy")
+    beam_ = std::make_unique<PrefixBeamSearch>(c_, *tr.alphabet_, tr.lm_.get(), tr.o_.beam,
+                                               &tr.ws_);
+}
+
+void Transcriber::Decoder::advance(const float* act, int t) {
+  if (t <= 0) return;
   // Both decoders read the log-softmax, as ds2 eval / sweep do (greedy's argmax is the
   // activations' except for ties that the rounding of the softmax creates).
-  logp_.resize(static_cast<size_t>(std::max(t, 1)) * c);
-  log_softmax_rows(act, t, c, c, logp_.data());
-  std::vector<int32_t> labels;
-  if (o_.decoder == "greedy") {
-    labels = greedy_decode(logp_.data(), t, c, c, alphabet_->blank());
-  } else {
-    const auto beam =
-        prefix_beam_search(logp_.data(), t, c, c, *alphabet_, lm_.get(), o_.beam, &ws_);
-    if (!beam.empty()) labels = beam.front().labels;
-  }
-  return text(labels);
+  std::vector<float>& logp = tr_.logp_;
+  logp.resize(static_cast<size_t>(t) * c_);
+  log_softmax_rows(act, t, c_, c_, logp.data());
+  if (beam_)
+    beam_->advance(logp.data(), t, c_);
+  else
+    greedy_.advance(logp.data(), t, c_, c_);
+  frames += t;
+}
+
+std::vector<int32_t> Transcriber::Decoder::labels() {
+  return beam_ ? beam_->best().labels : greedy_.labels();
+}
+
+std::string Transcriber::decode(const float* act, int t) {
+  Decoder d(*this);
+  d.advance(act, t);
+  return text(d.labels());
 }
 
 std::string Transcriber::text(const std::vector<int32_t>& labels) const {

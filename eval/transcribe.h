@@ -103,6 +103,22 @@ class Transcriber {
   // Decoded mono samples at the feature rate; IoError / FormatError naming the file.
   std::vector<float> samples(const std::string& path);
 
+  // Greedy or beam as configured, over activations that arrive in pieces (one piece: a whole
+  // file); the beam search lives in ws_. One at a time per Transcriber.
+  class Decoder {
+   public:
+    explicit Decoder(Transcriber& tr);
+    void advance(const float* act, int t);  // the next t output frames, (t, C) row-major
+    std::vector<int32_t> labels();          // the best labelling so far
+    int frames = 0;                         // output frames advanced over
+
+   private:
+    Transcriber& tr_;
+    int c_;
+    GreedyStream greedy_;
+    std::unique_ptr<PrefixBeamSearch> beam_;
+  };
+
   TranscribeOptions o_;
   std::unique_ptr<model::Network> net_;
   std::unique_ptr<pipeline::Featurizer> featurizer_;

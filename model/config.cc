@@ -176,6 +176,12 @@ int ModelConfig::out_length(int t) const {
   return t;
 }
 
+int ModelConfig::time_stride() const {
+  int stride = 1;
+  for (const auto& c : conv_layers()) stride *= c.st;
+  return stride;
+}
+
 int ModelConfig::rnn_input() const {
   int f = n_bins, ch = 1;
   for (const auto& c : conv_layers()) {

@@ -70,6 +70,8 @@ struct ModelConfig {
   std::vector<ConvLayerSpec> conv_layers() const;
   // Valid output frames for an utterance of t input frames (conv time strides; see conv.h).
   int out_length(int t) const;
+  // Input frames per output frame: the product of the conv layers' time strides.
+  int time_stride() const;
   // Feature width entering the first recurrent layer (channels x frequency bins after convs).
   int rnn_input() const;
   // Architecture fields as (key, value text) in a fixed order: what a checkpoint must match.

@@ -16,6 +16,7 @@ Needs root (it mounts a tmpfs); exits 77 (ctest: skipped) where mounting is not 
 Usage: disk_full_e2e_test.py --ds2 BUILD/ds2 --config share/configs/ds2-tiny.ini
        [--mpiexec mpiexec] [--mpiflags "..."] [--keep DIR]
 """
+import contextlib
 import os
 import re
 import subprocess
@@ -25,7 +26,7 @@ import time
 import h5py
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from e2e_util import ENV, e2e_parser, run_cmd, work_dir  # noqa: E402
+from e2e_util import e2e_parser, run_cmd, work_dir  # noqa: E402
 from tone_corpus import make_corpus  # noqa: E402
 
 SKIP = 77
@@ -43,8 +44,23 @@ def umount(path):
         subprocess.run(["umount", "-l", path], capture_output=True)
 
 
-def train_args(ds2, tmp, out, epochs=6):
-    return [ds2, "train", "--data", f"{tmp}/data", "--config", ARGS.config, "--out", out,
+@contextlib.contextmanager
+def tmpfs(path, kib):
+    """A tmpfs of `kib` KiB mounted at `path` for the block, unmounted after."""
+    ok, why = mount_tmpfs(path, kib)
+    assert ok, f"mount {path}: {why}"
+    try:
+        yield path
+    finally:
+        umount(path)
+
+
+def grow(path, kib):
+    subprocess.run(["mount", "-o", f"remount,size={kib}k", path], check=True)
+
+
+def train_args(args, tmp, out, epochs=6):
+    return [args.ds2, "train", "--data", f"{tmp}/data", "--config", args.config, "--out", out,
             "--epochs", str(epochs), "--batch-size", "4", "--checkpoint-every", "2", "--keep", "2",
             "--model.num_threads", "1"]
 
@@ -75,9 +91,7 @@ def check_full(label, p, run_dir):
 
 
 def check_prep(prep, d):
-    ok, why = mount_tmpfs(d, 96)  # the shards of the 16 utterances need ~400 KiB
-    assert ok, f"mount: {why}"
-    try:
+    with tmpfs(d, 96):  # the shards of the 16 utterances need ~400 KiB
         out = f"{d}/data"
         p = run_cmd(prep + [out], "prep, full disk", expect_rc=1)
         errors = [l for l in p.stderr.splitlines() if l.startswith("ds2: error:")]
@@ -86,18 +100,14 @@ def check_prep(prep, d):
         left = [n for n in os.listdir(out) if ".tmp." in n]
         assert not left, f"prep: temporary files left: {left}"
         print(f"ok   prep: status 1, one error line, no temporary file: {errors[0]}")
-        subprocess.run(["mount", "-o", "remount,size=8192k", d], check=True)
+        grow(d, 8192)
         run_cmd(prep + [out], "prep, rerun")
         assert os.path.exists(f"{out}/index.h5"), "prep: rerun wrote no index.h5"
         print("ok   prep: the rerun after the file system was grown finished the job")
-    finally:
-        umount(d)
 
 
 def main():
-    global ARGS
-    ap = e2e_parser()
-    ARGS = args = ap.parse_args()
+    args = e2e_parser().parse_args()
     t0 = time.time()
     with work_dir(args.keep, "ds2-disk-full-e2e-") as tmp:
         mnt = f"{tmp}/mnt"
@@ -112,7 +122,7 @@ def main():
                 "-v", "0", "--out"]
         run_cmd(prep + [f"{tmp}/data"], "ds2 prep")
         check_prep(prep, f"{mnt}-prep")
-        run_cmd(train_args(args.ds2, tmp, f"{tmp}/probe", epochs=1), "probe")
+        run_cmd(train_args(args, tmp, f"{tmp}/probe", epochs=1), "probe")
         size = os.path.getsize(f"{tmp}/probe/ckpt-last.h5")
         # Two checkpoints and the small files fit; a third checkpoint does not.
         kib = (2 * size + 3 * size // 4) // 1024
@@ -120,25 +130,19 @@ def main():
 
         for label, np_ in (("np=1", 1), ("np=2 (mpirun)", 2)):
             d = f"{mnt}-{np_}"
-            ok, why = mount_tmpfs(d, kib)
-            assert ok, f"mount: {why}"
-            try:
+            with tmpfs(d, kib):
                 run_dir = f"{d}/run"
-                cmd = train_args(args.ds2, tmp, run_dir)
+                cmd = train_args(args, tmp, run_dir)
                 if np_ > 1:
                     cmd = [args.mpiexec, "-np", str(np_)] + args.mpiflags.split() + cmd
-                t = time.time()
-                p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=120)
-                print(f"[{time.time() - t:5.1f} s] {label} full disk rc={p.returncode}")
+                p = run_cmd(cmd, f"{label} full disk", expect_rc=None)
                 step = check_full(label, p, run_dir)
-                subprocess.run(["mount", "-o", f"remount,size={8 * kib}k", d], check=True)
-                r = run_cmd((cmd + ["--resume"]), f"{label} resume")
+                grow(d, 8 * kib)
+                r = run_cmd(cmd + ["--resume"], f"{label} resume")
                 out = r.stdout + r.stderr
                 assert f"(after step {step})" in out, f"{label}: did not resume after step {step}"
                 assert "6 epochs complete" in out, f"{label}: the resumed run did not finish"
                 print(f"ok   {label}: resumed after step {step} and finished the 6 epochs")
-            finally:
-                umount(d)
         print(f"all disk-full e2e checks passed in {time.time() - t0:.1f} s")
         return 0
 
