@@ -163,8 +163,8 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
     else
       acc.push_back({&e, text});
   }
-  DS2_LOG_ROOT("prep", info, "{}: {} rows ({}), {} with usable transcripts", o.manifest, m.rows,
-               m.format, acc.size());
+  DS2_LOG_ROOT("prep", info, "{}: {} rows ({}; utterance ids: {}), {} with usable transcripts",
+               o.manifest, m.rows, m.format, m.id_rule, acc.size());
 
   // Stage 2: durations.
   std::vector<double> dur;

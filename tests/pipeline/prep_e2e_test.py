@@ -3,6 +3,9 @@
 
 Checks, each against an independent expectation:
   * every bad-input case ends in rejects.tsv with its reason, and accepted + rejected = rows;
+  * utterance ids are file stems (a non-ASCII name, an absolute path) or the explicit id column;
+    a name with a space or parentheses, an invalid explicit id and two rows given one id are
+    rejected with their reasons;
   * np=1 and np=3 give byte-identical shard contents and index (rank count does not matter);
   * frame counts follow 1 + (n - 320) // 160 and labels decode back to the transcript;
   * a rank killed with SIGKILL mid-shard, then a rerun: same shards as a clean run, no
@@ -52,7 +55,7 @@ def make_corpus(d):
         write_wav(f"{d}/wav/g{i:02d}.wav", tone(dur, 200 + 40 * i, i))
         text = " ".join(words[(i + k) % len(words)] for k in range(1 + i % 4))
         rows.append(f"wav/g{i:02d}.wav\t{'' if i % 3 == 0 else f'{dur:.3f}'}\t{text.title()}.")
-        good.append(f"wav-g{i:02d}")
+        good.append(f"g{i:02d}")  # stems are unique: ids are stems
     # Other formats of good audio: flac, 44.1 kHz stereo, raw PCM.
     write_wav(f"{d}/src.wav", tone(1.2, 330, 99))
     subprocess.run(["sox", f"{d}/src.wav", f"{d}/wav/f.flac"], check=True)
@@ -60,7 +63,14 @@ def make_corpus(d):
     pcm = (tone(0.9, 500, 7) * 32767).astype("<i2")
     open(f"{d}/wav/r.raw", "wb").write(pcm.tobytes())
     rows += ["wav/f.flac\t\tflac file", "wav/st.wav\t\tstereo forty four k", "wav/r.raw\t\traw pcm"]
-    good += ["wav-f", "wav-st", "wav-r"]
+    good += ["f", "st", "r"]
+    # Ids: a non-ASCII file name, an explicit id column, an absolute path.
+    write_wav(f"{d}/wav/\u00fcn\u00ef.wav", tone(0.8, 280, 21))
+    write_wav(f"{d}/wav/e1.wav", tone(0.7, 290, 22))
+    write_wav(f"{d}/abs1.wav", tone(0.6, 300, 23))
+    rows += ["wav/\u00fcn\u00ef.wav\t\tnon ascii name", "wav/e1.wav\t\texplicit id\tspk9-e1",
+             f"{os.path.abspath(d)}/abs1.wav\t\tabsolute path"]
+    good += ["\u00fcn\u00ef", "spk9-e1", "abs1"]
     # Bad inputs, one per case (line numbers are 1-based rows of the manifest).
     open(f"{d}/wav/text.wav", "w").write("this is not audio\n" * 20)
     write_wav(f"{d}/wav/empty.wav", np.zeros(0))
@@ -78,7 +88,17 @@ def make_corpus(d):
         ("wav/ok3.wav\tabc\tbad duration", "field 'duration'"),
         ("wav/ok4.wav\t1.0\t!!!", "field 'transcript': empty"),
         ("wav/g00.wav\t\tduplicate row", "duplicate utterance id"),
+        ("wav/with space.wav\t\tspace in the name", "utterance id 'with space' holds a space"),
+        ("wav/take(2).wav\t\tparentheses", "utterance id 'take(2)' holds '('"),
+        ("wav/ok0.wav\t\tbad explicit id\tno good", "utterance id 'no good' holds a space"),
+        # Two files given the same id: both rejected, each naming the other (explicit ids, so the
+        # derived ids above stay stems: a repeated stem would make every derived id a path).
+        ("wav/dup.wav\t\tsame id\tdupid", "utterance id 'dupid' collides with line"),
+        ("wav/dup.flac\t\tsame id\tdupid", "utterance id 'dupid' collides with line"),
     ]
+    for name in ("with space", "take(2)", "dup"):
+        write_wav(f"{d}/wav/{name}.wav", tone(0.5, 310, 24))
+    subprocess.run(["sox", f"{d}/wav/dup.wav", f"{d}/wav/dup.flac"], check=True)
     lines = [r.encode() for r in rows]
     for row, reason in cases:
         lines.append(row if isinstance(row, bytes) else row.encode())
@@ -142,7 +162,7 @@ def main():
         # Accounting and rejects.
         rej = open(f"{tmp}/o1/rejects.tsv").read().splitlines()[1:]
         rej = {int(l.split("\t")[0]): l.split("\t", 2)[2] for l in rej}
-        n_rows = 17 + len(bad)
+        n_rows = len(good) + len(bad)
         with h5py.File(f"{tmp}/o1/index.h5", "r") as f:
             ids = [x.decode() for x in f["utt_id"][()]]
             check(f.attrs["n_rows"] == n_rows, f"index n_rows = {n_rows}")
@@ -163,7 +183,7 @@ def main():
         with h5py.File(f"{tmp}/o1/index.h5", "r") as f:
             shards = [s.decode() for s in f["shards"][()]]
             where = {u.decode(): (s, r) for u, s, r in zip(f["utt_id"][()], f["utt_shard"][()], f["utt_row"][()])}
-        s, r = where["wav-g01"]
+        s, r = where["g01"]
         with h5py.File(f"{tmp}/o1/{shards[s]}", "r") as f:
             fo, lo = f["frame_offset"][()], f["label_offset"][()]
             n = int(round((0.4 + 7 * 0.23) * RATE))
