@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/error.h"
 #include "train/optimizer.h"
@@ -36,6 +37,12 @@ StepResult global_gradient_step(model::Network& net, Allreducer& ar,
                                 bool stop_requested) {
   net.zero_grad();
   float* grads = net.grads();
+  // The training-mode forward updates the batch-norm running statistics before anyone knows
+  // whether the step will be skipped: keep them to put back (a NaN batch would otherwise leave
+  // NaN statistics for good, averaged into every later checkpoint). A few floats per channel.
+  const size_t nb = net.num_buffer_floats();
+  std::vector<float> bn_before(nb);
+  if (nb > 0) net.backend().download(bn_before.data(), net.buffers(), nb);
   size_t next = 0;  // next bucket to start; buckets are in descending offset order
   auto start_ready = [&](size_t ready_from) {
     for (; next < buckets.size() && buckets[next].begin >= ready_from; ++next)
@@ -71,6 +78,7 @@ StepResult global_gradient_step(model::Network& net, Allreducer& ar,
     for (size_t i = 0; i < n; ++i) grads[i] *= inv;
   }
   s.grad_norm = global_norm(grads, n);
+  if (s.skip() && nb > 0) net.backend().upload(net.buffers(), bn_before.data(), nb);
   return s;
 }
 

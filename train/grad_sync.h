@@ -52,7 +52,9 @@ struct StepResult {
 // Collective over ar.comm(). Zeroes net's gradients, runs forward_backward on `batch` (this
 // rank's slice; n = 0 allowed) and leaves in net.grads() the gradient of the mean finite cost over
 // the global batch, the same on every rank (left as the raw sum when the global finite count is
-// 0). `stop_requested` is this rank's vote; the result's stop is the OR over ranks.
+// 0). `stop_requested` is this rank's vote; the result's stop is the OR over ranks. When the
+// result says skip(), the batch-norm running statistics are restored to what they were before
+// the step, so a skipped step leaves the whole model (parameters and buffers) untouched.
 StepResult global_gradient_step(model::Network& net, Allreducer& ar,
                                 const std::vector<GradBucket>& buckets, const Batch& batch,
                                 bool stop_requested);

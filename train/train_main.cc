@@ -43,7 +43,7 @@ std::string resolved_ini(const po::variables_map& vm, const model::ModelConfig& 
   while (std::getline(in, line))
     // model.* go to the [model] section; one-shot switches are not part of the run's config.
     if (line.rfind("model.", 0) != 0 && line.rfind("resume ", 0) != 0 &&
-        line.rfind("stop-after-steps ", 0) != 0)
+        line.rfind("stop-after-steps ", 0) != 0 && line.rfind("perturb-at-step ", 0) != 0)
       flat += line + "\n";
   return "# " + command + "\n" + flat + "\n" + cfg.to_ini();
 }

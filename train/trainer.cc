@@ -20,6 +20,8 @@
 #include "pipeline/index.h"
 #include "train/dev_eval.h"
 #include "train/grad_sync.h"
+#include "train/replica_check.h"
+#include "train/resume_check.h"
 
 namespace ds2::train {
 
@@ -41,7 +43,11 @@ void TrainOptions::add_to(po::options_description& d) {
                                            po::value(&bucket_mib)->default_value(bucket_mib),
                                            "gradient all-reduce bucket size in MiB")(
       "stop-after-steps", po::value(&stop_after_steps)->default_value(stop_after_steps),
-      "testing: behave as if SIGTERM arrived during step N");
+      "testing: behave as if SIGTERM arrived during step N")(
+      "replica-check-every", po::value(&replica_check_every)->default_value(replica_check_every),
+      "compare parameter/optimizer digests across ranks every N steps (0: at checkpoints only)")(
+      "perturb-at-step", po::value(&perturb_at_step)->default_value(perturb_at_step),
+      "testing: the last rank perturbs one parameter before step N (replica check test)");
 }
 
 namespace {
@@ -222,6 +228,12 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
   // job here, with the reason, while the Allreducer is still alive (the others are taken down by
   // MPI_Abort instead of hanging in a collective).
   try {
+    // What checkpoints record of the dataset and --resume compares (rank 0 opens every shard).
+    std::string digest;
+    if (root) {
+      std::lock_guard<std::mutex> lock(hdf5_mutex());
+      digest = dataset_digest(topt.data, index);
+    }
     Position pos;
     if (!topt.resume && root)
       DS2_REQUIRE(!fs::exists(last_path), ConfigError,
@@ -237,6 +249,15 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
       pipeline::FeatureMeta trained;
       if (model::get_feature_meta(ex, last_path, &trained))
         model::require_same_features(last_path, trained, topt.data + "/index.h5", index.meta);
+      if (root) {
+        // Only rank 0 reads every shard's plan digest; a refusal aborts the job (catch below).
+        if (!require_same_dataset(last_path, ex, topt.data + "/index.h5", digest))
+          log()->warn("{}: saved without a dataset digest (an older checkpoint): the dataset "
+                      "cannot be checked against the run's",
+                      last_path);
+        const auto ini = ex.str.find("train_ini");
+        if (ini != ex.str.end()) require_same_options(last_path, ini->second, resolved_ini);
+      }
       pos.epoch = static_cast<int>(ex.get_int("epoch"));
       pos.batch = ex.get_int("batch");
       pos.step = ex.get_int("step");
@@ -246,14 +267,6 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
       pos.epoch_loss = ex.f64.at("epoch_loss").at(0);
       pos.epoch_finite = ex.get_int("epoch_finite");
       pos.best = ex.f64.at("best").at(0);
-      DS2_REQUIRE(ex.get_int("batch_size") == sopt.batch_size &&
-                      ex.get_int("shuffle_seed") == static_cast<int64_t>(sopt.seed) &&
-                      ex.get_int("max_batch_frames") == sopt.max_batch_frames,
-                  ConfigError,
-                  "{}: --batch-size/--shuffle-seed/--max-batch-frames differ from the run being "
-                  "resumed (saved {}/{}/{})",
-                  last_path, ex.get_int("batch_size"), ex.get_int("shuffle_seed"),
-                  ex.get_int("max_batch_frames"));
       sgd.set_velocity(ex.f32.at("velocity"));
       const auto& bn = ex.f32.at("bn_per_rank");
       const size_t nb = net.num_buffer_floats();
@@ -292,9 +305,18 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
         dev_csv = std::make_unique<CsvLog>(topt.out + "/dev.csv", "epoch,step,dev_loss,dev_cer");
     }
 
-    // ---- checkpoints (collective: BN statistics are gathered) ----
+    // ---- replica check (collective): parameters and optimizer velocity, per tensor ----
+    std::vector<ReplicaTensor> replica;
+    for (const auto& p : net.params_info()) {
+      replica.push_back({p.name, net.params() + p.offset, p.size});
+      replica.push_back({"velocity/" + p.name, sgd.velocity().data() + p.offset, p.size});
+    }
+    auto check = [&](int64_t step) { check_replicas(world, replica, fmt::format("step {}", step)); };
+
+    // ---- checkpoints (collective: replicas checked, BN statistics gathered) ----
     const model::NormStats norm{index.mean, index.std};
     auto checkpoint = [&](const Position& p, bool best) {
+      check(p.step);
       const BnState bn = gather_bn(world, net);
       if (!root) return;
       AveragedBn avg(net, bn);
@@ -308,6 +330,7 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
       ex.set_int("batch_size", sopt.batch_size);
       ex.set_int("shuffle_seed", static_cast<int64_t>(sopt.seed));
       ex.set_int("max_batch_frames", sopt.max_batch_frames);
+      ex.str["dataset_digest"] = digest;
       ex.f64["elapsed_s"] = {p.elapsed_s};
       ex.f64["epoch_loss"] = {p.epoch_loss};
       ex.set_int("epoch_finite", p.epoch_finite);
@@ -356,6 +379,8 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
                     pos.epoch, pos.batch);
         const bool vote = stop.load() != 0 ||
                           (topt.stop_after_steps > 0 && pos.step + 1 == topt.stop_after_steps);
+        if (topt.perturb_at_step == pos.step + 1 && world.rank() == world.size() - 1)
+          net.params()[0] += 1e-3f;
         const StepResult r = global_gradient_step(net, ar, buckets, batch, vote);
         if (r.skip()) {
           ++pos.skipped;
@@ -388,6 +413,8 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
                 pos.epoch + 1, pos.step, steps_total, r.mean_loss(), lr, r.grad_norm, ups,
                 pos.skipped, Progress::format_duration(s_per_step * (steps_total - pos.step)));
         }
+        if (topt.replica_check_every > 0 && pos.step % topt.replica_check_every == 0)
+          check(pos.step);
         if (r.stop) {
           sum.stopped = true;
           break;

@@ -6,9 +6,13 @@
 // global batch; global_gradient_step() (grad_sync.h) runs forward/backward with the gradient
 // buckets all-reduced during the backward pass and averages over the global count of utterances
 // with a finite cost; a step with a non-finite cost of a possible utterance, no finite cost at all
-// or a non-finite gradient norm is SKIPPED and counted (parameters untouched, the step still
-// advances); otherwise the gradient is clipped and SgdNesterov updates the parameters. Every rank
-// applies the same update to the same parameters, so replicas stay bit-identical.
+// or a non-finite gradient norm is SKIPPED and counted (parameters, optimizer state and
+// batch-norm running statistics untouched; the step still advances); otherwise the gradient is
+// clipped and SgdNesterov updates the parameters. Every rank applies the same update to the same
+// parameters, so replicas stay bit-identical -- which is checked, not assumed: every
+// --replica-check-every steps and at each checkpoint a digest per tensor of the parameters and
+// the optimizer velocity is compared across ranks (replica_check.h), and a mismatch aborts the
+// job naming the ranks and the first differing tensor.
 //
 // Batch-norm running statistics are computed by each rank on its own slice and are kept per rank
 // during training (they never influence a training step). Whenever they are used or saved --
@@ -21,7 +25,8 @@
 // rank's vote, OR-ed over ranks inside each step's counter reduction, so all ranks finish the same
 // step, write a checkpoint and return. --resume reads RUN/ckpt-last.h5 and restarts at the saved
 // (epoch, batch in epoch): the schedule is a pure function of (index, options, epoch) and there
-// is no other random state in training.
+// is no other random state in training. It first checks that the options, the dataset and the
+// model are the run's own (resume_check.h) and refuses any difference naming the field.
 //
 // Outputs in RUN/ (rank 0): train.ini (resolved options), metrics.csv (one row per step, epochs
 // counted from 1:
@@ -58,6 +63,10 @@ struct TrainOptions {
   int dev_batch_size = 32;
   double bucket_mib = 8;         // gradient all-reduce bucket size
   int64_t stop_after_steps = 0;  // testing: act as if SIGTERM arrived during step N (0: off)
+  int64_t replica_check_every = 100;  // steps between replica checks (0: at checkpoints only)
+  // testing: before this step (1-based), rank (world size - 1) adds 1e-3 to its first parameter,
+  // the divergence the replica check must catch (0: off)
+  int64_t perturb_at_step = 0;
   void add_to(po::options_description& d);
 };
 

@@ -12,6 +12,11 @@ Checks, each against an independent expectation:
   * learning: ds2-tiny's mean training loss over the last epoch is below LOSS_FACTOR x the
     first epoch's, and the dev greedy CER falls (and equals `ds2 eval`'s on the last checkpoint);
   * --resume on data prepared with other feature settings is refused, naming the field;
+  * --resume with a changed schedule option (--sortagrad), model option (model.bn_momentum) or a
+    dataset prepared from other inputs is refused naming the field and leaving the run as it
+    was, while the same data re-prepared into another folder resumes;
+  * a replica that diverges (one rank's parameter perturbed by the hidden --perturb-at-step)
+    aborts the job within one check interval, naming the rank and the tensor;
   * a shard that fails its checksum aborts the whole job with the shard and utterance named.
 Usage: train_e2e_test.py --ds2 BUILD/ds2 --config share/configs/ds2-tiny.ini
        [--mpiexec mpiexec] [--mpiflags "..."] [--keep DIR]
@@ -221,6 +226,49 @@ def check_resume_features(r, tmp, manifest, alphabet):
     print(f"resume with other features refused: {line.strip()[:160]}")
 
 
+def check_resume_refusals(r, tmp, manifest, alphabet, epochs):
+    """--resume compares the options and the dataset digest of the run it continues. The oracle
+    is what was changed: each refusal must name that field, and leave metrics.csv as it was."""
+    run = f"{tmp}/refusals"
+    shutil.copytree(f"{tmp}/straight", run)
+    before = open(f"{run}/metrics.csv").read()
+    for what, data, extra, needle in (
+            ("sortagrad", f"{tmp}/data", ("--sortagrad=0",), "option 'sortagrad' is true"),
+            ("model", f"{tmp}/data", ("--model.bn_momentum", "0.2"), "option 'model.bn_momentum'"),
+            ("dataset", f"{tmp}/dev", (), "is not the one the run was trained on")):
+        p = r.run(2, "train", "--data", data, "--config", r.args.config, "--out", run,
+                  "--batch-size", "8", "--lr", "0.003", "--momentum", "0.9", "--anneal", "1.05",
+                  "--epochs", str(epochs + 1), "--model.num_threads", "1", "--resume", *extra,
+                  expect_rc=None)
+        text = p.stdout + p.stderr
+        assert p.returncode != 0, f"--resume with another {what} was not refused"
+        line = next((x for x in text.splitlines() if needle in x), "")
+        assert line and "ckpt-last.h5" in line, f"{what}: refusal not named:\n{text[-2000:]}"
+        assert open(f"{run}/metrics.csv").read() == before, f"refused {what} changed metrics.csv"
+        print(f"resume with other {what} refused: {line.strip()[:150]}")
+    # The same inputs prepared again elsewhere: the same digest, so the run resumes (nothing left
+    # to train at --epochs {epochs}: it ends at once, successfully).
+    again = f"{tmp}/data-again"
+    r.run(2, "prep", "--manifest", manifest, "--out", again, "--shards", "3", "--alphabet",
+          alphabet)
+    r.run(2, "train", "--data", again, "--config", r.args.config, "--out", run, "--batch-size",
+          "8", "--lr", "0.003", "--momentum", "0.9", "--anneal", "1.05", "--epochs", str(epochs),
+          "--model.num_threads", "1", "--resume", "--log-every", "5")
+    print("resume on the same data re-prepared elsewhere: accepted")
+
+
+def check_replica_divergence(r, tmp):
+    """One rank's parameter nudged before step 3: the check after step 4 (every 2 steps) must
+    abort the job, naming the last rank and the first parameter tensor."""
+    p = r.train("diverge", "--epochs", "1", "--replica-check-every", "2", "--perturb-at-step",
+                "3", expect_rc=None)
+    text = p.stdout + p.stderr
+    assert p.returncode != 0, "a diverged replica did not stop the job"
+    line = next((x for x in text.splitlines() if "replicas diverged" in x), "")
+    assert "at step 4" in line and "rank 1 differs from rank 0" in line and "conv0" in line, text[-3000:]
+    print(f"diverged replica: rc {p.returncode}: {line.strip()[:160]}")
+
+
 def check_bad_shard(r, tmp):
     bad = f"{tmp}/bad"
     shutil.copytree(f"{tmp}/data", bad)
@@ -261,6 +309,8 @@ def main():
         check_sigterm(r, tmp)
         check_learning(r, tmp, args.epochs)
         check_resume_features(r, tmp, manifests["dev"], alphabet)
+        check_resume_refusals(r, tmp, manifests["train"], alphabet, args.epochs)
+        check_replica_divergence(r, tmp)
         check_bad_shard(r, tmp)
         print(f"all train e2e checks passed in {time.time() - t0:.1f} s")
         return 0
