@@ -11,6 +11,35 @@ import time
 
 ENV = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
 
+# ctest's SKIP_RETURN_CODE for every script test: "Not Run (Skipped)", never "Passed".
+SKIP_RC = 77
+
+
+class Skips:
+    """Checks a test could not make because their oracle (a tool) is missing. The test runs every
+    other check, then ends with exit(), which returns SKIP_RC when any check was skipped, so
+    ctest shows the test as skipped instead of passed (scripts/check_skips.py then fails CI,
+    where every such tool is installed)."""
+
+    def __init__(self):
+        self.missing = []
+
+    def tool(self, path, what):
+        """True when `path` (an absolute path or a program on PATH) exists; else records the
+        skipped check `what` and returns False."""
+        found = os.path.exists(path) if os.path.isabs(path) else shutil.which(path) is not None
+        if not found:
+            self.missing.append(f"{what} ({path} not installed)")
+        return found
+
+    def exit(self, summary):
+        """Prints the summary and returns the exit code: 0, or SKIP_RC with a SKIPPED line per
+        check that was not made."""
+        for m in self.missing:
+            print(f"SKIPPED: {m}")
+        print(summary + (f" ({len(self.missing)} check(s) SKIPPED)" if self.missing else ""))
+        return SKIP_RC if self.missing else 0
+
 
 def e2e_parser(config=True, mpi=True):
     """The command line every e2e test takes: --ds2 BUILD/ds2, --config INI (config=True),
