@@ -43,7 +43,7 @@ bool parse_number(std::string_view s, float* v) {
   char* end = nullptr;
   errno = 0;
   const double d = std::strtod(buf, &end);
-  if (end != buf + s.size() || errno == ERANGE) return false;
+  if (end != buf + s.size() || errno == ERANGE || std::isnan(d)) return false;  // "nan" parses
   *v = static_cast<float>(d);
   return true;
 }
@@ -79,6 +79,9 @@ uint64_t ArpaLm::Table::hash(const int32_t* ids) const {
 }
 
 void ArpaLm::Table::reserve(int64_t count) {
+  // The header's count is a claim, not a size: reserve at most 1 M entries up front (add() grows
+  // the table), so "ngram 1=999999999999999999" ends in a count mismatch, not std::bad_alloc.
+  count = std::min<int64_t>(count, int64_t{1} << 20);
   ids_.reserve(static_cast<size_t>(count) * n_);
   prob_.reserve(count);
   bow_.reserve(count);

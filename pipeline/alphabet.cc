@@ -70,9 +70,9 @@ Alphabet Alphabet::parse(const std::string& text, const std::string& origin) {
     ++lineno;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
-    if (lineno == 1) {
-      DS2_REQUIRE(line == "<blank>", FormatError, "{}:1: first symbol must be <blank>, got '{}'",
-                  origin, line);
+    if (a.symbols_.empty()) {  // the first non-empty line (an empty line 1 once skipped this)
+      DS2_REQUIRE(line == "<blank>", FormatError, "{}:{}: first symbol must be <blank>, got '{}'",
+                  origin, lineno, line);
       a.symbols_.push_back("");
       continue;
     }
@@ -81,12 +81,16 @@ Alphabet Alphabet::parse(const std::string& text, const std::string& origin) {
     uint32_t cp = 0;
     DS2_REQUIRE(next_code_point(sym, &i, &cp) && i == sym.size(), FormatError,
                 "{}:{}: symbol '{}' is not exactly one UTF-8 character", origin, lineno, line);
+    // A control character (a lone '\r' left of "\r\r") would not survive to_string() -> parse().
+    DS2_REQUIRE(cp >= 0x20 && cp != 0x7F, FormatError,
+                "{}:{}: symbol U+{:04X} is a control character", origin, lineno, cp);
     DS2_REQUIRE(!a.index_.count(cp), FormatError, "{}:{}: symbol '{}' appears twice", origin,
                 lineno, line);
     a.index_[cp] = static_cast<int32_t>(a.symbols_.size());
     a.symbols_.push_back(sym);
   }
-  DS2_REQUIRE(a.symbols_.size() >= 2, FormatError, "{}: alphabet has no symbols", origin);
+  DS2_REQUIRE(a.symbols_.size() >= 2, FormatError, "{}:{}: alphabet has no symbols (end of file)",
+              origin, lineno);
   return a;
 }
 

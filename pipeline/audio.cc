@@ -36,6 +36,12 @@ namespace {
 
 constexpr size_t kReadBlock = 1 << 16;  // samples (all channels) per sox_read
 constexpr double kInt32Scale = 1.0 / 2147483648.0;
+// Header rates above this are refused: no audio format goes near it, and rates are ints below
+// (a WAV header's 32-bit rate of 4e9 made sox's `rate` effect assert: `factor > 0').
+constexpr double kMaxRate = 10e6;  // Hz
+// Samples reserved up front from a header's length claim; more still fit (the vector grows), so
+// a header claiming 4 G samples in a 600-byte file costs no memory.
+constexpr size_t kMaxReserve = size_t{1} << 24;
 
 std::string lower_ext(const std::string& path) {
   const size_t slash = path.find_last_of('/');
@@ -115,7 +121,8 @@ SoxFile open_input(const std::string& path, const RawFormat* raw) {
   }
   if (!f) DS2_THROW(FormatError, "{}: cannot open audio: {}", path, fail_reason("not decodable"));
   SoxFile file(f);
-  DS2_REQUIRE(f->signal.rate >= 1 && f->signal.channels > 0, FormatError,
+  DS2_REQUIRE(f->signal.rate >= 1 && f->signal.rate <= kMaxRate && f->signal.channels > 0,
+              FormatError,
               "{}: cannot open audio: header gives rate {} and {} channels", path, f->signal.rate,
               f->signal.channels);
   DS2_REQUIRE(std::floor(f->signal.rate) == f->signal.rate, FormatError,
@@ -154,7 +161,8 @@ int64_t read_frames(sox_format_t* f, const std::string& path, Sink&& sink) {
 std::vector<sox_sample_t> read_mono(sox_format_t* f, const std::string& path) {
   const size_t ch = f->signal.channels;
   std::vector<sox_sample_t> mono;
-  if (length_known(f->signal.length)) mono.reserve(f->signal.length / ch);
+  if (length_known(f->signal.length))
+    mono.reserve(std::min<size_t>(f->signal.length / ch, kMaxReserve));
   read_frames(f, path, [&](const sox_sample_t* s, size_t frames) {
     if (ch == 1) {
       mono.insert(mono.end(), s, s + frames);

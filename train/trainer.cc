@@ -18,6 +18,7 @@
 #include "model/network.h"
 #include "pipeline/alphabet.h"
 #include "pipeline/index.h"
+#include "train/bn_average.h"
 #include "train/dev_eval.h"
 #include "train/grad_sync.h"
 #include "train/replica_check.h"
@@ -53,42 +54,6 @@ void TrainOptions::add_to(po::options_description& d) {
 namespace {
 
 auto log() { return logger("train"); }
-
-// Every rank's BN buffers (rank-major) and their average, gathered collectively.
-struct BnState {
-  std::vector<float> per_rank, average;
-};
-
-BnState gather_bn(const Comm& world, model::Network& net) {
-  const size_t nb = net.num_buffer_floats();
-  BnState s;
-  s.per_rank.resize(nb * world.size());
-  if (nb == 0) return s;
-  DS2_MPI_CHECK(MPI_Allgather(net.buffers(), static_cast<int>(nb), MPI_FLOAT, s.per_rank.data(),
-                              static_cast<int>(nb), MPI_FLOAT, world.raw()));
-  s.average.assign(nb, 0.0f);
-  for (size_t i = 0; i < nb; ++i) {
-    double sum = 0;
-    for (int r = 0; r < world.size(); ++r) sum += s.per_rank[r * nb + i];
-    s.average[i] = static_cast<float>(sum / world.size());
-  }
-  return s;
-}
-
-// Swaps the rank-averaged BN statistics into the network for its lifetime.
-class AveragedBn {
- public:
-  AveragedBn(model::Network& net, const BnState& s) : net_(net) {
-    const size_t nb = net.num_buffer_floats();
-    own_.assign(net.buffers(), net.buffers() + nb);
-    std::copy(s.average.begin(), s.average.end(), net.buffers());
-  }
-  ~AveragedBn() { std::copy(own_.begin(), own_.end(), net_.buffers()); }
-
- private:
-  model::Network& net_;
-  std::vector<float> own_;
-};
 
 // Position and counters saved in checkpoints.
 struct Position {

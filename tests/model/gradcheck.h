@@ -1,17 +1,26 @@
 // Finite-difference gradient checks for model layers (test helper, not a test itself).
 //
-// The scalar loss is L = sum_i r_i y_i (accumulated in double) for fixed random weights r, so
-// dL/dy = r is what backward() receives. For a sample of entries p of each parameter tensor
-// and of the input, the central difference (L(p + eps) - L(p - eps)) / (2 eps) is compared to
-// the analytic gradient: |a - n| <= atol + rtol * max(|a|, |n|). Entries are checked in float
-// models, so eps must balance rounding (~1e-7 |L| / eps) against curvature and kinks of the
-// clipped ReLU; a kink crossed by a perturbation is a real disagreement, so each check reports
-// the entries that fail and the test allows at most `max_bad_fraction` of them.
+// The scalar loss is L = loss_scale * sum_i r_i y_i (accumulated in double) for fixed random
+// weights r, so dL/dy = loss_scale * r is what backward() receives. For a sample of entries p of
+// each parameter tensor and of the input, the central difference n = (L(p + eps) - L(p - eps)) /
+// (2 eps) is compared to the analytic gradient a:
+//   |a - n| <= rtol * max(|a|, |n|) + noise_factor * u * ||(loss_scale r_i y_i)_i||_2 / (2 eps)
+// The second term is the rounding floor of the difference itself: the model runs in float
+// (u = FLT_EPSILON), each output y_i carries a few ulps of rounding, and those errors add up like a
+// random walk, so L's error is about u * ||r * y||_2 and dividing by 2 eps magnifies it. Both terms
+// scale with the loss, so the check is the same for gradients of 1 and of 1e-3: a fixed absolute
+// tolerance (2e-3 before) passed a missing term whenever the gradient itself was ~1e-3
+// (GradCheck.CatchesAMissingTermAtAnyScale). `atol` adds a fixed floor where a test needs one.
+// eps balances that floor against curvature and kinks of the clipped ReLU; a kink crossed by a
+// perturbation is a real disagreement, so each check reports the entries that fail and the test
+// allows at most `max_bad_fraction` of them.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <limits>
 #include <functional>
 #include <random>
 #include <string>
@@ -23,7 +32,10 @@ namespace ds2::model::test {
 
 struct GradCheckOptions {
   float eps = 1e-3f;
-  double atol = 2e-3, rtol = 2e-2;
+  double rtol = 2e-2;
+  double noise_factor = 4;  // the rounding floor in units of u * ||r y||_2 / (2 eps)
+  double atol = 0;           // an extra fixed floor (none by default)
+  double loss_scale = 1;     // L's scale: the check must not depend on it
   int samples_per_tensor = 12;
   double max_bad_fraction = 0.0;
 };
@@ -59,11 +71,19 @@ inline double loss_of(const float* y, const std::vector<float>& r) {
 
 inline void run_grad_check(GradCheckCase& c, const GradCheckOptions& o, uint64_t seed = 7) {
   std::vector<float> r = random_vector(c.out_size, seed + 1);
+  for (float& v : r) v = static_cast<float>(v * o.loss_scale);
   if (!c.out_valid.empty())
     for (size_t i = 0; i < r.size(); ++i)
       if (!c.out_valid[i]) r[i] = 0;
   c.store->zero_grad();
-  c.forward();
+  double l2 = 0;  // ||r * y||_2 at the unperturbed point
+  {
+    const float* y = c.forward();
+    for (size_t i = 0; i < r.size(); ++i) l2 += std::pow(static_cast<double>(r[i]) * y[i], 2);
+    l2 = std::sqrt(l2);
+  }
+  const double floor = o.atol + o.noise_factor * std::numeric_limits<float>::epsilon() * l2 /
+                                    (2.0 * static_cast<double>(o.eps));
   std::vector<float> dy = r;
   const float* dx_ptr = c.backward(dy.data());
   std::vector<float> dx;
@@ -72,6 +92,7 @@ inline void run_grad_check(GradCheckCase& c, const GradCheckOptions& o, uint64_t
 
   std::mt19937_64 rng(seed);
   int checked = 0, bad = 0;
+  double worst = 0;  // largest error / tolerance
   std::string failures;
   auto check = [&](float* p, double analytic, const std::string& what) {
     const float saved = *p;
@@ -82,7 +103,8 @@ inline void run_grad_check(GradCheckCase& c, const GradCheckOptions& o, uint64_t
     *p = saved;
     const double numeric = (lp - lm) / (2.0 * o.eps);
     const double err = std::abs(analytic - numeric);
-    const double tol = o.atol + o.rtol * std::max(std::abs(analytic), std::abs(numeric));
+    const double tol = floor + o.rtol * std::max(std::abs(analytic), std::abs(numeric));
+    worst = std::max(worst, err / tol);
     ++checked;
     if (err > tol) {
       ++bad;
@@ -110,6 +132,8 @@ inline void run_grad_check(GradCheckCase& c, const GradCheckOptions& o, uint64_t
     }
   }
   c.forward();  // leave the layer in its unperturbed state
+  std::printf("[ GRADCHK  ] %d entries, rounding floor %.3g, worst error/tolerance %.3f\n",
+              checked, floor, worst);
   EXPECT_LE(bad, static_cast<int>(o.max_bad_fraction * checked))
       << bad << " of " << checked << " entries disagree:\n"
       << failures;

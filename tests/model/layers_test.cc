@@ -1,5 +1,6 @@
 // Numerical (central finite-difference) gradient checks of every layer, w.r.t. its parameters
 // and its input, on small variable-length batches (gradcheck.h explains the tolerances).
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include "model/backend.h"
@@ -242,6 +243,60 @@ TEST_F(LayersTest, LookaheadGradient) {
   c.forward = [&] { return la.forward(x.data(), kT, kN, kLengths.data(), Mode::kTrain); };
   c.backward = [&](float* dy) { return la.backward(dy, true); };
   test::run_grad_check(c, GradCheckOptions{});
+}
+
+// The gradient check itself: y = W x over a batch of rows, with the exact gradient and with one
+// missing term (dW without the last row's contribution, dx without W's last row). At loss scale
+// 1e-3 (gradients ~1e-3) the exact gradient passes and the missing term fails, as at scale 1;
+// the old fixed absolute tolerance of 2e-3 passed the missing term at that scale.
+TEST_F(LayersTest, GradCheckCatchesAMissingTermAtAnyScale) {
+  const int rows = 6, in = 4, out = 3;
+  auto run = [&](bool missing, const GradCheckOptions& o) {
+    ParamStore store(*be_);
+    store.add_param("w", {out, in}, Init::kNormal, 0.5f);
+    store.allocate(true, 5);
+    auto x = test::random_vector(static_cast<size_t>(rows) * in, 17);
+    std::vector<float> y(static_cast<size_t>(rows) * out), dx(x.size());
+    GradCheckCase c;
+    c.store = &store;
+    c.input = &x;
+    c.out_size = y.size();
+    c.forward = [&] {
+      const float* w = store.param(0);
+      for (int r = 0; r < rows; ++r)
+        for (int j = 0; j < out; ++j) {
+          double s = 0;
+          for (int k = 0; k < in; ++k) s += double(w[j * in + k]) * x[r * in + k];
+          y[r * out + j] = static_cast<float>(s);
+        }
+      return y.data();
+    };
+    c.backward = [&](float* dy) {
+      const float* w = store.param(0);
+      float* dw = store.grad(0);
+      const int used_rows = missing ? rows - 1 : rows, used_out = missing ? out - 1 : out;
+      for (int r = 0; r < used_rows; ++r)
+        for (int j = 0; j < out; ++j)
+          for (int k = 0; k < in; ++k) dw[j * in + k] += dy[r * out + j] * x[r * in + k];
+      std::fill(dx.begin(), dx.end(), 0.0f);
+      for (int r = 0; r < rows; ++r)
+        for (int j = 0; j < used_out; ++j)
+          for (int k = 0; k < in; ++k) dx[r * in + k] += dy[r * out + j] * w[j * in + k];
+      return dx.data();
+    };
+    test::run_grad_check(c, o);
+  };
+  for (double scale : {1.0, 1e-3}) {
+    GradCheckOptions o;
+    o.loss_scale = scale;
+    run(false, o);
+    EXPECT_NONFATAL_FAILURE(run(true, o), "entries disagree");
+  }
+  GradCheckOptions old;  // the former fixed tolerances, at scale 1e-3: blind to the missing term
+  old.loss_scale = 1e-3;
+  old.noise_factor = 0;
+  old.atol = 2e-3;
+  run(true, old);
 }
 
 }  // namespace

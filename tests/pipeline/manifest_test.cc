@@ -262,7 +262,8 @@ TEST(ManifestIds, LibriSpeechIdsNamingTwoFilesOrRepeated) {
   EXPECT_TRUE(has_reason(m, 2, t + ":2: utterance id '1-10-0001' names 2 audio files (" +
                                    d.path() + "/1/10/1-10-0001.flac, " + d.path() +
                                    "/2/20/1-10-0001.wav)"));
-  EXPECT_TRUE(has_reason(m, 3, t + ":3: duplicate utterance id '1-10-0000' (first at " + t + ":1)"));
+  EXPECT_TRUE(
+      has_reason(m, 3, t + ":3: duplicate utterance id '1-10-0000' (first at " + t + ":1)"));
   EXPECT_TRUE(has_reason(m, 4, t + ":4: utterance id '1-10-(3)' holds '('"));
   expect_accounted(m);
 }

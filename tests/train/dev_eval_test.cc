@@ -1,7 +1,8 @@
 // Greedy CTC decoding as the dev evaluation calls it (eval::greedy_decode on one utterance of a
-// (T, N, C) batch: row stride N * C, its own length) on a hand-made probability table. (The dev
-// CER is eval/wer.h's scorer, tested against sclite; train_e2e checks that the dev CER of the last
-// epoch equals `ds2 eval`'s for the same checkpoint.)
+// (T, N, C) batch: row stride N * C, its own length) on a hand-made probability table. evaluate_dev
+// itself -- rank slicing, the rank-averaged batch norm -- is tested in dev_eval_mpi_test.cc; the
+// dev CER is eval/wer.h's scorer, tested against sclite; train_e2e checks that the dev CER of the
+// last epoch equals `ds2 eval`'s for the same checkpoint.
 #include "eval/ctc_decode.h"
 
 #include <gtest/gtest.h>
