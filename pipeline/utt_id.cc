@@ -54,8 +54,7 @@ std::string utt_id_problem(const std::string& id) {
     uint32_t cp = 0;
     if (!next_code_point(id, &i, &cp))
       return fmt::format("not valid UTF-8 (byte {} of '{}')", at + 1, printable(id));
-    if (cp == ' ' || is_unicode_space(cp))
-      return fmt::format("holds a space (U+{:04X})", cp);
+    if (cp == ' ' || is_unicode_space(cp)) return fmt::format("holds a space (U+{:04X})", cp);
     if (is_control(cp)) return fmt::format("holds a control character (U+{:04X})", cp);
     if (cp == '(' || cp == ')') return fmt::format("holds '{}', which a trn file cannot", char(cp));
     if (cp == '~') return "holds '~', which is reserved for augmented copies (<id>~aug<k>)";
@@ -72,8 +71,11 @@ std::string printable(const std::string& s) {
       out += fmt::format("\\x{:02X}", static_cast<unsigned char>(s[at]));
       i = at + 1;
     } else if (is_control(cp) || cp == '\\') {
-      if (cp < 0x80) out += fmt::format("\\x{:02X}", cp);
-      else for (size_t k = at; k < i; ++k) out += fmt::format("\\x{:02X}", static_cast<unsigned char>(s[k]));
+      if (cp < 0x80)
+        out += fmt::format("\\x{:02X}", cp);
+      else
+        for (size_t k = at; k < i; ++k)
+          out += fmt::format("\\x{:02X}", static_cast<unsigned char>(s[k]));
     } else {
       out.append(s, at, i - at);
     }
@@ -90,9 +92,8 @@ DerivedIds derive_utt_ids(const std::vector<std::string>& paths, const std::stri
     abs.push_back(absolute_normal(p));
     files_of_stem[abs.back().stem().string()].insert(abs.back().string());
   }
-  const bool stems_unique =
-      std::all_of(files_of_stem.begin(), files_of_stem.end(),
-                  [](const auto& kv) { return kv.second.size() == 1; });
+  const bool stems_unique = std::all_of(files_of_stem.begin(), files_of_stem.end(),
+                                        [](const auto& kv) { return kv.second.size() == 1; });
   if (stems_unique) {
     d.rule = "file stems";
     for (const auto& a : abs) d.ids.push_back(a.stem().string());
