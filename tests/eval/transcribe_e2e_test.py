@@ -87,7 +87,7 @@ def main():
             run(ds2, "eval", "--model", ckpt, "--data", f"{tmp}/test", "--out", d,
                 "--batch-size", "1", "--threads", "1", *opts)
             want = read_trn(f"{d}/hyp.trn")
-            want = [(f"u{i:03d}", want[f"test-u{i:03d}"]) for i in range(6)]
+            want = [(f"u{i:03d}", want[f"u{i:03d}"]) for i in range(6)]  # ids: file stems
             spoke += sum(1 for _, t in want if t)
             p = run(ds2, "transcribe", "--model", ckpt, "--threads", "1", *opts, *wavs)
             assert parse_out(p.stdout) == want, f"{name}: transcribe {p.stdout} vs eval {want}"
