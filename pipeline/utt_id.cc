@@ -4,9 +4,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <map>
-#include <set>
 #include <system_error>
+#include <unordered_map>
 
 #include "pipeline/alphabet.h"
 
@@ -87,13 +86,17 @@ DerivedIds derive_utt_ids(const std::vector<std::string>& paths, const std::stri
   DerivedIds d;
   std::vector<fs::path> abs;
   abs.reserve(paths.size());
-  std::map<std::string, std::set<std::string>> files_of_stem;
+  // stem -> index of the first file with it; one stem per row at most, so memory stays at a
+  // few tens of bytes per utterance beyond the paths themselves.
+  std::unordered_map<std::string, size_t> first_of_stem;
+  first_of_stem.reserve(paths.size());
+  bool stems_unique = true;
   for (const auto& p : paths) {
     abs.push_back(absolute_normal(p));
-    files_of_stem[abs.back().stem().string()].insert(abs.back().string());
+    auto [it, fresh] = first_of_stem.emplace(abs.back().stem().string(), abs.size() - 1);
+    if (!fresh && abs[it->second] != abs.back()) stems_unique = false;
   }
-  const bool stems_unique = std::all_of(files_of_stem.begin(), files_of_stem.end(),
-                                        [](const auto& kv) { return kv.second.size() == 1; });
+  first_of_stem = {};
   if (stems_unique) {
     d.rule = "file stems";
     for (const auto& a : abs) d.ids.push_back(a.stem().string());
