@@ -257,7 +257,50 @@ ArpaLm ArpaLm::parse(std::istream& in, const std::string& origin) {
   lm.bos_ = find("<s>");
   lm.eos_ = find("</s>");
   lm.unk_ = find("<unk>");
+  lm.build_vocab_trie();
   return lm;
+}
+
+// ---- spelling tries --------------------------------------------------------------------------
+
+float ArpaLm::unigram_ln(int32_t id) const {
+  if (id == kNoWord) id = unk_;
+  if (id == kNoWord) return static_cast<float>(kLn10 * kUnknownLog10);
+  const int64_t e = tables_[0].find(&id);
+  return static_cast<float>(kLn10 * (e >= 0 ? tables_[0].prob(e) : kUnknownLog10));
+}
+
+void ArpaLm::build_vocab_trie() {
+  vocab_trie_ = WordTrie();
+  for (int32_t id = 0; id < vocab_size(); ++id)
+    if (id != bos_ && id != eos_ && id != unk_) vocab_trie_.add(words_[id], id, unigram_ln(id));
+}
+
+void ArpaLm::set_lexicon(const std::vector<std::string>& words, const std::string& source) {
+  lexicon_trie_ = WordTrie();
+  for (const std::string& w : words) {
+    auto it = ids_.find(w);
+    const bool known = it != ids_.end() && it->second != unk_;
+    lexicon_trie_.add(w, known ? it->second : WordTrie::kOovWord,
+                      unigram_ln(known ? it->second : kNoWord));
+  }
+  lexicon_ = true;
+  lexicon_source_ = source;
+}
+
+std::vector<std::string> ArpaLm::read_lexicon(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) DS2_THROW(IoError, "{}: cannot open the lexicon", path);
+  std::vector<std::string> words;
+  std::string line;
+  std::vector<std::string_view> fields;
+  while (std::getline(in, line)) {
+    split_fields(trim(line), &fields);
+    if (fields.empty() || fields[0][0] == '#') continue;
+    words.emplace_back(fields[0]);
+  }
+  DS2_REQUIRE(!words.empty(), FormatError, "{}: the lexicon lists no word", path);
+  return words;
 }
 
 // ---- scoring ---------------------------------------------------------------------------------
@@ -302,6 +345,12 @@ double ArpaLm::log10_prob(const std::vector<std::string>& words) const {
   std::vector<int32_t> ids;
   for (const auto& w : words) ids.push_back(word_id(w));
   return log10_prob(ids.data(), static_cast<int>(ids.size()) - 1, ids.back());
+}
+
+ArpaLm load_decoder_lm(const std::string& path, const std::string& lexicon) {
+  ArpaLm lm = ArpaLm::load(path);
+  if (!lexicon.empty() && lexicon != "lm") lm.set_lexicon(ArpaLm::read_lexicon(lexicon), lexicon);
+  return lm;
 }
 
 }  // namespace ds2::eval

@@ -31,6 +31,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "eval/word_trie.h"
+
 namespace ds2::eval {
 
 // What the decoder needs from a word LM. Log probabilities are natural logs (ln).
@@ -45,6 +47,16 @@ class LanguageModel {
   virtual int32_t unk_id() const = 0;  // <unk>, or kNoWord
   // ln P(word | context), context = n_ctx word ids, oldest first (any n_ctx >= 0).
   virtual double log_prob(const int32_t* context, int n_ctx, int32_t word) const = 0;
+  // The spelling trie of the vocabulary (every word but <s>, </s>, <unk>), smeared with unigram
+  // ln P; null when the model has none (the decoder then scores words only when complete).
+  virtual const WordTrie* vocabulary_trie() const { return nullptr; }
+  // The lexicon set by the loader (see ArpaLm::set_lexicon), or null: then a lexicon-mode
+  // search emits the vocabulary's words. lexicon_source() names it ("" when none).
+  virtual const WordTrie* lexicon_trie() const { return nullptr; }
+  virtual const std::string& lexicon_source() const {
+    static const std::string kNone;
+    return kNone;
+  }
   static constexpr int32_t kNoWord = -1;
 };
 
@@ -65,6 +77,17 @@ class ArpaLm : public LanguageModel {
   int32_t eos_id() const override { return eos_; }
   int32_t unk_id() const override { return unk_; }
   double log_prob(const int32_t* context, int n_ctx, int32_t word) const override;
+
+  const WordTrie* vocabulary_trie() const override { return &vocab_trie_; }
+  const WordTrie* lexicon_trie() const override { return lexicon_ ? &lexicon_trie_ : nullptr; }
+  const std::string& lexicon_source() const override { return lexicon_source_; }
+  // Restricts what a lexicon-mode search may emit to `words` (a word the LM does not know is
+  // allowed and scored as out of vocabulary); `source` names the list (a file path).
+  void set_lexicon(const std::vector<std::string>& words, const std::string& source);
+  // Reads a lexicon file: one word per line (the first whitespace-separated field; a
+  // flashlight-style "word  s p e l l i n g" line gives its word), blank lines and lines
+  // starting with '#' skipped. Throws IoError naming the file, FormatError when it has no word.
+  static std::vector<std::string> read_lexicon(const std::string& path);
 
   // log10 P(word | context) with back-off (same contract as log_prob, in log10).
   double log10_prob(const int32_t* context, int n_ctx, int32_t word) const;
@@ -98,10 +121,21 @@ class ArpaLm : public LanguageModel {
     std::vector<int64_t> slot_;  // entry index or -1, size a power of two
   };
 
+  // Unigram ln P of a word id; of <unk> (or kUnknownLog10) for kNoWord.
+  float unigram_ln(int32_t id) const;
+  void build_vocab_trie();
+
   std::vector<Table> tables_;  // tables_[n-1] holds the n-grams
+  WordTrie vocab_trie_, lexicon_trie_;
+  bool lexicon_ = false;
+  std::string lexicon_source_;
   std::vector<std::string> words_;
   std::unordered_map<std::string, int32_t> ids_;
   int32_t bos_ = kNoWord, eos_ = kNoWord, unk_ = kNoWord;
 };
+
+// Loads the ARPA file `path` for the decoder; when `lexicon` names a file (not "" or "lm", see
+// BeamOptions::lexicon) its words become the LM's lexicon (ArpaLm::set_lexicon).
+ArpaLm load_decoder_lm(const std::string& path, const std::string& lexicon);
 
 }  // namespace ds2::eval

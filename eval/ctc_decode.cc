@@ -48,6 +48,7 @@
 #include "core/error.h"
 #include "eval/arpa_lm.h"
 #include "eval/flat_map.h"
+#include "eval/word_trie.h"
 #include "pipeline/alphabet.h"
 
 namespace ds2::eval {
@@ -107,7 +108,15 @@ void BeamOptions::add_to(po::options_description& d) {
       "score the end of sentence </s> with the LM")(
       "oov-logprob", po::value(&oov_logprob)->default_value(oov_logprob),
       "ln P_lm of a word the LM does not know, instead of the LM's <unk> estimate (nan: use "
-      "<unk>)");
+      "<unk>)")("oov-char-logprob", po::value(&oov_char_logprob)->default_value(oov_char_logprob),
+                "added to that per character of the unknown word (so gluing words costs)")(
+      "beam-threshold", po::value(&beam_threshold)->default_value(beam_threshold),
+                "per frame, drop prefixes scoring more than this (ln) below the best")(
+      "partial-words", po::value(&partial_words)->default_value(partial_words),
+      "score a word while it is spelled (best LM word it can become, or the OOV score)")(
+      "lexicon", po::value(&lexicon)->default_value(lexicon),
+      "emit only listed words: 'lm' (the LM's vocabulary) or a file of words, one per line "
+      "(default: open vocabulary)");
 }
 
 // ---- workspace -------------------------------------------------------------------------------
@@ -116,12 +125,14 @@ struct BeamWorkspace::Impl {
   // Trie of prefixes; node 0 is the empty prefix.
   struct Node {
     int32_t parent, label;
-    int32_t state;        // LM context (index into ctx/ctx_len)
-    int32_t words;        // words scored so far
+    int32_t state;        // LM context (index into ctx/ctx_len) after the complete words
+    int32_t words;        // complete words scored so far
     double lm_logp;       // sum of ln P_lm of those words
+    int32_t wnode;        // word-trie node of the unfinished last word (0: none, -1: off-trie)
+    int32_t wlen;         // labels in the unfinished last word
     int32_t space_state;  // cached result of appending a space (-2: not computed yet)
     int32_t space_words;
-    double space_lm_logp;
+    double space_lm_logp;  // -inf: the space is not allowed (lexicon mode, not a listed word)
   };
   std::vector<Node> nodes;
   FlatMap children;  // parent * C + label -> node
@@ -132,8 +143,9 @@ struct BeamWorkspace::Impl {
   struct Cand {
     int32_t node;           // or -1 for an extension without a node yet
     int32_t parent, label;  // for node == -1
+    int32_t wnode, wlen;    // word-trie node and length of the prefix's unfinished word
     double pb, pnb, score;
-    double lmp;  // alpha * ln P_lm + beta * words of the prefix (0 without LM)
+    double lmp;  // LM part of the prefix's score (0 without LM)
   };
   std::vector<Cand> cands;
   FlatMap cand_index;  // key -> index in cands
@@ -157,15 +169,52 @@ namespace {
 
 using Impl = BeamWorkspace::Impl;
 
+using Setup = PrefixBeamSearch::Setup;
+
+Setup make_setup(const LanguageModel* lm, const BeamOptions& o) {
+  Setup u;
+  if (!lm) return u;
+  u.lexicon = !o.lexicon.empty();
+  if (u.lexicon) {
+    if (o.lexicon == "lm") {
+      u.trie = lm->vocabulary_trie();
+    } else {
+      DS2_REQUIRE(lm->lexicon_source() == o.lexicon, ConfigError,
+                  "--lexicon {}: the LM was loaded without it (load it with load_decoder_lm)",
+                  o.lexicon);
+      u.trie = lm->lexicon_trie();
+    }
+    DS2_REQUIRE(u.trie, ConfigError, "--lexicon: this language model has no vocabulary trie");
+  } else if (o.partial_words) {
+    u.trie = lm->vocabulary_trie();
+  }
+  u.partial = o.partial_words && u.trie;
+  if (!std::isnan(o.oov_logprob)) {
+    u.oov_partial = o.oov_logprob;
+  } else {  // the LM's own <unk> estimate, without context
+    u.oov_partial = lm->log_prob(nullptr, 0, lm->unk_id());
+  }
+  return u;
+}
+
 struct Search {
   Impl& w;
   const pipeline::Alphabet& alphabet;
   const LanguageModel* lm;
   const BeamOptions& o;
+  const Setup& u;
   int c, space, blank;
 
-  double lm_part(int32_t words, double lm_logp) const {
-    return lm ? o.alpha * lm_logp + o.beta * words : 0.0;
+  // The LM part of a prefix's score: complete words, plus its unfinished word when scored.
+  double lm_part(int32_t words, double lm_logp, int32_t wnode, int32_t wlen) const {
+    if (!lm) return 0.0;
+    if (lm_logp == kNegInf) return kNegInf;
+    if (u.partial && wnode != 0) {
+      lm_logp += wnode > 0 ? static_cast<double>(u.trie->smear(wnode))
+                           : u.oov_partial + static_cast<double>(o.oov_char_logprob) * wlen;
+      ++words;
+    }
+    return o.alpha * lm_logp + o.beta * words;
   }
 
   int32_t new_state(int32_t from, int32_t word_id) {
@@ -197,16 +246,24 @@ struct Search {
     return w.word;
   }
 
-  // ln P_lm of the word ending at n given n's context; returns the new context in *state.
+  // ln P_lm of the word ending at n given n's context; returns the new context in *state, and
+  // -inf when the word may not be emitted (lexicon mode, not listed).
   double score_word(int32_t n, int32_t* state) {
-    const int32_t id = lm->word_id(word_at(n));
     const Impl::Node& node = w.nodes[n];
+    int32_t id;
+    if (u.trie) {
+      const bool listed = node.wnode > 0 && u.trie->ends_word(node.wnode);
+      if (u.lexicon && !listed) return kNegInf;
+      id = listed && u.trie->word(node.wnode) >= 0 ? u.trie->word(node.wnode) : lm->unk_id();
+    } else {
+      id = lm->word_id(word_at(n));
+    }
     const bool oov = id == LanguageModel::kNoWord || id == lm->unk_id();
-    const double lp =
-        oov && !std::isnan(o.oov_logprob)
-            ? static_cast<double>(o.oov_logprob)
-            : lm->log_prob(&w.ctx[static_cast<size_t>(node.state) * w.width],
-                           w.ctx_len[node.state], id);
+    double lp = oov && !std::isnan(o.oov_logprob)
+                    ? static_cast<double>(o.oov_logprob)
+                    : lm->log_prob(&w.ctx[static_cast<size_t>(node.state) * w.width],
+                                   w.ctx_len[node.state], id);
+    if (oov) lp += static_cast<double>(o.oov_char_logprob) * node.wlen;
     *state = new_state(node.state, id);
     return lp;
   }
@@ -217,22 +274,23 @@ struct Search {
   // Fills the space cache of node n.
   void cache_space(int32_t n) {
     if (w.nodes[n].space_state != -2) return;
-    Impl::Node& nd = w.nodes[n];
     if (ends_word(n)) {
       int32_t st = 0;
-      const double word_lp = score_word(n, &st);  // touches ctx, not nodes: nd stays valid
-      nd.space_state = st;
+      const double word_lp = score_word(n, &st);  // touches ctx, not nodes: the node stays valid
+      Impl::Node& nd = w.nodes[n];
+      nd.space_state = word_lp == kNegInf ? nd.state : st;
       nd.space_words = nd.words + 1;
-      nd.space_lm_logp = nd.lm_logp + word_lp;
+      nd.space_lm_logp = word_lp == kNegInf ? kNegInf : nd.lm_logp + word_lp;
     } else {
+      Impl::Node& nd = w.nodes[n];
       nd.space_state = nd.state;
       nd.space_words = nd.words;
       nd.space_lm_logp = nd.lm_logp;
     }
   }
 
-  int32_t add_node(int32_t parent, int32_t label) {
-    Impl::Node nd{parent, label, 0, 0, 0.0, -2, 0, 0.0};
+  int32_t add_node(int32_t parent, int32_t label, int32_t wnode, int32_t wlen) {
+    Impl::Node nd{parent, label, 0, 0, 0.0, wnode, wlen, -2, 0, 0.0};
     const Impl::Node& p = w.nodes[parent];
     nd.state = p.state;
     nd.words = p.words;
@@ -254,12 +312,14 @@ struct Search {
   // The candidate for prefix (parent, label): one hash lookup. A prefix is identified by
   // (parent node, label), so an extension l+c meets the beam entry for the same prefix here
   // (that is the merge). `node` is the prefix's node when the caller knows it (beam entries).
-  Impl::Cand& cand(int32_t node, int32_t parent, int32_t label, double lmp) {
+  Impl::Cand& cand(int32_t node, int32_t parent, int32_t label, int32_t wnode, int32_t wlen,
+                   double lmp) {
     const uint64_t key = parent < 0 ? ~0ULL : static_cast<uint64_t>(parent) * c + label;
     bool inserted = false;
     int32_t* idx =
         w.cand_index.find_or_insert(key, static_cast<int32_t>(w.cands.size()), &inserted);
-    if (inserted) w.cands.push_back({node, parent, label, kNegInf, kNegInf, 0.0, lmp});
+    if (inserted)
+      w.cands.push_back({node, parent, label, wnode, wlen, kNegInf, kNegInf, 0.0, lmp});
     Impl::Cand& x = w.cands[*idx];
     if (node >= 0) x.node = node;
     return x;
@@ -286,29 +346,48 @@ struct Search {
     for (size_t b = 0; b < w.beam.size(); ++b) {
       const int32_t n = w.beam[b];
       const double pb = w.beam_pb[b], pnb = w.beam_pnb[b], p = log_add(pb, pnb);
-      const Impl::Node& nd = w.nodes[n];
+      const Impl::Node nd = w.nodes[n];  // a copy: cache_space below writes to the node
       const int32_t e = n > 0 ? nd.label : -1;
-      // The LM part of l and of l + space (which may complete a word); the same for every route
-      // to a prefix, so it is set once when the candidate is created.
-      const double lmp = lm_part(nd.words, nd.lm_logp);
+      // The LM part of a prefix is a function of its labels, the same for every route to it,
+      // so it is set once when the candidate is created.
+      const double lmp = lm_part(nd.words, nd.lm_logp, nd.wnode, nd.wlen);
       {
-        Impl::Cand& s = cand(n, nd.parent, e, lmp);
+        Impl::Cand& s = cand(n, nd.parent, e, nd.wnode, nd.wlen, lmp);
         s.pb = log_add(s.pb, p + lp[blank]);
         if (e >= 0) s.pnb = log_add(s.pnb, pnb + lp[e]);
       }
       for (int32_t k : w.frame_labels) {
         double lmp_k = lmp;
-        if (k == space && lm) {
-          cache_space(n);
-          lmp_k = lm_part(w.nodes[n].space_words, w.nodes[n].space_lm_logp);
+        int32_t wn = 0, wl = 0;
+        if (k == space) {
+          if (lm) {
+            cache_space(n);
+            lmp_k = lm_part(w.nodes[n].space_words, w.nodes[n].space_lm_logp, 0, 0);
+            if (lmp_k == kNegInf) continue;  // lexicon mode: not a listed word
+          }
+        } else {
+          wl = nd.wlen + 1;
+          if (u.trie) {
+            wn = nd.wnode < 0 ? -1 : u.trie->step(nd.wnode, alphabet.symbol(k));
+            if (wn < 0 && u.lexicon) continue;  // no listed word is spelled this way
+            lmp_k = lm_part(nd.words, nd.lm_logp, wn, wl);
+          }
         }
-        Impl::Cand& x = cand(-1, n, k, lmp_k);
+        Impl::Cand& x = cand(-1, n, k, wn, wl, lmp_k);
         x.pnb = log_add(x.pnb, (k == e ? pb : p) + lp[k]);
       }
     }
-    for (auto& x : w.cands) x.score = log_add(x.pb, x.pnb) + x.lmp;
-    w.order.resize(w.cands.size());
-    for (size_t i = 0; i < w.order.size(); ++i) w.order[i] = static_cast<int32_t>(i);
+    double best = kNegInf;
+    for (auto& x : w.cands) {
+      x.score = log_add(x.pb, x.pnb) + x.lmp;
+      best = std::max(best, x.score);
+    }
+    // Candidates within beam_threshold of the best, then the `beam` best of them.
+    const double floor = best - static_cast<double>(o.beam_threshold);
+    w.order.clear();
+    for (size_t i = 0; i < w.cands.size(); ++i)
+      if (w.cands[i].score >= floor && w.cands[i].score > kNegInf)
+        w.order.push_back(static_cast<int32_t>(i));
     auto better = [&](int32_t a, int32_t b) {
       return w.cands[a].score > w.cands[b].score || (w.cands[a].score == w.cands[b].score && a < b);
     };
@@ -322,11 +401,10 @@ struct Search {
     w.beam_pnb.clear();
     for (int32_t i : w.order) {
       const Impl::Cand x = w.cands[i];
-      if (x.score == kNegInf) continue;
       int32_t node = x.node;
       if (node < 0) {  // a trie node may exist from an earlier frame (dropped from the beam since)
         node = w.children.find(static_cast<uint64_t>(x.parent) * c + x.label);
-        if (node < 0) node = add_node(x.parent, x.label);
+        if (node < 0) node = add_node(x.parent, x.label, x.wnode, x.wlen);
       }
       w.beam.push_back(node);
       w.beam_pb.push_back(x.pb);
@@ -353,6 +431,7 @@ PrefixBeamSearch::PrefixBeamSearch(int c, const pipeline::Alphabet& alphabet,
   DS2_REQUIRE(o_.top_k >= 1, ConfigError, "--top-k must be >= 1 (got {})", o_.top_k);
   DS2_REQUIRE(c == alphabet.size(), ConfigError,
               "decoder: {} scores per frame but the alphabet has {} symbols", c, alphabet.size());
+  setup_ = make_setup(lm, o_);
   for (int k = 1; k < alphabet.size(); ++k)
     if (alphabet.symbol(k) == " ") space_ = k;
 
@@ -367,14 +446,14 @@ PrefixBeamSearch::PrefixBeamSearch(int c, const pipeline::Alphabet& alphabet,
     w.ctx[0] = lm->bos_id();
     w.ctx_len[0] = 1;
   }
-  w.nodes.push_back({-1, -1, 0, 0, 0.0, -2, 0, 0.0});
+  w.nodes.push_back({-1, -1, 0, 0, 0.0, 0, 0, -2, 0, 0.0});
   w.beam.assign(1, 0);
   w.beam_pb.assign(1, 0.0);
   w.beam_pnb.assign(1, kNegInf);
 }
 
 void PrefixBeamSearch::advance(const float* log_probs, int t, int stride) {
-  Search s{ws_->impl(), alphabet_, lm_, o_, c_, space_, alphabet_.blank()};
+  Search s{ws_->impl(), alphabet_, lm_, o_, setup_, c_, space_, alphabet_.blank()};
   for (int i = 0; i < t; ++i) s.step(log_probs + static_cast<size_t>(i) * stride, frames_ + i);
   frames_ += t;
 }
@@ -383,7 +462,7 @@ Hypothesis PrefixBeamSearch::score(size_t b) {
   // Final scores: the unfinished last word and </s>. cache_space only fills per-node caches
   // (the same values a later frame would compute), so the search can go on afterwards.
   Impl& w = ws_->impl();
-  Search s{w, alphabet_, lm_, o_, c_, space_, alphabet_.blank()};
+  Search s{w, alphabet_, lm_, o_, setup_, c_, space_, alphabet_.blank()};
   const int32_t n = w.beam[b];
   Hypothesis h;
   h.log_p_ctc = log_add(w.beam_pb[b], w.beam_pnb[b]);
@@ -392,6 +471,10 @@ Hypothesis PrefixBeamSearch::score(size_t b) {
     const Impl::Node& nd = w.nodes[n];
     h.words = nd.space_words;
     h.log_p_lm = nd.space_lm_logp;
+    if (h.log_p_lm == kNegInf) {  // lexicon mode: the last word is not a listed one
+      h.score = kNegInf;
+      return h;
+    }
     if (o_.lm_eos && lm_->eos_id() != LanguageModel::kNoWord)
       h.log_p_lm += lm_->log_prob(&w.ctx[static_cast<size_t>(nd.space_state) * w.width],
                                   w.ctx_len[nd.space_state], lm_->eos_id());

@@ -20,6 +20,7 @@ class Alphabet;
 namespace ds2::eval {
 
 class LanguageModel;
+class WordTrie;
 
 // Best path: argmax per frame, collapse repeats, drop blanks. `scores` may be probabilities,
 // log-probabilities or pre-softmax activations (the argmax is the same); ties go to the lower
@@ -50,11 +51,26 @@ struct BeamOptions {
   float beta = 1.0f;            // bonus per word
   float prune_logprob = -10.f;  // per frame, skip characters with ln p below this
   int top_k = 40;               // per frame, extend with at most the k most probable characters
+  // Per frame, drop prefixes whose score is more than this below the best one's (ln; inf: keep
+  // the `beam` best whatever their score).
+  float beam_threshold = 15.f;
   bool lm_eos = true;           // add alpha * ln P(</s> | last words) at the end
   // ln P_lm of a word outside the LM's vocabulary, in place of the LM's own <unk> estimate
   // (open-vocabulary LMs such as IRSTLM's give <unk> more mass than most words, so the search
   // would glue real words into one unknown one). NaN: use the LM's <unk> (or its -100 log10).
   float oov_logprob = -10.f;
+  // Added to an unknown word's ln P_lm per label (character) it has: P(unknown word) as <unk>
+  // times a spelling model, so that gluing in-vocabulary words into one unknown word costs
+  // more the more it glues, and a prefix that can become no vocabulary word pays as it grows.
+  float oov_char_logprob = -2.f;
+  // Score the unfinished last word of a prefix while it is spelled (with an LM that has a
+  // vocabulary trie): the best unigram ln P of the vocabulary words it can still become, or
+  // oov_logprob as soon as it can become none, plus beta; replaced by its real ln P once the word
+  // is complete. Without it a word is scored only at its space.
+  bool partial_words = true;
+  // "" open vocabulary; "lm": only the LM's vocabulary words can be emitted; else the lexicon
+  // file the LM was given (ArpaLm::set_lexicon; see load_decoder_lm in eval/arpa_lm.h).
+  std::string lexicon;
   void add_to(po::options_description& d);
 };
 
@@ -115,6 +131,14 @@ class PrefixBeamSearch {
   Hypothesis best();
   int frames() const { return frames_; }
 
+  // What the search follows besides the frames, fixed by the LM and the options (internal).
+  struct Setup {
+    const WordTrie* trie = nullptr;  // spelling trie followed (null: words known at spaces only)
+    bool lexicon = false;            // only the trie's words can be emitted
+    bool partial = false;            // unfinished words are scored (partial_words with a trie)
+    double oov_partial = 0;          // ln P estimate of an unfinished word that left the trie
+  };
+
  private:
   // Scores beam entry b as at the end of an utterance; labels left empty.
   Hypothesis score(size_t b);
@@ -125,6 +149,7 @@ class PrefixBeamSearch {
   BeamOptions o_;
   std::unique_ptr<BeamWorkspace> own_;  // when the caller passed no workspace
   BeamWorkspace* ws_;
+  Setup setup_;
   int c_, space_ = -1, frames_ = 0;
 };
 

@@ -43,6 +43,7 @@
 #include "core/progress.h"
 #include "core/timer.h"
 #include "eval/arpa_lm.h"
+#include "eval/logprobs_file.h"
 #include "model/checkpoint.h"
 #include "model/network.h"
 #include "pipeline/alphabet.h"
@@ -85,7 +86,7 @@ ErrorCounts counts_from(const nlohmann::json& j) {
 }  // namespace
 
 void EvalOptions::add_to(po::options_description& d) {
-  d.add_options()("model", po::value(&model)->required(), "checkpoint to evaluate (ckpt-best.h5)")(
+  d.add_options()("model", po::value(&model), "checkpoint to evaluate (ckpt-best.h5)")(
       "data", po::value(&data), "prepared dataset folder (index.h5 + shards)")(
       "out", po::value(&out)->required(), "output folder (ref.trn, hyp.trn, alignments.txt, "
       "results.json)")("lm", po::value(&lm), "ARPA word language model (beam decoder)")(
@@ -95,7 +96,12 @@ void EvalOptions::add_to(po::options_description& d) {
                                      "network backend: cpu | cuda")("threads", po::value(&threads)->default_value(threads),
                                      "CPU threads of the network (0: OpenMP default)")(
       "normalize", po::value(&normalize),
-      "feature normalization: global | utterance | none (default: as the model was trained)");
+      "feature normalization: global | utterance | none (default: as the model was trained)")(
+      "save-logprobs", po::value(&save_logprobs),
+      "also write every utterance's log-probabilities to this HDF5 file (ds2-logprobs)")(
+      "logprobs", po::value(&logprobs),
+      "instead of --model: decode the log-probabilities of this file (written by "
+      "--save-logprobs over the same --data)");
   beam.add_to(d);
 }
 
@@ -320,6 +326,28 @@ UttResult decode_utterance(const UttLogProbs& u, const pipeline::Alphabet& alpha
   return r;
 }
 
+namespace {
+
+// The utterances of `path` that this rank's batches hold (plan.owner == rank), checked against
+// the plan: each stored position must name the same utterance in DATA/index.h5.
+StoredLogProbs read_stored_slice(const std::string& path, const EvalPlan& plan, int rank) {
+  std::vector<int> owner(plan.index.utts.size(), -1);
+  for (size_t b = 0; b < plan.batches.size(); ++b)
+    for (int64_t p : plan.batches[b]) owner[static_cast<size_t>(p)] = plan.owner[b];
+  auto mine = [&](int64_t p) {
+    return p >= 0 && static_cast<size_t>(p) < owner.size() && owner[static_cast<size_t>(p)] == rank;
+  };
+  StoredLogProbs s = read_logprobs(path, mine);
+  for (size_t i = 0; i < s.utts.size(); ++i)
+    DS2_REQUIRE(s.utt_ids[i] == plan.index.utts[static_cast<size_t>(s.utts[i].pos)].utt_id,
+                FormatError, "{}: utterance '{}' is at position {}, where {}/index.h5 has '{}': "
+                "the file was written over another dataset", path, s.utt_ids[i], s.utts[i].pos,
+                plan.data, plan.index.utts[static_cast<size_t>(s.utts[i].pos)].utt_id);
+  return s;
+}
+
+}  // namespace
+
 EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
   DS2_REQUIRE(!o.data.empty(), ConfigError,
               "the option '--data' (or '--manifest') is required but missing");
@@ -327,35 +355,54 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
               "option 'decoder': '{}' (expected greedy or beam)", o.decoder);
   DS2_REQUIRE(o.lm.empty() || o.decoder == "beam", ConfigError,
               "option 'lm': a language model needs --decoder beam");
+  DS2_REQUIRE(o.model.empty() != o.logprobs.empty(), ConfigError,
+              "give --model (run the network) or --logprobs (decode stored outputs), one of them");
+  DS2_REQUIRE(o.save_logprobs.empty() || o.logprobs.empty(), ConfigError,
+              "--save-logprobs needs --model (with --logprobs the outputs are already stored)");
   Timer total_timer;
   const EvalPlan plan = plan_eval(o.data, o.batch_size, comm.size());
   const pipeline::DatasetIndex& index = plan.index;
-  AcousticModel am(o.model, plan, o.device, o.threads, o.normalize, comm.root());
+  std::unique_ptr<AcousticModel> am;
+  std::unique_ptr<StoredLogProbs> stored;
+  if (o.logprobs.empty()) {
+    am = std::make_unique<AcousticModel>(o.model, plan, o.device, o.threads, o.normalize,
+                                         comm.root());
+  } else {
+    stored = std::make_unique<StoredLogProbs>(read_stored_slice(o.logprobs, plan, comm.rank()));
+  }
+  const pipeline::Alphabet& alphabet = am ? am->alphabet() : stored->alphabet;
   std::unique_ptr<ArpaLm> lm;
-  if (!o.lm.empty()) lm = std::make_unique<ArpaLm>(ArpaLm::load(o.lm));
+  if (!o.lm.empty()) lm = std::make_unique<ArpaLm>(load_decoder_lm(o.lm, o.beam.lexicon));
   const double load_seconds = total_timer.seconds();
   comm.barrier();
   Timer timer;
 
-  // ---- forward + decode this rank's batches ----
-  Progress progress(comm, "eval", "decode", static_cast<double>(plan.utterances), "utt");
-  const std::vector<UttLogProbs> mine = compute_log_probs(plan, comm.rank(), am, &progress);
-  progress.finish();
+  // ---- forward (or the stored outputs) + decode this rank's batches ----
+  std::vector<UttLogProbs> mine;
+  if (am) {
+    Progress progress(comm, "eval", "decode", static_cast<double>(plan.utterances), "utt");
+    mine = compute_log_probs(plan, comm.rank(), *am, &progress);
+    progress.finish();
+  } else {
+    mine = std::move(stored->utts);
+  }
   DecodeSpec spec{o.decoder, o.beam, lm.get()};
   BeamWorkspace ws;
   nlohmann::json records = nlohmann::json::array();
   for (const UttLogProbs& u : mine) {
     std::string align;
-    const UttResult r = decode_utterance(u, am.alphabet(), spec, &ws, &align);
+    const UttResult r = decode_utterance(u, alphabet, spec, &ws, &align);
     records.push_back({u.pos, r.hyp, align, counts_json(r.words), counts_json(r.chars), u.ref});
   }
   log()->debug("decoded {} utterances", mine.size());
-  const std::string mode = am.normalize_mode();
+  const std::string mode = am ? am->normalize_mode() : "stored";
+  const double decode_only = timer.seconds();
+  if (!o.save_logprobs.empty()) write_logprobs(comm, o.save_logprobs, plan, mine, alphabet, o.model);
 
   // ---- gather in index order ----
   const std::vector<std::string> parts = comm.allgather_strings(records.dump());
   EvalSummary s;
-  s.decode_seconds = timer.seconds();
+  s.decode_seconds = o.save_logprobs.empty() ? timer.seconds() : decode_only;
   comm.allreduce(&s.decode_seconds, 1, MPI_MAX);
   std::vector<const nlohmann::json*> by_pos(index.utts.size(), nullptr);
   std::vector<nlohmann::json> all;
@@ -413,7 +460,8 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
   j["load_seconds"] = load_seconds;
   j["rtf"] = s.rtf();
   j["ranks"] = comm.size();
-  j["model"] = o.model;
+  j["model"] = am ? o.model : stored->model;
+  if (!o.logprobs.empty()) j["logprobs"] = o.logprobs;
   j["data"] = o.data;
   write_file_atomic(o.out + "/results.json", j.dump(2) + "\n");
   return s;

@@ -51,7 +51,10 @@ struct EvalOptions {
   int threads = 0;               // CPU threads of the network (0: OpenMP default)
   std::string normalize;         // "" = as the checkpoint was trained; global | utterance | none
   BeamOptions beam;
-  // --model --data --out --lm --decoder --batch-size --device --threads --normalize + BeamOptions
+  std::string save_logprobs;     // also write the log-probabilities here (eval/logprobs_file.h)
+  std::string logprobs;          // decode this log-probability file instead of running --model
+  // --model --data --out --lm --decoder --batch-size --device --threads --normalize
+  // --save-logprobs --logprobs + BeamOptions
   void add_to(po::options_description& d);
 };
 

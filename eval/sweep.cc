@@ -219,7 +219,7 @@ std::vector<HistoryRow> run_sweep(const Comm& comm, const SweepOptions& o) {
     history = std::make_unique<History>(o.db, true, static_cast<int>(o.busy_timeout_s * 1000));
   const EvalPlan plan = plan_eval(o.data, o.batch_size, comm.size());
   std::unique_ptr<ArpaLm> lm;
-  if (!o.lm.empty()) lm = std::make_unique<ArpaLm>(ArpaLm::load(o.lm));
+  if (!o.lm.empty()) lm = std::make_unique<ArpaLm>(load_decoder_lm(o.lm, o.beam.lexicon));
   if (comm.root())
     log()->info("{} checkpoint(s) x {} grid point(s) on {} utterances ({:.1f} s audio), {} rank(s)",
                 ckpts.size(), points.size(), plan.utterances, plan.audio_seconds, comm.size());

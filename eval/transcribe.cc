@@ -149,7 +149,7 @@ Transcriber::Transcriber(const TranscribeOptions& o) : o_(o) {
   DS2_REQUIRE(alphabet_->size() == cfg.alphabet_size, ConfigError,
               "{}: the model has {} outputs but its alphabet {} symbols", o.model,
               cfg.alphabet_size, alphabet_->size());
-  if (!o.lm.empty()) lm_ = std::make_unique<ArpaLm>(ArpaLm::load(o.lm));
+  if (!o.lm.empty()) lm_ = std::make_unique<ArpaLm>(load_decoder_lm(o.lm, o.beam.lexicon));
 }
 
 Transcriber::~Transcriber() = default;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <random>
 
@@ -135,6 +136,7 @@ TEST(PrefixBeam, UnboundedBeamGivesExactLabellingProbabilities) {
     const auto exact = brute_force(lp, t, c);
     BeamOptions o;
     o.beam = 100000;
+    o.beam_threshold = std::numeric_limits<float>::infinity();
     o.prune_logprob = -1e30f;
     o.top_k = c;
     const auto hyps = prefix_beam_search(lp.data(), t, c, c, a, nullptr, o, &ws);
@@ -219,6 +221,7 @@ TEST(PrefixBeam, TinyLmMakesTheHandComputedPathWin) {
   o.alpha = 0.5f;
   o.beta = 1.0f;
   o.oov_logprob = std::nanf("");  // score the unknown "kat" with the LM's own <unk>
+  o.oov_char_logprob = 0.0f;      // and nothing per character
   const auto plain = prefix_beam_search(lp.data(), 7, c, c, a, nullptr, o);
   EXPECT_EQ(text(a, plain[0].labels), "the kat");
   EXPECT_NEAR(plain[0].score, std::log(0.6), 1e-6);
@@ -257,6 +260,7 @@ TEST(PrefixBeam, UnknownWordsScoreTheOovLogprobNotTheLmsUnk) {
   o.alpha = 0.5f;
   o.beta = 1.0f;
   o.oov_logprob = -3.0f;
+  o.oov_char_logprob = 0.0f;  // the per-character term is tested in ctc_decode_lm_test
   const auto hyps = prefix_beam_search(lp.data(), 7, c, c, a, &lm, o);
   ASSERT_GE(hyps.size(), 2u);
   // the kat: P(the|<s>) -0.2 log10, "kat" -3 (ln) in place of P(<unk>|<s> the), then

@@ -29,6 +29,7 @@ import sys
 import time
 
 import h5py
+import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from e2e_util import MpiRunner as Runner, Skips, e2e_parser, read_trn, work_dir  # noqa: E402
@@ -104,6 +105,21 @@ def check_eval_dir(r, d, data, clean_ids, transcripts):
     return res
 
 
+def check_logprobs(path_np1, path_np3, clean):
+    """Two --save-logprobs files of the same model and data: identical, in index order, each
+    utterance's rows normalized (log-softmax) and ids those of the clean utterances."""
+    with h5py.File(path_np1, "r") as f, h5py.File(path_np3, "r") as g:
+        for k in ("logprobs", "frame_offset", "pos", "utt_id", "transcript"):
+            assert np.array_equal(f[k][()], g[k][()]), f"{k} differs between np=1 and np=3"
+        ids = [x.decode() if isinstance(x, bytes) else x for x in f["utt_id"][()]]
+        assert sorted(ids) == sorted(clean), "the file holds the clean utterances"
+        pos = f["pos"][()]
+        assert list(pos) == sorted(pos), "utterances in index order"
+        off, lp = f["frame_offset"][()], f["logprobs"][()]
+        assert off[0] == 0 and off[-1] == lp.shape[0] and lp.shape[1] == f.attrs["classes"]
+        assert np.allclose(np.exp(lp.astype(np.float64)).sum(axis=1), 1.0, atol=1e-4)
+
+
 def main():
     ap = e2e_parser()
     args = ap.parse_args()
@@ -142,7 +158,7 @@ def main():
                 d = f"{tmp}/eval-{name}-np{np_}"
                 p = r.run(np_, "eval", "--model", f"{tmp}/run/ckpt-best.h5", "--data",
                           f"{tmp}/test", "--out", d, "--batch-size", "4", "--threads", "1",
-                          *opts)
+                          "--save-logprobs", f"{d}/logprobs.h5", *opts)
                 line = [x for x in p.stdout.splitlines() if x.startswith("WER ")]
                 assert len(line) == 1, f"one summary line expected:\n{p.stdout}"
                 print(f"  {name} np={np_}: {line[0]}")
@@ -154,6 +170,18 @@ def main():
             for k in COUNT_KEYS + ("wer", "cer"):
                 assert results[0][k] == results[1][k], f"{name}: {k} differs np=1 vs np=3"
             assert results[1]["ranks"] == 3
+            # --save-logprobs: the same rows whatever the rank count, in index order; decoding
+            # them with --logprobs (np=2, no network) gives eval's outputs byte for byte.
+            check_logprobs(f"{a}/logprobs.h5", f"{b}/logprobs.h5", clean)
+            d = f"{tmp}/eval-{name}-stored"
+            r.run(2, "eval", "--logprobs", f"{b}/logprobs.h5", "--data", f"{tmp}/test", "--out", d,
+                  *opts)
+            for fn in ("ref.trn", "hyp.trn", "alignments.txt"):
+                assert open(f"{a}/{fn}", "rb").read() == open(f"{d}/{fn}", "rb").read(), \
+                    f"{name}: {fn} from --logprobs differs from eval's"
+            stored = json.load(open(f"{d}/results.json"))
+            for k in COUNT_KEYS + ("wer", "cer"):
+                assert results[0][k] == stored[k], f"{name}: {k} differs with --logprobs"
         # --manifest: the audio is prepared with the checkpoint's settings into EVALDIR/data
         # first; a row whose audio is missing goes to rejects.tsv and the rest is evaluated,
         # with the same hypotheses as the prepared dataset gave (second path, as sets of lines:
