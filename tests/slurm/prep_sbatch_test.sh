@@ -36,7 +36,9 @@ scontrol show job "$job" | grep -q "NumTasks=2 " || fail "job did not have 2 tas
 /usr/bin/python3 - corpus/train.tsv data/train/index.h5 <<'PY' || fail "index.h5 content"
 import sys, h5py
 rows = [l.split("\t")[0] for l in open(sys.argv[1]) if l.strip()]
-want = sorted(r.rsplit(".", 1)[0].replace("/", "-") for r in rows)  # utt id: path, / -> -
+stems = [r.rsplit("/", 1)[-1].rsplit(".", 1)[0] for r in rows]
+assert len(set(stems)) == len(stems), "demo corpus file stems repeat"
+want = sorted(stems)  # utt id: the file stem, as the stems are unique
 with h5py.File(sys.argv[2], "r") as f:
     got = sorted(x.decode() if isinstance(x, bytes) else x for x in f["utt_id"][()])
 print(f"index.h5: {len(got)} utterances, manifest {len(want)}")
