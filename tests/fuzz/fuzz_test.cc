@@ -57,10 +57,12 @@ void check_manifest(const pipeline::Manifest& m, const std::string& file, bool t
   }
   for (const auto& r : m.rejects) {
     if (!lines.insert(r.line).second) throw CheckFailed("line twice: " + r.reason);
-    const std::string bad = tree ? (r.reason.rfind(file, 0) == 0 || r.reason.rfind(r.path, 0) == 0
-                                        ? ""
-                                        : "names neither the trans.txt nor the audio")
-                                 : names_file(r.reason, file + ":" + std::to_string(r.line), false);
+    // A tree's rows are numbered across files: its reasons name "TRANS.txt:LINE:" or the
+    // audio file without a line.
+    const std::string bad = !tree ? names_file(r.reason, file + ":" + std::to_string(r.line), false)
+                            : r.reason.rfind(r.path + ":", 0) == 0 && r.path != file
+                                ? ""
+                                : names_file(r.reason, file, true);
     if (!bad.empty()) throw CheckFailed(bad + ": " + r.reason);
   }
 }
