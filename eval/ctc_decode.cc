@@ -151,6 +151,7 @@ struct BeamWorkspace::Impl {
   FlatMap cand_index;  // key -> index in cands
   std::vector<int32_t> order, beam, labels, frame_labels;
   std::vector<double> beam_pb, beam_pnb;
+  double beam_best = 0;  // score of the best beam entry (beam[0]) after the last frame
   std::string word;
 };
 
@@ -343,6 +344,12 @@ struct Search {
     select_labels(lp);
     w.cands.clear();
     w.cand_index.clear();
+    // Extensions scoring below this are not created: the best candidate of this frame is about
+    // the best prefix's score plus the frame's best log-probability, and what falls more than
+    // beam_threshold below that would be dropped after the frame anyway.
+    float top = lp[0];
+    for (int k = 1; k < c; ++k) top = std::max(top, lp[k]);
+    const double ext_floor = w.beam_best + top - static_cast<double>(o.beam_threshold);
     for (size_t b = 0; b < w.beam.size(); ++b) {
       const int32_t n = w.beam[b];
       const double pb = w.beam_pb[b], pnb = w.beam_pnb[b], p = log_add(pb, pnb);
@@ -373,8 +380,10 @@ struct Search {
             lmp_k = lm_part(nd.words, nd.lm_logp, wn, wl);
           }
         }
+        const double mass = (k == e ? pb : p) + lp[k];
+        if (mass + lmp_k < ext_floor) continue;
         Impl::Cand& x = cand(-1, n, k, wn, wl, lmp_k);
-        x.pnb = log_add(x.pnb, (k == e ? pb : p) + lp[k]);
+        x.pnb = log_add(x.pnb, mass);
       }
     }
     double best = kNegInf;
@@ -410,6 +419,7 @@ struct Search {
       w.beam_pb.push_back(x.pb);
       w.beam_pnb.push_back(x.pnb);
     }
+    w.beam_best = w.order.empty() ? 0.0 : w.cands[w.order[0]].score;
     DS2_REQUIRE(!w.beam.empty(), FormatError,
                 "decoder: no prefix survives frame {}: its log-probabilities are all -inf or NaN",
                 frame);
@@ -450,6 +460,7 @@ PrefixBeamSearch::PrefixBeamSearch(int c, const pipeline::Alphabet& alphabet,
   w.beam.assign(1, 0);
   w.beam_pb.assign(1, 0.0);
   w.beam_pnb.assign(1, kNegInf);
+  w.beam_best = 0;
 }
 
 void PrefixBeamSearch::advance(const float* log_probs, int t, int stride) {
