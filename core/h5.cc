@@ -260,7 +260,48 @@ std::vector<std::string> File::read_strings(const std::string& name) const {
 }
 
 template <typename T>
-Appender<T>::Appender(File& f, const std::string& name, hsize_t cols, hsize_t chunk_rows)
+RowReader<T>::RowReader(const File& f, const std::string& name) : path_(f.path()), name_(name) {
+  ds_ = Handle(H5Dopen2(f.id(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  DS2_REQUIRE(ds_.valid(), FormatError, "{}: dataset '{}' missing", path_, name);
+  {
+    Handle dcpl(H5Dget_create_plist(ds_), H5Pclose);
+    filtered_ = H5Pget_nfilters(dcpl) > 0;
+  }
+  if (!filtered_) {  // reopen without a chunk cache: reads go straight to the selected bytes
+    ds_.reset();  // closed first: a second open of an open dataset shares its cache settings
+    Handle dapl(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
+    H5Pset_chunk_cache(dapl, H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 0, H5D_CHUNK_CACHE_W0_DEFAULT);
+    ds_ = Handle(H5Dopen2(f.id(), name.c_str(), dapl), H5Dclose);
+    DS2_REQUIRE(ds_.valid(), FormatError, "{}: dataset '{}': cannot reopen", path_, name);
+  }
+  Handle space(H5Dget_space(ds_), H5Sclose);
+  rank_ = H5Sget_simple_extent_ndims(space);
+  DS2_REQUIRE(rank_ == 1 || rank_ == 2, FormatError, "{}: dataset '{}' has rank {}", path_, name,
+              rank_);
+  hsize_t d[2] = {0, 1};
+  H5Sget_simple_extent_dims(space, d, nullptr);
+  rows_ = d[0];
+  cols_ = rank_ == 2 ? d[1] : 1;
+}
+
+template <typename T>
+void RowReader<T>::read(hsize_t row0, hsize_t nrows, T* out) const {
+  DS2_REQUIRE(ds_.valid(), FormatError, "{}: dataset '{}' not open", path_, name_);
+  DS2_REQUIRE(row0 + nrows <= rows_, FormatError, "{}: dataset '{}': rows {}..{} past its {} rows",
+              path_, name_, row0, row0 + nrows, rows_);
+  if (nrows == 0) return;
+  Handle space(H5Dget_space(ds_), H5Sclose);
+  hsize_t start[2] = {row0, 0}, count[2] = {nrows, cols_};
+  H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
+  Handle mem(H5Screate_simple(rank_, count, nullptr), H5Sclose);
+  DS2_REQUIRE(H5Dread(ds_, native_type<T>(), mem, space, H5P_DEFAULT, out) >= 0, FormatError,
+              "{}: dataset '{}': read of rows {}..{} failed{}", path_, name_, row0, row0 + nrows,
+              filtered_ ? " (checksum error?)" : "");
+}
+
+template <typename T>
+Appender<T>::Appender(File& f, const std::string& name, hsize_t cols, hsize_t chunk_rows,
+                      bool fletcher32)
     : f_(&f), name_(name), cols_(cols), chunk_rows_(std::max<hsize_t>(chunk_rows, 1)) {
   buf_.resize(chunk_rows_ * std::max<hsize_t>(cols, 1));
   int nd = cols > 0 ? 2 : 1;
@@ -269,7 +310,7 @@ Appender<T>::Appender(File& f, const std::string& name, hsize_t cols, hsize_t ch
   Handle space(H5Screate_simple(nd, dims, maxd), H5Sclose);
   Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
   H5Pset_chunk(dcpl, nd, chunk);
-  H5Pset_fletcher32(dcpl);
+  if (fletcher32) H5Pset_fletcher32(dcpl);
   ds_ = Handle(H5Dcreate2(f.id(), name.c_str(), native_type<T>(), space, H5P_DEFAULT, dcpl,
                           H5P_DEFAULT),
                H5Dclose);
@@ -330,7 +371,8 @@ void Appender<T>::write_rows(const T* rows, hsize_t nrows) {
                                hsize_t, bool);                                                 \
   template std::vector<T> File::read<T>(const std::string&, std::vector<hsize_t>*) const;      \
   template std::vector<T> File::read_rows<T>(const std::string&, hsize_t, hsize_t) const;      \
-  template class Appender<T>;
+  template class Appender<T>;                                                                  \
+  template class RowReader<T>;
 
 DS2_H5_INSTANTIATE(float)
 DS2_H5_INSTANTIATE(double)

@@ -1,6 +1,7 @@
 // Deterministic, portable hashing and random numbers, shared by augmentation (per-copy draws),
 // prep (shard plan digests) and training (batch schedules):
 // - fnv1a64 hashes bytes (never std::hash, whose values may change between builds);
+// - bytes_digest hashes large buffers (shard checksums, replica checks) 8 bytes at a step;
 // - mix64 is the SplitMix64 finalizer, a bijective 64-bit mix;
 // - Rng is xoshiro256** (Blackman & Vigna 2018) with its state filled by SplitMix64;
 // - uniform() / index() / below() are computed by hand from the raw 64-bit outputs; the std::
@@ -8,7 +9,9 @@
 // Same seed, same numbers, on every platform and standard library.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 namespace ds2 {
@@ -28,6 +31,27 @@ inline uint64_t fnv1a64(const std::string& s, uint64_t h = 0xcbf29ce484222325ULL
     h *= 0x100000001b3ULL;
   }
   return h;
+}
+
+// A 64-bit digest of n bytes: two lanes of 8-byte words, each folded through mix64, the length
+// folded in first, so any changed byte, a permutation of words or a truncation changes it (not
+// cryptographic: it detects accidental corruption and divergence). About memory bandwidth.
+inline uint64_t bytes_digest(const void* data, size_t n) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  uint64_t a = mix64(n), b = mix64(n ^ 0x5bd1e9955bd1e995ULL);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    uint64_t w0, w1;
+    std::memcpy(&w0, p + i, 8);
+    std::memcpy(&w1, p + i + 8, 8);
+    a = mix64(a ^ w0);
+    b = mix64(b ^ w1);
+  }
+  uint64_t t0 = 0, t1 = 0;
+  const size_t rest = n - i;
+  std::memcpy(&t0, p + i, rest < 8 ? rest : 8);
+  if (rest > 8) std::memcpy(&t1, p + i + 8, rest - 8);
+  return mix64(mix64(a ^ t0) ^ mix64(b ^ t1));
 }
 
 // xoshiro256** seeded from one 64-bit value through SplitMix64.

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/rng.h"
 
 namespace ds2::pipeline {
 namespace {
@@ -55,8 +56,10 @@ ShardWriter::ShardWriter(const std::string& path, const FeatureMeta& meta,
   file_->write_attr<int32_t>("version", kShardVersion);
   meta.write_attrs(*file_);
   file_->write_attr_str("plan_digest", plan_digest);
-  features_ = std::make_unique<h5::Appender<float>>(*file_, "/features", n_bins_, kFeatureChunkRows);
-  labels_ = std::make_unique<h5::Appender<int32_t>>(*file_, "/labels", 0, kLabelChunk);
+  // Unfiltered chunks, read byte-exactly; integrity by the per-utterance checksums (shard.h).
+  features_ = std::make_unique<h5::Appender<float>>(*file_, "/features", n_bins_,
+                                                    kFeatureChunkRows, false);
+  labels_ = std::make_unique<h5::Appender<int32_t>>(*file_, "/labels", 0, kLabelChunk, false);
 }
 
 ShardWriter::~ShardWriter() {
@@ -81,6 +84,8 @@ void ShardWriter::add(const ShardUtt& u, const float* features, int64_t frames,
   }
   frame_offset_.push_back(frame_offset_.back() + frames);
   label_offset_.push_back(label_offset_.back() + static_cast<int64_t>(labels.size()));
+  feature_ck_.push_back(ShardReader::checksum(features, static_cast<size_t>(frames) * n_bins_));
+  label_ck_.push_back(ShardReader::checksum(labels.data(), labels.size()));
   utts_.push_back(u);
 }
 
@@ -99,6 +104,8 @@ void ShardWriter::commit() {
   labels_->flush();
   file_->write<int64_t>("/frame_offset", frame_offset_);
   file_->write<int64_t>("/label_offset", label_offset_);
+  file_->write<uint64_t>("/feature_checksum", feature_ck_);
+  file_->write<uint64_t>("/label_checksum", label_ck_);
   file_->write_strings("/utt_id", ids);
   file_->write_strings("/transcript", texts);
   file_->write_strings("/source", sources);
@@ -116,38 +123,99 @@ void ShardWriter::commit() {
   committed_ = true;
 }
 
-ShardReader::ShardReader(const std::string& path) : file_(h5::File::open(path)) {
+ShardReader::ShardReader(const std::string& path, bool with_offsets)
+    : file_(h5::File::open(path)) {
   DS2_REQUIRE(file_.has_attr("format") && file_.read_attr_str("format") == kShardFormat,
               FormatError, "{}: attribute 'format': not a {} file", path, kShardFormat);
-  int v = file_.read_attr<int32_t>("version");
-  DS2_REQUIRE(v == kShardVersion, FormatError, "{}: attribute 'version': {} (this ds2 reads {})",
-              path, v, kShardVersion);
+  version_ = file_.read_attr<int32_t>("version");
+  DS2_REQUIRE(version_ == 1 || version_ == 2, FormatError,
+              "{}: attribute 'version': {} (this ds2 reads 1 and 2)", path, version_);
   meta_ = FeatureMeta::read_attrs(file_);
+  features_ = h5::RowReader<float>(file_, "/features");
+  labels_ = h5::RowReader<int32_t>(file_, "/labels");
+  DS2_REQUIRE(features_.cols() == static_cast<hsize_t>(meta_.n_bins), FormatError,
+              "{}: dataset '/features' has {} columns but attribute 'n_bins' is {}", path,
+              features_.cols(), meta_.n_bins);
+  if (version_ >= 2) {
+    feature_ck_ = h5::RowReader<uint64_t>(file_, "/feature_checksum");
+    label_ck_ = h5::RowReader<uint64_t>(file_, "/label_checksum");
+    DS2_REQUIRE(feature_ck_.rows() == label_ck_.rows(), FormatError,
+                "{}: datasets '/feature_checksum' and '/label_checksum' disagree in length", path);
+    n_utts_ = static_cast<int64_t>(feature_ck_.rows());
+  } else {
+    n_utts_ = static_cast<int64_t>(file_.dims("/frame_offset").at(0)) - 1;
+  }
+  if (!with_offsets) return;
   frame_offset_ = file_.read<int64_t>("/frame_offset");
   label_offset_ = file_.read<int64_t>("/label_offset");
-  DS2_REQUIRE(!frame_offset_.empty() && frame_offset_.size() == label_offset_.size(), FormatError,
-              "{}: datasets '/frame_offset' and '/label_offset' disagree in length", path);
-  auto fd = file_.dims("/features");
-  DS2_REQUIRE(fd.size() == 2 && static_cast<int64_t>(fd[0]) == frame_offset_.back() &&
-                  static_cast<int>(fd[1]) == meta_.n_bins,
-              FormatError, "{}: dataset '/features' shape does not match '/frame_offset'", path);
+  DS2_REQUIRE(static_cast<int64_t>(frame_offset_.size()) == n_utts_ + 1 &&
+                  frame_offset_.size() == label_offset_.size(),
+              FormatError, "{}: datasets '/frame_offset' and '/label_offset' disagree in length",
+              path);
+  DS2_REQUIRE(frame_offset_.back() == total_frames() && label_offset_.back() == total_labels(),
+              FormatError, "{}: dataset '/features' or '/labels' does not match its offsets", path);
 }
 
 std::string ShardReader::plan_digest() const { return file_.read_attr_str("plan_digest"); }
 
-std::vector<float> ShardReader::features(int64_t row) const {
-  DS2_REQUIRE(row >= 0 && row < size(), FormatError, "{}: row {} out of range", path(), row);
+uint64_t ShardReader::checksum(const void* values, size_t n) { return bytes_digest(values, 4 * n); }
+
+std::string ShardReader::utt_id(int64_t row) const {
   try {
-    return file_.read_rows<float>("/features", frame_offset_[row], frames(row));
-  } catch (const FormatError& e) {
-    std::string id = file_.read_strings("/utt_id").at(row);
-    DS2_THROW(FormatError, "{}: utterance '{}' (row {}): features unreadable: {}", path(), id, row,
-              e.what());
+    return file_.read_strings("/utt_id").at(static_cast<size_t>(row));
+  } catch (const std::exception&) {
+    return "?";
   }
 }
 
+uint64_t ShardReader::feature_checksum(int64_t row) const {
+  uint64_t v = 0;
+  feature_ck_.read(static_cast<hsize_t>(row), 1, &v);
+  return v;
+}
+
+uint64_t ShardReader::label_checksum(int64_t row) const {
+  uint64_t v = 0;
+  label_ck_.read(static_cast<hsize_t>(row), 1, &v);
+  return v;
+}
+
+void ShardReader::features_at(int64_t frame0, int64_t frames, float* out) const {
+  features_.read(static_cast<hsize_t>(frame0), static_cast<hsize_t>(frames), out);
+}
+
+std::vector<int32_t> ShardReader::labels_at(int64_t label0, int64_t n) const {
+  std::vector<int32_t> v(static_cast<size_t>(n));
+  labels_.read(static_cast<hsize_t>(label0), static_cast<hsize_t>(n), v.data());
+  return v;
+}
+
+std::vector<float> ShardReader::features(int64_t row) const {
+  DS2_REQUIRE(row >= 0 && row < size() && !frame_offset_.empty(), FormatError,
+              "{}: row {} out of range", path(), row);
+  std::vector<float> v(static_cast<size_t>(frames(row)) * meta_.n_bins);
+  try {
+    features_at(frame_offset_[row], frames(row), v.data());
+  } catch (const FormatError& e) {
+    DS2_THROW(FormatError, "{}: utterance '{}' (row {}): features unreadable: {}", path(),
+              utt_id(row), row, e.what());
+  }
+  if (has_checksums())
+    DS2_REQUIRE(checksum(v.data(), v.size()) == feature_checksum(row), FormatError,
+                "{}: utterance '{}' (row {}): features fail their checksum (corrupt shard)",
+                path(), utt_id(row), row);
+  return v;
+}
+
 std::vector<int32_t> ShardReader::labels(int64_t row) const {
-  return file_.read_rows<int32_t>("/labels", label_offset_[row], label_length(row));
+  DS2_REQUIRE(row >= 0 && row < size() && !label_offset_.empty(), FormatError,
+              "{}: row {} out of range", path(), row);
+  std::vector<int32_t> v = labels_at(label_offset_[row], label_length(row));
+  if (has_checksums())
+    DS2_REQUIRE(checksum(v.data(), v.size()) == label_checksum(row), FormatError,
+                "{}: utterance '{}' (row {}): labels fail their checksum (corrupt shard)", path(),
+                utt_id(row), row);
+  return v;
 }
 
 void ShardReader::stats(std::vector<double>* sum, std::vector<double>* sumsq, int64_t* frames) const {

@@ -1,8 +1,8 @@
 // Batch loader: a producer thread fills a bounded queue with assembled batches, in slice order.
 //
-// The thread loads slice k (reading each utterance's features, labels, id and transcript under
-// hdf5_mutex()), normalizes and pads it without the lock, then waits until the queue holds fewer
-// than `prefetch` batches and appends it. next() pops from the front. The first exception of the
+// The thread loads slice k (reading each utterance's features and labels, in (shard, row) order,
+// under hdf5_mutex()), normalizes and pads it without the lock, then waits until the queue holds
+// fewer than `prefetch` batches and appends it. next() pops from the front. The first exception of the
 // thread is stored and rethrown by next() once the batches before it are consumed. stop() sets a
 // flag checked before each batch and while waiting for room, then joins.
 #include "train/loader.h"
@@ -26,7 +26,7 @@ std::mutex& hdf5_mutex() {
 struct BatchLoader::OpenShard {
   int32_t id = -1;
   std::unique_ptr<pipeline::ShardReader> reader;
-  std::vector<std::string> utt_ids, transcripts;
+  std::vector<std::string> transcripts;  // only with LoaderOptions::transcripts
 };
 
 struct BatchLoader::Queue {
@@ -69,6 +69,29 @@ BatchLoader::BatchLoader(const std::string& data_dir, const pipeline::DatasetInd
     }
   }
   norm_ = pipeline::FeatureNormalizer(o.normalize, index.mean, index.std);
+  // Offsets within each shard from the index: its utterances are listed shard by shard, row by
+  // row (index.h), so an utterance starts where the previous row of its shard ended.
+  const size_t ns = index.shards.size();
+  shard_utts_.assign(ns, 0);
+  shard_frames_.assign(ns, 0);
+  std::vector<int64_t> labels_so_far(ns, 0);
+  frame0_.resize(index.utts.size());
+  label0_.resize(index.utts.size());
+  for (size_t u = 0; u < index.utts.size(); ++u) {
+    const pipeline::IndexUtt& iu = index.utts[u];
+    DS2_REQUIRE(iu.shard >= 0 && static_cast<size_t>(iu.shard) < ns, FormatError,
+                "{}/index.h5: dataset '/utt_shard': utterance {} names shard {} of {}", data_dir,
+                u, iu.shard, ns);
+    DS2_REQUIRE(iu.row == shard_utts_[iu.shard], FormatError,
+                "{}/index.h5: dataset '/utt_row': utterance {} is row {} of shard {}, expected "
+                "row {} (rows must be listed in order)",
+                data_dir, u, iu.row, iu.shard, shard_utts_[iu.shard]);
+    frame0_[u] = shard_frames_[iu.shard];
+    label0_[u] = labels_so_far[iu.shard];
+    ++shard_utts_[iu.shard];
+    shard_frames_[iu.shard] += iu.frames;
+    labels_so_far[iu.shard] += iu.label_length;
+  }
   hbool_t safe = 0;
   if (H5is_library_threadsafe(&safe) >= 0 && !safe) {
     static std::once_flag warned;
@@ -101,12 +124,16 @@ const BatchLoader::OpenShard& BatchLoader::shard(int32_t s) const {
               "{}/index.h5: dataset '/utt_shard': shard {} of {}", dir_, s, index_.shards.size());
   auto sh = std::make_unique<OpenShard>();
   sh->id = s;
-  sh->reader = std::make_unique<pipeline::ShardReader>(dir_ + "/" + index_.shards[s]);
-  sh->utt_ids = sh->reader->utt_ids();
-  sh->transcripts = sh->reader->transcripts();
-  DS2_REQUIRE(sh->reader->meta().n_bins == index_.meta.n_bins, FormatError,
-              "{}: attribute 'n_bins': {} but the index has {}", sh->reader->path(),
-              sh->reader->meta().n_bins, index_.meta.n_bins);
+  sh->reader = std::make_unique<pipeline::ShardReader>(dir_ + "/" + index_.shards[s], false);
+  const pipeline::ShardReader& r = *sh->reader;
+  DS2_REQUIRE(r.meta().n_bins == index_.meta.n_bins, FormatError,
+              "{}: attribute 'n_bins': {} but the index has {}", r.path(), r.meta().n_bins,
+              index_.meta.n_bins);
+  DS2_REQUIRE(r.size() == shard_utts_[s] && r.total_frames() == shard_frames_[s], FormatError,
+              "{}: holds {} utterances of {} frames, but {}/index.h5 lists {} of {} frames in it "
+              "(the shard was replaced after the index was written?)",
+              r.path(), r.size(), r.total_frames(), dir_, shard_utts_[s], shard_frames_[s]);
+  if (opt_.transcripts) sh->transcripts = r.transcripts();
   open_.push_front(std::move(sh));
   while (open_.size() > static_cast<size_t>(opt_.max_open_shards)) open_.pop_back();
   return *open_.front();
@@ -117,38 +144,58 @@ Batch BatchLoader::load(const std::vector<int64_t>& utts) const {
   b.n = static_cast<int>(utts.size());
   b.f = index_.meta.n_bins;
   b.utts = utts;
-  std::vector<std::vector<float>> feats(utts.size());
-  for (size_t i = 0; i < utts.size(); ++i) {
-    const int64_t u = utts[i];
+  const size_t f = static_cast<size_t>(b.f);
+  for (int64_t u : utts)
     DS2_REQUIRE(u >= 0 && static_cast<size_t>(u) < index_.utts.size(), ConfigError,
                 "batch loader: utterance {} is outside the index ({} utterances)", u,
                 index_.utts.size());
+  // Read in (shard, row) order: each shard is visited once per slice, front to back.
+  std::vector<size_t> order(utts.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t c) {
+    const auto& x = index_.utts[utts[a]];
+    const auto& y = index_.utts[utts[c]];
+    return x.shard != y.shard ? x.shard < y.shard : x.row < y.row;
+  });
+  std::vector<std::vector<float>> feats(utts.size());
+  std::vector<std::vector<int32_t>> labels(utts.size());
+  if (opt_.transcripts) b.transcripts.resize(utts.size());
+  for (size_t i : order) {
+    const int64_t u = utts[i];
     const pipeline::IndexUtt& iu = index_.utts[u];
-    std::vector<int32_t> labels;
-    {
-      std::lock_guard<std::mutex> lock(hdf5_mutex());
-      const OpenShard& sh = shard(iu.shard);
-      DS2_REQUIRE(iu.row >= 0 && iu.row < sh.reader->size() && sh.utt_ids[iu.row] == iu.utt_id &&
-                      sh.reader->frames(iu.row) == iu.frames,
-                  FormatError, "{}: row {} is not utterance '{}' of {} frames the index names",
-                  sh.reader->path(), iu.row, iu.utt_id, iu.frames);
-      feats[i] = sh.reader->features(iu.row);
-      try {
-        labels = sh.reader->labels(iu.row);
-      } catch (const FormatError& e) {
-        DS2_THROW(FormatError, "{}: utterance '{}' (row {}): labels unreadable: {}",
-                  sh.reader->path(), iu.utt_id, iu.row, e.what());
-      }
-      b.transcripts.push_back(sh.transcripts[iu.row]);
+    std::lock_guard<std::mutex> lock(hdf5_mutex());
+    const OpenShard& sh = shard(iu.shard);
+    const pipeline::ShardReader& r = *sh.reader;
+    feats[i].resize(static_cast<size_t>(iu.frames) * f);
+    try {
+      r.features_at(frame0_[u], iu.frames, feats[i].data());
+      labels[i] = r.labels_at(label0_[u], iu.label_length);
+    } catch (const FormatError& e) {
+      DS2_THROW(FormatError, "{}: utterance '{}' (row {}): unreadable: {}", r.path(), iu.utt_id,
+                iu.row, e.what());
     }
+    if (r.has_checksums()) {
+      DS2_REQUIRE(pipeline::ShardReader::checksum(feats[i].data(), feats[i].size()) ==
+                      r.feature_checksum(iu.row),
+                  FormatError, "{}: utterance '{}' (row {}): features fail their checksum "
+                  "(corrupt shard)", r.path(), iu.utt_id, iu.row);
+      DS2_REQUIRE(pipeline::ShardReader::checksum(labels[i].data(), labels[i].size()) ==
+                      r.label_checksum(iu.row),
+                  FormatError, "{}: utterance '{}' (row {}): labels fail their checksum "
+                  "(corrupt shard)", r.path(), iu.utt_id, iu.row);
+    }
+    if (opt_.transcripts) b.transcripts[i] = sh.transcripts[static_cast<size_t>(iu.row)];
+  }
+  for (size_t i = 0; i < utts.size(); ++i) {
+    const pipeline::IndexUtt& iu = index_.utts[utts[i]];
     b.utt_ids.push_back(iu.utt_id);
     b.lengths.push_back(iu.frames);
-    b.label_lengths.push_back(static_cast<int32_t>(labels.size()));
-    b.labels.insert(b.labels.end(), labels.begin(), labels.end());
+    b.label_lengths.push_back(static_cast<int32_t>(labels[i].size()));
+    b.labels.insert(b.labels.end(), labels[i].begin(), labels[i].end());
     b.t = std::max(b.t, iu.frames);
   }
   // Normalize into the padded (n, t, f) tensor; padding stays zero.
-  const size_t f = static_cast<size_t>(b.f), t = static_cast<size_t>(b.t);
+  const size_t t = static_cast<size_t>(b.t);
   b.features.assign(utts.size() * t * f, 0.0f);
   for (size_t i = 0; i < utts.size(); ++i)
     norm_.apply(feats[i].data(), static_cast<size_t>(b.lengths[i]), f,

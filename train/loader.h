@@ -12,8 +12,15 @@
 // Memory: at most prefetch queued batches + the one the thread is assembling + the one the
 // caller holds, each n x t x f floats; with ScheduleOptions::max_batch_frames = M a global batch
 // has n * t <= M (a single utterance longer than M excepted), so a rank's batch holds at most
-// about M * f floats (slices only shrink it). Open shards are kept in an LRU cache of
-// max_open_shards readers (each holds its offsets, utterance ids and transcripts).
+// about M * f floats (slices only shrink it). Per utterance of the index the loader keeps its
+// frame and label offsets within its shard (16 bytes), computed from the index at construction.
+//
+// Reading: each byte of a shard about once per epoch, whatever the shard count and the order of
+// the batches. A slice is read in (shard, row) order; frame and label offsets come from the index,
+// so opening a shard reads only its metadata (no offsets, ids or transcripts; transcripts only
+// with LoaderOptions::transcripts, for dev decoding), and version 2 shards are read byte-exactly
+// (pipeline/shard.h) and verified against each utterance's checksum. Open shards are kept in an
+// LRU cache of max_open_shards readers, each holding a few open HDF5 handles.
 #pragma once
 
 #include <condition_variable>
@@ -42,7 +49,8 @@ struct Batch {
   std::vector<int32_t> labels;         // concatenated label sequences (alphabet indices, 0 = blank)
   std::vector<int32_t> label_lengths;  // (n)
   std::vector<int64_t> utts;           // index positions of the utterances
-  std::vector<std::string> utt_ids, transcripts;
+  std::vector<std::string> utt_ids;
+  std::vector<std::string> transcripts;  // only with LoaderOptions::transcripts
   int64_t step = 0;  // global step this batch belongs to
 };
 
@@ -53,6 +61,7 @@ struct LoaderOptions {
   std::string normalize = "global";
   int prefetch = 4;          // batches read ahead by the background thread (>= 1)
   int max_open_shards = 16;  // open ShardReaders kept (LRU)
+  bool transcripts = false;  // fill Batch::transcripts (dev decoding; not a command-line option)
   // --normalize, --prefetch, --max-open-shards
   void add_to(po::options_description& d);
 };
@@ -94,6 +103,8 @@ class BatchLoader {
   const pipeline::DatasetIndex& index_;
   LoaderOptions opt_;
   pipeline::FeatureNormalizer norm_;                     // opt_.normalize with the index's stats
+  std::vector<int64_t> frame0_, label0_;  // per utterance: offsets within its shard
+  std::vector<int64_t> shard_utts_, shard_frames_;  // per shard: what the index lists in it
   mutable std::deque<std::unique_ptr<OpenShard>> open_;  // LRU, most recent at the front
   std::unique_ptr<Queue> queue_;
   std::thread thread_;

@@ -9,24 +9,7 @@
 
 namespace ds2::train {
 
-uint64_t tensor_digest(const float* x, size_t n) {
-  // Two independent lanes over 8-byte words, each folded through the SplitMix64 finalizer, so a
-  // change anywhere (and a permutation of words) changes the result; the length seeds it.
-  uint64_t a = mix64(n), b = mix64(n ^ 0x5bd1e9955bd1e995ULL);
-  const auto* bytes = reinterpret_cast<const unsigned char*>(x);
-  const size_t nbytes = n * sizeof(float);
-  size_t i = 0;
-  for (; i + 16 <= nbytes; i += 16) {
-    uint64_t w0, w1;
-    std::memcpy(&w0, bytes + i, 8);
-    std::memcpy(&w1, bytes + i + 8, 8);
-    a = mix64(a ^ w0);
-    b = mix64(b ^ w1);
-  }
-  uint64_t tail = 0;
-  std::memcpy(&tail, bytes + i, nbytes - i);
-  return mix64(a ^ mix64(b ^ tail));
-}
+uint64_t tensor_digest(const float* x, size_t n) { return bytes_digest(x, n * sizeof(float)); }
 
 void check_replicas(const Comm& world, const std::vector<ReplicaTensor>& tensors,
                     const std::string& when) {

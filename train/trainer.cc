@@ -178,7 +178,9 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
     index.meta.check_same(dev_index.meta, topt.dev + "/index.h5");
     dev_index.mean = index.mean;  // normalize the dev set with the TRAINING statistics
     dev_index.std = index.std;
-    dev_loader = std::make_unique<BatchLoader>(topt.dev, dev_index, lopt);
+    LoaderOptions dev_opt = lopt;
+    dev_opt.transcripts = true;  // the greedy CER needs the references
+    dev_loader = std::make_unique<BatchLoader>(topt.dev, dev_index, dev_opt);
   }
 
   // ---- model, optimizer, communication ----

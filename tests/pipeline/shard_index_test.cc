@@ -96,6 +96,37 @@ TEST(Shard, CorruptChunkIsNamedWithTheUtterance) {
   }
 }
 
+// A version 1 shard (fletcher32 chunks, no per-utterance checksums), written here by hand in the
+// layout version 1 had, still reads: offsets, features, labels, by row and by offset.
+TEST(Shard, VersionOneStillReads) {
+  test::TempDir d;
+  const std::string p = d / "v1.h5";
+  const std::vector<float> f = {1, 2, 3, 4, 5, 6, 7, 8, 9};  // 3 frames x 3 bins
+  {
+    h5::File file = h5::File::create(p);
+    file.write_attr_str("format", kShardFormat);
+    file.write_attr<int32_t>("version", 1);
+    meta3().write_attrs(file);
+    file.write_attr_str("plan_digest", "x");
+    file.write<float>("/features", f, {3, 3}, 1024);  // chunked + fletcher32, as version 1
+    file.write<int32_t>("/labels", {2, 1, 2}, {}, 16384);
+    file.write<int64_t>("/frame_offset", {0, 1, 3});
+    file.write<int64_t>("/label_offset", {0, 2, 3});
+    file.write_strings("/utt_id", {"a", "b"});
+  }
+  ShardReader r(p);
+  EXPECT_EQ(r.version(), 1);
+  EXPECT_FALSE(r.has_checksums());
+  EXPECT_EQ(r.size(), 2);
+  EXPECT_EQ(r.features(1), (std::vector<float>{4, 5, 6, 7, 8, 9}));
+  EXPECT_EQ(r.labels(0), (std::vector<int32_t>{2, 1}));
+  const ShardReader lean(p, false);
+  std::vector<float> row(3);
+  lean.features_at(0, 1, row.data());
+  EXPECT_EQ(row, (std::vector<float>{1, 2, 3}));
+  EXPECT_EQ(lean.labels_at(2, 1), (std::vector<int32_t>{2}));
+}
+
 TEST(Index, RoundTrip) {
   test::TempDir d;
   DatasetIndex idx;

@@ -14,20 +14,20 @@ constexpr int kFixtureBins = 5;
 
 struct Utt {
   std::string id, text;
-  std::vector<float> x;  // [frames, kFixtureBins]
+  std::vector<float> x;  // [frames, n_bins] (kFixtureBins unless a test asks for more)
   std::vector<int32_t> labels;
 };
 
 // Writes the utterances into shards (shard_of[i] names the shard of utterance i, shards in
 // increasing order) and index.h5 with the given stats and alphabet; returns the index as read
-// back. Durations are 10 ms per frame.
+// back. Durations are 10 ms per frame; n_bins = mean.size() (the features' width).
 inline pipeline::DatasetIndex write_dataset(const std::string& dir, const std::vector<Utt>& utts,
                                             const std::vector<int>& shard_of,
                                             const std::vector<double>& mean,
                                             const std::vector<double>& sd,
                                             const std::string& alphabet = "<blank>\n<space>\na\n") {
   pipeline::FeatureMeta meta;
-  meta.n_bins = kFixtureBins;
+  meta.n_bins = static_cast<int>(mean.size());
   meta.alphabet = alphabet;
   meta.created_by = "test";
   pipeline::DatasetIndex idx;
@@ -41,7 +41,7 @@ inline pipeline::DatasetIndex write_dataset(const std::string& dir, const std::v
     for (size_t i = 0; i < utts.size(); ++i) {
       if (shard_of[i] != s) continue;
       const Utt& u = utts[i];
-      const int32_t frames = static_cast<int32_t>(u.x.size() / kFixtureBins);
+      const int32_t frames = static_cast<int32_t>(u.x.size() / meta.n_bins);
       w.add({u.id, u.text, "", "{}", frames * 0.01f}, u.x.data(), frames, u.labels);
       idx.utts.push_back(
           {s, row++, frames, static_cast<int32_t>(u.labels.size()), frames * 0.01f, u.id});

@@ -107,7 +107,9 @@ TEST(DevEval, SlicedOverRanksWithAveragedBatchNormEqualsOneUtteranceAtATime) {
                            std::vector<double>(fixture::kFixtureBins, 1.0), kAlphabet);
   world.barrier();
   const pipeline::DatasetIndex index = pipeline::DatasetIndex::read(dir + "/index.h5");
-  const BatchLoader loader(dir, index, LoaderOptions{});
+  LoaderOptions lo;
+  lo.transcripts = true;
+  const BatchLoader loader(dir, index, lo);
   const model::ModelConfig cfg = dev_config();
 
   // ---- what training does ----
