@@ -153,6 +153,15 @@ int main(int argc, char** argv) {
       }
       base_s = std::min(base_s, std::chrono::duration<double>(Clock::now() - t0).count());
     }
+    {  // what one open costs: the loader re-opens shards that fell out of its LRU
+      const int64_t r0 = rchar();
+      { const ds2::pipeline::ShardReader first(d + "/" + index.shards[0], false); }
+      const int64_t r1 = rchar();
+      { const ds2::pipeline::ShardReader again(d + "/" + index.shards[0], false, false); }
+      std::printf("# %d shards: %.1f KiB read at a shard's first open, %.1f KiB at a re-open "
+                  "(%.1f MB per shard)\n",
+                  shards, (r1 - r0) / 1024.0, (rchar() - r1) / 1024.0, shard_bytes / 1e6 / shards);
+    }
     ds2::train::ScheduleOptions so;
     so.batch_size = batch;
     const ds2::train::Schedule schedule(ds2::train::utt_frames(index), so);

@@ -23,11 +23,13 @@ void quiet_errors() {
     if ((call) < 0) DS2_THROW(IoError, __VA_ARGS__);            \
   } while (0)
 
-File File::create(const std::string& path) {
+File File::create(const std::string& path, bool compact) {
   quiet_errors();
   File f;
   f.path_ = path;
-  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  if (compact) H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   DS2_REQUIRE(id >= 0, IoError, "{}: cannot create HDF5 file", path);
   f.h_ = Handle(id, H5Fclose);
   return f;

@@ -73,6 +73,7 @@ BatchLoader::BatchLoader(const std::string& data_dir, const pipeline::DatasetInd
   // row (index.h), so an utterance starts where the previous row of its shard ended.
   const size_t ns = index.shards.size();
   shard_utts_.assign(ns, 0);
+  checked_.assign(ns, 0);
   shard_frames_.assign(ns, 0);
   std::vector<int64_t> labels_so_far(ns, 0);
   frame0_.resize(index.utts.size());
@@ -124,7 +125,10 @@ const BatchLoader::OpenShard& BatchLoader::shard(int32_t s) const {
               "{}/index.h5: dataset '/utt_shard': shard {} of {}", dir_, s, index_.shards.size());
   auto sh = std::make_unique<OpenShard>();
   sh->id = s;
-  sh->reader = std::make_unique<pipeline::ShardReader>(dir_ + "/" + index_.shards[s], false);
+  // The format attribute is checked at the first open only; later re-opens read less.
+  sh->reader = std::make_unique<pipeline::ShardReader>(dir_ + "/" + index_.shards[s], false,
+                                                       !checked_[s]);
+  checked_[s] = 1;
   const pipeline::ShardReader& r = *sh->reader;
   DS2_REQUIRE(r.meta().n_bins == index_.meta.n_bins, FormatError,
               "{}: attribute 'n_bins': {} but the index has {}", r.path(), r.meta().n_bins,

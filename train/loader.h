@@ -105,6 +105,7 @@ class BatchLoader {
   pipeline::FeatureNormalizer norm_;                     // opt_.normalize with the index's stats
   std::vector<int64_t> frame0_, label0_;  // per utterance: offsets within its shard
   std::vector<int64_t> shard_utts_, shard_frames_;  // per shard: what the index lists in it
+  mutable std::vector<uint8_t> checked_;            // per shard: format checked at an open
   mutable std::deque<std::unique_ptr<OpenShard>> open_;  // LRU, most recent at the front
   std::unique_ptr<Queue> queue_;
   std::thread thread_;
