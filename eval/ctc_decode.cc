@@ -32,13 +32,31 @@
 // is looked up once per prefix). At the end, the unfinished last word is scored the same way,
 // and with lm_eos ln P(</s> | last words). The LM score is a function of the labelling, so merged
 // prefixes agree on it and only the acoustic masses add. The LM context starts at <s>.
-// A word the LM does not know scores oov_logprob (default -10) rather than the LM's <unk>: an
-// open-vocabulary ARPA gives <unk> the mass of all unseen words (-1.3 log10 in an IRSTLM model
-// of 1,700 sentences, above most real words), which makes gluing two words into one unknown
-// token cheaper than spelling them.
+// Unknown words. A word the LM does not know scores oov_logprob + oov_char_logprob * |w| (its
+// labels) rather than the LM's <unk>: an open-vocabulary ARPA gives <unk> the mass of all unseen
+// words (-1.3 log10 in an IRSTLM model of 1,700 sentences, above most real words), which makes
+// gluing two words into one unknown token cheaper than spelling them; the per-label term is a
+// spelling model, so an unknown word costs more the more words it glues.
+// Partial words (partial_words, with the LM's spelling trie, eval/word_trie.h). Scoring a word
+// only at its space charges a prefix that has just spelled a word and not its rivals that glue
+// on into the next one: those fill the beam with uncharged prefixes until the spaced ones are
+// pruned, and the search ends up gluing or dropping words (the demo's dev set: 87 deletions of
+// 1,185 words at oov -30 with word-end scoring). So while a word is spelled, its prefix carries
+// the estimate alpha * smear(node) + beta, smear being the best unigram ln P of the vocabulary
+// words it can still become; once it can become none (it left the trie) it carries the unknown
+// word's score for its length so far, growing per label. At the space the estimate is replaced
+// by the word's real ln P. Estimates steer pruning only: a final score never contains one, so
+// the wide-beam search is still exact (tests/eval/ctc_decode_lm_test.cc enumerates every
+// labelling and checks it).
+// Lexicon mode (lexicon = "lm" or a file given to the LM): an extension that leaves the trie and
+// a space after a word that is not listed are not created, and a final unfinished word that is
+// not listed scores -inf.
 //
 // Pruning per frame: only the top_k labels (excluding blank) with ln y(c) >= prune_logprob are
-// tried as extensions; blank and the repeat of the last label are always applied.
+// tried as extensions; blank and the repeat of the last label are always applied. Relative to
+// the best: an extension whose mass + LM part falls more than beam_threshold below the previous
+// best prefix's score plus the frame's best ln y is not created, and after the frame only
+// candidates within beam_threshold of the best are kept, at most `beam` of them.
 #include "eval/ctc_decode.h"
 
 #include <algorithm>

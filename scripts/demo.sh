@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HOURS=1.0 NP=2 STAGE=0 WORK=work/demo SEED=1 EPOCHS=8 LR=3e-3 ANNEAL=1.15 VOCAB=1000
-ALPHA=0.75 BETA=4 CONFIG=share/configs/ds2-small.ini
+ALPHA=0.75 BETA=2 CONFIG=share/configs/ds2-small.ini
 AUGMENT="copies=1,noise_prob=0.4,snr_db=5:20,speed=0.9:1.1,pitch_cents=-200:200"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -95,7 +95,7 @@ if [ "$STAGE" -le 4 ]; then
     --alpha "$ALPHA" --beta "$BETA" -v 0
   # A small alpha/beta grid into the SQLite history and the HTML report (with training curves).
   "${MPIRUN[@]}" build/ds2 sweep --models "$RUN/" --checkpoints all --data "$WORK/data/dev" \
-    --lm "$WORK/lm/lm3.arpa" --grid "alpha=0.25:1:4,beta=2:5:4,beam=32" \
+    --lm "$WORK/lm/lm3.arpa" --grid "alpha=0.5:1.5:5,beta=0:4:5,beam=32" \
     --db "$WORK/history.sqlite" --report "$WORK/report.html" -v 0 >"$WORK/sweep.txt"
   echo "best of the alpha/beta grid (beam 32): $(grep '^WER' "$WORK/sweep.txt" | sort -t' ' -k2 -g |
     head -1)"
