@@ -129,7 +129,7 @@ void BeamOptions::add_to(po::options_description& d) {
       "<unk>)")("oov-char-logprob", po::value(&oov_char_logprob)->default_value(oov_char_logprob),
                 "added to that per character of the unknown word (so gluing words costs)")(
       "beam-threshold", po::value(&beam_threshold)->default_value(beam_threshold),
-                "per frame, drop prefixes scoring more than this (ln) below the best")(
+      "per frame, drop prefixes scoring more than this (ln) below the best")(
       "partial-words", po::value(&partial_words)->default_value(partial_words),
       "score a word while it is spelled (best LM word it can become, or the OOV score)")(
       "lexicon", po::value(&lexicon)->default_value(lexicon),
@@ -337,8 +337,7 @@ struct Search {
     bool inserted = false;
     int32_t* idx =
         w.cand_index.find_or_insert(key, static_cast<int32_t>(w.cands.size()), &inserted);
-    if (inserted)
-      w.cands.push_back({node, parent, label, wnode, wlen, kNegInf, kNegInf, 0.0, lmp});
+    if (inserted) w.cands.push_back({node, parent, label, wnode, wlen, kNegInf, kNegInf, 0.0, lmp});
     Impl::Cand& x = w.cands[*idx];
     if (node >= 0) x.node = node;
     return x;

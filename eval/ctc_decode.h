@@ -54,7 +54,7 @@ struct BeamOptions {
   // Per frame, drop prefixes whose score is more than this below the best one's (ln; inf: keep
   // the `beam` best whatever their score).
   float beam_threshold = 15.f;
-  bool lm_eos = true;           // add alpha * ln P(</s> | last words) at the end
+  bool lm_eos = true;  // add alpha * ln P(</s> | last words) at the end
   // ln P_lm of a word outside the LM's vocabulary, in place of the LM's own <unk> estimate
   // (open-vocabulary LMs such as IRSTLM's give <unk> more mass than most words, so the search
   // would glue real words into one unknown one). NaN: use the LM's <unk> (or its -100 log10).

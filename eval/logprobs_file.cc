@@ -44,8 +44,8 @@ void write_logprobs(const Comm& comm, const std::string& path, const EvalPlan& p
     }
     std::sort(owner.begin(), owner.end());
   } else {
-    DS2_MPI_CHECK(MPI_Send(my_pos.data(), static_cast<int>(my_pos.size()), MPI_INT64_T, 0,
-                           kTagHead, comm.raw()));
+    DS2_MPI_CHECK(MPI_Send(my_pos.data(), static_cast<int>(my_pos.size()), MPI_INT64_T, 0, kTagHead,
+                           comm.raw()));
   }
 
   if (!comm.root()) {  // answer rank 0's requests, one utterance each, until it sends -1
@@ -59,10 +59,9 @@ void write_logprobs(const Comm& comm, const std::string& path, const EvalPlan& p
                   comm.rank(), want);
       const int64_t head[3] = {it->frames, static_cast<int64_t>(it->ref.size()), 0};
       DS2_MPI_CHECK(MPI_Send(head, 3, MPI_INT64_T, 0, kTagHead, comm.raw()));
-      DS2_MPI_CHECK(MPI_Send(it->logp.data(), it->frames * c, MPI_FLOAT, 0, kTagRows,
+      DS2_MPI_CHECK(MPI_Send(it->logp.data(), it->frames * c, MPI_FLOAT, 0, kTagRows, comm.raw()));
+      DS2_MPI_CHECK(MPI_Send(it->ref.data(), static_cast<int>(it->ref.size()), MPI_CHAR, 0, kTagRef,
                              comm.raw()));
-      DS2_MPI_CHECK(MPI_Send(it->ref.data(), static_cast<int>(it->ref.size()), MPI_CHAR, 0,
-                             kTagRef, comm.raw()));
     }
     comm.barrier();
     return;
@@ -136,7 +135,10 @@ StoredLogProbs read_logprobs(const std::string& path, const std::function<bool(i
   DS2_REQUIRE(version == 1, FormatError, "{}: log-probability file version {} (this ds2 reads 1)",
               path, version);
   StoredLogProbs s{pipeline::Alphabet::parse(f.read_attr_str("alphabet"), path + ": /alphabet"),
-                   f.read_attr_str("model"), f.read_attr_str("data"), {}, {}};
+                   f.read_attr_str("model"),
+                   f.read_attr_str("data"),
+                   {},
+                   {}};
   const int c = s.alphabet.size();
   DS2_REQUIRE(f.read_attr<int32_t>("classes") == c, FormatError,
               "{}: attribute 'classes' {} but the alphabet has {} symbols", path,
@@ -147,11 +149,13 @@ StoredLogProbs read_logprobs(const std::string& path, const std::function<bool(i
   const std::vector<std::string> refs = f.read_strings("/transcript");
   const std::vector<hsize_t> dims = f.dims("/logprobs");
   const size_t n = pos.size();
-  DS2_REQUIRE(offset.size() == n + 1 && ids.size() == n && refs.size() == n &&
-                  dims.size() == 2 && dims[1] == static_cast<hsize_t>(c) && offset[0] == 0 &&
+  DS2_REQUIRE(offset.size() == n + 1 && ids.size() == n && refs.size() == n && dims.size() == 2 &&
+                  dims[1] == static_cast<hsize_t>(c) && offset[0] == 0 &&
                   static_cast<hsize_t>(offset[n]) == dims[0],
-              FormatError, "{}: /frame_offset, /pos, /utt_id, /transcript and /logprobs disagree "
-              "on the number of utterances or frames", path);
+              FormatError,
+              "{}: /frame_offset, /pos, /utt_id, /transcript and /logprobs disagree "
+              "on the number of utterances or frames",
+              path);
   for (size_t i = 0; i < n; ++i) {
     DS2_REQUIRE(offset[i + 1] >= offset[i], FormatError,
                 "{}: /frame_offset decreases at utterance {}", path, i);

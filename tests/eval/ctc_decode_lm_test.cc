@@ -21,6 +21,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/error.h"
 #include "eval/arpa_lm.h"
 #include "eval/ctc_decode.h"
 #include "pipeline/alphabet.h"
@@ -132,7 +133,8 @@ struct Case {
 
 std::ostream& operator<<(std::ostream& os, const Case& k) {
   return os << (k.unk ? "<unk> " : "no <unk> ") << "lexicon '" << k.lexicon << "' partial "
-            << k.partial << " alpha " << k.alpha << " beta " << k.beta << " oov " << k.oov << " + " << k.oov_char << "/char";
+            << k.partial << " alpha " << k.alpha << " beta " << k.beta << " oov " << k.oov << " + "
+            << k.oov_char << "/char";
 }
 
 class LmOracle : public ::testing::TestWithParam<Case> {};
@@ -178,10 +180,9 @@ TEST_P(LmOracle, WideBeamEqualsExhaustiveEnumeration) {
     const auto hyps = prefix_beam_search(lp.data(), t, c, c, a, &lm, o, &ws);
     ASSERT_FALSE(hyps.empty());
     const std::string what = "seed " + std::to_string(seed);
-    EXPECT_EQ(hyps[0].labels, best_lab) << what << ": got '"
-                                        << a.decode(hyps[0].labels.data(), hyps[0].labels.size())
-                                        << "' want '" << a.decode(best_lab.data(), best_lab.size())
-                                        << "'";
+    EXPECT_EQ(hyps[0].labels, best_lab)
+        << what << ": got '" << a.decode(hyps[0].labels.data(), hyps[0].labels.size()) << "' want '"
+        << a.decode(best_lab.data(), best_lab.size()) << "'";
     EXPECT_NEAR(hyps[0].score, best, 1e-6) << what;
     // Every returned labelling carries its oracle score; in open-vocabulary mode every labelling
     // is returned.
@@ -189,8 +190,9 @@ TEST_P(LmOracle, WideBeamEqualsExhaustiveEnumeration) {
     for (const auto& h : hyps) {
       if (h.score == -kInf) continue;
       ++valid;
-      ASSERT_TRUE(want.count(h.labels)) << what << ": '" << a.decode(h.labels.data(), h.labels.size())
-                                        << "' should not be emitted";
+      ASSERT_TRUE(want.count(h.labels))
+          << what << ": '" << a.decode(h.labels.data(), h.labels.size())
+          << "' should not be emitted";
       EXPECT_NEAR(h.score, want.at(h.labels), 1e-6) << what;
     }
     if (k.lexicon.empty()) {
@@ -203,15 +205,14 @@ TEST_P(LmOracle, WideBeamEqualsExhaustiveEnumeration) {
   EXPECT_GE(multi_word, 1) << "no case where the best labelling has several words";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Modes, LmOracle,
-    ::testing::Values(Case{true, "", true, 0.8, 1.5, -4.0, -1.0},
-                      Case{true, "", false, 0.8, 1.5, -4.0, -1.0},
-                      Case{false, "", true, 1.5, 0.5, -2.0, 0.0},
-                      Case{true, "", true, 0.3, 3.0, -9.0, -0.5},
-                      Case{true, "lm", true, 0.8, 1.5, -4.0, -1.0},
-                      Case{false, "lm", false, 1.2, 2.0, -4.0, -1.0},
-                      Case{true, "file", true, 0.8, 1.5, -3.0, -1.0}));
+INSTANTIATE_TEST_SUITE_P(Modes, LmOracle,
+                         ::testing::Values(Case{true, "", true, 0.8, 1.5, -4.0, -1.0},
+                                           Case{true, "", false, 0.8, 1.5, -4.0, -1.0},
+                                           Case{false, "", true, 1.5, 0.5, -2.0, 0.0},
+                                           Case{true, "", true, 0.3, 3.0, -9.0, -0.5},
+                                           Case{true, "lm", true, 0.8, 1.5, -4.0, -1.0},
+                                           Case{false, "lm", false, 1.2, 2.0, -4.0, -1.0},
+                                           Case{true, "file", true, 0.8, 1.5, -3.0, -1.0}));
 
 // ---- the gluing / dropping pathology --------------------------------------------------------
 
@@ -272,6 +273,19 @@ TEST(PrefixBeamLm, InVocabularyWordsAreNeitherGluedNorDropped) {
       EXPECT_EQ(hyps[0].words, 6);
     }
   }
+}
+
+TEST(PrefixBeamLm, LexiconFileMustBeTheLmsOwn) {
+  const Alphabet a = Alphabet::parse("<blank>\n<space>\na\nb\n", "ab");
+  const ArpaLm lm = tiny_ab_lm(true);
+  const std::vector<float> lp = random_frames(4, a.size(), 3);
+  BeamOptions o;
+  o.lexicon = "/nonexistent/lexicon.txt";  // not given to the LM: refused, not silently ignored
+  EXPECT_THROW(prefix_beam_search(lp.data(), 4, a.size(), a.size(), a, &lm, o), ConfigError);
+  o.lexicon = "lm";
+  EXPECT_NO_THROW(prefix_beam_search(lp.data(), 4, a.size(), a.size(), a, &lm, o));
+  o.lexicon = "/nonexistent/lexicon.txt";  // without an LM there is nothing to restrict
+  EXPECT_NO_THROW(prefix_beam_search(lp.data(), 4, a.size(), a.size(), a, nullptr, o));
 }
 
 }  // namespace
