@@ -329,20 +329,37 @@ UttResult decode_utterance(const UttLogProbs& u, const pipeline::Alphabet& alpha
 namespace {
 
 // The utterances of `path` that this rank's batches hold (plan.owner == rank), checked against
-// the plan: each stored position must name the same utterance in DATA/index.h5.
+// the plan: each stored position must name the same utterance in DATA/index.h5, and every
+// utterance this rank decodes must be stored.
 StoredLogProbs read_stored_slice(const std::string& path, const EvalPlan& plan, int rank) {
   std::vector<int> owner(plan.index.utts.size(), -1);
+  size_t wanted = 0;
   for (size_t b = 0; b < plan.batches.size(); ++b)
-    for (int64_t p : plan.batches[b]) owner[static_cast<size_t>(p)] = plan.owner[b];
+    for (int64_t p : plan.batches[b]) {
+      owner[static_cast<size_t>(p)] = plan.owner[b];
+      wanted += plan.owner[b] == rank;
+    }
+  int64_t outside = -1;  // a stored position past the index, if any
   auto mine = [&](int64_t p) {
-    return p >= 0 && static_cast<size_t>(p) < owner.size() && owner[static_cast<size_t>(p)] == rank;
+    if (p < 0 || static_cast<size_t>(p) >= owner.size()) {
+      outside = p;
+      return false;
+    }
+    return owner[static_cast<size_t>(p)] == rank;
   };
   StoredLogProbs s = read_logprobs(path, mine);
+  DS2_REQUIRE(outside < 0, FormatError,
+              "{}: position {} is past the {} utterances of {}/index.h5: the file was written over "
+              "another dataset", path, outside, plan.index.utts.size(), plan.data);
   for (size_t i = 0; i < s.utts.size(); ++i)
     DS2_REQUIRE(s.utt_ids[i] == plan.index.utts[static_cast<size_t>(s.utts[i].pos)].utt_id,
                 FormatError, "{}: utterance '{}' is at position {}, where {}/index.h5 has '{}': "
                 "the file was written over another dataset", path, s.utt_ids[i], s.utts[i].pos,
                 plan.data, plan.index.utts[static_cast<size_t>(s.utts[i].pos)].utt_id);
+  DS2_REQUIRE(s.utts.size() == wanted, FormatError,
+              "{}: holds {} of the {} utterances of {} that rank {} decodes: the file was written "
+              "over another dataset (or a part of it)", path, s.utts.size(), wanted, plan.data,
+              rank);
   return s;
 }
 

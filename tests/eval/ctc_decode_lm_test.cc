@@ -273,6 +273,17 @@ TEST(PrefixBeamLm, InVocabularyWordsAreNeitherGluedNorDropped) {
       EXPECT_EQ(hyps[0].words, 6);
     }
   }
+  // Control: the input does exhibit the pathology. Scoring words only at their space, with an
+  // unknown word at a flat -10 (the search before partial-word scoring), glues all six words.
+  BeamOptions word_end;
+  word_end.beam = 64;
+  word_end.alpha = 1.0f;
+  word_end.beta = 1.0f;
+  word_end.partial_words = false;
+  word_end.oov_char_logprob = 0.0f;
+  word_end.beam_threshold = std::numeric_limits<float>::infinity();
+  const auto glued = prefix_beam_search(lp.data(), t, c, c, a, &lm, word_end);
+  EXPECT_EQ(a.decode(glued[0].labels.data(), glued[0].labels.size()), "thecatsatonamat");
 }
 
 TEST(PrefixBeamLm, LexiconFileMustBeTheLmsOwn) {

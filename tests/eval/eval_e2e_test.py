@@ -182,6 +182,13 @@ def main():
             stored = json.load(open(f"{d}/results.json"))
             for k in COUNT_KEYS + ("wer", "cer"):
                 assert results[0][k] == stored[k], f"{name}: {k} differs with --logprobs"
+        # Stored outputs decoded over another dataset: refused in one line naming the file.
+        p = r.run(1, "eval", "--logprobs", f"{tmp}/eval-greedy-np3/logprobs.h5", "--data",
+                  f"{tmp}/data", "--out", f"{tmp}/eval-wrong", expect_rc=None)
+        assert p.returncode != 0 and "written over another dataset" in p.stderr, p.stderr[-2000:]
+        p = r.run(1, "eval", "--logprobs", f"{tmp}/test/index.h5", "--data", f"{tmp}/test",
+                  "--out", f"{tmp}/eval-wrong", expect_rc=None)
+        assert p.returncode != 0 and "not a ds2 log-probability file" in p.stderr, p.stderr[-2000:]
         # --manifest: the audio is prepared with the checkpoint's settings into EVALDIR/data
         # first; a row whose audio is missing goes to rejects.tsv and the rest is evaluated,
         # with the same hypotheses as the prepared dataset gave (second path, as sets of lines:
