@@ -471,6 +471,8 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
   j["alpha"] = lm ? nlohmann::json(o.beam.alpha) : nlohmann::json(nullptr);
   j["beta"] = lm ? nlohmann::json(o.beam.beta) : nlohmann::json(nullptr);
   j["lm"] = o.lm.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.lm);
+  j["lexicon"] = lm && !o.beam.lexicon.empty() ? nlohmann::json(o.beam.lexicon)
+                                               : nlohmann::json(nullptr);
   j["normalize"] = mode;
   j["audio_seconds"] = s.audio_seconds;
   j["decode_seconds"] = s.decode_seconds;

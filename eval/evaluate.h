@@ -14,6 +14,7 @@
 //                      scored (eval/wer.h tokenize: lower-cased), errors in upper case as sclite.
 //   results.json       wer, cer, sub, del, ins, correct, words, chars (CER counts under
 //                      cer_sub/cer_del/cer_ins), utterances, decoder, beam, alpha, beta, lm,
+//                      lexicon ("lm" or the file; null in open-vocabulary mode),
 //                      audio_seconds, decode_seconds, rtf, ranks, model, data.
 #pragma once
 
