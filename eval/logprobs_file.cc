@@ -29,6 +29,16 @@ void write_logprobs(const Comm& comm, const std::string& path, const EvalPlan& p
                     const std::vector<UttLogProbs>& mine, const pipeline::Alphabet& alphabet,
                     const std::string& model) {
   const int c = alphabet.size();
+  // This rank's utterances by position (O(log n) per request, not a scan).
+  std::vector<size_t> by_pos(mine.size());
+  for (size_t i = 0; i < mine.size(); ++i) by_pos[i] = i;
+  std::sort(by_pos.begin(), by_pos.end(),
+            [&](size_t a, size_t b) { return mine[a].pos < mine[b].pos; });
+  auto find = [&](int64_t pos) -> const UttLogProbs* {
+    auto it = std::lower_bound(by_pos.begin(), by_pos.end(), pos,
+                               [&](size_t i, int64_t p) { return mine[i].pos < p; });
+    return it != by_pos.end() && mine[*it].pos == pos ? &mine[*it] : nullptr;
+  };
   // Who holds which position: every rank's positions, gathered (8 bytes per utterance).
   std::vector<int64_t> my_pos;
   for (const UttLogProbs& u : mine) my_pos.push_back(u.pos);
@@ -53,10 +63,8 @@ void write_logprobs(const Comm& comm, const std::string& path, const EvalPlan& p
       int64_t want = -1;
       DS2_MPI_CHECK(MPI_Recv(&want, 1, MPI_INT64_T, 0, kTagAsk, comm.raw(), MPI_STATUS_IGNORE));
       if (want < 0) break;
-      const auto it = std::find_if(mine.begin(), mine.end(),
-                                   [&](const UttLogProbs& u) { return u.pos == want; });
-      DS2_REQUIRE(it != mine.end(), CommError, "save-logprobs: rank {} has no utterance {}",
-                  comm.rank(), want);
+      const UttLogProbs* it = find(want);
+      DS2_REQUIRE(it, CommError, "save-logprobs: rank {} has no utterance {}", comm.rank(), want);
       const int64_t head[3] = {it->frames, static_cast<int64_t>(it->ref.size()), 0};
       DS2_MPI_CHECK(MPI_Send(head, 3, MPI_INT64_T, 0, kTagHead, comm.raw()));
       DS2_MPI_CHECK(MPI_Send(it->logp.data(), it->frames * c, MPI_FLOAT, 0, kTagRows, comm.raw()));
@@ -88,8 +96,7 @@ void write_logprobs(const Comm& comm, const std::string& path, const EvalPlan& p
       const float* lp = nullptr;
       int64_t frames = 0;
       if (r == 0) {
-        const auto it = std::find_if(mine.begin(), mine.end(),
-                                     [&](const UttLogProbs& u) { return u.pos == p; });
+        const UttLogProbs* it = find(p);
         lp = it->logp.data();
         frames = it->frames;
         ref = it->ref;
