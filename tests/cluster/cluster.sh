@@ -94,11 +94,14 @@ up() {
   echo "$rate $delay" >"$state/link"
 }
 
-# CMD in node I's namespace with hostname nodeI (a fresh UTS namespace per command).
+# CMD in node I's namespace with hostname nodeI (a fresh UTS namespace per command). nsenter
+# switches the network namespace only: `ip netns exec` would also mount a fresh /sys, hiding the
+# cgroup file systems slurmd needs.
 node_exec() {
   local i=$1
   shift
-  exec ip netns exec "$(node_ns "$i")" unshare --uts sh -c 'hostname "$0" && exec "$@"' "node$i" "$@"
+  exec nsenter --net="/run/netns/$(node_ns "$i")" unshare --uts sh -c 'hostname "$0" && exec "$@"' \
+    "node$i" "$@"
 }
 
 agent() {  # Open MPI calls: AGENT HOST orted ARGS... (one string or words)
