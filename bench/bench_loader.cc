@@ -104,14 +104,22 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--utts") utts = std::atoi(next().c_str());
-    else if (a == "--shards") shard_counts = parse_list(next());
-    else if (a == "--open") opens = parse_list(next());
-    else if (a == "--ranks") ranks = std::atoi(next().c_str());
-    else if (a == "--batch") batch = std::atoi(next().c_str());
-    else if (a == "--bins") bins = std::atoi(next().c_str());
-    else if (a == "--dir") dir = next();
-    else if (a == "--keep") keep = true;
+    if (a == "--utts")
+      utts = std::atoi(next().c_str());
+    else if (a == "--shards")
+      shard_counts = parse_list(next());
+    else if (a == "--open")
+      opens = parse_list(next());
+    else if (a == "--ranks")
+      ranks = std::atoi(next().c_str());
+    else if (a == "--batch")
+      batch = std::atoi(next().c_str());
+    else if (a == "--bins")
+      bins = std::atoi(next().c_str());
+    else if (a == "--dir")
+      dir = next();
+    else if (a == "--keep")
+      keep = true;
     else if (a == "--frames") {
       const std::string v = next();
       lo = std::atoi(v.c_str());
@@ -128,8 +136,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (dir.empty()) dir = (fs::temp_directory_path() / "ds2-bench-loader").string();
-  std::printf("# bench_loader: %d utterances of %d-%d frames x %d bins, %d ranks, global batch %d\n",
-              utts, lo, hi, bins, ranks, batch);
+  std::printf(
+      "# bench_loader: %d utterances of %d-%d frames x %d bins, %d ranks, global batch %d\n", utts,
+      lo, hi, bins, ranks, batch);
   std::printf("%7s %6s %10s %12s %10s %10s %9s\n", "shards", "open", "shard_MB", "read/shard",
               "loader_MBs", "vs_read()", "rss_MiB");
   int rc = 0;
@@ -139,7 +148,8 @@ int main(int argc, char** argv) {
     fs::create_directories(d);
     const auto index = write_corpus(d, utts, shards, bins, lo, hi);
     int64_t shard_bytes = 0;
-    for (const auto& s : index.shards) shard_bytes += static_cast<int64_t>(fs::file_size(d + "/" + s));
+    for (const auto& s : index.shards)
+      shard_bytes += static_cast<int64_t>(fs::file_size(d + "/" + s));
     // Baseline: every shard file read once with read(), 1 MiB at a time (page cache warm after).
     std::vector<char> buf(1 << 20);
     double base_s = 1e30;
@@ -158,9 +168,10 @@ int main(int argc, char** argv) {
       { const ds2::pipeline::ShardReader first(d + "/" + index.shards[0], false); }
       const int64_t r1 = rchar();
       { const ds2::pipeline::ShardReader again(d + "/" + index.shards[0], false, false); }
-      std::printf("# %d shards: %.1f KiB read at a shard's first open, %.1f KiB at a re-open "
-                  "(%.1f MB per shard)\n",
-                  shards, (r1 - r0) / 1024.0, (rchar() - r1) / 1024.0, shard_bytes / 1e6 / shards);
+      std::printf(
+          "# %d shards: %.1f KiB read at a shard's first open, %.1f KiB at a re-open "
+          "(%.1f MB per shard)\n",
+          shards, (r1 - r0) / 1024.0, (rchar() - r1) / 1024.0, shard_bytes / 1e6 / shards);
     }
     ds2::train::ScheduleOptions so;
     so.batch_size = batch;
@@ -174,7 +185,8 @@ int main(int argc, char** argv) {
       const auto t0 = Clock::now();
       for (int r = 0; r < ranks; ++r) {
         ds2::train::BatchLoader loader(d, index, lopt);
-        for (const auto& b : batches) loaded += loader.load(ds2::train::Schedule::slice(b, r, ranks)).n;
+        for (const auto& b : batches)
+          loaded += loader.load(ds2::train::Schedule::slice(b, r, ranks)).n;
       }
       const double s = std::chrono::duration<double>(Clock::now() - t0).count();
       const double ratio = static_cast<double>(rchar() - before) / static_cast<double>(shard_bytes);

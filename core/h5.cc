@@ -272,16 +272,19 @@ RowReader<T>::RowReader(const File& f, const std::string& name) : path_(f.path()
   if (!filtered_) {  // reopen without a chunk cache: reads go straight to the selected bytes
     ds_.reset();  // closed first: a second open of an open dataset shares its cache settings
     Handle dapl(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
-    H5Pset_chunk_cache(dapl, H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 0, H5D_CHUNK_CACHE_W0_DEFAULT);
+    DS2_H5(H5Pset_chunk_cache(dapl, H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 0, H5D_CHUNK_CACHE_W0_DEFAULT),
+           "{}: dataset '{}': cannot set its chunk cache", path_, name);
     ds_ = Handle(H5Dopen2(f.id(), name.c_str(), dapl), H5Dclose);
     DS2_REQUIRE(ds_.valid(), FormatError, "{}: dataset '{}': cannot reopen", path_, name);
   }
   Handle space(H5Dget_space(ds_), H5Sclose);
+  DS2_REQUIRE(space.valid(), FormatError, "{}: dataset '{}': no dataspace", path_, name);
   rank_ = H5Sget_simple_extent_ndims(space);
   DS2_REQUIRE(rank_ == 1 || rank_ == 2, FormatError, "{}: dataset '{}' has rank {}", path_, name,
               rank_);
   hsize_t d[2] = {0, 1};
-  H5Sget_simple_extent_dims(space, d, nullptr);
+  DS2_REQUIRE(H5Sget_simple_extent_dims(space, d, nullptr) == rank_, FormatError,
+              "{}: dataset '{}': cannot read its dimensions", path_, name);
   rows_ = d[0];
   cols_ = rank_ == 2 ? d[1] : 1;
 }
@@ -294,7 +297,10 @@ void RowReader<T>::read(hsize_t row0, hsize_t nrows, T* out) const {
   if (nrows == 0) return;
   Handle space(H5Dget_space(ds_), H5Sclose);
   hsize_t start[2] = {row0, 0}, count[2] = {nrows, cols_};
-  H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
+  DS2_REQUIRE(space.valid() &&
+                  H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr) >= 0,
+              FormatError, "{}: dataset '{}': cannot select rows {}..{}", path_, name_, row0,
+              row0 + nrows);
   Handle mem(H5Screate_simple(rank_, count, nullptr), H5Sclose);
   DS2_REQUIRE(H5Dread(ds_, native_type<T>(), mem, space, H5P_DEFAULT, out) >= 0, FormatError,
               "{}: dataset '{}': read of rows {}..{} failed{}", path_, name_, row0, row0 + nrows,

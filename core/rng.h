@@ -48,8 +48,8 @@ inline uint64_t bytes_digest(const void* data, size_t n) {
     b = mix64(b ^ w1);
   }
   uint64_t t0 = 0, t1 = 0;
-  const size_t rest = n - i;
-  std::memcpy(&t0, p + i, rest < 8 ? rest : 8);
+  const size_t rest = n - i;  // 0..15; p may be null when n == 0
+  if (rest > 0) std::memcpy(&t0, p + i, rest < 8 ? rest : 8);
   if (rest > 8) std::memcpy(&t1, p + i + 8, rest - 8);
   return mix64(mix64(a ^ t0) ^ mix64(b ^ t1));
 }

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 
 #include "core/error.h"
@@ -78,6 +79,15 @@ void write_logprobs(const Comm& comm, const std::string& path, const EvalPlan& p
   const std::string dir = std::filesystem::path(path).parent_path().string();
   if (!dir.empty()) make_dirs(dir);
   const std::string tmp = temp_path_for(path);
+  // Removes the temporary file when anything below throws (disk full, a peer's MPI error);
+  // destroyed after the HDF5 file is closed.
+  struct RemoveUnlessCommitted {
+    const std::string& tmp;
+    bool committed = false;
+    ~RemoveUnlessCommitted() {
+      if (!committed) std::remove(tmp.c_str());
+    }
+  } guard{tmp};
   {
     h5::File f = h5::File::create(tmp);
     f.write_attr_str("format", "ds2-logprobs");
@@ -130,6 +140,7 @@ void write_logprobs(const Comm& comm, const std::string& path, const EvalPlan& p
     f.write_strings("/transcript", refs);
   }
   commit_file(tmp, path);
+  guard.committed = true;
   comm.barrier();
 }
 

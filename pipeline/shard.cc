@@ -52,14 +52,22 @@ ShardWriter::ShardWriter(const std::string& path, const FeatureMeta& meta,
     : path_(path), tmp_(temp_path_for(path)), n_bins_(meta.n_bins), sum_(meta.n_bins, 0.0),
       sumsq_(meta.n_bins, 0.0) {
   file_ = std::make_unique<h5::File>(h5::File::create(tmp_, true));
-  file_->write_attr_str("format", kShardFormat);
-  file_->write_attr<int32_t>("version", kShardVersion);
-  meta.write_attrs(*file_);
-  file_->write_attr_str("plan_digest", plan_digest);
-  // Unfiltered chunks, read byte-exactly; integrity by the per-utterance checksums (shard.h).
-  features_ = std::make_unique<h5::Appender<float>>(*file_, "/features", n_bins_,
-                                                    kFeatureChunkRows, false);
-  labels_ = std::make_unique<h5::Appender<int32_t>>(*file_, "/labels", 0, kLabelChunk, false);
+  try {  // the destructor does not run for a constructor that throws: remove the file here
+    file_->write_attr_str("format", kShardFormat);
+    file_->write_attr<int32_t>("version", kShardVersion);
+    meta.write_attrs(*file_);
+    file_->write_attr_str("plan_digest", plan_digest);
+    // Unfiltered chunks, read byte-exactly; integrity by the per-utterance checksums (shard.h).
+    features_ = std::make_unique<h5::Appender<float>>(*file_, "/features", n_bins_,
+                                                      kFeatureChunkRows, false);
+    labels_ = std::make_unique<h5::Appender<int32_t>>(*file_, "/labels", 0, kLabelChunk, false);
+  } catch (...) {
+    labels_.reset();
+    features_.reset();
+    file_.reset();
+    std::remove(tmp_.c_str());
+    throw;
+  }
 }
 
 ShardWriter::~ShardWriter() {

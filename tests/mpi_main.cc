@@ -1,5 +1,6 @@
 // gtest main for MPI tests: owns MPI_Init/Finalize, prints results on rank 0 only, makes a test
-// fail on every rank when it fails on any rank, and aborts the job with a message when a test
+// fail on every rank when it fails on any rank, exits 77 (ctest: skipped) when a case was skipped
+// and none failed, and aborts the job with a message when a test
 // hangs (a stuck collective) for longer than DS2_TEST_WATCHDOG_S seconds (default 240).
 #include <gtest/gtest.h>
 #include <mpi.h>
@@ -57,6 +58,11 @@ int main(int argc, char** argv) {
   watchdog.join();
   int any_failed = 0;
   MPI_Allreduce(&rc, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  // A case skipped on any rank (GTEST_SKIP) makes the run "skipped" for ctest (exit 77,
+  // SKIP_RETURN_CODE) -- but only when nothing failed: a failure always wins.
+  int skipped = testing::UnitTest::GetInstance()->skipped_test_count() > 0 ? 1 : 0, any_skipped = 0;
+  MPI_Allreduce(&skipped, &any_skipped, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   MPI_Finalize();
-  return any_failed;
+  if (any_failed) return any_failed;
+  return any_skipped ? 77 : 0;
 }

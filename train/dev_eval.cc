@@ -6,6 +6,7 @@
 #include <numeric>
 #include <vector>
 
+#include "core/error.h"
 #include "eval/ctc_decode.h"
 #include "eval/wer.h"
 #include "train/schedule.h"
@@ -31,6 +32,8 @@ DevResult evaluate_dev(const Comm& comm, model::Network& net, const BatchLoader&
     std::vector<int64_t> global(order.begin() + begin, order.begin() + end);
     const Batch b = loader.load(Schedule::slice(global, comm.rank(), comm.size()));
     if (b.n == 0) continue;
+    DS2_REQUIRE(b.transcripts.size() == static_cast<size_t>(b.n), ConfigError,
+                "evaluate_dev: the dev loader must be made with LoaderOptions::transcripts");
     model::LossResult r = net.loss(b.features.data(), b.lengths.data(), b.n, b.t, b.labels.data(),
                                    b.label_lengths.data(), model::Mode::kInfer);
     // probabilities() is in the backend's memory (model/backend.h).

@@ -1,10 +1,11 @@
-// Batch loader: a producer thread fills a bounded queue with assembled batches, in slice order.
+// Batch loader: a producer thread fills a bounded queue with assembled batches, in slice
+// order.
 //
-// The thread loads slice k (reading each utterance's features and labels, in (shard, row) order,
-// under hdf5_mutex()), normalizes and pads it without the lock, then waits until the queue holds
-// fewer than `prefetch` batches and appends it. next() pops from the front. The first exception of the
-// thread is stored and rethrown by next() once the batches before it are consumed. stop() sets a
-// flag checked before each batch and while waiting for room, then joins.
+// The thread loads slice k (reading each utterance's features and labels, in (shard, row)
+// order, under hdf5_mutex()), verifies, normalizes and pads it without the lock, then waits until
+// the queue holds fewer than `prefetch` batches and appends it. next() pops from the front. The
+// first exception of the thread is stored and rethrown by next() once the batches before it are
+// consumed. stop() sets a flag checked before each batch and while waiting for room, then joins.
 #include "train/loader.h"
 
 #include <hdf5.h>
@@ -75,23 +76,23 @@ BatchLoader::BatchLoader(const std::string& data_dir, const pipeline::DatasetInd
   shard_utts_.assign(ns, 0);
   checked_.assign(ns, 0);
   shard_frames_.assign(ns, 0);
-  std::vector<int64_t> labels_so_far(ns, 0);
+  shard_labels_.assign(ns, 0);
   frame0_.resize(index.utts.size());
   label0_.resize(index.utts.size());
   for (size_t u = 0; u < index.utts.size(); ++u) {
     const pipeline::IndexUtt& iu = index.utts[u];
     DS2_REQUIRE(iu.shard >= 0 && static_cast<size_t>(iu.shard) < ns, FormatError,
-                "{}/index.h5: dataset '/utt_shard': utterance {} names shard {} of {}", data_dir,
-                u, iu.shard, ns);
+                "{}/index.h5: dataset '/utt_shard': utterance {} names shard {} of {}", data_dir, u,
+                iu.shard, ns);
     DS2_REQUIRE(iu.row == shard_utts_[iu.shard], FormatError,
                 "{}/index.h5: dataset '/utt_row': utterance {} is row {} of shard {}, expected "
                 "row {} (rows must be listed in order)",
                 data_dir, u, iu.row, iu.shard, shard_utts_[iu.shard]);
     frame0_[u] = shard_frames_[iu.shard];
-    label0_[u] = labels_so_far[iu.shard];
+    label0_[u] = shard_labels_[iu.shard];
     ++shard_utts_[iu.shard];
     shard_frames_[iu.shard] += iu.frames;
-    labels_so_far[iu.shard] += iu.label_length;
+    shard_labels_[iu.shard] += iu.label_length;
   }
   hbool_t safe = 0;
   if (H5is_library_threadsafe(&safe) >= 0 && !safe) {
@@ -126,17 +127,23 @@ const BatchLoader::OpenShard& BatchLoader::shard(int32_t s) const {
   auto sh = std::make_unique<OpenShard>();
   sh->id = s;
   // The format attribute is checked at the first open only; later re-opens read less.
-  sh->reader = std::make_unique<pipeline::ShardReader>(dir_ + "/" + index_.shards[s], false,
-                                                       !checked_[s]);
+  const std::string path = dir_ + "/" + index_.shards[s];
+  sh->reader = std::make_unique<pipeline::ShardReader>(path, false, !checked_[s]);
+  // Version 1 has no per-utterance checksums: its offsets are read (once per open, legacy) so
+  // that every row can be checked against the index (load()).
+  if (!sh->reader->has_checksums()) sh->reader = std::make_unique<pipeline::ShardReader>(path);
   checked_[s] = 1;
   const pipeline::ShardReader& r = *sh->reader;
   DS2_REQUIRE(r.meta().n_bins == index_.meta.n_bins, FormatError,
               "{}: attribute 'n_bins': {} but the index has {}", r.path(), r.meta().n_bins,
               index_.meta.n_bins);
-  DS2_REQUIRE(r.size() == shard_utts_[s] && r.total_frames() == shard_frames_[s], FormatError,
-              "{}: holds {} utterances of {} frames, but {}/index.h5 lists {} of {} frames in it "
-              "(the shard was replaced after the index was written?)",
-              r.path(), r.size(), r.total_frames(), dir_, shard_utts_[s], shard_frames_[s]);
+  DS2_REQUIRE(r.size() == shard_utts_[s] && r.total_frames() == shard_frames_[s] &&
+                  r.total_labels() == shard_labels_[s],
+              FormatError,
+              "{}: holds {} utterances of {} frames and {} labels, but {}/index.h5 lists {} of {} "
+              "frames and {} labels in it (the shard was replaced after the index was written?)",
+              r.path(), r.size(), r.total_frames(), r.total_labels(), dir_, shard_utts_[s],
+              shard_frames_[s], shard_labels_[s]);
   if (opt_.transcripts) sh->transcripts = r.transcripts();
   open_.push_front(std::move(sh));
   while (open_.size() > static_cast<size_t>(opt_.max_open_shards)) open_.pop_back();
@@ -164,31 +171,47 @@ Batch BatchLoader::load(const std::vector<int64_t>& utts) const {
   std::vector<std::vector<float>> feats(utts.size());
   std::vector<std::vector<int32_t>> labels(utts.size());
   if (opt_.transcripts) b.transcripts.resize(utts.size());
+  std::vector<uint64_t> stored(2 * utts.size(), 0);  // feature, label checksum (version 2)
+  std::vector<uint8_t> verify(utts.size(), 0);
+  std::vector<std::string> shard_path(utts.size());
   for (size_t i : order) {
     const int64_t u = utts[i];
     const pipeline::IndexUtt& iu = index_.utts[u];
     std::lock_guard<std::mutex> lock(hdf5_mutex());
     const OpenShard& sh = shard(iu.shard);
     const pipeline::ShardReader& r = *sh.reader;
+    if (!r.has_checksums())  // version 1: the row must be the one the index names
+      DS2_REQUIRE(r.frames(iu.row) == iu.frames && r.label_length(iu.row) == iu.label_length,
+                  FormatError, "{}: row {} is not utterance '{}' of {} frames the index names",
+                  r.path(), iu.row, iu.utt_id, iu.frames);
     feats[i].resize(static_cast<size_t>(iu.frames) * f);
     try {
       r.features_at(frame0_[u], iu.frames, feats[i].data());
       labels[i] = r.labels_at(label0_[u], iu.label_length);
+      if (r.has_checksums()) {
+        stored[2 * i] = r.feature_checksum(iu.row);
+        stored[2 * i + 1] = r.label_checksum(iu.row);
+        verify[i] = 1;
+        shard_path[i] = r.path();
+      }
     } catch (const FormatError& e) {
       DS2_THROW(FormatError, "{}: utterance '{}' (row {}): unreadable: {}", r.path(), iu.utt_id,
                 iu.row, e.what());
     }
-    if (r.has_checksums()) {
-      DS2_REQUIRE(pipeline::ShardReader::checksum(feats[i].data(), feats[i].size()) ==
-                      r.feature_checksum(iu.row),
-                  FormatError, "{}: utterance '{}' (row {}): features fail their checksum "
-                  "(corrupt shard)", r.path(), iu.utt_id, iu.row);
-      DS2_REQUIRE(pipeline::ShardReader::checksum(labels[i].data(), labels[i].size()) ==
-                      r.label_checksum(iu.row),
-                  FormatError, "{}: utterance '{}' (row {}): labels fail their checksum "
-                  "(corrupt shard)", r.path(), iu.utt_id, iu.row);
-    }
     if (opt_.transcripts) b.transcripts[i] = sh.transcripts[static_cast<size_t>(iu.row)];
+  }
+  // The checksums are computed outside hdf5_mutex() (~memory bandwidth per utterance).
+  for (size_t i = 0; i < utts.size(); ++i) {
+    if (!verify[i]) continue;
+    const pipeline::IndexUtt& iu = index_.utts[utts[i]];
+    DS2_REQUIRE(pipeline::ShardReader::checksum(feats[i].data(), feats[i].size()) == stored[2 * i],
+                FormatError,
+                "{}: utterance '{}' (row {}): features fail their checksum (corrupt shard)",
+                shard_path[i], iu.utt_id, iu.row);
+    DS2_REQUIRE(
+        pipeline::ShardReader::checksum(labels[i].data(), labels[i].size()) == stored[2 * i + 1],
+        FormatError, "{}: utterance '{}' (row {}): labels fail their checksum (corrupt shard)",
+        shard_path[i], iu.utt_id, iu.row);
   }
   for (size_t i = 0; i < utts.size(); ++i) {
     const pipeline::IndexUtt& iu = index_.utts[utts[i]];

@@ -51,7 +51,7 @@ struct Batch {
   std::vector<int64_t> utts;           // index positions of the utterances
   std::vector<std::string> utt_ids;
   std::vector<std::string> transcripts;  // only with LoaderOptions::transcripts
-  int64_t step = 0;  // global step this batch belongs to
+  int64_t step = 0;                      // global step this batch belongs to
 };
 
 struct LoaderOptions {
@@ -102,10 +102,10 @@ class BatchLoader {
   std::string dir_;
   const pipeline::DatasetIndex& index_;
   LoaderOptions opt_;
-  pipeline::FeatureNormalizer norm_;                     // opt_.normalize with the index's stats
+  pipeline::FeatureNormalizer norm_;      // opt_.normalize with the index's stats
   std::vector<int64_t> frame0_, label0_;  // per utterance: offsets within its shard
-  std::vector<int64_t> shard_utts_, shard_frames_;  // per shard: what the index lists in it
-  mutable std::vector<uint8_t> checked_;            // per shard: format checked at an open
+  std::vector<int64_t> shard_utts_, shard_frames_, shard_labels_;  // per shard, as the index lists
+  mutable std::vector<uint8_t> checked_;                 // per shard: format checked at an open
   mutable std::deque<std::unique_ptr<OpenShard>> open_;  // LRU, most recent at the front
   std::unique_ptr<Queue> queue_;
   std::thread thread_;

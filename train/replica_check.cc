@@ -54,8 +54,8 @@ void check_replicas(const Comm& world, const std::vector<ReplicaTensor>& tensors
             "tensors differ); the run cannot be trusted past its last checkpoint (a "
             "non-deterministic all-reduce, e.g. --allreduce mpi on some transports, or a "
             "hardware fault on those ranks' nodes)",
-            when, n_ranks > 1 ? "s" : "", ranks, n_ranks > 1 ? "" : "s",
-            tensors[first - 1].name, n_tensors, tensors.size());
+            when, n_ranks > 1 ? "s" : "", ranks, n_ranks > 1 ? "" : "s", tensors[first - 1].name,
+            n_tensors, tensors.size());
 }
 
 }  // namespace ds2::train

@@ -7,9 +7,10 @@
 // skip or repeat a step diverges silently -- only rank 0 checkpoints, so the others' state is
 // never looked at. This check makes divergence visible.
 //
-// Cost: each rank hashes its tensors (one multiply-xorshift per 8 bytes, ~ memory bandwidth:
-// ~50 ms for 100 M parameters) and all-gathers one 64-bit digest per tensor, a few KiB. The
-// trainer runs it every --replica-check-every steps and before every checkpoint.
+// Cost: each rank hashes its tensors (bytes_digest, 4.1 GB/s on one core of the development
+// machine: ~0.2 s for the 800 MB of parameters + velocity of a 100 M-parameter model, 6 ms for
+// ds2-small's 25 MB) and all-gathers one 64-bit digest per tensor, a few KiB. The trainer runs it every
+// --replica-check-every steps (default 100) and before every checkpoint.
 //
 // Batch-norm running statistics are NOT compared: each rank keeps statistics of its own slices
 // by design (trainer.h); the averaged statistics that checkpoints store are computed on every

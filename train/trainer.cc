@@ -219,11 +219,18 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
       if (root) {
         // Only rank 0 reads every shard's plan digest; a refusal aborts the job (catch below).
         if (!require_same_dataset(last_path, ex, topt.data + "/index.h5", digest))
-          log()->warn("{}: saved without a dataset digest (an older checkpoint): the dataset "
-                      "cannot be checked against the run's",
-                      last_path);
+          log()->warn(
+              "{}: saved without a dataset digest (an older checkpoint): the dataset "
+              "cannot be checked against the run's",
+              last_path);
         const auto ini = ex.str.find("train_ini");
-        if (ini != ex.str.end()) require_same_options(last_path, ini->second, resolved_ini);
+        if (ini != ex.str.end())
+          require_same_options(last_path, ini->second, resolved_ini);
+        else
+          log()->warn(
+              "{}: saved without its training options (train_ini): the options cannot be "
+              "checked against the run's",
+              last_path);
       }
       pos.epoch = static_cast<int>(ex.get_int("epoch"));
       pos.batch = ex.get_int("batch");
@@ -278,7 +285,9 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
       replica.push_back({p.name, net.params() + p.offset, p.size});
       replica.push_back({"velocity/" + p.name, sgd.velocity().data() + p.offset, p.size});
     }
-    auto check = [&](int64_t step) { check_replicas(world, replica, fmt::format("step {}", step)); };
+    auto check = [&](int64_t step) {
+      check_replicas(world, replica, fmt::format("step {}", step));
+    };
 
     // ---- checkpoints (collective: replicas checked, BN statistics gathered) ----
     const model::NormStats norm{index.mean, index.std};

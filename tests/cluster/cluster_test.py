@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Multi-node ds2 on a simulated cluster (tests/cluster/cluster.sh: 4 network-namespace nodes with
-1 Gbit/s token-bucket links, Open MPI over TCP, mpirun reaching the nodes through a launch agent).
+"""Multi-node ds2 on a simulated cluster (tests/cluster/cluster.sh: 4 network-namespace nodes
+with 1 Gbit/s token-bucket links, Open MPI over TCP, mpirun reaching the nodes through a launch
+agent).
 
 Checks, each against the same job run on ONE node (plain mpiexec on this machine, the oracle:
 ds2's results must not depend on where the ranks run):
@@ -194,7 +195,8 @@ def main():
     finally:
         subprocess.run([CLUSTER, "down"])
     left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert "ds2c-" not in left, f"namespaces left behind: {left}"
+    prefix = os.environ.get("DS2_CLUSTER_PREFIX", "ds2c")
+    assert f"{prefix}-" not in left, f"namespaces left behind: {left}"
     print(f"all cluster checks passed in {time.time() - t0:.1f} s")
     return 0
 

@@ -486,14 +486,14 @@ TEST(CtcTest, InstructionSetKernelsMatchTheReferences) {
   std::vector<double> textbook(N, kInf);
   for (int n = 0, off = 0; n < N; off += ref.label_lengths[n], ++n)
     if (!ref.impossible[n])
-      textbook[n] = textbook_loss(&ref.act[static_cast<size_t>(n) * C], static_cast<size_t>(N) * C,
-                                  ref.input_lengths[n], C, ref.labels.data() + off,
-                                  ref.label_lengths[n]);
+      textbook[n] =
+          textbook_loss(&ref.act[static_cast<size_t>(n) * C], static_cast<size_t>(N) * C,
+                        ref.input_lengths[n], C, ref.labels.data() + off, ref.label_lengths[n]);
   ASSERT_EQ(ref.impossible[4], 1);  // 5 labels in 3 frames
   base.run(true, 1, 0, CtcCpuIsa::kBaseline);
   int ran = 0;
-  for (CtcCpuIsa isa : {CtcCpuIsa::kBaseline, CtcCpuIsa::kAvx2, CtcCpuIsa::kAvx512,
-                        CtcCpuIsa::kAuto}) {
+  for (CtcCpuIsa isa :
+       {CtcCpuIsa::kBaseline, CtcCpuIsa::kAvx2, CtcCpuIsa::kAvx512, CtcCpuIsa::kAuto}) {
     if (!ctc_cpu_isa_available(isa)) {
       std::printf("[   NOTE   ] CTC kernel %d not available on this CPU/build\n",
                   static_cast<int>(isa));

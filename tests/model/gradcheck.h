@@ -20,8 +20,8 @@
 
 #include <cmath>
 #include <cstdio>
-#include <limits>
 #include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -34,8 +34,8 @@ struct GradCheckOptions {
   float eps = 1e-3f;
   double rtol = 2e-2;
   double noise_factor = 4;  // the rounding floor in units of u * ||r y||_2 / (2 eps)
-  double atol = 0;           // an extra fixed floor (none by default)
-  double loss_scale = 1;     // L's scale: the check must not depend on it
+  double atol = 0;          // an extra fixed floor (none by default)
+  double loss_scale = 1;    // L's scale: the check must not depend on it
   int samples_per_tensor = 12;
   double max_bad_fraction = 0.0;
 };
@@ -132,8 +132,8 @@ inline void run_grad_check(GradCheckCase& c, const GradCheckOptions& o, uint64_t
     }
   }
   c.forward();  // leave the layer in its unperturbed state
-  std::printf("[ GRADCHK  ] %d entries, rounding floor %.3g, worst error/tolerance %.3f\n",
-              checked, floor, worst);
+  std::printf("[ GRADCHK  ] %d entries, rounding floor %.3g, worst error/tolerance %.3f\n", checked,
+              floor, worst);
   EXPECT_LE(bad, static_cast<int>(o.max_bad_fraction * checked))
       << bad << " of " << checked << " entries disagree:\n"
       << failures;

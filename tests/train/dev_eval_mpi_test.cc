@@ -138,9 +138,9 @@ TEST(DevEval, SlicedOverRanksWithAveragedBatchNormEqualsOneUtteranceAtATime) {
   const int c = cfg.alphabet_size;
   for (size_t i = 0; i < utts.size(); ++i) {
     const Batch b = loader.load({static_cast<int64_t>(i)});
-    const model::LossResult r = ref.loss(b.features.data(), b.lengths.data(), 1, b.t,
-                                         b.labels.data(), b.label_lengths.data(),
-                                         model::Mode::kInfer);
+    const model::LossResult r =
+        ref.loss(b.features.data(), b.lengths.data(), 1, b.t, b.labels.data(),
+                 b.label_lengths.data(), model::Mode::kInfer);
     if (std::isfinite(r.costs[0])) loss += r.costs[0], ++finite;
     const float* p = ref.probabilities();
     std::vector<int32_t> labels;

@@ -188,9 +188,8 @@ TEST(GradSync, WithBatchNormEachRankNormalizesItsSlice) {
     std::copy(bn0.begin(), bn0.end(), ref.buffers());
     ref.zero_grad();
     const Batch b = make_batch(utts, sl, cfg.n_bins);
-    const model::LossResult lr =
-        ref.forward_backward(b.features.data(), b.lengths.data(), b.n, b.t, b.labels.data(),
-                             b.label_lengths.data());
+    const model::LossResult lr = ref.forward_backward(b.features.data(), b.lengths.data(), b.n, b.t,
+                                                      b.labels.data(), b.label_lengths.data());
     loss += lr.total;
     finite += b.n - lr.num_nonfinite;
     for (size_t i = 0; i < n; ++i) g_sum[i] += ref.grads()[i];
@@ -205,8 +204,8 @@ TEST(GradSync, WithBatchNormEachRankNormalizesItsSlice) {
   Allreducer ar(world, ao);
   const auto buckets = plan_buckets(net.params_info(), n, 1024);
   const StepResult r = global_gradient_step(
-      net, ar, buckets, make_batch(utts, Schedule::slice(all, world.rank(), world.size()), cfg.n_bins),
-      false);
+      net, ar, buckets,
+      make_batch(utts, Schedule::slice(all, world.rank(), world.size()), cfg.n_bins), false);
   EXPECT_EQ(r.finite, static_cast<int64_t>(finite));
   EXPECT_NEAR(r.loss_sum, loss, 1e-4 * std::abs(loss));
   double max_ref = 0, max_diff = 0;

@@ -252,7 +252,8 @@ TEST(Loader, OneEpochReadsEachShardByteAboutOnce) {
   int64_t loaded = 0;
   for (int rank = 0; rank < 2; ++rank) {
     BatchLoader loader(dir.path(), index, lo);
-    for (const auto& batch : schedule.epoch(1)) loaded += loader.load(Schedule::slice(batch, rank, 2)).n;
+    for (const auto& batch : schedule.epoch(1))
+      loaded += loader.load(Schedule::slice(batch, rank, 2)).n;
   }
   const double ratio = static_cast<double>(rchar() - before) / static_cast<double>(shard_bytes);
   std::printf("[  BYTES   ] %lld utterances, %.3f MB of shards, read %.3fx\n",

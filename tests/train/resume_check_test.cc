@@ -15,15 +15,14 @@ namespace ds2::train {
 namespace {
 
 const std::vector<std::pair<std::string, std::string>> kFlat = {
-    {"allreduce", "auto"},     {"anneal", "1.1"},     {"batch-size", "16"},
-    {"bucket-mib", "8"},       {"clip-norm", "400"},  {"data", "/d/train"},
-    {"drop-last", "false"},    {"epochs", "8"},       {"log-every", "10"},
-    {"lr", "0.003"},           {"max-batch-frames", "0"}, {"momentum", "0.9"},
-    {"normalize", "global"},   {"out", "runs/a"},     {"shuffle-seed", "1"},
-    {"sortagrad", "true"},     {"weight-decay", "0"}};
+    {"allreduce", "auto"},   {"anneal", "1.1"},    {"batch-size", "16"},      {"bucket-mib", "8"},
+    {"clip-norm", "400"},    {"data", "/d/train"}, {"drop-last", "false"},    {"epochs", "8"},
+    {"log-every", "10"},     {"lr", "0.003"},      {"max-batch-frames", "0"}, {"momentum", "0.9"},
+    {"normalize", "global"}, {"out", "runs/a"},    {"shuffle-seed", "1"},     {"sortagrad", "true"},
+    {"weight-decay", "0"}};
 const std::vector<std::pair<std::string, std::string>> kModel = {
-    {"device", "cpu"}, {"num_threads", "0"}, {"seed", "1"}, {"bn_momentum", "0.1"},
-    {"rnn_hidden", "256"}, {"conv_stride", "2x2 2x1"}};
+    {"device", "cpu"},      {"num_threads", "0"},  {"seed", "1"},
+    {"bn_momentum", "0.1"}, {"rnn_hidden", "256"}, {"conv_stride", "2x2 2x1"}};
 
 // A resolved train.ini with `key` (flat or "model.<key>") set to `value`.
 std::string ini(const std::string& key = "", const std::string& value = "") {
@@ -47,11 +46,20 @@ TEST(ResumeCheck, SameOptionsResume) { EXPECT_EQ(refusal(ini(), ini()), ""); }
 
 TEST(ResumeCheck, EveryScheduleDataAndModelOptionIsCompared) {
   const std::vector<std::pair<std::string, std::string>> changed = {
-      {"sortagrad", "false"}, {"drop-last", "true"},  {"batch-size", "32"},
-      {"shuffle-seed", "2"},  {"max-batch-frames", "4000"}, {"normalize", "utterance"},
-      {"lr", "0.001"},        {"anneal", "1.2"},      {"momentum", "0.95"},
-      {"clip-norm", "100"},   {"weight-decay", "1e-05"}, {"model.bn_momentum", "0.2"},
-      {"model.rnn_hidden", "128"}, {"model.conv_stride", "2x2 2x2"}};
+      {"sortagrad", "false"},
+      {"drop-last", "true"},
+      {"batch-size", "32"},
+      {"shuffle-seed", "2"},
+      {"max-batch-frames", "4000"},
+      {"normalize", "utterance"},
+      {"lr", "0.001"},
+      {"anneal", "1.2"},
+      {"momentum", "0.95"},
+      {"clip-norm", "100"},
+      {"weight-decay", "1e-05"},
+      {"model.bn_momentum", "0.2"},
+      {"model.rnn_hidden", "128"},
+      {"model.conv_stride", "2x2 2x2"}};
   for (const auto& [key, value] : changed) {
     const std::string msg = refusal(ini(), ini(key, value));
     EXPECT_NE(msg.find("RUN/ckpt-last.h5: option '" + key + "'"), std::string::npos)
