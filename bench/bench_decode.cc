@@ -41,10 +41,10 @@
 #include <vector>
 
 #include "core/timer.h"
-#include "eval/arpa_lm.h"
-#include "eval/ctc_decode.h"
+#include "decode/arpa_lm.h"
+#include "decode/ctc_decode.h"
 #include "eval/stream.h"
-#include "eval/wer.h"
+#include "decode/wer.h"
 #include "model/conv.h"
 #include "model/network.h"
 #include "pipeline/alphabet.h"
@@ -171,7 +171,7 @@ Utt make_utt(const pipeline::Alphabet& a, const std::vector<std::string>& vocab,
   for (int i = 0; i < t; ++i) {
     for (int k = 0; k < c; ++k) act[k] = noise(rng);
     act[target[i]] += boost(rng);
-    eval::log_softmax_rows(act.data(), 1, c, c, &u.lp[static_cast<size_t>(i) * c]);
+    decode::log_softmax_rows(act.data(), 1, c, c, &u.lp[static_cast<size_t>(i) * c]);
   }
   return u;
 }
@@ -320,7 +320,7 @@ std::vector<int> parse_list(const std::string& s) {
 int main(int argc, char** argv) {
   int utts = 20, frames = 300, vocab_n = 2000, iters = 1;
   std::vector<int> beams = {16, 64, 256};
-  eval::BeamOptions base;
+  decode::BeamOptions base;
   bool csv = false, check = true, am = true;
   std::string am_config = pipeline::resolve_share_path("share/configs/ds2-small.ini");
   std::string stream_config = pipeline::resolve_share_path("share/configs/ds2-stream.ini");
@@ -387,7 +387,7 @@ int main(int argc, char** argv) {
   write_lm(dir / "lm.arpa", vocab, 20000, rng);
   const double t_write = lm_timer.seconds();
   lm_timer.reset();
-  const auto lm = eval::ArpaLm::load(dir / "lm.arpa");
+  const auto lm = decode::ArpaLm::load(dir / "lm.arpa");
   const double t_load = lm_timer.seconds();
   std::vector<Utt> data;
   for (int u = 0; u < utts; ++u) data.push_back(make_utt(alphabet, vocab, frames, rng));
@@ -399,22 +399,22 @@ int main(int argc, char** argv) {
   // (prefix merging can prefer another labelling elsewhere), so this is counted, not asserted.
   int beam1_equal = 0;
   {
-    eval::BeamOptions o = base;
+    decode::BeamOptions o = base;
     o.beam = 1;
     for (const auto& u : data) {
-      const auto g = eval::greedy_decode(u.lp.data(), frames, c, c);
-      const auto b = eval::prefix_beam_search(u.lp.data(), frames, c, c, alphabet, nullptr, o);
+      const auto g = decode::greedy_decode(u.lp.data(), frames, c, c);
+      const auto b = decode::prefix_beam_search(u.lp.data(), frames, c, c, alphabet, nullptr, o);
       beam1_equal += b[0].labels == g;
     }
   }
   // Check: with alpha = beta = 0 the LM path must give exactly the no-LM result.
   if (check) {
-    eval::BeamOptions o = base;
+    decode::BeamOptions o = base;
     o.beam = beams.empty() ? 16 : beams[0];
     o.alpha = o.beta = 0;
     for (const auto& u : data) {
-      const auto a = eval::prefix_beam_search(u.lp.data(), frames, c, c, alphabet, nullptr, o);
-      const auto b = eval::prefix_beam_search(u.lp.data(), frames, c, c, alphabet, &lm, o);
+      const auto a = decode::prefix_beam_search(u.lp.data(), frames, c, c, alphabet, nullptr, o);
+      const auto b = decode::prefix_beam_search(u.lp.data(), frames, c, c, alphabet, &lm, o);
       if (a[0].labels != b[0].labels || std::fabs(a[0].score - b[0].score) > 1e-9) {
         std::fprintf(stderr,
                      "bench_decode: CHECK FAILED: LM with alpha = beta = 0 changed the "
@@ -433,11 +433,11 @@ int main(int argc, char** argv) {
   };
   std::vector<Row> rows;
   auto cer_of = [&](const std::vector<std::vector<int32_t>>& hyps) {
-    eval::ErrorCounts e;
+    decode::ErrorCounts e;
     for (size_t u = 0; u < hyps.size(); ++u)
-      e += eval::align_counts(
-          eval::tokenize(data[u].truth, eval::Unit::kChar),
-          eval::tokenize(alphabet.decode(hyps[u].data(), hyps[u].size()), eval::Unit::kChar));
+      e += decode::align_counts(
+          decode::tokenize(data[u].truth, decode::Unit::kChar),
+          decode::tokenize(alphabet.decode(hyps[u].data(), hyps[u].size()), decode::Unit::kChar));
     return e.rate();
   };
   {
@@ -445,20 +445,20 @@ int main(int argc, char** argv) {
     ds2::Timer t;
     const double c0 = cpu_seconds();
     for (int it = 0; it < iters; ++it)
-      for (int u = 0; u < utts; ++u) hyps[u] = eval::greedy_decode(data[u].lp.data(), frames, c, c);
+      for (int u = 0; u < utts; ++u) hyps[u] = decode::greedy_decode(data[u].lp.data(), frames, c, c);
     rows.push_back({"greedy", t.seconds() / iters, (cpu_seconds() - c0) / iters, cer_of(hyps), 0});
   }
   for (int beam : beams) {
     for (bool with_lm : {false, true}) {
-      eval::BeamOptions o = base;
+      decode::BeamOptions o = base;
       o.beam = beam;
-      eval::BeamWorkspace ws;
+      decode::BeamWorkspace ws;
       std::vector<std::vector<int32_t>> hyps(utts);
       ds2::Timer t;
       const double c0 = cpu_seconds();
       for (int it = 0; it < iters; ++it)
         for (int u = 0; u < utts; ++u)
-          hyps[u] = eval::prefix_beam_search(data[u].lp.data(), frames, c, c, alphabet,
+          hyps[u] = decode::prefix_beam_search(data[u].lp.data(), frames, c, c, alphabet,
                                              with_lm ? &lm : nullptr, o, &ws)[0]
                         .labels;
       rows.push_back({"beam " + std::to_string(beam) + (with_lm ? " +3-gram" : " no LM"),

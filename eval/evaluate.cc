@@ -22,7 +22,7 @@
 //      in device memory are downloaded first), takes the log-softmax of each utterance's
 //      output (compute_log_probs: `ds2 sweep` caches these) and decodes it (greedy best path,
 //      or prefix beam search with an optional word LM). It scores each
-//      hypothesis against the shard's transcript (words and characters, eval/wer.h) and formats
+//      hypothesis against the shard's transcript (words and characters, decode/wer.h) and formats
 //      its alignment.
 //   5. The per-utterance records (index position, reference, hypothesis, counts, alignment) are
 //      gathered to every rank with one allgather (JSON text; MPI limits the total to 2 GiB, about
@@ -42,7 +42,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/timer.h"
-#include "eval/arpa_lm.h"
+#include "decode/arpa_lm.h"
 #include "eval/logprobs_file.h"
 #include "model/checkpoint.h"
 #include "model/network.h"
@@ -51,6 +51,8 @@
 #include "pipeline/shard.h"
 
 namespace ds2::eval {
+
+using namespace ::ds2::decode;  // the decoders and scorers eval builds on
 
 namespace {
 

@@ -11,7 +11,7 @@
 //                        EVAL: S (substitution), D (deletion), I (insertion) under each column
 //                        WER: C <correct> S <sub> D <del> I <ins> N <ref words>
 //                      then a blank line. Columns are padded to the wider token; tokens are as
-//                      scored (eval/wer.h tokenize: lower-cased), errors in upper case as sclite.
+//                      scored (decode/wer.h tokenize: lower-cased), errors in upper case as sclite.
 //   results.json       wer, cer, sub, del, ins, correct, words, chars (CER counts under
 //                      cer_sub/cer_del/cer_ins), utterances, decoder, beam, alpha, beta, lm,
 //                      lexicon ("lm" or the file; null in open-vocabulary mode),
@@ -25,8 +25,8 @@
 
 #include "core/mpi.h"
 #include "core/options.h"
-#include "eval/ctc_decode.h"
-#include "eval/wer.h"
+#include "decode/ctc_decode.h"
+#include "decode/wer.h"
 #include "model/checkpoint.h"
 #include "pipeline/alphabet.h"
 #include "pipeline/index.h"
@@ -40,6 +40,8 @@ class Network;
 }
 
 namespace ds2::eval {
+
+using namespace ::ds2::decode;  // the decoders and scorers eval builds on
 
 struct EvalOptions {
   std::string model;             // checkpoint (ckpt-best.h5)
@@ -151,7 +153,7 @@ struct DecodeSpec {
 
 struct UttResult {
   std::string hyp;              // decoded words, single-spaced, no spaces at the ends
-  ErrorCounts words, chars;     // against the reference (eval/wer.h tokens)
+  ErrorCounts words, chars;     // against the reference (decode/wer.h tokens)
 };
 // Decodes one utterance and scores it. `alignment` (may be null) receives format_alignment's
 // block. `ws` may be null.

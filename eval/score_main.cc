@@ -11,9 +11,11 @@
 #include "core/log.h"
 #include "core/mpi.h"
 #include "core/options.h"
-#include "eval/wer.h"
+#include "decode/wer.h"
 
 namespace ds2::eval {
+
+using namespace ::ds2::decode;  // the decoders and scorers eval builds on
 
 namespace {
 

@@ -1,4 +1,4 @@
-// `ds2 score`: WER/CER of a hypothesis trn file against a reference trn file (eval/wer.h).
+// `ds2 score`: WER/CER of a hypothesis trn file against a reference trn file (decode/wer.h).
 #pragma once
 
 namespace ds2::eval {

@@ -28,10 +28,12 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/timer.h"
-#include "eval/arpa_lm.h"
+#include "decode/arpa_lm.h"
 #include "eval/evaluate.h"
 
 namespace ds2::eval {
+
+using namespace ::ds2::decode;  // the decoders and scorers eval builds on
 
 namespace fs = std::filesystem;
 

@@ -16,10 +16,12 @@
 
 #include "core/mpi.h"
 #include "core/options.h"
-#include "eval/ctc_decode.h"
+#include "decode/ctc_decode.h"
 #include "eval/history.h"
 
 namespace ds2::eval {
+
+using namespace ::ds2::decode;  // the decoders and scorers eval builds on
 
 struct Grid {
   std::vector<double> alpha, beta;

@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "eval/arpa_lm.h"
+#include "decode/arpa_lm.h"
 #include "eval/stream.h"
 #include "model/checkpoint.h"
 #include "model/network.h"
@@ -16,6 +16,8 @@
 #include "pipeline/featurizer.h"
 
 namespace ds2::eval {
+
+using namespace ::ds2::decode;  // the decoders and scorers eval builds on
 
 namespace {
 auto log() { return logger("transcribe"); }

@@ -8,7 +8,7 @@
 // the `normalize` line of the training configuration stored in the checkpoint, --normalize
 // overrides it; global statistics from the checkpoint's /norm), the network's forward pass in
 // inference mode (batch norm on running statistics), and greedy or prefix-beam (+ ARPA LM)
-// decoding (eval/ctc_decode.h). The text is what `ds2 eval` writes to hyp.trn for the same audio.
+// decoding (decode/ctc_decode.h). The text is what `ds2 eval` writes to hyp.trn for the same audio.
 //
 // Streaming (--stream, forward-only models only): the decoded samples are fed to the featurizer
 // and the network in chunks of --chunk-ms as a live source would deliver them; the network runs
@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "core/options.h"
-#include "eval/ctc_decode.h"
+#include "decode/ctc_decode.h"
 #include "pipeline/featurizer.h"
 #include "pipeline/normalize.h"
 
@@ -38,9 +38,13 @@ class Alphabet;
 class Featurizer;
 }  // namespace ds2::pipeline
 
+namespace ds2::decode {
+class ArpaLm;
+}  // namespace ds2::decode
+
 namespace ds2::eval {
 
-class ArpaLm;
+using namespace ::ds2::decode;  // the decoders and scorers eval builds on
 
 struct TranscribeOptions {
   std::string model;               // checkpoint (.h5)

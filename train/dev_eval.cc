@@ -7,14 +7,14 @@
 #include <vector>
 
 #include "core/error.h"
-#include "eval/ctc_decode.h"
-#include "eval/wer.h"
+#include "decode/ctc_decode.h"
+#include "decode/wer.h"
 #include "train/schedule.h"
 
 namespace ds2::train {
 
 namespace {
-constexpr eval::Unit kChar = eval::Unit::kChar;
+constexpr decode::Unit kChar = decode::Unit::kChar;
 }  // namespace
 
 DevResult evaluate_dev(const Comm& comm, model::Network& net, const BatchLoader& loader,
@@ -42,12 +42,12 @@ DevResult evaluate_dev(const Comm& comm, model::Network& net, const BatchLoader&
         net.probabilities(), static_cast<size_t>(net.out_time()) * b.n * c, &host_probs);
     for (int n = 0; n < b.n; ++n) {
       // Utterance n of (T, N, C): rows c * N apart, its first out_lengths()[n] frames.
-      const auto path = eval::greedy_decode(probs + static_cast<size_t>(n) * c,
+      const auto path = decode::greedy_decode(probs + static_cast<size_t>(n) * c,
                                             std::min(net.out_time(), net.out_lengths()[n]), c,
                                             b.n * c, alphabet.blank());
       const std::string hyp = alphabet.decode(path.data(), path.size());
-      const eval::ErrorCounts e = eval::align_counts(eval::tokenize(b.transcripts[n], kChar),
-                                                     eval::tokenize(hyp, kChar));
+      const decode::ErrorCounts e = decode::align_counts(decode::tokenize(b.transcripts[n], kChar),
+                                                     decode::tokenize(hyp, kChar));
       acc[3] += static_cast<double>(e.errors());
       acc[4] += static_cast<double>(e.ref);
     }

@@ -2,7 +2,7 @@
 // set, distributed over ranks.
 //
 // Greedy decoding: per output frame the most probable class (lowest index on ties), repeats
-// collapsed, blanks dropped, then Alphabet::decode. CER is scored by eval/wer.h, the scorer of
+// collapsed, blanks dropped, then Alphabet::decode. CER is scored by decode/wer.h, the scorer of
 // `ds2 eval` (sclite -c: code points of the words, spaces dropped, sclite's alignment), errors and
 // reference characters summed over the set before dividing, so the dev CER printed during
 // training is the number `ds2 eval --decoder greedy` prints for the same checkpoint.

@@ -1,5 +1,5 @@
 // `ds2 eval` helpers. Oracles: brute-force optimal makespan (Graham's bound for the greedy
-// largest-first assignment), align_counts (eval/wer.cc) for the alignment's counts, and hand
+// largest-first assignment), align_counts (decode/wer.cc) for the alignment's counts, and hand
 // cases for the alignment text. AcousticModel against a dataset's feature settings: a checkpoint
 // that stores them refuses a dataset that differs (one-line ConfigError naming both files and
 // the field), one from before they were stored is accepted; the normalization mode and

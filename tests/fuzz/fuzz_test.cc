@@ -14,8 +14,8 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/options.h"
-#include "eval/arpa_lm.h"
-#include "eval/wer.h"
+#include "decode/arpa_lm.h"
+#include "decode/wer.h"
 #include "model/config.h"
 #include "pipeline/alphabet.h"
 #include "pipeline/audio.h"
@@ -128,14 +128,14 @@ TEST_F(Fuzz, ArpaLm) {
       with(common_tokens(), {"\\data\\", "\\end\\", "\\1-grams:", "\\2-grams:", "\\3-grams:",
                              "ngram 1=", "ngram 2=", "ngram 3=", "<s>", "</s>", "<unk>"}),
       [&](const std::string& in) {
-        const eval::ArpaLm lm = eval::ArpaLm::load(path);
+        const decode::ArpaLm lm = decode::ArpaLm::load(path);
         // Scores of every word after every context length stay defined.
         std::vector<int32_t> ctx;
         for (int32_t w = 0; w < std::min(lm.vocab_size(), 8); ++w) {
           for (int n = 0; n <= std::min(lm.order(), 3); ++n) {
             ctx.assign(n, w);
             if (std::isnan(lm.log_prob(ctx.data(), n, w)) ||
-                std::isnan(lm.log_prob(ctx.data(), n, eval::LanguageModel::kNoWord)))
+                std::isnan(lm.log_prob(ctx.data(), n, decode::LanguageModel::kNoWord)))
               throw CheckFailed("NaN score from an accepted LM");
           }
         }
@@ -151,9 +151,9 @@ TEST_F(Fuzz, TrnFile) {
        "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac (x)\r\nno id here\n"},
       common_tokens(),
       [&](const std::string&) {
-        const auto entries = eval::read_trn(path);
-        for (auto unit : {eval::Unit::kWord, eval::Unit::kChar})
-          if (eval::score(entries, entries, unit).total.errors() != 0)
+        const auto entries = decode::read_trn(path);
+        for (auto unit : {decode::Unit::kWord, decode::Unit::kChar})
+          if (decode::score(entries, entries, unit).total.errors() != 0)
             throw CheckFailed("a trn file scored against itself has errors");
       },
       [&](const std::string& msg) { return names_file(msg, path, true); });

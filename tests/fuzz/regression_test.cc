@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "eval/arpa_lm.h"
+#include "decode/arpa_lm.h"
 #include "pipeline/alphabet.h"
 #include "pipeline/audio.h"
 #include "tests/testutil.h"
@@ -46,7 +46,7 @@ TEST(FuzzRegression, ArpaHugeCountIsACountMismatch) {
   test::TempDir d;
   const std::string p = d / "lm.arpa";
   write_file_atomic(p, "\\data\\\nngram 1=999999999999999999\n\n\\1-grams:\n-1 a\n\\end\\\n");
-  const std::string m = message_of<FormatError>([&] { eval::ArpaLm::load(p); });
+  const std::string m = message_of<FormatError>([&] { decode::ArpaLm::load(p); });
   EXPECT_NE(m.find(p + ":6: \\1-grams: has 1 entries but \\data\\ says 999999999999999999"),
             std::string::npos)
       << m;
@@ -58,7 +58,7 @@ TEST(FuzzRegression, ArpaNanProbabilityIsRefused) {
   test::TempDir d;
   const std::string p = d / "lm.arpa";
   write_file_atomic(p, "\\data\\\nngram 1=2\n\\1-grams:\n-1 x\n-nan z\n\\end\\\n");
-  const std::string m = message_of<FormatError>([&] { eval::ArpaLm::load(p); });
+  const std::string m = message_of<FormatError>([&] { decode::ArpaLm::load(p); });
   EXPECT_EQ(m.rfind(p + ":5: bad log10 probability '-nan'", 0), 0u) << m;
 }
 

@@ -1,9 +1,9 @@
-// Greedy CTC decoding as the dev evaluation calls it (eval::greedy_decode on one utterance of a
+// Greedy CTC decoding as the dev evaluation calls it (decode::greedy_decode on one utterance of a
 // (T, N, C) batch: row stride N * C, its own length) on a hand-made probability table. evaluate_dev
 // itself -- rank slicing, the rank-averaged batch norm -- is tested in dev_eval_mpi_test.cc; the
-// dev CER is eval/wer.h's scorer, tested against sclite; train_e2e checks that the dev CER of the
+// dev CER is decode/wer.h's scorer, tested against sclite; train_e2e checks that the dev CER of the
 // last epoch equals `ds2 eval`'s for the same checkpoint.
-#include "eval/ctc_decode.h"
+#include "decode/ctc_decode.h"
 
 #include <gtest/gtest.h>
 
@@ -22,7 +22,7 @@ TEST(DevEval, GreedyCollapsesRepeatsAndDropsBlanks) {
     p[(f * n + 0) * c + path0[f]] = 0.8f;
     p[(f * n + 1) * c + path1[f]] = 0.8f;
   }
-  using eval::greedy_decode;
+  using decode::greedy_decode;
   EXPECT_EQ(greedy_decode(p.data() + 1 * c, t, c, n * c), (std::vector<int32_t>{1, 1, 2}));
   EXPECT_EQ(greedy_decode(p.data() + 0 * c, t, c, n * c), (std::vector<int32_t>{2, 2, 1}));
   EXPECT_EQ(greedy_decode(p.data() + 0 * c, 3, c, n * c), (std::vector<int32_t>{2}));  // length cut

@@ -1,5 +1,5 @@
 // A spelling trie of a word list (an LM's vocabulary or a lexicon) over the words' UTF-8 bytes,
-// for the prefix beam search's partial-word scoring and its lexicon mode (eval/ctc_decode.cc).
+// for the prefix beam search's partial-word scoring and its lexicon mode (decode/ctc_decode.cc).
 //
 // Node 0 is the empty spelling. Each node carries
 //   word:  the LM word id of the word spelled to this node (kNoWord when no listed word ends
@@ -17,9 +17,9 @@
 #include <string_view>
 #include <vector>
 
-#include "eval/flat_map.h"
+#include "decode/flat_map.h"
 
-namespace ds2::eval {
+namespace ds2::decode {
 
 class WordTrie {
  public:
@@ -57,4 +57,4 @@ class WordTrie {
   size_t words_ = 0;
 };
 
-}  // namespace ds2::eval
+}  // namespace ds2::decode

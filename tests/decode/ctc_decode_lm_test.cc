@@ -22,13 +22,13 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "eval/arpa_lm.h"
-#include "eval/ctc_decode.h"
+#include "decode/arpa_lm.h"
+#include "decode/ctc_decode.h"
 #include "pipeline/alphabet.h"
 #include "pipeline/prep.h"
 #include "tests/testutil.h"
 
-namespace ds2::eval {
+namespace ds2::decode {
 namespace {
 
 using pipeline::Alphabet;
@@ -300,4 +300,4 @@ TEST(PrefixBeamLm, LexiconFileMustBeTheLmsOwn) {
 }
 
 }  // namespace
-}  // namespace ds2::eval
+}  // namespace ds2::decode

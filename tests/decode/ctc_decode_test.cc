@@ -1,6 +1,6 @@
 // CTC decoders. Oracles: hand cases, brute force over all alignments of a tiny T x C (the exact
 // total probability of every labelling), and hand-computed LM scores from tests/data/tiny.arpa.
-#include "eval/ctc_decode.h"
+#include "decode/ctc_decode.h"
 
 #include <gtest/gtest.h>
 
@@ -11,12 +11,12 @@
 #include <random>
 
 #include "core/error.h"
-#include "eval/arpa_lm.h"
+#include "decode/arpa_lm.h"
 #include "pipeline/alphabet.h"
 #include "pipeline/prep.h"
 #include "tests/testutil.h"
 
-namespace ds2::eval {
+namespace ds2::decode {
 namespace {
 
 using pipeline::Alphabet;
@@ -396,4 +396,4 @@ TEST(PrefixBeamSearch, PiecesGiveTheWholeSearchAndEachPartialIsThePrefixSearch) 
 }
 
 }  // namespace
-}  // namespace ds2::eval
+}  // namespace ds2::decode

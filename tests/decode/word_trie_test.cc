@@ -1,7 +1,7 @@
 // WordTrie and the LM's spelling tries. Oracle: brute force over the word list -- a spelling is
 // a trie node iff it is a prefix of some word, the node ends a word iff the spelling is listed,
 // and its smear is the max unigram ln P over the listed words it prefixes.
-#include "eval/word_trie.h"
+#include "decode/word_trie.h"
 
 #include <gtest/gtest.h>
 
@@ -12,10 +12,10 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "eval/arpa_lm.h"
+#include "decode/arpa_lm.h"
 #include "tests/testutil.h"
 
-namespace ds2::eval {
+namespace ds2::decode {
 namespace {
 
 TEST(WordTrie, NodesWordsAndSmearMatchBruteForce) {
@@ -90,4 +90,4 @@ TEST(WordTrie, ArpaVocabularyAndLexicon) {
 }
 
 }  // namespace
-}  // namespace ds2::eval
+}  // namespace ds2::decode

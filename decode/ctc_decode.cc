@@ -1,4 +1,4 @@
-// CTC prefix beam search with a word n-gram LM (greedy decoding: eval/ctc_greedy.cc).
+// CTC prefix beam search with a word n-gram LM (greedy decoding: decode/ctc_greedy.cc).
 //
 // Prefix beam search (Hannun, Maas, Jurafsky, Ng 2014, "First-pass large vocabulary continuous
 // speech recognition using bi-directional recurrent DNNs", Algorithm 1). A prefix l is a
@@ -33,7 +33,7 @@
 // words (-1.3 log10 in an IRSTLM model of 1,700 sentences, above most real words), which makes
 // gluing two words into one unknown token cheaper than spelling them; the per-label term is a
 // spelling model, so an unknown word costs more the more words it glues.
-// Partial words (partial_words, with the LM's spelling trie, eval/word_trie.h). Scoring a word
+// Partial words (partial_words, with the LM's spelling trie, decode/word_trie.h). Scoring a word
 // only at its space charges a prefix that has just spelled a word and not its rivals that glue
 // on into the next one: those fill the beam with uncharged prefixes until the spaced ones are
 // pruned, and the search ends up gluing or dropping words (the demo's dev set: 87 deletions of
@@ -42,7 +42,7 @@
 // words it can still become; once it can become none (it left the trie) it carries the unknown
 // word's score for its length so far, growing per label. At the space the estimate is replaced
 // by the word's real ln P. Estimates steer pruning only: a final score never contains one, so
-// the wide-beam search is still exact (tests/eval/ctc_decode_lm_test.cc enumerates every
+// the wide-beam search is still exact (tests/decode/ctc_decode_lm_test.cc enumerates every
 // labelling and checks it).
 // Lexicon mode (lexicon = "lm" or a file given to the LM): an extension that leaves the trie and
 // a space after a word that is not listed are not created, and a final unfinished word that is
@@ -53,19 +53,19 @@
 // the best: an extension whose mass + LM part falls more than beam_threshold below the previous
 // best prefix's score plus the frame's best ln y is not created, and after the frame only
 // candidates within beam_threshold of the best are kept, at most `beam` of them.
-#include "eval/ctc_decode.h"
+#include "decode/ctc_decode.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "core/error.h"
-#include "eval/arpa_lm.h"
-#include "eval/flat_map.h"
-#include "eval/word_trie.h"
+#include "decode/arpa_lm.h"
+#include "decode/flat_map.h"
+#include "decode/word_trie.h"
 #include "pipeline/alphabet.h"
 
-namespace ds2::eval {
+namespace ds2::decode {
 
 namespace {
 
@@ -524,4 +524,4 @@ std::vector<Hypothesis> prefix_beam_search(const float* log_probs, int t, int c,
   return search.result();
 }
 
-}  // namespace ds2::eval
+}  // namespace ds2::decode

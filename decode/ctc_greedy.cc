@@ -1,15 +1,15 @@
 // CTC greedy (best path) decoding and the log-softmax that feeds the beam search; declared in
-// eval/ctc_decode.h.
+// decode/ctc_decode.h.
 //
 // Greedy. The best path pi* = argmax_k y_t(k) per frame, collapsed by the CTC map B (merge
 // repeats, then drop blanks). It is the labelling of the most probable *alignment*, not the most
 // probable labelling: many alignments collapse to one labelling and their probabilities add.
-#include "eval/ctc_decode.h"
+#include "decode/ctc_decode.h"
 
 #include <algorithm>
 #include <cmath>
 
-namespace ds2::eval {
+namespace ds2::decode {
 
 std::vector<int32_t> greedy_decode(const float* scores, int t, int c, int stride, int blank) {
   GreedyStream g(blank);
@@ -41,4 +41,4 @@ void log_softmax_rows(const float* act, int t, int c, int stride, float* out) {
   }
 }
 
-}  // namespace ds2::eval
+}  // namespace ds2::decode

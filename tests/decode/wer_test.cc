@@ -1,7 +1,7 @@
 // WER/CER counts. Oracles: hand cases, and NIST sclite itself (Debian sctk) run on the same
 // random trn files, compared utterance by utterance, for words and for characters (sclite -c);
 // then `ds2 score` end to end on those files.
-#include "eval/wer.h"
+#include "decode/wer.h"
 
 #include <gtest/gtest.h>
 
@@ -18,7 +18,7 @@
 #include "core/fs.h"
 #include "tests/testutil.h"
 
-namespace ds2::eval {
+namespace ds2::decode {
 namespace {
 
 const char* kSclite = "/usr/lib/sctk/bin/sclite";
@@ -214,4 +214,4 @@ TEST(ScoreCli, MissingIdIsAnErrorExit) {
 }
 
 }  // namespace
-}  // namespace ds2::eval
+}  // namespace ds2::decode

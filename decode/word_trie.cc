@@ -1,11 +1,11 @@
 // WordTrie construction (see word_trie.h).
-#include "eval/word_trie.h"
+#include "decode/word_trie.h"
 
 #include <algorithm>
 
 #include "core/error.h"
 
-namespace ds2::eval {
+namespace ds2::decode {
 
 void WordTrie::add(std::string_view word, int32_t lm_id, float unigram_logp) {
   DS2_REQUIRE(!word.empty(), ConfigError, "word trie: an empty word");
@@ -29,4 +29,4 @@ void WordTrie::add(std::string_view word, int32_t lm_id, float unigram_logp) {
   }
 }
 
-}  // namespace ds2::eval
+}  // namespace ds2::decode

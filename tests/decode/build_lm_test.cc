@@ -10,10 +10,10 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "eval/arpa_lm.h"
+#include "decode/arpa_lm.h"
 #include "tests/testutil.h"
 
-namespace ds2::eval {
+namespace ds2::decode {
 namespace {
 
 TEST(BuildLm, IrstlmRecipeGivesANormalizedArpaLm) {
@@ -52,4 +52,4 @@ TEST(BuildLm, IrstlmRecipeGivesANormalizedArpaLm) {
 }
 
 }  // namespace
-}  // namespace ds2::eval
+}  // namespace ds2::decode

@@ -1,5 +1,5 @@
 // ARPA reader and back-off scoring; see arpa_lm.h for the format and the scoring rule.
-#include "eval/arpa_lm.h"
+#include "decode/arpa_lm.h"
 
 #include <cerrno>
 #include <cmath>
@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 
-namespace ds2::eval {
+namespace ds2::decode {
 
 namespace {
 
@@ -353,4 +353,4 @@ ArpaLm load_decoder_lm(const std::string& path, const std::string& lexicon) {
   return lm;
 }
 
-}  // namespace ds2::eval
+}  // namespace ds2::decode

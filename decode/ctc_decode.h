@@ -1,5 +1,5 @@
 // CTC decoding: greedy (best path) and prefix beam search with a word n-gram LM.
-// The algorithm and its merge rules are explained at the top of eval/ctc_decode.cc.
+// The algorithm and its merge rules are explained at the top of decode/ctc_decode.cc.
 //
 // Input layout, for one utterance: T' frames of C scores, frame t at `x + t * stride`
 // (stride >= C). The network output (T', N, C) row-major is used for utterance n with
@@ -17,7 +17,7 @@ namespace ds2::pipeline {
 class Alphabet;
 }
 
-namespace ds2::eval {
+namespace ds2::decode {
 
 class LanguageModel;
 class WordTrie;
@@ -69,7 +69,7 @@ struct BeamOptions {
   // is complete. Without it a word is scored only at its space.
   bool partial_words = true;
   // "" open vocabulary; "lm": only the LM's vocabulary words can be emitted; else the lexicon
-  // file the LM was given (ArpaLm::set_lexicon; see load_decoder_lm in eval/arpa_lm.h).
+  // file the LM was given (ArpaLm::set_lexicon; see load_decoder_lm in decode/arpa_lm.h).
   std::string lexicon;
   void add_to(po::options_description& d);
 };
@@ -153,4 +153,4 @@ class PrefixBeamSearch {
   int c_, space_ = -1, frames_ = 0;
 };
 
-}  // namespace ds2::eval
+}  // namespace ds2::decode

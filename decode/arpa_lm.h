@@ -31,9 +31,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "eval/word_trie.h"
+#include "decode/word_trie.h"
 
-namespace ds2::eval {
+namespace ds2::decode {
 
 // What the decoder needs from a word LM. Log probabilities are natural logs (ln).
 class LanguageModel {
@@ -138,4 +138,4 @@ class ArpaLm : public LanguageModel {
 // BeamOptions::lexicon) its words become the LM's lexicon (ArpaLm::set_lexicon).
 ArpaLm load_decoder_lm(const std::string& path, const std::string& lexicon);
 
-}  // namespace ds2::eval
+}  // namespace ds2::decode

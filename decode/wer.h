@@ -6,7 +6,7 @@
 // deletion when it is < insertion, else to insertion; the path is traced back from the end.
 // The cost weights decide between e.g. 1 substitution (4) and 1 deletion + 1 insertion (6), and
 // the tie order fixes the sub/del/ins split among equal-cost paths, so the counts agree with
-// sclite's, utterance by utterance (tests/eval/wer_sclite_test.cc runs sclite itself).
+// sclite's, utterance by utterance (the Sclite cases of tests/decode/wer_test.cc run sclite itself).
 //
 // Tokens. Words: whitespace-separated. Characters (CER): the UTF-8 code points of the words,
 // spaces dropped -- what `sclite -c` counts (it splits words into characters and aligns those;
@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-namespace ds2::eval {
+namespace ds2::decode {
 
 struct ErrorCounts {
   int64_t sub = 0, del = 0, ins = 0, correct = 0;
@@ -75,4 +75,4 @@ struct ScoreResult {
 ScoreResult score(const std::vector<TrnEntry>& ref, const std::vector<TrnEntry>& hyp, Unit unit,
                   const std::string& ref_origin = "ref", const std::string& hyp_origin = "hyp");
 
-}  // namespace ds2::eval
+}  // namespace ds2::decode

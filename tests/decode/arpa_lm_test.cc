@@ -1,6 +1,6 @@
 // ArpaLm: hand-computed scores on tests/data/tiny.arpa (values written by hand, see
 // tests/data/README.md) including multi-level back-off, and the format errors naming the line.
-#include "eval/arpa_lm.h"
+#include "decode/arpa_lm.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "tests/testutil.h"
 
-namespace ds2::eval {
+namespace ds2::decode {
 namespace {
 
 double p10(const ArpaLm& lm, std::vector<std::string> w) { return lm.log10_prob(w); }
@@ -112,4 +112,4 @@ TEST(ArpaLm, MalformedFilesNameTheirLine) {
 }
 
 }  // namespace
-}  // namespace ds2::eval
+}  // namespace ds2::decode

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace ds2::eval {
+namespace ds2::decode {
 
 class FlatMap {
  public:
@@ -78,4 +78,4 @@ class FlatMap {
   uint32_t gen_ = 1;
 };
 
-}  // namespace ds2::eval
+}  // namespace ds2::decode

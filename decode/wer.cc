@@ -1,5 +1,5 @@
 // sclite-compatible alignment counts and the trn format; see wer.h for the conventions.
-#include "eval/wer.h"
+#include "decode/wer.h"
 
 #include <algorithm>
 
@@ -12,7 +12,7 @@
 #include "core/fs.h"
 #include "pipeline/alphabet.h"
 
-namespace ds2::eval {
+namespace ds2::decode {
 
 double ErrorCounts::rate() const {
   if (ref == 0) return errors() == 0 ? 0.0 : std::numeric_limits<double>::infinity();
@@ -221,4 +221,4 @@ ScoreResult score(const std::vector<TrnEntry>& ref, const std::vector<TrnEntry>&
   return r;
 }
 
-}  // namespace ds2::eval
+}  // namespace ds2::decode
