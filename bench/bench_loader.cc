@@ -68,18 +68,17 @@ ds2::pipeline::DatasetIndex write_corpus(const std::string& dir, int n, int shar
     const std::string name = "shard-" + std::to_string(s) + ".h5";
     idx.shards.push_back(name);
     ds2::pipeline::ShardWriter w(dir + "/" + name, meta, "bench");
-    int64_t row = 0;
+    int32_t row = 0;
     for (int u = s; u < n; u += shards) {
       const int frames = lo + static_cast<int>(g() % static_cast<unsigned>(hi - lo + 1));
       const std::string id = "u" + std::to_string(u);
       w.add({id, "ab", "", "{}", frames * 0.01f}, x.data(), frames, {2, 3});
-      idx.utts.push_back({s, row++, frames, 2, frames * 0.01f, id});
+      idx.utts.push_back({s, row++, frames, 2, frames * 0.01f});
+      idx.utt_ids.push_back(id);
     }
     w.commit();
   }
-  // Index order: shard by shard, row by row (what the loader expects).
-  std::stable_sort(idx.utts.begin(), idx.utts.end(),
-                   [](const auto& a, const auto& b) { return a.shard < b.shard; });
+  // Index order: shard by shard, row by row (what the loader expects), as pushed.
   idx.n_rows = n;
   idx.mean.assign(bins, 0.0);
   idx.std.assign(bins, 1.0);

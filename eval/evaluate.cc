@@ -176,7 +176,7 @@ EvalPlan plan_eval(const std::string& data, int batch_size, int ranks) {
   const auto& utts = p.index.utts;
   std::vector<int64_t> keep;
   for (size_t i = 0; i < utts.size(); ++i)
-    if (utts[i].utt_id.find("~aug") == std::string::npos) {
+    if (p.index.utt_ids[i].find("~aug") == std::string::npos) {
       keep.push_back(static_cast<int64_t>(i));
       p.audio_seconds += utts[i].duration;
     }
@@ -272,10 +272,11 @@ std::vector<UttLogProbs> compute_log_probs(const EvalPlan& plan, int rank, Acous
         shard_text[iu.shard] = {sh->utt_ids(), sh->transcripts()};
       }
       const auto& ids = shard_text[iu.shard].first;
-      DS2_REQUIRE(iu.row >= 0 && iu.row < sh->size() && ids[iu.row] == iu.utt_id &&
+      const std::string& id = index.utt_id(static_cast<size_t>(batch[i]));
+      DS2_REQUIRE(iu.row >= 0 && iu.row < sh->size() && ids[iu.row] == id &&
                       sh->frames(iu.row) == iu.frames,
                   FormatError, "{}: row {} is not utterance '{}' of {} frames the index names",
-                  sh->path(), iu.row, iu.utt_id, iu.frames);
+                  sh->path(), iu.row, id, iu.frames);
       const std::vector<float> feat = sh->features(iu.row);
       am.normalizer().apply(feat.data(), static_cast<size_t>(iu.frames), f,
                             x.data() + static_cast<size_t>(i) * t * f);
@@ -354,10 +355,10 @@ StoredLogProbs read_stored_slice(const std::string& path, const EvalPlan& plan, 
               "{}: position {} is past the {} utterances of {}/index.h5: the file was written over "
               "another dataset", path, outside, plan.index.utts.size(), plan.data);
   for (size_t i = 0; i < s.utts.size(); ++i)
-    DS2_REQUIRE(s.utt_ids[i] == plan.index.utts[static_cast<size_t>(s.utts[i].pos)].utt_id,
+    DS2_REQUIRE(s.utt_ids[i] == plan.index.utt_id(static_cast<size_t>(s.utts[i].pos)),
                 FormatError, "{}: utterance '{}' is at position {}, where {}/index.h5 has '{}': "
                 "the file was written over another dataset", path, s.utt_ids[i], s.utts[i].pos,
-                plan.data, plan.index.utts[static_cast<size_t>(s.utts[i].pos)].utt_id);
+                plan.data, plan.index.utt_id(static_cast<size_t>(s.utts[i].pos)));
   DS2_REQUIRE(s.utts.size() == wanted, FormatError,
               "{}: holds {} of the {} utterances of {} that rank {} decodes: the file was written "
               "over another dataset (or a part of it)", path, s.utts.size(), wanted, plan.data,
@@ -440,9 +441,10 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
     ++s.utterances;
     s.audio_seconds += iu.duration;
     if (!comm.root()) continue;
-    ref_trn.push_back({iu.utt_id, r.at(5).get<std::string>()});
-    hyp_trn.push_back({iu.utt_id, r.at(1).get<std::string>()});
-    align_text += "id: " + iu.utt_id + "\n" + r.at(2).get<std::string>() + "\n";
+    const std::string& id = index.utt_id(i);
+    ref_trn.push_back({id, r.at(5).get<std::string>()});
+    hyp_trn.push_back({id, r.at(1).get<std::string>()});
+    align_text += "id: " + id + "\n" + r.at(2).get<std::string>() + "\n";
   }
   DS2_REQUIRE(s.utterances == plan.utterances, CommError, "eval: gathered {} of {} utterances",
               s.utterances, plan.utterances);

@@ -126,7 +126,7 @@ void write_logprobs(const Comm& comm, const std::string& path, const EvalPlan& p
       rows.append(lp, static_cast<hsize_t>(frames));
       offset.push_back(offset.back() + frames);
       pos.push_back(p);
-      ids.push_back(plan.index.utts.at(static_cast<size_t>(p)).utt_id);
+      ids.push_back(plan.index.utt_id(static_cast<size_t>(p)));
       refs.push_back(ref);
     }
     for (int r = 1; r < comm.size(); ++r) {

@@ -1,6 +1,7 @@
 #include "pipeline/index.h"
 
 #include <cmath>
+#include <cstdint>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -19,7 +20,16 @@ double DatasetIndex::total_duration() const {
   return t;
 }
 
+const std::string& DatasetIndex::utt_id(size_t u) const {
+  DS2_REQUIRE(u < utt_ids.size(), FormatError,
+              "utterance {}: the index was read without utterance ids ({} of {})", u,
+              utt_ids.size(), utts.size());
+  return utt_ids[u];
+}
+
 void DatasetIndex::write(const std::string& path) const {
+  DS2_REQUIRE(utt_ids.size() == utts.size(), ConfigError,
+              "{}: {} utterance ids for {} utterances", path, utt_ids.size(), utts.size());
   std::string tmp = temp_path_for(path);
   {
     auto f = h5::File::create(tmp);
@@ -41,28 +51,26 @@ void DatasetIndex::write(const std::string& path) const {
     std::vector<int32_t> shard(n), frames(n), llen(n);
     std::vector<int64_t> row(n);
     std::vector<float> dur(n);
-    std::vector<std::string> ids(n);
     for (size_t i = 0; i < n; ++i) {
       shard[i] = utts[i].shard;
       row[i] = utts[i].row;
       frames[i] = utts[i].frames;
       llen[i] = utts[i].label_length;
       dur[i] = utts[i].duration;
-      ids[i] = utts[i].utt_id;
     }
     f.write<int32_t>("/utt_shard", shard);
     f.write<int64_t>("/utt_row", row);
     f.write<int32_t>("/utt_frames", frames);
     f.write<int32_t>("/utt_label_length", llen);
     f.write<float>("/utt_duration", dur);
-    f.write_strings("/utt_id", ids);
+    f.write_strings("/utt_id", utt_ids);
     f.write<double>("/stats_mean", mean);
     f.write<double>("/stats_std", std);
   }
   commit_file(tmp, path);
 }
 
-DatasetIndex DatasetIndex::read(const std::string& path) {
+DatasetIndex DatasetIndex::read(const std::string& path, bool with_ids) {
   auto f = h5::File::open(path);
   DS2_REQUIRE(f.has_attr("format") && f.read_attr_str("format") == kIndexFormat, FormatError,
               "{}: attribute 'format': not a {} file", path, kIndexFormat);
@@ -83,16 +91,18 @@ DatasetIndex DatasetIndex::read(const std::string& path) {
   auto frames = f.read<int32_t>("/utt_frames");
   auto llen = f.read<int32_t>("/utt_label_length");
   auto dur = f.read<float>("/utt_duration");
-  auto ids = f.read_strings("/utt_id");
+  if (with_ids) d.utt_ids = f.read_strings("/utt_id");
   size_t n = shard.size();
   DS2_REQUIRE(row.size() == n && frames.size() == n && llen.size() == n && dur.size() == n &&
-                  ids.size() == n,
+                  (!with_ids || d.utt_ids.size() == n),
               FormatError, "{}: the /utt_* datasets differ in length", path);
   d.utts.resize(n);
   for (size_t i = 0; i < n; ++i) {
     DS2_REQUIRE(shard[i] >= 0 && shard[i] < static_cast<int32_t>(d.shards.size()), FormatError,
                 "{}: dataset '/utt_shard'[{}] = {} out of range", path, i, shard[i]);
-    d.utts[i] = {shard[i], row[i], frames[i], llen[i], dur[i], ids[i]};
+    DS2_REQUIRE(row[i] >= 0 && row[i] <= INT32_MAX, FormatError,
+                "{}: dataset '/utt_row'[{}] = {} out of range", path, i, row[i]);
+    d.utts[i] = {shard[i], static_cast<int32_t>(row[i]), frames[i], llen[i], dur[i]};
   }
   d.mean = f.read<double>("/stats_mean");
   d.std = f.read<double>("/stats_std");

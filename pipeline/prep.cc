@@ -320,9 +320,11 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
       auto ids = r.utt_ids();
       auto durs = r.durations();
       summary.add(r.augment());
-      for (int64_t row = 0; row < r.size(); ++row)
-        idx.utts.push_back({s, row, static_cast<int32_t>(r.frames(row)),
-                            static_cast<int32_t>(r.label_length(row)), durs[row], ids[row]});
+      for (int64_t row = 0; row < r.size(); ++row) {
+        idx.utts.push_back({s, static_cast<int32_t>(row), static_cast<int32_t>(r.frames(row)),
+                            static_cast<int32_t>(r.label_length(row)), durs[row]});
+        idx.utt_ids.push_back(std::move(ids[row]));
+      }
     }
     idx.augment_summary = summary.json();
     std::string rej = "line\tpath\treason\n";

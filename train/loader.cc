@@ -150,6 +150,14 @@ const BatchLoader::OpenShard& BatchLoader::shard(int32_t s) const {
   return *open_.front();
 }
 
+// The id of utterance u for a message: from the index when it was read with ids, else from its
+// shard (one string read; only on an error path).
+static std::string id_of(const pipeline::DatasetIndex& index, int64_t u,
+                         const pipeline::ShardReader& r) {
+  const size_t i = static_cast<size_t>(u);
+  return i < index.utt_ids.size() ? index.utt_ids[i] : r.utt_id(index.utts[i].row);
+}
+
 Batch BatchLoader::load(const std::vector<int64_t>& utts) const {
   Batch b;
   b.n = static_cast<int>(utts.size());
@@ -183,7 +191,7 @@ Batch BatchLoader::load(const std::vector<int64_t>& utts) const {
     if (!r.has_checksums())  // version 1: the row must be the one the index names
       DS2_REQUIRE(r.frames(iu.row) == iu.frames && r.label_length(iu.row) == iu.label_length,
                   FormatError, "{}: row {} is not utterance '{}' of {} frames the index names",
-                  r.path(), iu.row, iu.utt_id, iu.frames);
+                  r.path(), iu.row, id_of(index_, u, r), iu.frames);
     feats[i].resize(static_cast<size_t>(iu.frames) * f);
     try {
       r.features_at(frame0_[u], iu.frames, feats[i].data());
@@ -195,27 +203,31 @@ Batch BatchLoader::load(const std::vector<int64_t>& utts) const {
         shard_path[i] = r.path();
       }
     } catch (const FormatError& e) {
-      DS2_THROW(FormatError, "{}: utterance '{}' (row {}): unreadable: {}", r.path(), iu.utt_id,
-                iu.row, e.what());
+      DS2_THROW(FormatError, "{}: utterance '{}' (row {}): unreadable: {}", r.path(),
+                id_of(index_, u, r), iu.row, e.what());
     }
     if (opt_.transcripts) b.transcripts[i] = sh.transcripts[static_cast<size_t>(iu.row)];
   }
   // The checksums are computed outside hdf5_mutex() (~memory bandwidth per utterance).
+  auto id_for_error = [&](size_t i) {
+    std::lock_guard<std::mutex> lock(hdf5_mutex());
+    return id_of(index_, utts[i], *shard(index_.utts[utts[i]].shard).reader);
+  };
   for (size_t i = 0; i < utts.size(); ++i) {
     if (!verify[i]) continue;
     const pipeline::IndexUtt& iu = index_.utts[utts[i]];
     DS2_REQUIRE(pipeline::ShardReader::checksum(feats[i].data(), feats[i].size()) == stored[2 * i],
                 FormatError,
                 "{}: utterance '{}' (row {}): features fail their checksum (corrupt shard)",
-                shard_path[i], iu.utt_id, iu.row);
+                shard_path[i], id_for_error(i), iu.row);
     DS2_REQUIRE(
         pipeline::ShardReader::checksum(labels[i].data(), labels[i].size()) == stored[2 * i + 1],
         FormatError, "{}: utterance '{}' (row {}): labels fail their checksum (corrupt shard)",
-        shard_path[i], iu.utt_id, iu.row);
+        shard_path[i], id_for_error(i), iu.row);
   }
   for (size_t i = 0; i < utts.size(); ++i) {
     const pipeline::IndexUtt& iu = index_.utts[utts[i]];
-    b.utt_ids.push_back(iu.utt_id);
+    if (!index_.utt_ids.empty()) b.utt_ids.push_back(index_.utt_ids[utts[i]]);
     b.lengths.push_back(iu.frames);
     b.label_lengths.push_back(static_cast<int32_t>(labels[i].size()));
     b.labels.insert(b.labels.end(), labels[i].begin(), labels[i].end());

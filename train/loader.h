@@ -49,7 +49,7 @@ struct Batch {
   std::vector<int32_t> labels;         // concatenated label sequences (alphabet indices, 0 = blank)
   std::vector<int32_t> label_lengths;  // (n)
   std::vector<int64_t> utts;           // index positions of the utterances
-  std::vector<std::string> utt_ids;
+  std::vector<std::string> utt_ids;      // only when the index was read with its ids
   std::vector<std::string> transcripts;  // only with LoaderOptions::transcripts
   int64_t step = 0;                      // global step this batch belongs to
 };

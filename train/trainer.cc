@@ -156,7 +156,9 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
   const std::string last_path = topt.out + "/ckpt-last.h5";
 
   // ---- data ----
-  const pipeline::DatasetIndex index = pipeline::DatasetIndex::read(topt.data + "/index.h5");
+  // Without utterance ids: training never needs them in memory (index.h: 20 bytes per utterance).
+  const pipeline::DatasetIndex index =
+      pipeline::DatasetIndex::read(topt.data + "/index.h5", false);
   DS2_REQUIRE(!index.utts.empty(), ConfigError, "{}/index.h5: no utterances", topt.data);
   const pipeline::Alphabet alphabet =
       pipeline::Alphabet::parse(index.meta.alphabet, topt.data + "/index.h5 alphabet");
@@ -166,15 +168,12 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
   DS2_REQUIRE(mcfg.alphabet_size == alphabet.size(), ConfigError,
               "model.alphabet_size is {} but the alphabet of {} has {} symbols (blank included)",
               mcfg.alphabet_size, topt.data, alphabet.size());
-  std::vector<int32_t> frames;
-  frames.reserve(index.utts.size());
-  for (const auto& u : index.utts) frames.push_back(u.frames);
-  const Schedule schedule(frames, sopt);
+  const Schedule schedule(utt_frames(index), sopt);
   BatchLoader loader(topt.data, index, lopt);
   pipeline::DatasetIndex dev_index;
   std::unique_ptr<BatchLoader> dev_loader;
   if (!topt.dev.empty()) {
-    dev_index = pipeline::DatasetIndex::read(topt.dev + "/index.h5");
+    dev_index = pipeline::DatasetIndex::read(topt.dev + "/index.h5", false);
     index.meta.check_same(dev_index.meta, topt.dev + "/index.h5");
     dev_index.mean = index.mean;  // normalize the dev set with the TRAINING statistics
     dev_index.std = index.std;
@@ -342,15 +341,16 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
     bool first = true;
     Batch batch;
     while (pos.epoch < topt.epochs && !sum.stopped) {
-      const auto batches = schedule.epoch(pos.epoch);
-      std::vector<std::vector<int64_t>> slices;
-      slices.reserve(batches.size());
-      for (const auto& b : batches)
-        slices.push_back(Schedule::slice(b, world.rank(), world.size()));
+      // This rank's slices of the epoch's batches; the global batches are not kept (memory that
+      // grows with the corpus: 8 bytes per utterance).
+      std::vector<std::vector<int64_t>> slices = schedule.epoch(pos.epoch);
+      const size_t n_batches = slices.size();
+      if (world.size() > 1)
+        for (auto& b : slices) b = Schedule::slice(b, world.rank(), world.size());
       loader.start(std::move(slices), static_cast<size_t>(pos.batch), pos.step);
       const double lr = oopt.lr_for_epoch(pos.epoch);
       if (pos.batch == 0) pos.epoch_loss = 0, pos.epoch_finite = 0;
-      while (pos.batch < static_cast<int64_t>(batches.size())) {
+      while (pos.batch < static_cast<int64_t>(n_batches)) {
         DS2_REQUIRE(loader.next(&batch), Error, "loader ended early at epoch {} batch {}",
                     pos.epoch, pos.batch);
         const bool vote = stop.load() != 0 ||
@@ -382,7 +382,7 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
           metrics->row(pos.step, pos.epoch + 1, r.mean_loss(), lr, r.grad_norm, ups, pos.skipped,
                        t);
           if (pos.step % std::max(1, topt.log_every) == 0 ||
-              pos.batch == static_cast<int64_t>(batches.size()))
+              pos.batch == static_cast<int64_t>(n_batches))
             log()->info(
                 "epoch {} step {}/{} loss {:.3f} lr {:.3g} |g| {:.3g} {:.1f} utt/s "
                 "skipped {} ETA {}",
@@ -396,13 +396,13 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
           break;
         }
         if (topt.checkpoint_every > 0 && pos.step % topt.checkpoint_every == 0 &&
-            pos.batch < static_cast<int64_t>(batches.size())) {
+            pos.batch < static_cast<int64_t>(n_batches)) {
           Position p = pos;
           p.elapsed_s = elapsed();
           checkpoint(p, false);
         }
       }
-      const bool epoch_done = pos.batch == static_cast<int64_t>(batches.size());
+      const bool epoch_done = pos.batch == static_cast<int64_t>(n_batches);
       bool best = false;
       if (epoch_done) {
         sum.last_epoch_loss = pos.epoch_finite > 0 ? pos.epoch_loss / pos.epoch_finite : 0;

@@ -135,7 +135,8 @@ TEST(Index, RoundTrip) {
   idx.n_rows = 3;
   idx.n_rejected = 1;
   idx.shards = {"shard-00000.h5", "shard-00001.h5"};
-  idx.utts = {{0, 0, 10, 2, 0.1f, "a"}, {1, 0, 20, 3, 0.2f, "b"}};
+  idx.utts = {{0, 0, 10, 2, 0.1f}, {1, 0, 20, 3, 0.2f}};
+  idx.utt_ids = {"a", "b"};
   idx.mean = {1, 2, 3};
   idx.std = {1, 1, 2};
   idx.stats_frames = 30;
@@ -144,8 +145,15 @@ TEST(Index, RoundTrip) {
   EXPECT_EQ(r.command, idx.command);
   EXPECT_EQ(r.shards, idx.shards);
   ASSERT_EQ(r.utts.size(), 2u);
-  EXPECT_EQ(r.utts[1].utt_id, "b");
+  EXPECT_EQ(r.utt_id(1), "b");
   EXPECT_EQ(r.utts[1].frames, 20);
+  // Read without ids (as training does): the rest is the same, and asking for an id is an error.
+  DatasetIndex lean = DatasetIndex::read(d / "index.h5", false);
+  EXPECT_TRUE(lean.utt_ids.empty());
+  EXPECT_EQ(lean.utts[1].row, r.utts[1].row);
+  EXPECT_EQ(lean.total_frames(), 30);
+  EXPECT_THROW(lean.utt_id(1), FormatError);
+  EXPECT_THROW(lean.write(d / "again.h5"), ConfigError);
   EXPECT_EQ(r.total_frames(), 30);
   EXPECT_EQ(r.std, idx.std);
   EXPECT_EQ(r.meta.alphabet, idx.meta.alphabet);

@@ -43,8 +43,9 @@ inline pipeline::DatasetIndex write_dataset(const std::string& dir, const std::v
       const Utt& u = utts[i];
       const int32_t frames = static_cast<int32_t>(u.x.size() / meta.n_bins);
       w.add({u.id, u.text, "", "{}", frames * 0.01f}, u.x.data(), frames, u.labels);
-      idx.utts.push_back(
-          {s, row++, frames, static_cast<int32_t>(u.labels.size()), frames * 0.01f, u.id});
+      idx.utts.push_back({s, static_cast<int32_t>(row++), frames,
+                          static_cast<int32_t>(u.labels.size()), frames * 0.01f});
+      idx.utt_ids.push_back(u.id);
     }
     w.commit();
   }
