@@ -1,6 +1,7 @@
 #include "pipeline/prep.h"
 
 #include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -33,7 +34,10 @@ void PrepOptions::add_to(po::options_description& d) {
       ("format", po::value(&format)->default_value(format), "manifest format: auto|tsv|jsonl|csv|librispeech")
       ("out", po::value(&out)->required(), "output folder for shards, index.h5, rejects.tsv")
       ("alphabet", po::value(&alphabet)->default_value(alphabet), "alphabet file")
-      ("shards", po::value(&shards)->default_value(shards), "number of shards (independent of ranks)")
+      ("shards", po::value(&shards)->default_value(shards),
+       "number of shards (independent of ranks); 0: from --shard-mb")
+      ("shard-mb", po::value(&shard_mb)->default_value(shard_mb),
+       "with --shards 0: target MiB of features per shard (estimated from the durations)")
       ("max-duration", po::value(&max_duration)->default_value(max_duration),
        "reject utterances longer than this many seconds")
       ("resume", po::bool_switch(&resume), "reuse finished shards (the default; stated for scripts)")
@@ -190,8 +194,25 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
     items.push_back({static_cast<int32_t>(i),
                      planned_seconds(aug, planned[i].entry->utt_id, i, planned_dur[i])});
 
-  // Stage 3: plan.
-  std::vector<ShardPlan> plans = assign_shards(items, o.shards);
+  // Stage 3: plan. The shard count depends on the manifest and the options only (never on the
+  // rank count), so the same command makes the same shards on any number of ranks.
+  DS2_REQUIRE(o.shards >= 0, ConfigError, "option 'shards': {} (must be >= 0)", o.shards);
+  DS2_REQUIRE(o.shard_mb > 0, ConfigError, "option 'shard-mb': {} (must be > 0)", o.shard_mb);
+  int n_shards = o.shards;
+  if (n_shards == 0) {
+    double seconds = 0;
+    for (const auto& it : items) seconds += it.duration;
+    const double bytes = seconds * (1000.0 / meta.hop_ms) * meta.n_bins * sizeof(float);
+    n_shards = static_cast<int>(std::max(1.0, std::ceil(bytes / (o.shard_mb * 1048576.0))));
+    if (comm.root())
+      logger("prep")->info("{} shards of ~{:.0f} MiB ({:.1f} GB of features estimated; --shard-mb {})",
+                  n_shards, bytes / n_shards / 1048576.0, bytes / 1e9, o.shard_mb);
+  }
+  if (comm.root() && n_shards < comm.size())
+    logger("prep")->warn("{} shards for {} ranks: ranks {}..{} have no shard to make (--shards {} or a "
+                "smaller --shard-mb uses them all)",
+                n_shards, comm.size(), n_shards, comm.size() - 1, comm.size());
+  std::vector<ShardPlan> plans = assign_shards(items, n_shards);
   uint64_t base = fnv1a64(meta.alphabet + fmt::format("|{}|{}|{}|{}|{}|{}", meta.sample_rate,
                                                       meta.window_ms, meta.hop_ms, meta.feature,
                                                       o.max_duration, kShardVersion));
@@ -217,8 +238,8 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
   // exact and the final sum over shards runs in shard order: the statistics are bit-identical
   // for any rank count.
   const size_t nb = static_cast<size_t>(meta.n_bins);
-  std::vector<double> shard_sums(static_cast<size_t>(o.shards) * 2 * nb, 0.0);
-  std::vector<int64_t> shard_frames(o.shards, 0);
+  std::vector<double> shard_sums(static_cast<size_t>(n_shards) * 2 * nb, 0.0);
+  std::vector<int64_t> shard_frames(n_shards, 0);
   auto take_stats = [&](int s, const ShardReader& r) {
     std::vector<double> s1, s2;
     r.stats(&s1, &s2, &shard_frames[s]);
@@ -228,7 +249,7 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
   double t_write = 0;  // seconds, this rank's writer thread
   FeaturizerPool pool(o.features);
   remove_stale_temps(o.out, comm);
-  for (int s = comm.rank(); s < o.shards; s += comm.size()) {
+  for (int s = comm.rank(); s < n_shards; s += comm.size()) {
     const ShardPlan& plan = plans[s];
     const std::string path = o.out + "/" + shard_name(s);
     const std::string rej_path = o.out + "/" + rejects_name(s);
@@ -291,7 +312,7 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
   comm.allreduce(shard_frames.data(), shard_frames.size());
   std::vector<double> sum(nb, 0.0), sumsq(nb, 0.0);
   int64_t frames_total = 0;
-  for (int s = 0; s < o.shards; ++s) {
+  for (int s = 0; s < n_shards; ++s) {
     for (size_t b = 0; b < nb; ++b) {
       sum[b] += shard_sums[s * 2 * nb + b];
       sumsq[b] += shard_sums[s * 2 * nb + nb + b];
@@ -312,7 +333,7 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
     std::map<int64_t, Reject> by_line;  // one reason per input row, first wins
     augment::AugmentSummary summary;
     for (const auto& r : rejects) by_line.emplace(r.line, r);
-    for (int s = 0; s < o.shards; ++s) {
+    for (int s = 0; s < n_shards; ++s) {
       idx.shards.push_back(shard_name(s));
       std::string rp = o.out + "/" + rejects_name(s);
       for (const auto& r : parse_rejects(read_file(rp), rp)) by_line.emplace(r.line, r);
@@ -346,7 +367,7 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
     log->info("done: {} of {} utterances accepted, {} rejected (see {}/rejects.tsv); {} shard "
               "entries (clean + augmented copies); {} shards ({} made, {} reused), {:.2f} h of audio, {} frames; "
               "{:.1f} s wall, {:.0f}x real time",
-              res.accepted, m.rows, res.rejected, o.out, idx.utts.size(), o.shards, res.shards_made,
+              res.accepted, m.rows, res.rejected, o.out, idx.utts.size(), n_shards, res.shards_made,
               res.shards_reused, res.hours, frames_total, wall.seconds(),
               res.hours * 3600.0 / std::max(wall.seconds(), 1e-9));
   }

@@ -4,7 +4,9 @@
 //   1. read the manifest, normalize transcripts (rejects: malformed rows, duplicates, text);
 //   2. measure durations the manifest leaves empty (entries split over ranks, all-gathered);
 //      reject unreadable audio and utterances longer than --max-duration;
-//   3. plan: S shards balanced by duration (prep_plan.h), independent of the rank count;
+//   3. plan: S shards balanced by duration (prep_plan.h), independent of the rank count; S is
+//      --shards, or (by default) the estimated feature bytes over --shard-mb (~1 GiB shards:
+//      a corpus of 2.8 TB gets ~2,700), so shard size does not grow with the corpus;
 //   4. rank r makes shards r, r+N, r+2N...: decode, augment, featurize, write; a shard whose
 //      file exists with the same plan digest is reused (resume); decode-time rejects go to
 //      shard-XXXXX.rejects.tsv, committed before the shard itself;
@@ -27,7 +29,8 @@ struct PrepOptions {
   std::string format = "auto";
   std::string out;
   std::string alphabet = "share/alphabets/en.txt";
-  int shards = 16;
+  int shards = 0;          // 0: as many as --shard-mb asks for
+  double shard_mb = 1024;  // target shard size in MiB of features, when --shards is 0
   double max_duration = 30.0;  // seconds
   bool resume = false;         // reusing finished shards is the default; this only says so
   int threads = 1;             // decode/featurize workers per rank besides the writer thread

@@ -199,6 +199,24 @@ def main():
         check("5 reused" in p.stderr, "rerun reuses finished shards")
         check(shard_contents(f"{tmp}/o1") == a, "rerun leaves contents identical")
 
+        # Shard count from a size target (--shards 0, the default): the estimated feature bytes
+        # (seconds x 100 frames x 161 bins x 4 bytes) over --shard-mb, rounded up; a target
+        # of 1/3.5 of the corpus gives 4 shards, the same on 1 and 3 ranks.
+        with h5py.File(f"{tmp}/o1/index.h5", "r") as f:
+            seconds = float(np.sum(f["utt_duration"][()].astype(np.float64)))
+        mb = seconds * 100 * 161 * 4 / 3.5 / 2**20
+        for np_ in (1, 3):
+            cmd = [args.mpiexec, "-np", str(np_)] + args.mpiflags.split() + [
+                args.ds2, "prep", "--manifest", manifest, "--out", f"{tmp}/bytes{np_}",
+                "--shard-mb", f"{mb:.6f}", "--max-duration", "5", "-v", "0"]
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            check(p.returncode == 0, f"prep --shard-mb at np={np_}: {p.stderr[-500:]}")
+            made = sorted(x for x in os.listdir(f"{tmp}/bytes{np_}") if x.endswith(".h5") and
+                          x.startswith("shard-"))
+            check(len(made) == 4, f"--shard-mb {mb:.3f} of {seconds:.1f} s: 4 shards ({made})")
+        check(shard_contents(f"{tmp}/bytes1") == shard_contents(f"{tmp}/bytes3"),
+              "--shard-mb: the same shards on 1 and 3 ranks")
+
         # Augmentation: clean + 2 copies from noise files and babble; rank count still irrelevant.
         write_wav(f"{tmp}/noise.wav", tone(3.0, 1234, 77) * 0.2 + 0.05 * np.random.default_rng(3).standard_normal(48000))
         open(f"{tmp}/noise.tsv", "w").write("noise.wav\t3.0\twhite\n")
