@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/timer.h"
+#include "tests/testutil.h"
 #include "model/ctc.h"
 
 namespace {
@@ -100,14 +101,6 @@ struct Reference {
   }
 };
 
-std::vector<int> parse_list(const char* s) {
-  std::vector<int> v;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) v.push_back(std::atoi(item.c_str()));
-  return v;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -134,11 +127,11 @@ int main(int argc, char** argv) {
     else if (a == "--no-check")
       check = false;
     else if (a == "--threads")
-      threads = parse_list(next());
+      threads = ds2::test::parse_int_list(next());
     else if (a == "--batch")
-      batches = parse_list(next());
+      batches = ds2::test::parse_int_list(next());
     else if (a == "--time")
-      times = parse_list(next());
+      times = ds2::test::parse_int_list(next());
     else if (a == "--alphabet")
       alphabet = std::atoi(next());
     else if (a == "--isa") {

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "core/timer.h"
+#include "tests/testutil.h"
 #include "decode/arpa_lm.h"
 #include "decode/ctc_decode.h"
 #include "eval/stream.h"
@@ -307,14 +308,6 @@ StreamResult bench_stream(const std::string& config, int utts, int frames, int c
   return r;
 }
 
-std::vector<int> parse_list(const std::string& s) {
-  std::vector<int> v;
-  std::stringstream ss(s);
-  std::string x;
-  while (std::getline(ss, x, ',')) v.push_back(std::atoi(x.c_str()));
-  return v;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -339,7 +332,7 @@ int main(int argc, char** argv) {
     else if (a == "--frames")
       frames = std::atoi(next());
     else if (a == "--beams")
-      beams = parse_list(next());
+      beams = ds2::test::parse_int_list(next());
     else if (a == "--alpha")
       base.alpha = std::strtof(next(), nullptr);
     else if (a == "--beta")

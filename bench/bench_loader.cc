@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/timer.h"
+#include "tests/testutil.h"
 #include "pipeline/index.h"
 #include "pipeline/shard.h"
 #include "train/loader.h"
@@ -34,23 +35,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-int64_t rchar() {
-  std::ifstream in("/proc/self/io");
-  std::string key;
-  int64_t v = 0;
-  while (in >> key >> v)
-    if (key == "rchar:") return v;
-  return -1;
-}
-
-std::vector<int> parse_list(const std::string& s) {
-  std::vector<int> v;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) v.push_back(std::atoi(item.c_str()));
-  return v;
-}
 
 // n utterances round-robin over `shards` shards (rows in order), frames uniform in [lo, hi].
 ds2::pipeline::DatasetIndex write_corpus(const std::string& dir, int n, int shards, int bins,
@@ -106,9 +90,9 @@ int main(int argc, char** argv) {
     if (a == "--utts")
       utts = std::atoi(next().c_str());
     else if (a == "--shards")
-      shard_counts = parse_list(next());
+      shard_counts = ds2::test::parse_int_list(next());
     else if (a == "--open")
-      opens = parse_list(next());
+      opens = ds2::test::parse_int_list(next());
     else if (a == "--ranks")
       ranks = std::atoi(next().c_str());
     else if (a == "--batch")
@@ -130,7 +114,7 @@ int main(int argc, char** argv) {
       return a == "--help" ? 0 : 2;
     }
   }
-  if (utts < 1 || ranks < 1 || batch < 1 || lo < 1 || hi < lo || rchar() < 0) {
+  if (utts < 1 || ranks < 1 || batch < 1 || lo < 1 || hi < lo || ds2::test::bytes_read() < 0) {
     std::fprintf(stderr, "bench_loader: bad sizes, or /proc/self/io is not readable\n");
     return 2;
   }
@@ -163,14 +147,14 @@ int main(int argc, char** argv) {
       base_s = std::min(base_s, std::chrono::duration<double>(Clock::now() - t0).count());
     }
     {  // what one open costs: the loader re-opens shards that fell out of its LRU
-      const int64_t r0 = rchar();
+      const int64_t r0 = ds2::test::bytes_read();
       { const ds2::pipeline::ShardReader first(d + "/" + index.shards[0], false); }
-      const int64_t r1 = rchar();
+      const int64_t r1 = ds2::test::bytes_read();
       { const ds2::pipeline::ShardReader again(d + "/" + index.shards[0], false, false); }
       std::printf(
           "# %d shards: %.1f KiB read at a shard's first open, %.1f KiB at a re-open "
           "(%.1f MB per shard)\n",
-          shards, (r1 - r0) / 1024.0, (rchar() - r1) / 1024.0, shard_bytes / 1e6 / shards);
+          shards, (r1 - r0) / 1024.0, (ds2::test::bytes_read() - r1) / 1024.0, shard_bytes / 1e6 / shards);
     }
     ds2::train::ScheduleOptions so;
     so.batch_size = batch;
@@ -179,7 +163,7 @@ int main(int argc, char** argv) {
     for (int open : opens) {
       ds2::train::LoaderOptions lopt;
       lopt.max_open_shards = open;
-      const int64_t before = rchar();
+      const int64_t before = ds2::test::bytes_read();
       int64_t loaded = 0;
       const auto t0 = Clock::now();
       for (int r = 0; r < ranks; ++r) {
@@ -188,7 +172,7 @@ int main(int argc, char** argv) {
           loaded += loader.load(ds2::train::Schedule::slice(b, r, ranks)).n;
       }
       const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-      const double ratio = static_cast<double>(rchar() - before) / static_cast<double>(shard_bytes);
+      const double ratio = static_cast<double>(ds2::test::bytes_read() - before) / static_cast<double>(shard_bytes);
       if (loaded != static_cast<int64_t>(index.utts.size())) rc = 1;
       std::printf("%7d %6d %10.1f %12.3f %10.0f %10.2f %9.0f\n", shards, open, shard_bytes / 1e6,
                   ratio, shard_bytes / 1e6 / s, base_s / s, ds2::peak_rss_mib());

@@ -24,13 +24,17 @@ constexpr uint64_t mix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
-// FNV-1a 64 over the bytes of `s`, continuing from `h` (the offset basis by default).
-inline uint64_t fnv1a64(const std::string& s, uint64_t h = 0xcbf29ce484222325ULL) {
-  for (unsigned char c : s) {
-    h ^= c;
+// FNV-1a 64 over n bytes, continuing from `h` (the offset basis by default).
+inline uint64_t fnv1a64(const void* data, size_t n, uint64_t h = 0xcbf29ce484222325ULL) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < n; ++i) {
+    h ^= p[i];
     h *= 0x100000001b3ULL;
   }
   return h;
+}
+inline uint64_t fnv1a64(const std::string& s, uint64_t h = 0xcbf29ce484222325ULL) {
+  return fnv1a64(s.data(), s.size(), h);
 }
 
 // A 64-bit digest of n bytes: two lanes of 8-byte words, each folded through mix64, the length

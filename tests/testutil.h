@@ -3,10 +3,14 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
+#include <vector>
 
 namespace ds2::test {
 
@@ -39,5 +43,25 @@ inline std::string data_path(const std::string& name) {
 }
 
 inline std::string ds2_binary() { return DS2_BINARY; }
+
+// Bytes this process has read through read()/pread() so far (rchar of /proc/self/io: page-cache
+// hits included, i.e. what a parallel file system would serve); -1 where that file is missing.
+inline int64_t bytes_read() {
+  std::ifstream in("/proc/self/io");
+  std::string key;
+  int64_t v = 0;
+  while (in >> key >> v)
+    if (key == "rchar:") return v;
+  return -1;
+}
+
+// "1,16,64" -> {1, 16, 64} (benchmark size lists).
+inline std::vector<int> parse_int_list(const std::string& s) {
+  std::vector<int> v;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) v.push_back(std::atoi(item.c_str()));
+  return v;
+}
 
 }  // namespace ds2::test

@@ -181,7 +181,6 @@ Batch BatchLoader::load(const std::vector<int64_t>& utts) const {
   if (opt_.transcripts) b.transcripts.resize(utts.size());
   std::vector<uint64_t> stored(2 * utts.size(), 0);  // feature, label checksum (version 2)
   std::vector<uint8_t> verify(utts.size(), 0);
-  std::vector<std::string> shard_path(utts.size());
   for (size_t i : order) {
     const int64_t u = utts[i];
     const pipeline::IndexUtt& iu = index_.utts[u];
@@ -200,7 +199,6 @@ Batch BatchLoader::load(const std::vector<int64_t>& utts) const {
         stored[2 * i] = r.feature_checksum(iu.row);
         stored[2 * i + 1] = r.label_checksum(iu.row);
         verify[i] = 1;
-        shard_path[i] = r.path();
       }
     } catch (const FormatError& e) {
       DS2_THROW(FormatError, "{}: utterance '{}' (row {}): unreadable: {}", r.path(),
@@ -209,6 +207,9 @@ Batch BatchLoader::load(const std::vector<int64_t>& utts) const {
     if (opt_.transcripts) b.transcripts[i] = sh.transcripts[static_cast<size_t>(iu.row)];
   }
   // The checksums are computed outside hdf5_mutex() (~memory bandwidth per utterance).
+  auto shard_path = [&](const pipeline::IndexUtt& iu) {
+    return dir_ + "/" + index_.shards[iu.shard];
+  };
   auto id_for_error = [&](size_t i) {
     std::lock_guard<std::mutex> lock(hdf5_mutex());
     return id_of(index_, utts[i], *shard(index_.utts[utts[i]].shard).reader);
@@ -219,11 +220,11 @@ Batch BatchLoader::load(const std::vector<int64_t>& utts) const {
     DS2_REQUIRE(pipeline::ShardReader::checksum(feats[i].data(), feats[i].size()) == stored[2 * i],
                 FormatError,
                 "{}: utterance '{}' (row {}): features fail their checksum (corrupt shard)",
-                shard_path[i], id_for_error(i), iu.row);
+                shard_path(iu), id_for_error(i), iu.row);
     DS2_REQUIRE(
         pipeline::ShardReader::checksum(labels[i].data(), labels[i].size()) == stored[2 * i + 1],
         FormatError, "{}: utterance '{}' (row {}): labels fail their checksum (corrupt shard)",
-        shard_path[i], id_for_error(i), iu.row);
+        shard_path(iu), id_for_error(i), iu.row);
   }
   for (size_t i = 0; i < utts.size(); ++i) {
     const pipeline::IndexUtt& iu = index_.utts[utts[i]];

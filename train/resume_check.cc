@@ -1,7 +1,6 @@
 // Options and dataset digests compared on --resume (see resume_check.h).
 #include "train/resume_check.h"
 
-#include <cstring>
 #include <map>
 #include <sstream>
 
@@ -33,13 +32,10 @@ std::map<std::string, std::string> parse_resolved_ini(const std::string& text) {
   return out;
 }
 
-// FNV-1a over the bytes of v (the same arithmetic as fnv1a64, without a string per value: the
-// index of a large corpus has millions of utterances).
+// FNV-1a over the bytes of v (no string per value: an index has millions of utterances).
 template <typename T>
 void mix(uint64_t* h, const T& v) {
-  unsigned char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  for (unsigned char c : b) *h = (*h ^ c) * 0x100000001b3ULL;
+  *h = fnv1a64(&v, sizeof(T), *h);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@ network namespaces. Usage: cluster_test.py --ds2 BUILD/ds2 --config ds2-tiny.ini
        [--mpiexec mpiexec --mpiflags "..."] [--keep DIR]
 """
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -117,7 +118,6 @@ def check_eval(j, tmp):
         a = open(f"{tmp}/eval-local/{fn}").read()
         b = open(f"{tmp}/eval-cluster/{fn}").read()
         if fn == "results.json":  # everything but timings and the rank layout
-            import json
             a, b = json.loads(a), json.loads(b)
             a = {k: v for k, v in a.items() if k in ("wer", "cer", "utterances", "words")}
             b = {k: v for k, v in b.items() if k in a}

@@ -15,19 +15,21 @@ mpiexec=${3:-mpiexec}
 read -ra mpiflags <<<"${4:-}"
 cluster=$src/tests/cluster/cluster.sh
 export DS2_CLUSTER_PREFIX=ds2s  # its own namespaces: cluster_e2e may run at the same time
-skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# slurm_start_munge, slurm_write_conf, slurm_skip, fail: the single-node cluster's helpers
+source "$src/tests/slurm/slurm_cluster.sh"
+skip() { slurm_skip "$@"; }
 [[ $(id -u) -eq 0 ]] || skip "needs root (network namespaces, slurmd)"
 for tool in munged slurmctld slurmd sbatch srun scontrol scancel nsenter; do
   command -v "$tool" >/dev/null || skip "$tool not installed (scripts/install-deps.sh)"
 done
 t0=$SECONDS
 d=$(mktemp -d /tmp/ds2-slurm-nodes.XXXXXX)
-pids=()
+SLURM_TEST_PIDS=""
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  local p
+  for p in $SLURM_TEST_PIDS; do kill "$p" 2>/dev/null || true; done
   sleep 0.5
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  for p in $SLURM_TEST_PIDS; do kill -9 "$p" 2>/dev/null || true; done
   "$cluster" down || true
   [[ ${SLURM_TEST_KEEP:-0} == 1 ]] || rm -rf "$d"
 }
@@ -36,68 +38,24 @@ trap 'exit 143' TERM INT
 "$cluster" up 2 --rate 1gbit || skip "cluster.sh up failed (network namespaces not permitted)"
 on0() { "$cluster" exec 0 "$@"; }  # Slurm's client commands reach slurmctld from node0
 
-mkdir -p "$d/state" "$d/munge" "$d/work/logs" "$d/tmp"
-chmod 700 "$d/munge"
-dd if=/dev/urandom of="$d/munge/munge.key" bs=1 count=1024 status=none
-chmod 400 "$d/munge/munge.key"
-munged --foreground --force --socket="$d/munge/munge.sock" --key-file="$d/munge/munge.key" \
-  --pid-file="$d/munge/munged.pid" --seed-file="$d/munge/munged.seed" \
-  --log-file="$d/munged.log" >"$d/munged.out" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do [[ -S $d/munge/munge.sock ]] && break; sleep 0.1; done
-[[ -S $d/munge/munge.sock ]] || skip "munged did not start"
-first_job=$((1000 + (RANDOM * 32768 + RANDOM) % 60000000))
-cat >"$d/slurm.conf" <<EOF
-ClusterName=ds2nodes
-SlurmctldHost=node0(198.18.0.1)
-SlurmUser=root
-SlurmdUser=root
-SlurmctldPort=6817
-SlurmdPort=6818
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$d/munge/munge.sock,cred_expire=5
-StateSaveLocation=$d/state
-SlurmdSpoolDir=$d/spool/%n
-SlurmctldPidFile=$d/slurmctld.pid
-SlurmdPidFile=$d/slurmd-%n.pid
-SlurmctldLogFile=$d/slurmctld.log
-SlurmdLogFile=$d/slurmd-%n.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SwitchType=switch/none
-MpiDefault=none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
-SchedulerType=sched/backfill
-SchedulerParameters=sched_interval=1,bf_interval=1
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-SlurmdParameters=config_overrides
-ReturnToService=2
-FirstJobId=$first_job
-TmpFS=$d/tmp
-JobRequeue=1
-KillWait=5
-MinJobAge=300
-SlurmdTimeout=60
-InactiveLimit=0
-NodeName=node0 NodeAddr=198.18.0.1 CPUs=2 RealMemory=1000 State=UNKNOWN
-NodeName=node1 NodeAddr=198.18.0.2 CPUs=2 RealMemory=1000 State=UNKNOWN
-PartitionName=debug Nodes=node0,node1 Default=YES MaxTime=INFINITE State=UP
-EOF
+mkdir -p "$d/state" "$d/work/logs" "$d/tmp"
+slurm_start_munge "$d" || skip "munged did not start"
+slurm_write_conf "$d" ds2nodes "node0(198.18.0.1)" 6817 6818 \
+  $((1000 + (RANDOM * 32768 + RANDOM) % 60000000)) \
+  "NodeName=node0 NodeAddr=198.18.0.1 CPUs=2 RealMemory=1000 State=UNKNOWN" \
+  "NodeName=node1 NodeAddr=198.18.0.2 CPUs=2 RealMemory=1000 State=UNKNOWN" \
+  "PartitionName=debug Nodes=node0,node1 Default=YES MaxTime=INFINITE State=UP"
 export SLURM_CONF=$d/slurm.conf
 unset SLURM_JOB_ID SLURM_JOBID SLURM_NODELIST SLURM_NTASKS SLURM_PARTITION SBATCH_PARTITION
 on0 slurmctld -D -i -f "$SLURM_CONF" >"$d/slurmctld.out" 2>&1 &
-pids+=($!)
+SLURM_TEST_PIDS+=" $!"
 for i in 0 1; do
   mkdir -p "$d/spool/node$i" "$d/tmp-node$i"
   # Each node's TmpFS is its own (PMIx's per-step folders would collide otherwise).
   "$cluster" exec "$i" unshare --mount --propagation private sh -c \
     "mount --bind $d/tmp-node$i $d/tmp && exec slurmd -D -N node$i -f $SLURM_CONF" \
     >"$d/slurmd$i.out" 2>&1 &
-  pids+=($!)
+  SLURM_TEST_PIDS+=" $!"
 done
 state="" t1=$SECONDS
 while ((SECONDS - t1 < 30)); do

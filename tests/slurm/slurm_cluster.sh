@@ -53,68 +53,53 @@ slurm_cluster_stop() {
 
 slurm_dump_logs() {
   local f
-  for f in munged.out munged.log slurmctld.out slurmctld.log slurmd.out slurmd.log; do
+  for f in munged.out munged.log slurmctld.out slurmctld.log slurmd.out slurmd-localhost.log; do
     [[ -f $SLURM_TEST_DIR/$f ]] || continue
     echo "--- tail of $f"
     tail -n 15 "$SLURM_TEST_DIR/$f"
   done
 }
 
-slurm_cluster_start() {
-  local tool
-  [[ $(id -u) -eq 0 ]] || slurm_skip "the test cluster runs slurmd, which needs root"
-  for tool in munged slurmctld slurmd sbatch srun sinfo scontrol scancel squeue; do
-    command -v "$tool" >/dev/null ||
-      slurm_skip "$tool not installed (scripts/install-deps.sh installs slurmctld slurmd" \
-        "slurm-client munge)"
-  done
-  SLURM_TEST_DIR=$(mktemp -d /tmp/ds2-slurm.XXXXXX)
-  SLURM_TEST_PIDS=""
-  trap slurm_cluster_stop EXIT
-  trap 'exit 143' TERM INT # so that the EXIT trap runs on ctest's timeout or ^C too
-  local d=$SLURM_TEST_DIR
-  chmod 700 "$d"
-  mkdir -p "$d/state" "$d/spool" "$d/munge" "$d/tmp"
+# munged for a test cluster in folder $1: a fresh key readable by root only and a private socket
+# ($1/munge/munge.sock); its pid joins SLURM_TEST_PIDS. Returns 1 when it did not start in 5 s.
+slurm_start_munge() {
+  local d=$1
+  mkdir -p "$d/munge"
   chmod 700 "$d/munge"
-
-  # munge: a fresh key, readable by root only, and a private socket.
   dd if=/dev/urandom of="$d/munge/munge.key" bs=1 count=1024 status=none
   chmod 400 "$d/munge/munge.key"
   munged --foreground --force --socket="$d/munge/munge.sock" --key-file="$d/munge/munge.key" \
     --pid-file="$d/munge/munged.pid" --seed-file="$d/munge/munged.seed" \
     --log-file="$d/munged.log" >"$d/munged.out" 2>&1 &
   SLURM_TEST_PIDS+=" $!"
-  for _ in $(seq 50); do [[ -S $d/munge/munge.sock ]] && break; sleep 0.1; done
-  if [[ ! -S $d/munge/munge.sock ]]; then
-    slurm_dump_logs
-    cat "$d/munged.out"
-    slurm_skip "munged did not start"
-  fi
+  for _ in $(seq 50); do [[ -S $d/munge/munge.sock ]] && return 0; sleep 0.1; done
+  return 1
+}
 
-  local ports cpus first_job
-  read -ra ports <<<"$(slurm_free_ports 2)" || true
-  ((${#ports[@]} == 2)) || slurm_skip "no free ports on 127.0.0.1"
-  cpus=$(nproc)
-  # Job ids of concurrent test clusters differ, as do the paths derived from them (PMIx's
-  # per-step folders in /tmp would otherwise collide).
-  first_job=$((1000 + (RANDOM * 32768 + RANDOM) % 60000000)) # below MaxJobId (67043328)
-  ((cpus >= 2)) || cpus=2 # config_overrides: the tests run 2 tasks even on one core
-  cat >"$d/slurm.conf" <<EOF
-ClusterName=ds2test
-SlurmctldHost=localhost
+# Writes $1/slurm.conf for a throwaway cluster: NAME CONTROLLER (SlurmctldHost) CTLD_PORT
+# SLURMD_PORT FIRST_JOB, then the NodeName/PartitionName lines. Everything lives under $1
+# (state, per-node spool $1/spool/<node>, pid and log files); root runs the daemons; munge on
+# $1/munge/munge.sock; no cgroups or accounting; a 1 s scheduler.
+slurm_write_conf() {
+  local d=$1 name=$2 ctld=$3 ctld_port=$4 slurmd_port=$5 first_job=$6
+  shift 6
+  {
+    cat <<EOF
+ClusterName=$name
+SlurmctldHost=$ctld
 SlurmUser=root
 SlurmdUser=root
-SlurmctldPort=${ports[0]}
-SlurmdPort=${ports[1]}
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
 AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket=$d/munge/munge.sock,cred_expire=5
 StateSaveLocation=$d/state
-SlurmdSpoolDir=$d/spool
+SlurmdSpoolDir=$d/spool/%n
 SlurmctldPidFile=$d/slurmctld.pid
-SlurmdPidFile=$d/slurmd.pid
+SlurmdPidFile=$d/slurmd-%n.pid
 SlurmctldLogFile=$d/slurmctld.log
-SlurmdLogFile=$d/slurmd.log
+SlurmdLogFile=$d/slurmd-%n.log
 SlurmctldDebug=info
 SlurmdDebug=info
 ProctrackType=proctrack/linuxproc
@@ -137,9 +122,44 @@ KillWait=5
 MinJobAge=300
 SlurmdTimeout=60
 InactiveLimit=0
-NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=1000 State=UNKNOWN
-PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
+    printf '%s\n' "$@"
+  } >"$d/slurm.conf"
+}
+
+slurm_cluster_start() {
+  local tool
+  [[ $(id -u) -eq 0 ]] || slurm_skip "the test cluster runs slurmd, which needs root"
+  for tool in munged slurmctld slurmd sbatch srun sinfo scontrol scancel squeue; do
+    command -v "$tool" >/dev/null ||
+      slurm_skip "$tool not installed (scripts/install-deps.sh installs slurmctld slurmd" \
+        "slurm-client munge)"
+  done
+  SLURM_TEST_DIR=$(mktemp -d /tmp/ds2-slurm.XXXXXX)
+  SLURM_TEST_PIDS=""
+  trap slurm_cluster_stop EXIT
+  trap 'exit 143' TERM INT # so that the EXIT trap runs on ctest's timeout or ^C too
+  local d=$SLURM_TEST_DIR
+  chmod 700 "$d"
+  mkdir -p "$d/state" "$d/spool/localhost" "$d/tmp"
+
+  slurm_start_munge "$d" || {
+    slurm_dump_logs
+    cat "$d/munged.out"
+    slurm_skip "munged did not start"
+  }
+
+  local ports cpus first_job
+  read -ra ports <<<"$(slurm_free_ports 2)" || true
+  ((${#ports[@]} == 2)) || slurm_skip "no free ports on 127.0.0.1"
+  cpus=$(nproc)
+  # Job ids of concurrent test clusters differ, as do the paths derived from them (PMIx's
+  # per-step folders in /tmp would otherwise collide).
+  first_job=$((1000 + (RANDOM * 32768 + RANDOM) % 60000000)) # below MaxJobId (67043328)
+  ((cpus >= 2)) || cpus=2 # config_overrides: the tests run 2 tasks even on one core
+  slurm_write_conf "$d" ds2test localhost "${ports[0]}" "${ports[1]}" "$first_job" \
+    "NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=1000 State=UNKNOWN" \
+    "PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP"
   export SLURM_CONF=$d/slurm.conf
   # Nothing from the caller's environment may point the commands at another cluster.
   unset SLURM_JOB_ID SLURM_JOBID SLURM_NODELIST SLURM_NTASKS SLURM_PARTITION SBATCH_PARTITION
