@@ -15,9 +15,11 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/mpi.h"
+#include "core/node.h"
 #include "core/options.h"
 #include "eval/evaluate.h"
 #include "model/checkpoint.h"
+#include "model/device.h"
 #include "pipeline/prep.h"
 
 namespace ds2::eval {
@@ -79,6 +81,7 @@ int eval_main(int argc, char** argv) {
     return 0;
   Comm world;
   init_logging(world.rank(), world.size(), common.verbose);
+  model::select_gpu(o.device, node_place(world));  // one GPU per rank (model/device.h)
   if (!manifest.empty()) {
     DS2_REQUIRE(o.data.empty(), ConfigError, "give --data or --manifest, not both");
     DS2_REQUIRE(!o.out.empty() && !o.model.empty(), ConfigError,

@@ -8,10 +8,12 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/mpi.h"
+#include "core/node.h"
 #include "core/options.h"
 #include "eval/report.h"
 #include "eval/sweep.h"
 #include "eval/sweep_svg.h"
+#include "model/device.h"
 
 namespace ds2::eval {
 
@@ -35,6 +37,7 @@ int sweep_main(int argc, char** argv) {
     return 0;
   Comm world;
   init_logging(world.rank(), world.size(), common.verbose);
+  model::select_gpu(o.device, node_place(world));  // one GPU per rank (model/device.h)
   if (o.models.empty()) {
     DS2_REQUIRE(!o.report.empty(), ConfigError,
                 "option 'models' is required (or give --report alone to rewrite the report)");

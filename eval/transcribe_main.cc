@@ -6,9 +6,11 @@
 
 #include "core/log.h"
 #include "core/mpi.h"
+#include "core/node.h"
 #include "core/options.h"
 #include "core/timer.h"
 #include "eval/transcribe.h"
+#include "model/device.h"
 #include "pipeline/manifest.h"
 
 namespace ds2::eval {
@@ -30,6 +32,7 @@ int transcribe_main(int argc, char** argv) {
     return 0;
   Comm world;
   init_logging(world.rank(), world.size(), common.verbose);
+  model::select_gpu(o.device, node_place(world));  // one GPU per rank (model/device.h)
   auto log = logger("transcribe");
 
   // Inputs: the files, then the manifest's audio (its malformed rows are failures too).

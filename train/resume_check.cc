@@ -50,7 +50,7 @@ const std::set<std::string>& resume_may_change() {
       "prefetch", "max-open-shards", "bucket-mib", "allreduce", "allreduce-chunk-kib",
       "allreduce-depth", "allreduce-threshold-kib", "check-collectives",
       // where it runs; the initialization seed is moot once parameters come from a checkpoint
-      "model.device", "model.num_threads", "model.seed"};
+      "model.device", "model.num_threads", "model.seed", "gpu"};
   return keys;
 }
 

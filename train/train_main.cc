@@ -12,7 +12,9 @@
 #include <string>
 
 #include "core/log.h"
+#include "core/node.h"
 #include "core/options.h"
+#include "model/device.h"
 #include "train/trainer.h"
 
 namespace ds2::train {
@@ -79,6 +81,7 @@ int train_main(int argc, char** argv) {
   mcfg.validate();
   Comm world;
   init_logging(world.rank(), world.size(), common.verbose);
+  model::select_gpu(mcfg.device, node_place(world), topt.gpu);  // before any work (device.h)
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGUSR1, on_stop_signal);
   const TrainSummary s =

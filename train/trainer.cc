@@ -48,7 +48,10 @@ void TrainOptions::add_to(po::options_description& d) {
       "replica-check-every", po::value(&replica_check_every)->default_value(replica_check_every),
       "compare parameter/optimizer digests across ranks every N steps (0: at checkpoints only)")(
       "perturb-at-step", po::value(&perturb_at_step)->default_value(perturb_at_step),
-      "testing: the last rank perturbs one parameter before step N (replica check test)");
+      "testing: the last rank perturbs one parameter before step N (replica check test)")(
+      "gpu", po::value(&gpu)->default_value(gpu),
+      "model.device=cuda: the CUDA device of every rank (-1: DS2_GPU if set, else the "
+      "node-local rank modulo the visible devices)");
 }
 
 namespace {

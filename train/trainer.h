@@ -67,6 +67,7 @@ struct TrainOptions {
   // testing: before this step (1-based), rank (world size - 1) adds 1e-3 to its first parameter,
   // the divergence the replica check must catch (0: off)
   int64_t perturb_at_step = 0;
+  int gpu = -1;  // model.device=cuda: CUDA device index (-1: DS2_GPU, else the node-local rank)
   void add_to(po::options_description& d);
 };
 

@@ -39,6 +39,16 @@ int CudaBackend::device_count(std::string* why) {
   return count;
 }
 
+void CudaBackend::use_device(int gpu) { DS2_CUDA_CHECK(cudaSetDevice(gpu)); }
+
+std::string CudaBackend::device_label(int gpu) {
+  cudaDeviceProp prop{};
+  const cudaError_t e = cudaGetDeviceProperties(&prop, gpu);
+  if (e != cudaSuccess) return cudaGetErrorString(e);
+  return fmt::format("{}, sm_{}{}, {:.1f} GiB", prop.name, prop.major, prop.minor,
+                     static_cast<double>(prop.totalGlobalMem) / (1 << 30));
+}
+
 CudaBackend::CudaBackend(bool tf32) {
   int count = 0;
   DS2_CUDA_CHECK(cudaGetDeviceCount(&count));

@@ -38,6 +38,10 @@ class CudaBackend final : public Backend {
   // CUDA devices usable by this process; 0 with *why set to the CUDA error (or "no CUDA device")
   // when there is none, e.g. on a machine without a GPU or driver. Never throws.
   static int device_count(std::string* why);
+  // Makes device `gpu` current for the calling thread (cudaSetDevice); CudaError on failure.
+  static void use_device(int gpu);
+  // "NVIDIA H100 80GB HBM3, sm_90, 79.1 GiB" for logs; the CUDA error text when it fails.
+  static std::string device_label(int gpu);
 
   Device device() const override { return Device::kCuda; }
   int num_threads() const override { return 1; }
