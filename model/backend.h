@@ -150,6 +150,41 @@ class Backend {
   virtual void lookahead_backward(const float* x, const float* w, const float* dy, int t, int n,
                                   int d, int tau, const int32_t* lengths, float* dx, float* dw) = 0;
 
+  // ---- whole-arena arithmetic of a training step (train/: gradient averaging, clipping and
+  // the optimizer run here, so parameters, gradients and momentum never leave the device) ----
+  virtual void scale(float* x, size_t n, float alpha) = 0;  // x *= alpha
+  // sum of x[i]^2 accumulated in double; returns on the host (a device backend synchronizes).
+  // CPU: one sequential pass (deterministic, the reference); CUDA: a fixed-grid tree in double
+  // (deterministic too, a different order).
+  virtual double sum_squares(const float* x, size_t n) = 0;
+  // SGD with Nesterov momentum (train/optimizer.h), elementwise in float:
+  //   g = grad + wd p;  v = mu v + g;  p -= lr (g + mu v).
+  virtual void sgd_nesterov(float* p, const float* grad, float* v, size_t n, float lr, float mu,
+                            float wd) = 0;
+  // y(rows, cols) = row(cols) in every row (the recurrent step's bias, one op for the batch).
+  virtual void broadcast_rows(float* y, const float* row, int rows, int cols) = 0;
+
+  // ---- host staging, events, transfers for another thread (the all-reduce's) ----
+  // n floats of HOST memory, page-locked on a device backend (fast DMA; what the ring all-reduce
+  // stages device gradients through), plain aligned memory on the CPU.
+  virtual float* alloc_host(size_t n) = 0;
+  virtual void free_host(float* p) = 0;
+  // Events mark a point in the backend's queue of work. record_event(e): e completes when every
+  // op called so far has finished (the CPU backend runs ops synchronously: always complete).
+  // wait_event blocks the calling thread until then; event_done polls. Events come from
+  // create_event and are reused (record again); destroy_event releases one. Any thread may wait.
+  virtual void* create_event() = 0;
+  virtual void destroy_event(void* e) = 0;
+  virtual void record_event(void* e) = 0;
+  virtual void wait_event(void* e) = 0;
+  virtual bool event_done(void* e) = 0;
+  // Synchronous copies between backend memory and host memory that do NOT queue behind the
+  // compute ops (a device backend uses a second stream): for the all-reduce thread, which calls
+  // them after wait_event on the ops that wrote `src`. Safe to call from one other thread while
+  // the owner keeps queueing ops.
+  virtual void transfer_download(float* host_dst, const float* src, size_t n) = 0;
+  virtual void transfer_upload(float* dst, const float* host_src, size_t n) = 0;
+
   // ---- CTC (model/ctc.h); act, grad in backend memory, the rest host ----
   virtual size_t ctc_workspace_bytes(const CtcShape& shape) = 0;
   virtual void ctc_loss(const float* act, float* grad, const int32_t* labels,

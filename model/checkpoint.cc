@@ -1,6 +1,8 @@
 // Checkpoint save/load on core/h5.h (layout in checkpoint.h).
 #include "model/checkpoint.h"
 
+#include <algorithm>
+
 #include <cstdio>
 #include <sstream>
 
@@ -40,10 +42,13 @@ void write_extras(h5::File& f, const std::map<std::string, std::vector<T>>& m,
 void write_tensors(h5::File& f, const std::string& group, const std::vector<ParamInfo>& infos,
                    Backend& be, const float* arena) {
   f.create_group(group);
-  std::vector<float> host;
+  // One download of the whole arena from a device (none on the CPU), then one slice per tensor.
+  size_t total = 0;
+  for (const auto& p : infos) total = std::max(total, p.offset + p.size);
+  std::vector<float> all, host;
+  const float* h = be.host_view(arena, total, &all);
   for (const auto& p : infos) {
-    host.resize(p.size);
-    be.download(host.data(), arena + p.offset, p.size);
+    host.assign(h + p.offset, h + p.offset + p.size);
     f.write<float>(group + "/" + p.name, host, dims_of(p));
   }
 }

@@ -82,7 +82,7 @@ void Recurrent::forward_dir(Direction& d, Mode mode) {
       h_prev = hbuf + static_cast<size_t>(d.reverse ? t + 1 : t - 1) * n * h;
     else if (h0_)
       h_prev = h0_;
-    for (int j = 0; j < n; ++j) be.copy(uh + static_cast<size_t>(j) * gh, b, gh);
+    be.broadcast_rows(uh, b, n, gh);  // the bias in every row: one op, not one copy per row
     be.gemm(false, false, n, gh, h, 1.0f, h_prev, h, u, gh, 1.0f, uh, gh);
     const size_t off = static_cast<size_t>(t) * n;
     if (spec_.type == RnnType::kGru)

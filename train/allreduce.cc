@@ -127,7 +127,9 @@ void check_allreduce_contract(const Comm& comm, uint64_t count, uint64_t dtype, 
             what, all[0], dtype_text(all[1]), bad);
 }
 
-Allreducer::Allreducer(const Comm& comm, const AllreduceOptions& o) : comm_(comm.dup()), opts_(o) {
+Allreducer::Allreducer(const Comm& comm, const AllreduceOptions& o, model::Backend* memory)
+    : comm_(comm.dup()), opts_(o) {
+  if (memory && memory->device() != model::Device::kCpu) device_ = memory;
 #ifndef NDEBUG
   opts_.check_collectives = true;
 #endif
@@ -148,19 +150,25 @@ Allreducer::Allreducer(const Comm& comm, const AllreduceOptions& o) : comm_(comm
 }
 
 Allreducer::~Allreducer() {
-  if (!thread_.joinable()) return;
-  size_t dropped = 0;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    dropped = queue_.size() - head_;
-    head_ = queue_.size();
-    stop_ = true;
+  if (thread_.joinable()) {
+    size_t dropped = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      dropped = queue_.size() - head_;
+      head_ = queue_.size();
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    if (dropped > 0) {
+      logger("allreduce")
+          ->warn("{} started all-reduce bucket(s) dropped: destroyed before wait_all()", dropped);
+    }
   }
-  cv_.notify_all();
-  thread_.join();
-  if (dropped > 0) {
-    logger("allreduce")
-        ->warn("{} started all-reduce bucket(s) dropped: destroyed before wait_all()", dropped);
+  try {
+    release_device_buffers();  // after the thread: it may have been reading a staging block
+  } catch (const std::exception& e) {
+    logger("allreduce")->error("releasing the all-reduce's device buffers failed: {}", e.what());
   }
 }
 
@@ -205,26 +213,73 @@ void Allreducer::sum(T* data, size_t count) {
 
 template <typename T>
 void Allreducer::start(T* data, size_t count) {
+  Bucket b{data, count, std::is_same_v<T, double>};
+  if (device_) {
+    // On the training thread (the device is current here): the bucket's slot, grown while no
+    // earlier round can still be reading it, and its event after the kernels queued so far.
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
+    DS2_REQUIRE(!b.is_double, ConfigError, "all-reduce of device buffers: float only");
+    const size_t k = round_++;
+    if (events_.size() <= k) events_.push_back(device_->create_event());
+    if (stages_.size() <= k) stages_.push_back({nullptr, 0});
+    auto& st = stages_[k];
+    if (st.second < count) {
+      device_->free_host(st.first);
+      st = {nullptr, 0};
+      st.first = device_->alloc_host(count);
+      st.second = count;
+    }
+    b.event = events_[k];
+    b.stage = st.first;
+    device_->record_event(b.event);
+  }
   if (!async_ok_) {
     if (!warned_sync_) {
       logger("allreduce")->info("MPI thread level < MULTIPLE: start() reduces synchronously");
       warned_sync_ = true;
     }
-    reduce_now(data, count);
+    run_bucket(b);
     return;
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (error_) return;  // a bucket failed: drop until wait_all() reports it (same on every rank)
     if (!thread_.joinable()) thread_ = std::thread([this] { comm_loop(); });
-    queue_.push_back(Bucket{data, count, std::is_same_v<T, double>});
+    queue_.push_back(b);
   }
   cv_.notify_all();
+}
+
+void Allreducer::run_bucket(const Bucket& b) {
+  if (b.stage) {
+    reduce_staged(b);
+  } else if (b.is_double) {
+    reduce_now(static_cast<double*>(b.data), b.count);
+  } else {
+    reduce_now(static_cast<float*>(b.data), b.count);
+  }
+}
+
+void Allreducer::reduce_staged(const Bucket& b) {
+  device_->wait_event(b.event);  // the backward kernels that wrote this bucket are done
+  float* dev = static_cast<float*>(b.data);
+  device_->transfer_download(b.stage, dev, b.count);
+  reduce_now(b.stage, b.count);
+  device_->transfer_upload(dev, b.stage, b.count);
+}
+
+void Allreducer::release_device_buffers() {
+  if (!device_) return;
+  for (void* e : events_) device_->destroy_event(e);
+  for (auto& st : stages_) device_->free_host(st.first);
+  events_.clear();
+  stages_.clear();
 }
 
 void Allreducer::wait_all() {
   // No communication thread yet (only start() creates it, on this thread): nothing can be queued
   // or failed, and sum() on small buffers stays as cheap as a bare MPI_Allreduce.
+  round_ = 0;  // every slot is free again once this returns (or throws)
   if (!thread_.joinable()) return;
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [this] { return head_ == queue_.size() && !busy_; });
@@ -245,11 +300,7 @@ void Allreducer::comm_loop() {
     lock.unlock();
     std::exception_ptr err;
     try {
-      if (b.is_double) {
-        reduce_now(static_cast<double*>(b.data), b.count);
-      } else {
-        reduce_now(static_cast<float*>(b.data), b.count);
-      }
+      run_bucket(b);
     } catch (...) {
       err = std::current_exception();
     }

@@ -32,6 +32,7 @@
 
 #include "core/mpi.h"
 #include "core/options.h"
+#include "model/backend.h"
 
 namespace ds2::train {
 
@@ -76,10 +77,19 @@ void check_allreduce_contract(const Comm& comm, uint64_t count, uint64_t dtype, 
 // computing and calling MPI on other communicators, so it needs MPI_THREAD_MULTIPLE (see
 // required_thread_level()). When MPI was initialized with less, start() reduces synchronously
 // (same results, no overlap) and says so once in the log.
+//
+// Device memory: given a device backend (`memory`), start() takes buffers in that backend's
+// memory. Each started bucket gets an event recorded on the backend after the ops queued so far
+// (the backward kernels that wrote it); the communication thread waits on that event, copies the
+// bucket into a page-locked host buffer on the backend's transfer stream (not behind the
+// compute queue), reduces it there with the chosen algorithm and copies the sum back, while the
+// training thread keeps queueing the earlier layers' backward kernels. sum() always takes host
+// memory. With no backend or the CPU backend, buffers are host memory and nothing is staged.
 class Allreducer {
  public:
   // Collective over `comm` (duplicates it). Throws ConfigError for invalid options or kNccl.
-  Allreducer(const Comm& comm, const AllreduceOptions& o);
+  // `memory` (may be null: host) must outlive the Allreducer.
+  Allreducer(const Comm& comm, const AllreduceOptions& o, model::Backend* memory = nullptr);
   // Joins the communication thread; buckets still queued (wait_all() was not called) are dropped
   // with a warning. Never throws.
   ~Allreducer();
@@ -122,13 +132,26 @@ class Allreducer {
     void* data;
     size_t count;
     bool is_double;
+    void* event = nullptr;    // device buffers: completes when the bucket's gradients are final
+    float* stage = nullptr;   // device buffers: the pinned host copy reduced in their place
   };
+  // Device buffers: wait for the bucket's event, stage, reduce on the host, copy back.
+  void reduce_staged(const Bucket& b);
+  void run_bucket(const Bucket& b);
+  void release_device_buffers();
   template <typename T>
   void reduce_now(T* data, size_t count);
   void comm_loop();
 
   Comm comm_;
   AllreduceOptions opts_;
+  model::Backend* device_ = nullptr;  // a device backend whose memory start() takes, else null
+  // Per bucket position within a round (the k-th start() since the last wait_all): its event
+  // and pinned staging block (capacity in floats). Bucket k of a round only reuses slot k after
+  // the previous round's wait_all, so a slot is never resized while the thread reads it.
+  std::vector<void*> events_;
+  std::vector<std::pair<float*, size_t>> stages_;
+  size_t round_ = 0;  // buckets started in this round
   std::vector<unsigned char> workspace_;
   bool async_ok_ = false;
   bool warned_sync_ = false;

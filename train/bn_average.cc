@@ -2,6 +2,9 @@
 #include "train/bn_average.h"
 
 #include <algorithm>
+#include <exception>
+
+#include "core/log.h"
 
 namespace ds2::train {
 
@@ -10,7 +13,10 @@ BnState gather_bn(const Comm& world, model::Network& net) {
   BnState s;
   s.per_rank.resize(nb * world.size());
   if (nb == 0) return s;
-  DS2_MPI_CHECK(MPI_Allgather(net.buffers(), static_cast<int>(nb), MPI_FLOAT, s.per_rank.data(),
+  // The statistics may be in device memory: one download (none on the CPU backend).
+  std::vector<float> host;
+  const float* mine = net.backend().host_view(net.buffers(), nb, &host);
+  DS2_MPI_CHECK(MPI_Allgather(mine, static_cast<int>(nb), MPI_FLOAT, s.per_rank.data(),
                               static_cast<int>(nb), MPI_FLOAT, world.raw()));
   s.average.assign(nb, 0.0f);
   for (size_t i = 0; i < nb; ++i) {
@@ -23,10 +29,17 @@ BnState gather_bn(const Comm& world, model::Network& net) {
 
 AveragedBn::AveragedBn(model::Network& net, const BnState& s) : net_(net) {
   const size_t nb = net.num_buffer_floats();
-  own_.assign(net.buffers(), net.buffers() + nb);
-  std::copy(s.average.begin(), s.average.end(), net.buffers());
+  own_.resize(nb);
+  net.backend().download(own_.data(), net.buffers(), nb);
+  net.backend().upload(net.buffers(), s.average.data(), std::min(nb, s.average.size()));
 }
 
-AveragedBn::~AveragedBn() { std::copy(own_.begin(), own_.end(), net_.buffers()); }
+AveragedBn::~AveragedBn() {
+  try {
+    net_.backend().upload(net_.buffers(), own_.data(), own_.size());
+  } catch (const std::exception& e) {  // a device fault: destructors do not throw
+    logger("train")->error("restoring this rank's batch-norm statistics failed: {}", e.what());
+  }
+}
 
 }  // namespace ds2::train

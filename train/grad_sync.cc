@@ -40,9 +40,12 @@ StepResult global_gradient_step(model::Network& net, Allreducer& ar,
   // The training-mode forward updates the batch-norm running statistics before anyone knows
   // whether the step will be skipped: keep them to put back (a NaN batch would otherwise leave
   // NaN statistics for good, averaged into every later checkpoint). A few floats per channel.
+  // Kept in the backend's memory (a device-to-device copy on a GPU; the CUDA pool recycles the
+  // block, so no cudaMalloc per step).
+  model::Backend& be = net.backend();
   const size_t nb = net.num_buffer_floats();
-  std::vector<float> bn_before(nb);
-  if (nb > 0) net.backend().download(bn_before.data(), net.buffers(), nb);
+  model::Buffer bn_before(&be, nb);
+  if (nb > 0) be.copy(bn_before.data(), net.buffers(), nb);
   size_t next = 0;  // next bucket to start; buckets are in descending offset order
   auto start_ready = [&](size_t ready_from) {
     for (; next < buckets.size() && buckets[next].begin >= ready_from; ++next)
@@ -73,12 +76,9 @@ StepResult global_gradient_step(model::Network& net, Allreducer& ar,
   s.nonfinite = static_cast<int64_t>(c[4]);
   s.stop = c[5] > 0;
   const size_t n = net.num_params();
-  if (s.finite > 0) {
-    const float inv = static_cast<float>(1.0 / static_cast<double>(s.finite));
-    for (size_t i = 0; i < n; ++i) grads[i] *= inv;
-  }
-  s.grad_norm = global_norm(grads, n);
-  if (s.skip() && nb > 0) net.backend().upload(net.buffers(), bn_before.data(), nb);
+  if (s.finite > 0) be.scale(grads, n, static_cast<float>(1.0 / static_cast<double>(s.finite)));
+  s.grad_norm = global_norm(be, grads, n);
+  if (s.skip() && nb > 0) be.copy(net.buffers(), bn_before.data(), nb);
   return s;
 }
 

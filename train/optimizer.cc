@@ -1,6 +1,7 @@
 // SGD with Nesterov momentum and global-norm clipping (see optimizer.h for the update).
 #include "train/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -47,27 +48,52 @@ double clip_by_global_norm(float* g, size_t n, double max_norm) {
   return norm;
 }
 
-SgdNesterov::SgdNesterov(size_t n, double momentum, double weight_decay)
-    : v_(n, 0.0f),
+double global_norm(model::Backend& be, const float* g, size_t n) {
+  return std::sqrt(be.sum_squares(g, n));
+}
+
+double clip_to_norm(model::Backend& be, float* g, size_t n, double norm, double max_norm) {
+  if (max_norm > 0 && norm > max_norm) be.scale(g, n, static_cast<float>(max_norm / norm));
+  return norm;
+}
+
+SgdNesterov::SgdNesterov(model::Backend& be, size_t n, double momentum, double weight_decay)
+    : be_(&be),
+      n_(n),
+      v_(&be, std::max<size_t>(n, 1)),
       momentum_(static_cast<float>(momentum)),
-      weight_decay_(static_cast<float>(weight_decay)) {}
+      weight_decay_(static_cast<float>(weight_decay)) {
+  be.fill(v_.data(), n, 0.0f);
+}
+
+SgdNesterov::SgdNesterov(size_t n, double momentum, double weight_decay)
+    : own_(model::make_backend(model::Device::kCpu, 1)),
+      be_(own_.get()),
+      n_(n),
+      v_(own_.get(), std::max<size_t>(n, 1)),
+      momentum_(static_cast<float>(momentum)),
+      weight_decay_(static_cast<float>(weight_decay)) {
+  be_->fill(v_.data(), n, 0.0f);
+}
+
+SgdNesterov::~SgdNesterov() = default;  // v_ (declared after own_) is freed first
 
 void SgdNesterov::step(float* params, const float* grads, size_t n, double lr) {
-  DS2_REQUIRE(n == v_.size(), ConfigError, "optimizer: {} parameters, state has {}", n, v_.size());
-  const float lr_f = static_cast<float>(lr), mu = momentum_, wd = weight_decay_;
-  float* v = v_.data();
-  for (size_t i = 0; i < n; ++i) {
-    const float g = grads[i] + wd * params[i];
-    v[i] = mu * v[i] + g;
-    params[i] -= lr_f * (g + mu * v[i]);
-  }
+  DS2_REQUIRE(n == n_, ConfigError, "optimizer: {} parameters, state has {}", n, n_);
+  be_->sgd_nesterov(params, grads, v_.data(), n, static_cast<float>(lr), momentum_,
+                    weight_decay_);
+}
+
+std::vector<float> SgdNesterov::velocity() const {
+  std::vector<float> v(n_);
+  be_->download(v.data(), v_.data(), n_);
+  return v;
 }
 
 void SgdNesterov::set_velocity(const std::vector<float>& v) {
-  DS2_REQUIRE(v.size() == v_.size(), FormatError,
-              "optimizer state: velocity has {} values, the model {} parameters", v.size(),
-              v_.size());
-  v_ = v;
+  DS2_REQUIRE(v.size() == n_, FormatError,
+              "optimizer state: velocity has {} values, the model {} parameters", v.size(), n_);
+  be_->upload(v_.data(), v.data(), n_);
 }
 
 }  // namespace ds2::train

@@ -18,9 +18,12 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 #include "core/options.h"
+#include "model/backend.h"
+#include "model/tensor.h"
 
 namespace ds2::train {
 
@@ -40,30 +43,53 @@ struct OptimizerOptions {
   void add_to(po::options_description& d);
 };
 
-// L2 norm of n floats, accumulated in double (deterministic: a fixed sequential order).
+// L2 norm of n floats, accumulated in double (deterministic: a fixed sequential order). Host
+// memory.
 double global_norm(const float* g, size_t n);
 
 // Scales g in place so its L2 norm is at most max_norm (no-op when max_norm <= 0 or the norm is
-// already within it). Returns the norm BEFORE clipping.
+// already within it). Returns the norm BEFORE clipping. Host memory.
 double clip_by_global_norm(float* g, size_t n, double max_norm);
 
-// The Nesterov momentum update on one flat parameter arena (host memory). The state is the
-// velocity vector, one float per parameter, saved in checkpoints for an exact resume.
+// The same on `be`'s memory (device memory on a GPU backend), as backend ops (sum_squares,
+// scale): what the trainer uses, so gradients never leave the device. On the CPU backend the
+// arithmetic is exactly the host functions' above.
+double global_norm(model::Backend& be, const float* g, size_t n);
+// Clips g given its norm (already computed, e.g. StepResult::grad_norm): g *= max_norm / norm
+// when norm > max_norm > 0. Returns norm.
+double clip_to_norm(model::Backend& be, float* g, size_t n, double norm, double max_norm);
+
+// The Nesterov momentum update on one flat parameter arena, in a backend's memory (the
+// backend's sgd_nesterov op). The state is the velocity vector, one float per parameter in the
+// same memory, saved in checkpoints for an exact resume.
 class SgdNesterov {
  public:
+  // The arena lives in `be`'s memory; `be` must outlive the optimizer.
+  SgdNesterov(model::Backend& be, size_t n, double momentum, double weight_decay = 0);
+  // Host memory (a CPU backend of its own): for callers without a network.
   SgdNesterov(size_t n, double momentum, double weight_decay = 0);
+  ~SgdNesterov();
+  SgdNesterov(const SgdNesterov&) = delete;
+  SgdNesterov& operator=(const SgdNesterov&) = delete;
 
   // params[i] -= ... per the update above, with learning rate `lr`. `n` must equal size().
   // grads are the (already averaged and clipped) gradients; they are not modified.
   void step(float* params, const float* grads, size_t n, double lr);
 
-  size_t size() const { return v_.size(); }
-  // Velocity, for checkpoints. set_velocity throws FormatError when the size differs.
-  const std::vector<float>& velocity() const { return v_; }
+  size_t size() const { return n_; }
+  // Velocity, downloaded to the host (checkpoints). set_velocity uploads it and throws
+  // FormatError when the size differs.
+  std::vector<float> velocity() const;
   void set_velocity(const std::vector<float>& v);
+  // The velocity in the backend's memory (size() floats), e.g. for Backend::host_view.
+  const float* velocity_data() const { return v_.data(); }
+  model::Backend& backend() const { return *be_; }
 
  private:
-  std::vector<float> v_;
+  std::unique_ptr<model::Backend> own_;  // the host constructor's CPU backend
+  model::Backend* be_;
+  size_t n_;
+  model::Buffer v_;
   float momentum_, weight_decay_;
 };
 

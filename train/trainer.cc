@@ -127,6 +127,19 @@ void truncate_csv(const std::string& path, int64_t last_step, size_t step_column
   write_file_atomic(path, kept);
 }
 
+// MPI_Bcast of rank 0's parameters: in place on the CPU backend, staged through the host from a
+// device (once, at start-up).
+void bcast_params(const Comm& world, model::Backend& be, float* params, size_t n) {
+  if (be.device() == model::Device::kCpu) {
+    world.bcast(params, n);
+    return;
+  }
+  std::vector<float> host(n);
+  be.download(host.data(), params, n);
+  world.bcast(host.data(), n);
+  be.upload(params, host.data(), n);
+}
+
 class CsvLog {
  public:
   CsvLog(const std::string& path, const std::string& header) {
@@ -187,9 +200,10 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
 
   // ---- model, optimizer, communication ----
   model::Network net(mcfg);
+  model::Backend& be = net.backend();  // parameters, gradients, velocity, BN stats live in it
   const size_t np = net.num_params();
-  SgdNesterov sgd(np, oopt.momentum, oopt.weight_decay);
-  Allreducer ar(world, aopt);
+  SgdNesterov sgd(be, np, oopt.momentum, oopt.weight_decay);
+  Allreducer ar(world, aopt, &be);
   const auto buckets =
       plan_buckets(net.params_info(), np, static_cast<size_t>(topt.bucket_mib * (1 << 20)));
   // From here on an exception on one rank may leave gradient buckets in flight on the
@@ -247,8 +261,7 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
       const auto& bn = ex.f32.at("bn_per_rank");
       const size_t nb = net.num_buffer_floats();
       if (ex.get_int("world_size") == world.size() && bn.size() == nb * world.size()) {
-        std::copy(bn.begin() + world.rank() * nb, bn.begin() + (world.rank() + 1) * nb,
-                  net.buffers());
+        be.upload(net.buffers(), bn.data() + world.rank() * nb, nb);
       } else if (root) {
         log()->warn(
             "{}: saved by {} ranks, running on {}: every rank starts from the averaged "
@@ -259,7 +272,7 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
         log()->info("resuming {} at epoch {} batch {} (after step {})", last_path, pos.epoch + 1,
                     pos.batch + 1, pos.step);
     }
-    world.bcast(net.params(), np);  // rank 0's parameters on every rank (see trainer.h)
+    bcast_params(world, be, net.params(), np);  // rank 0's parameters everywhere (trainer.h)
 
     if (root) {
       make_dirs(topt.out);
@@ -281,13 +294,17 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
         dev_csv = std::make_unique<CsvLog>(topt.out + "/dev.csv", "epoch,step,dev_loss,dev_cer");
     }
 
-    // ---- replica check (collective): parameters and optimizer velocity, per tensor ----
-    std::vector<ReplicaTensor> replica;
-    for (const auto& p : net.params_info()) {
-      replica.push_back({p.name, net.params() + p.offset, p.size});
-      replica.push_back({"velocity/" + p.name, sgd.velocity().data() + p.offset, p.size});
-    }
+    // ---- replica check (collective): parameters and optimizer velocity, per tensor; host
+    // views (the arenas themselves on the CPU, one download each from a device) ----
+    std::vector<float> host_params, host_velocity;
     auto check = [&](int64_t step) {
+      const float* p = be.host_view(net.params(), np, &host_params);
+      const float* v = be.host_view(sgd.velocity_data(), np, &host_velocity);
+      std::vector<ReplicaTensor> replica;
+      for (const auto& t : net.params_info()) {
+        replica.push_back({t.name, p + t.offset, t.size});
+        replica.push_back({"velocity/" + t.name, v + t.offset, t.size});
+      }
       check_replicas(world, replica, fmt::format("step {}", step));
     };
 
@@ -358,8 +375,12 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
                     pos.epoch, pos.batch);
         const bool vote = stop.load() != 0 ||
                           (topt.stop_after_steps > 0 && pos.step + 1 == topt.stop_after_steps);
-        if (topt.perturb_at_step == pos.step + 1 && world.rank() == world.size() - 1)
-          net.params()[0] += 1e-3f;
+        if (topt.perturb_at_step == pos.step + 1 && world.rank() == world.size() - 1) {
+          float p0 = 0;
+          be.download(&p0, net.params(), 1);
+          p0 += 1e-3f;
+          be.upload(net.params(), &p0, 1);
+        }
         const StepResult r = global_gradient_step(net, ar, buckets, batch, vote);
         if (r.skip()) {
           ++pos.skipped;
@@ -367,7 +388,8 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
             log()->warn("step {} skipped: {} non-finite costs, {} finite, gradient norm {}",
                         pos.step + 1, r.nonfinite, r.finite, r.grad_norm);
         } else {
-          clip_by_global_norm(net.grads(), np, oopt.clip_norm);
+          // On the backend: the norm is the step's (same arena, same arithmetic), no 2nd pass.
+          clip_to_norm(be, net.grads(), np, r.grad_norm, oopt.clip_norm);
           sgd.step(net.params(), net.grads(), np, lr);
           pos.epoch_loss += r.loss_sum;
           pos.epoch_finite += r.finite;

@@ -64,6 +64,24 @@ class CpuBackend final : public Backend {
   void lookahead_backward(const float* x, const float* w, const float* dy, int t, int n, int d,
                           int tau, const int32_t* lengths, float* dx, float* dw) override;
 
+  void scale(float* x, size_t n, float alpha) override;
+  double sum_squares(const float* x, size_t n) override;
+  void sgd_nesterov(float* p, const float* grad, float* v, size_t n, float lr, float mu,
+                    float wd) override;
+  void broadcast_rows(float* y, const float* row, int rows, int cols) override;
+
+  // Host memory is the backend's memory and ops are synchronous: plain allocation, events that
+  // are always complete, transfers that are copies.
+  float* alloc_host(size_t n) override { return alloc(n); }
+  void free_host(float* p) override { free(p); }
+  void* create_event() override;
+  void destroy_event(void* e) override;
+  void record_event(void*) override {}
+  void wait_event(void*) override {}
+  bool event_done(void*) override { return true; }
+  void transfer_download(float* host_dst, const float* src, size_t n) override;
+  void transfer_upload(float* dst, const float* host_src, size_t n) override;
+
   size_t ctc_workspace_bytes(const CtcShape& shape) override;
   void ctc_loss(const float* act, float* grad, const int32_t* labels, const int32_t* label_lengths,
                 const int32_t* input_lengths, const CtcShape& shape, float* costs,

@@ -11,6 +11,7 @@
 #include "model/cuda/cuda_backend.h"
 #include "model/cuda/elementwise.cuh"
 #include "model/cuda/im2col.cuh"
+#include "model/cuda/optimizer.cuh"
 #include "model/cuda/pool.h"
 #include "model/cuda/rnn.cuh"
 
@@ -57,6 +58,9 @@ CudaBackend::CudaBackend(bool tf32) {
   cudaStream_t s = nullptr;
   DS2_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   stream_ = s;
+  cudaStream_t ts = nullptr;
+  DS2_CUDA_CHECK(cudaStreamCreateWithFlags(&ts, cudaStreamNonBlocking));
+  transfer_stream_ = ts;
   cublasHandle_t h = nullptr;
   const cublasStatus_t st = cublasCreate(&h);
   if (st != CUBLAS_STATUS_SUCCESS) {
@@ -71,9 +75,78 @@ CudaBackend::CudaBackend(bool tf32) {
 
 CudaBackend::~CudaBackend() {
   cudaStreamSynchronize(stream_);  // best effort: destructors do not throw
+  cudaStreamSynchronize(transfer_stream_);
+  if (sum_scratch_) cudaFree(sum_scratch_);
   pool_.reset();
   cublasDestroy(cublas_);
+  cudaStreamDestroy(transfer_stream_);
   cudaStreamDestroy(stream_);
+}
+
+void CudaBackend::scale(float* x, size_t n, float alpha) {
+  DS2_CUDA_CHECK(launch_scale(stream_, x, n, alpha));
+}
+double CudaBackend::sum_squares(const float* x, size_t n) {
+  if (!sum_scratch_) DS2_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&sum_scratch_),
+                                       (kSumBlocks + 1) * sizeof(double)));
+  DS2_CUDA_CHECK(launch_sum_squares(stream_, x, n, sum_scratch_));
+  double s = 0;
+  DS2_CUDA_CHECK(cudaMemcpyAsync(&s, sum_scratch_ + kSumBlocks, sizeof(double),
+                                 cudaMemcpyDeviceToHost, stream_));
+  synchronize();
+  return s;
+}
+void CudaBackend::sgd_nesterov(float* p, const float* grad, float* v, size_t n, float lr, float mu,
+                               float wd) {
+  DS2_CUDA_CHECK(launch_sgd_nesterov(stream_, p, grad, v, n, lr, mu, wd));
+}
+void CudaBackend::broadcast_rows(float* y, const float* row, int rows, int cols) {
+  DS2_CUDA_CHECK(launch_broadcast_rows(stream_, y, row, rows, cols));
+}
+
+float* CudaBackend::alloc_host(size_t n) {
+  void* p = nullptr;
+  DS2_CUDA_CHECK(cudaMallocHost(&p, std::max<size_t>(n, 1) * sizeof(float)));
+  return static_cast<float*>(p);
+}
+void CudaBackend::free_host(float* p) {
+  if (p) cudaFreeHost(p);  // never throws (called from destructors)
+}
+void* CudaBackend::create_event() {
+  cudaEvent_t e = nullptr;
+  DS2_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  return e;
+}
+void CudaBackend::destroy_event(void* e) {
+  if (e) cudaEventDestroy(static_cast<cudaEvent_t>(e));
+}
+void CudaBackend::record_event(void* e) {
+  DS2_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(e), stream_));
+}
+void CudaBackend::wait_event(void* e) {
+  DS2_CUDA_CHECK(cudaSetDevice(device_));
+  DS2_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(e)));
+}
+bool CudaBackend::event_done(void* e) {
+  const cudaError_t r = cudaEventQuery(static_cast<cudaEvent_t>(e));
+  if (r == cudaErrorNotReady) return false;
+  DS2_CUDA_CHECK(r);
+  return true;
+}
+// The current device is per host thread: the all-reduce thread that calls these sets it first.
+void CudaBackend::transfer_download(float* host_dst, const float* src, size_t n) {
+  if (!n) return;
+  DS2_CUDA_CHECK(cudaSetDevice(device_));
+  DS2_CUDA_CHECK(cudaMemcpyAsync(host_dst, src, n * sizeof(float), cudaMemcpyDeviceToHost,
+                                 transfer_stream_));
+  DS2_CUDA_CHECK(cudaStreamSynchronize(transfer_stream_));
+}
+void CudaBackend::transfer_upload(float* dst, const float* host_src, size_t n) {
+  if (!n) return;
+  DS2_CUDA_CHECK(cudaSetDevice(device_));
+  DS2_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, n * sizeof(float), cudaMemcpyHostToDevice,
+                                 transfer_stream_));
+  DS2_CUDA_CHECK(cudaStreamSynchronize(transfer_stream_));
 }
 
 void CudaBackend::synchronize() { DS2_CUDA_CHECK(cudaStreamSynchronize(stream_)); }

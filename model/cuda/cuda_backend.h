@@ -102,6 +102,26 @@ class CudaBackend final : public Backend {
   void lookahead_backward(const float* x, const float* w, const float* dy, int t, int n, int d,
                           int tau, const int32_t* lengths, float* dx, float* dw) override;
 
+  void scale(float* x, size_t n, float alpha) override;
+  double sum_squares(const float* x, size_t n) override;
+  void sgd_nesterov(float* p, const float* grad, float* v, size_t n, float lr, float mu,
+                    float wd) override;
+  void broadcast_rows(float* y, const float* row, int rows, int cols) override;
+
+  // Pinned host memory (cudaMallocHost). Events are cudaEvent_t (timing disabled) recorded on
+  // the compute stream. Transfers run on a second stream (transfer_stream_) and synchronize it.
+  float* alloc_host(size_t n) override;
+  void free_host(float* p) override;
+  void* create_event() override;
+  void destroy_event(void* e) override;
+  void record_event(void* e) override;
+  void wait_event(void* e) override;
+  bool event_done(void* e) override;
+  void transfer_download(float* host_dst, const float* src, size_t n) override;
+  void transfer_upload(float* dst, const float* host_src, size_t n) override;
+  // The compute stream, for a caller that queues its own work after the backend's (NCCL).
+  CUstream_st* stream() const { return stream_; }
+
   // Workspace in DEVICE memory (the caller allocates it with alloc()).
   size_t ctc_workspace_bytes(const CtcShape& shape) override;
   void ctc_loss(const float* act, float* grad, const int32_t* labels, const int32_t* label_lengths,
@@ -111,6 +131,8 @@ class CudaBackend final : public Backend {
  private:
   int device_ = 0;
   CUstream_st* stream_ = nullptr;
+  CUstream_st* transfer_stream_ = nullptr;
+  double* sum_scratch_ = nullptr;  // sum_squares partials (device), kSumBlocks + 1 doubles
   cublasContext* cublas_ = nullptr;
   std::unique_ptr<DevicePool> pool_;
 };

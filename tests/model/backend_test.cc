@@ -1,6 +1,7 @@
 // CPU backend ops against independent oracles: sgemm vs a naive triple loop (all transposes,
 // leading dimensions), im2col convolution vs a direct nested-loop convolution, softmax vs the
-// closed form, batch-norm statistics vs a naive masked mean/variance, thread setting.
+// closed form, batch-norm statistics vs a naive masked mean/variance, thread setting, the
+// training-step ops (scale, sum of squares, Nesterov SGD, row broadcast, events, staging).
 #include "model/backend.h"
 
 #include <gtest/gtest.h>
@@ -139,6 +140,64 @@ TEST(Backend, BatchNormStatisticsUseValidFramesOnly) {
     EXPECT_NEAR(invstd[k], 1.0 / std::sqrt(q / m), 1e-4);
     EXPECT_EQ(y[(3 * n + 1) * c + k], 0.0f);
   }
+}
+
+// The whole-arena training-step ops against closed forms: scale and broadcast elementwise,
+// sum_squares of small integers (exact in double), the Nesterov update against the formula of
+// train/optimizer.h evaluated in double over two steps (the velocity carries over), and the
+// CPU's trivial events/staging (always complete; transfers are copies).
+TEST(Backend, TrainingStepOpsMatchClosedForms) {
+  auto be = make_backend(Device::kCpu, 2);
+  const size_t n = 1001;
+  std::vector<float> x(n);
+  double sq = 0;
+  for (size_t i = 0; i < n; ++i) {
+    x[i] = static_cast<float>(static_cast<int>(i % 7) - 3);
+    sq += (static_cast<double>(i % 7) - 3) * (static_cast<double>(i % 7) - 3);
+  }
+  EXPECT_EQ(be->sum_squares(x.data(), n), sq);
+  std::vector<float> y = x;
+  be->scale(y.data(), n, 0.25f);
+  for (size_t i = 0; i < n; ++i) EXPECT_EQ(y[i], x[i] * 0.25f);
+
+  const float lr = 0.1f, mu = 0.9f, wd = 0.01f;
+  std::vector<float> p = test::random_vector(n, 4), v(n, 0.0f);
+  const std::vector<float> g1 = test::random_vector(n, 5), g2 = test::random_vector(n, 6);
+  std::vector<double> pd(p.begin(), p.end()), vd(n, 0.0);
+  for (const auto* g : {&g1, &g2}) {
+    be->sgd_nesterov(p.data(), g->data(), v.data(), n, lr, mu, wd);
+    for (size_t i = 0; i < n; ++i) {
+      const double gi = (*g)[i] + double{wd} * pd[i];
+      vd[i] = mu * vd[i] + gi;
+      pd[i] -= lr * (gi + mu * vd[i]);
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    EXPECT_NEAR(p[i], pd[i], 1e-6 * (1 + std::fabs(pd[i])));
+    EXPECT_NEAR(v[i], vd[i], 1e-6 * (1 + std::fabs(vd[i])));
+  }
+
+  const int rows = 5, cols = 13;
+  std::vector<float> out(rows * cols, -1.0f), row = test::random_vector(cols, 7);
+  be->broadcast_rows(out.data(), row.data(), rows, cols);
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) EXPECT_EQ(out[r * cols + c], row[c]);
+
+  void* e1 = be->create_event();
+  void* e2 = be->create_event();
+  EXPECT_NE(e1, e2);
+  be->record_event(e1);
+  be->wait_event(e1);
+  EXPECT_TRUE(be->event_done(e1));
+  be->destroy_event(e1);
+  be->destroy_event(e2);
+  float* h = be->alloc_host(n);
+  float* d = be->alloc(n);
+  be->transfer_upload(d, x.data(), n);
+  be->transfer_download(h, d, n);
+  for (size_t i = 0; i < n; ++i) EXPECT_EQ(h[i], x[i]);
+  be->free(d);
+  be->free_host(h);
 }
 
 TEST(Backend, CudaWithoutBuildOrDeviceIsConfigError) {

@@ -213,6 +213,54 @@ TEST_F(CudaConformance, BlasLikeAndElementwise) {
   });
 }
 
+// The training step's whole-arena ops: scale, broadcast and the Nesterov update are exact (the
+// kernel rounds every product and sum like the CPU loop: no fused multiply-add); the sum of
+// squares is double on both, in different orders (relative 1e-12). Events: one recorded after a
+// fill completes, and transfers on the side stream see the fill's result. Sizes over one grid
+// pass (grid_for caps at 65535 blocks) and odd, so the grid-stride tails run.
+TEST_F(CudaConformance, TrainingStepOps) {
+  const size_t n = size_t{65535} * 256 + 4097;
+  const auto x = rnd(n, 41, -3, 3), g = rnd(n, 42), v = rnd(n, 43);
+  check("scale + sgd_nesterov (two steps)", 0, [&](Arena& a) {
+    float* p = a.in(x);
+    float* vv = a.in(v);
+    float* gg = a.in(g);
+    a.be().scale(gg, n, 1.0f / 3.0f);
+    a.be().sgd_nesterov(p, gg, vv, n, 3e-4f, 0.9f, 1e-5f);
+    a.be().sgd_nesterov(p, gg, vv, n, 1e-3f, 0.99f, 0.0f);
+    return Outputs{a.get(p), a.get(vv), a.get(gg)};
+  });
+  check("broadcast_rows", 0, [&](Arena& a) {
+    float* y = a.in(rnd(37 * 301, 44));
+    a.be().broadcast_rows(y, a.in(rnd(301, 45)), 37, 301);
+    return Outputs{a.get(y)};
+  });
+  double want = 0;
+  {
+    Arena a(*cpu_);
+    want = cpu_->sum_squares(a.in(x), n);
+  }
+  Arena a(*gpu_);
+  const float* d = a.in(x);
+  EXPECT_NEAR(gpu_->sum_squares(d, n), want, 1e-12 * want);
+  EXPECT_EQ(gpu_->sum_squares(d, n), gpu_->sum_squares(d, n));  // deterministic
+  float* big = a.in(x);
+  void* e = gpu_->create_event();
+  gpu_->fill(big, n, 0.5f);
+  gpu_->record_event(e);
+  gpu_->wait_event(e);
+  EXPECT_TRUE(gpu_->event_done(e));
+  float* h = gpu_->alloc_host(n);
+  gpu_->transfer_download(h, big, n);
+  EXPECT_EQ(h[0], 0.5f);
+  EXPECT_EQ(h[n - 1], 0.5f);
+  h[7] = -2.0f;
+  gpu_->transfer_upload(big, h, n);
+  EXPECT_EQ(a.get(big)[7], -2.0f);
+  gpu_->free_host(h);
+  gpu_->destroy_event(e);
+}
+
 TEST_F(CudaConformance, MasksAndLayouts) {
   const int n = 4, c = 3, t = 9, f = 7, d = c * f;
   const std::vector<int32_t> len = {9, 4, 0, 6};
