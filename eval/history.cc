@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 
@@ -21,11 +22,22 @@ constexpr const char* kCreate =
     "checkpoint TEXT NOT NULL, step INTEGER, epoch INTEGER, dataset TEXT NOT NULL, "
     "utterances INTEGER, decoder TEXT NOT NULL, beam INTEGER, alpha REAL, beta REAL, lm TEXT, "
     "wer REAL, cer REAL, sub INTEGER, del INTEGER, ins INTEGER, words INTEGER, chars INTEGER, "
-    "rtf REAL, ranks INTEGER)";
+    "rtf REAL, ranks INTEGER, ckpt_digest TEXT, data_digest TEXT, lm_digest TEXT, "
+    "settings TEXT)";
+
+// Version 1 -> 2: the content digests and the settings (NULL in the old rows).
+constexpr const char* kMigrate1to2[] = {"ALTER TABLE results ADD COLUMN ckpt_digest TEXT",
+                                        "ALTER TABLE results ADD COLUMN data_digest TEXT",
+                                        "ALTER TABLE results ADD COLUMN lm_digest TEXT",
+                                        "ALTER TABLE results ADD COLUMN settings TEXT"};
+constexpr const char* kIndex =
+    "CREATE INDEX IF NOT EXISTS results_key ON results "
+    "(ckpt_digest, data_digest, lm_digest, settings)";
 
 constexpr const char* kColumns =
     "time, git_commit, host, checkpoint, step, epoch, dataset, utterances, decoder, beam, alpha, "
-    "beta, lm, wer, cer, sub, del, ins, words, chars, rtf, ranks";
+    "beta, lm, wer, cer, sub, del, ins, words, chars, rtf, ranks, ckpt_digest, data_digest, "
+    "lm_digest, settings";
 
 // A prepared statement, finalized on scope exit.
 class Stmt {
@@ -103,8 +115,13 @@ History::History(const std::string& path, bool create, int busy_timeout_ms) : pa
       // same file at once do not race.
       exec("BEGIN IMMEDIATE");
       v = version();
-      if (v < kSchemaVersion) {
+      if (v == 0) {
         exec(kCreate);
+      } else if (v == 1) {
+        for (const char* sql : kMigrate1to2) exec(sql);
+      }
+      if (v < kSchemaVersion) {
+        exec(kIndex);
         exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
         v = kSchemaVersion;
       }
@@ -141,7 +158,7 @@ std::vector<int64_t> History::append(const std::vector<HistoryRow>& rows) {
   try {
     Stmt st(db_, path_,
             std::string("INSERT INTO results (") + kColumns +
-                ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     for (const HistoryRow& r : rows) {
       sqlite3_reset(st.get());
       st.text(1, r.time);
@@ -166,6 +183,10 @@ std::vector<int64_t> History::append(const std::vector<HistoryRow>& rows) {
       st.integer(20, r.chars);
       st.real(21, r.rtf);
       st.integer(22, r.ranks);
+      st.text(23, r.ckpt_digest, true);
+      st.text(24, r.data_digest, true);
+      st.text(25, r.lm_digest, true);
+      st.text(26, r.settings, true);
       const int rc = sqlite3_step(st.get());
       DS2_REQUIRE(rc == SQLITE_DONE, IoError, "{}: appending a result: {}", path_,
                   sqlite3_errmsg(db_));
@@ -209,10 +230,40 @@ std::vector<HistoryRow> History::rows() const {
     r.chars = st.col_int(20).value_or(0);
     r.rtf = st.col_real(21).value_or(nan);
     r.ranks = st.col_int(22).value_or(1);
+    r.ckpt_digest = st.col_text(23);
+    r.data_digest = st.col_text(24);
+    r.lm_digest = st.col_text(25);
+    r.settings = st.col_text(26);
     out.push_back(std::move(r));
   }
   DS2_REQUIRE(rc == SQLITE_DONE, IoError, "{}: reading results: {}", path_, sqlite3_errmsg(db_));
   return out;
+}
+
+std::vector<std::string> History::keys() const {
+  Stmt st(db_, path_,
+          "SELECT DISTINCT ckpt_digest, data_digest, lm_digest, settings FROM results "
+          "WHERE ckpt_digest IS NOT NULL AND data_digest IS NOT NULL AND settings IS NOT NULL");
+  std::vector<std::string> out;
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW)
+    out.push_back(result_key(st.col_text(0), st.col_text(1), st.col_text(2), st.col_text(3)));
+  DS2_REQUIRE(rc == SQLITE_DONE, IoError, "{}: reading result keys: {}", path_,
+              sqlite3_errmsg(db_));
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::string result_key(const std::string& ckpt_digest, const std::string& data_digest,
+                       const std::string& lm_digest, const std::string& settings) {
+  if (ckpt_digest.empty() || data_digest.empty() || settings.empty()) return "";
+  return ckpt_digest + '|' + data_digest + '|' + (lm_digest.empty() ? "-" : lm_digest) + '|' +
+         settings;
+}
+
+std::string HistoryRow::key() const {
+  return result_key(ckpt_digest, data_digest, lm_digest, settings);
 }
 
 std::string utc_now_iso8601() {

@@ -1,7 +1,7 @@
 // The evaluation history: an SQLite file that `ds2 sweep` appends one row per (checkpoint,
 // grid point) to, and that the HTML report (eval/report.h) is drawn from.
 //
-// Schema version 1 (PRAGMA user_version = 1), one table:
+// Schema version 2 (PRAGMA user_version = 2), one table:
 //   results(id INTEGER PRIMARY KEY, time TEXT (UTC ISO-8601, "2026-11-24T22:45:00Z"),
 //           git_commit TEXT (`git describe --always --dirty` of the ds2 source, baked in at
 //           configure time: the code that computed the row), host TEXT, checkpoint TEXT,
@@ -10,7 +10,21 @@
 //           "beam"), beam INTEGER NULL (greedy: NULL), alpha REAL NULL, beta REAL NULL (NULL
 //           without an LM), lm TEXT NULL, wer REAL, cer REAL (fractions; NULL when undefined),
 //           sub INTEGER, del INTEGER, ins INTEGER, words INTEGER, chars INTEGER, rtf REAL,
-//           ranks INTEGER)
+//           ranks INTEGER,
+//           -- version 2: what the result is OF, by content (eval/digest.h), not by path --
+//           ckpt_digest TEXT, data_digest TEXT, lm_digest TEXT NULL (no LM), settings TEXT)
+//   and an index results_key on (ckpt_digest, data_digest, lm_digest, settings).
+// `settings` is the canonical text of everything else that changes the numbers (decoder, beam,
+// alpha, beta, the pruning options, the lexicon option, the normalization; sweep.cc
+// point_settings). Two rows with equal (ckpt_digest, data_digest, lm_digest, settings) are the
+// same measurement, so `ds2 sweep` skips a point whose key the history already holds: a
+// checkpoint overwritten in place (ckpt-last.h5) or a re-prepared dev set gets a new digest and
+// is scored again, a copy or link of a scored checkpoint is not.
+//
+// Migration: a version 1 file is upgraded in place when opened for writing (one IMMEDIATE
+// transaction: ALTER TABLE ADD COLUMN for the four columns, the index, user_version = 2). Its
+// old rows keep NULL digests: they stay in the report but never match a key, so the first v2
+// sweep scores their points again (a path cannot tell whether the file behind it changed).
 //
 // Concurrency: every append is one IMMEDIATE transaction, and the connection waits up to
 // `busy_timeout_ms` for another writer's lock (e.g. the tasks of a Slurm job array appending
@@ -41,15 +55,23 @@ struct HistoryRow {
   int64_t sub = 0, del = 0, ins = 0, words = 0, chars = 0;
   double rtf = 0;
   int64_t ranks = 1;
+  // Schema version 2 ("" = NULL: a row migrated from version 1, or no LM for lm_digest).
+  std::string ckpt_digest, data_digest, lm_digest, settings;
+  // The skip key: "" when the row has no digests (never matches).
+  std::string key() const;
 };
+
+// The skip key of a measurement (HistoryRow::key() of the row it would make).
+std::string result_key(const std::string& ckpt_digest, const std::string& data_digest,
+                       const std::string& lm_digest, const std::string& settings);
 
 class History {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
-  // Opens `path`; with `create`, creates the file and the schema when missing. Throws IoError
-  // ("PATH: ...") when the file cannot be opened or written, FormatError when its schema
-  // version is newer than kSchemaVersion.
+  // Opens `path`; with `create`, creates the file and the schema when missing. A version 1
+  // file is migrated to version 2 (above). Throws IoError ("PATH: ...") when the file cannot be
+  // opened or written, FormatError when its schema version is newer than kSchemaVersion.
   explicit History(const std::string& path, bool create = true, int busy_timeout_ms = 600000);
   ~History();
   History(const History&) = delete;
@@ -60,6 +82,8 @@ class History {
   std::vector<int64_t> append(const std::vector<HistoryRow>& rows);
   // Every row, by id.
   std::vector<HistoryRow> rows() const;
+  // The keys (HistoryRow::key()) of every row that has digests, sorted, without duplicates.
+  std::vector<std::string> keys() const;
 
  private:
   void exec(const char* sql) const;

@@ -1,4 +1,5 @@
-// The sweep report page (sections in report.h); charts come from eval/sweep_svg.h.
+// The sweep report page (sections in report.h); charts come from eval/sweep_svg.h, trends and
+// regressions from eval/trends.h.
 #include "eval/report.h"
 
 #include <fmt/format.h>
@@ -14,6 +15,7 @@
 #include "core/fs.h"
 #include "ds2/config.h"
 #include "eval/sweep_svg.h"
+#include "eval/trends.h"
 
 namespace ds2::eval {
 
@@ -84,54 +86,57 @@ std::string opt(const std::optional<T>& v) {
   return v ? svg::format_number(static_cast<double>(*v)) : std::string("-");
 }
 
-// (a): best WER and CER per checkpoint, one series per (run folder, dataset).
-std::string progress_charts(const std::vector<HistoryRow>& rows) {
-  struct Best {
-    double wer = INFINITY, cer = INFINITY;
-    std::optional<int64_t> step;
-    int64_t first_id = 0;
-  };
-  std::map<std::pair<std::string, std::string>, std::map<std::string, Best>> by_series;
-  for (const HistoryRow& r : rows) {
-    // One point per checkpoint: ckpt-best.h5 and the ckpt-stepN.h5 it links to are one.
-    const std::string key = r.step ? "step " + std::to_string(*r.step) : r.checkpoint;
-    Best& b = by_series[{run_of(r.checkpoint), r.dataset}][key];
-    if (!b.first_id) b.first_id = r.id;
-    if (std::isfinite(r.wer)) b.wer = std::min(b.wer, r.wer);
-    if (std::isfinite(r.cer)) b.cer = std::min(b.cer, r.cer);
-    b.step = r.step;
-  }
+// (a): one trend panel: best WER/CER per checkpoint with the best-so-far points marked, and
+// the nights x commits table.
+std::string trend_panel(const TrendSeries& s) {
   bool all_steps = true;
-  for (const auto& [key, cks] : by_series)
-    for (const auto& [ck, b] : cks) all_steps = all_steps && b.step.has_value();
-  std::vector<svg::Series> wer, cer;
-  for (const auto& [key, cks] : by_series) {
-    std::vector<Best> pts;
-    for (const auto& [ck, b] : cks) pts.push_back(b);
-    std::sort(pts.begin(), pts.end(), [&](const Best& a, const Best& b) {
-      return all_steps ? *a.step < *b.step : a.first_id < b.first_id;
-    });
-    const std::string name = base_name(key.first) + " on " + base_name(key.second);
-    svg::Series w{name, {}, true}, c{name, {}, true};
-    for (size_t i = 0; i < pts.size(); ++i) {
-      const double x = all_steps ? static_cast<double>(*pts[i].step) : static_cast<double>(i + 1);
-      w.points.emplace_back(x, pts[i].wer);
-      c.points.emplace_back(x, pts[i].cer);
-    }
-    wer.push_back(std::move(w));
-    cer.push_back(std::move(c));
+  for (const TrendPoint& p : s.points) all_steps = all_steps && p.step.has_value();
+  svg::Series wer{"best WER", {}, true}, cer{"best CER", {}, true};
+  svg::Series mark{"best so far (WER)", {}, false};
+  for (size_t i = 0; i < s.points.size(); ++i) {
+    const TrendPoint& p = s.points[i];
+    const double x = all_steps ? static_cast<double>(*p.step) : static_cast<double>(i + 1);
+    wer.points.emplace_back(x, p.wer);
+    cer.points.emplace_back(x, p.cer);
+    if (p.best_so_far) mark.points.emplace_back(x, p.wer);
   }
   svg::ChartOptions o;
   o.x_label = all_steps ? "checkpoint step" : "checkpoint (evaluation order)";
   o.x_integer = true;
   o.y_percent = true;
   o.y_from_zero = true;
-  o.title = "Best WER per checkpoint";
-  o.y_label = "WER";
-  std::string out = svg::line_chart(wer, o);
-  o.title = "Best CER per checkpoint";
-  o.y_label = "CER";
-  return out + svg::line_chart(cer, o);
+  o.y_label = "error rate";
+  o.title = "Best WER and CER per checkpoint: " + base_name(s.run) + " on " + base_name(s.dataset);
+  std::string out = "<div>" + svg::line_chart({wer, cer, mark}, o) + "</div>\n";
+  out +=
+      "<table class=\"nights\"><tr><th>night (UTC)</th><th>commit</th><th>rows</th>"
+      "<th>checkpoints</th><th>best WER</th><th>best CER</th><th>its step</th>"
+      "<th>best so far</th></tr>\n";
+  for (const TrendNight& n : s.nights)
+    out += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+        "<td>{}</td></tr>\n",
+        escape(n.date), escape(n.git_commit), n.rows, n.checkpoints, pct(n.wer), pct(n.cer),
+        opt(n.step), n.best_so_far ? "*" : "");
+  return out + "</table>\n";
+}
+
+// (r): the regressions.
+std::string regression_list(const std::vector<HistoryRow>& rows, double margin) {
+  const std::vector<Regression> regs = find_regressions(rows, margin);
+  if (regs.empty())
+    return fmt::format("<p class=\"note\">No regressions (margin {}).</p>\n", pct(margin));
+  std::string out = fmt::format(
+      "<p class=\"note\">{} regression(s): a newer checkpoint or commit worse than the previous "
+      "best by more than {}.</p>\n<table class=\"regressions\"><tr><th>kind</th><th>row</th>"
+      "<th>WER</th><th>previous best</th><th>its row</th><th>what</th></tr>\n",
+      regs.size(), pct(margin));
+  for (const Regression& g : regs)
+    out += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+        "<td style=\"text-align:left\">{}</td></tr>\n",
+        escape(g.kind), g.row, pct(g.wer), pct(g.best_wer), g.best_row, escape(g.what));
+  return out + "</table>\n";
 }
 
 // (b): WER over alpha x beta for the newest LM result's checkpoint/dataset/LM/beam.
@@ -257,17 +262,26 @@ std::vector<std::string> history_runs(const std::vector<HistoryRow>& rows, size_
 }
 
 std::string render_report(const std::vector<HistoryRow>& rows, const std::vector<RunCurves>& runs,
-                          const std::string& title, const std::string& source) {
+                          const std::string& title, const std::string& source, double margin) {
   std::string h = fmt::format(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}</title>\n"
       "<style>body{{font-family:sans-serif;margin:16px;color:#222}}"
-      "h1{{font-size:20px}}h2{{font-size:16px;margin-top:24px}}"
+      "h1{{font-size:20px}}h2{{font-size:16px;margin-top:24px}}h3{{font-size:14px}}"
       "svg{{margin:4px;border:1px solid #ddd}}table{{border-collapse:collapse;font-size:12px}}"
       "td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}"
       "th{{background:#f0f0f0}}.note{{color:#666;font-size:12px}}</style></head><body>\n"
       "<h1>{0}</h1>\n<p class=\"note\">{1} results from {2}; ds2 {3} ({4}).</p>\n",
       escape(title), rows.size(), escape(source), DS2_VERSION, escape(DS2_GIT_DESCRIBE));
-  h += "<h2>WER and CER per checkpoint</h2>\n<div>" + progress_charts(rows) + "</div>\n";
+  h += "<h2>Trends per run and dataset</h2>\n";
+  const std::vector<TrendSeries> series = trend_series(rows);
+  if (series.empty()) h += "<p class=\"note\">No results yet.</p>\n";
+  for (const TrendSeries& s : series)
+    h += "<h3>" + escape(base_name(s.run)) + " on " + escape(base_name(s.dataset)) +
+         "</h3>\n<p class=\"note\">" + escape(s.run) + " on " + escape(s.dataset) +
+         fmt::format(": {} checkpoint(s), {} night(s) x commit(s).</p>\n", s.points.size(),
+                     s.nights.size()) +
+         trend_panel(s);
+  h += "<h2>Regressions</h2>\n" + regression_list(rows, margin);
   std::string caption;
   const std::string heat = grid_heatmap(rows, &caption);
   h += "<h2>Language model weights</h2>\n<p class=\"note\">" + escape(caption) + "</p>\n";
@@ -286,8 +300,8 @@ std::string render_report(const std::vector<HistoryRow>& rows, const std::vector
 
 void write_report(const std::string& path, const std::vector<HistoryRow>& rows,
                   const std::vector<RunCurves>& runs, const std::string& title,
-                  const std::string& source) {
-  write_file_atomic(path, render_report(rows, runs, title, source));
+                  const std::string& source, double margin) {
+  write_file_atomic(path, render_report(rows, runs, title, source, margin));
 }
 
 }  // namespace ds2::eval

@@ -1,8 +1,11 @@
 // The sweep report: ONE self-contained HTML file (inline CSS and SVG, no scripts, no external
 // resources) drawn from the evaluation history (eval/history.h) and the training logs of run
 // folders. Sections:
-//   (a) best WER and best CER over the grid per checkpoint, one line per (run folder, dataset),
-//       x = checkpoint step (evaluation order when a checkpoint has no step);
+//   (a) trends, one panel per (run folder, dataset) (eval/trends.h): best WER and best CER over
+//       the grid per checkpoint, x = checkpoint step (evaluation order when a checkpoint has no
+//       step), the checkpoints that were the best so far marked; then a table per night (UTC
+//       date) and commit with the best WER/CER of that night's rows, best so far marked (*);
+//   (r) regressions (eval/trends.h find_regressions at `margin`), newest last, or "none";
 //   (b) WER over the alpha x beta grid as a heatmap, for the newest row's checkpoint, dataset,
 //       LM and beam (the newest row that has alpha/beta);
 //   (c) per run folder: train loss per step (RUN/metrics.csv) with dev loss per epoch
@@ -38,14 +41,15 @@ struct RunCurves {
 // dev_loss, dev_cer). A missing file gives no points; unparsable rows are skipped and counted.
 RunCurves read_run_curves(const std::string& run_dir);
 
-// The report page. `source` names the history in the header.
+// The report page. `source` names the history in the header; `margin` is the regression margin
+// (an absolute WER fraction).
 std::string render_report(const std::vector<HistoryRow>& rows, const std::vector<RunCurves>& runs,
-                          const std::string& title, const std::string& source);
+                          const std::string& title, const std::string& source, double margin = 0);
 
 // Renders and writes `path` atomically (core/fs.h). Throws IoError naming the file.
 void write_report(const std::string& path, const std::vector<HistoryRow>& rows,
                   const std::vector<RunCurves>& runs, const std::string& title,
-                  const std::string& source);
+                  const std::string& source, double margin = 0);
 
 // The run folders of a history's checkpoints that hold a metrics.csv (newest evaluated first,
 // at most `max_runs`): the report's training curves when no run folder is named.

@@ -1,5 +1,6 @@
 // The SQLite history. Oracle: the sqlite3 C API reading the file directly (schema version,
-// column names and types, stored values, NULLs), independent of History::rows().
+// column names and types, stored values, NULLs), independent of History::rows(); for the
+// migration, a version 1 file made here with the C API and version 1's exact CREATE statement.
 #include "eval/history.h"
 
 #include <gtest/gtest.h>
@@ -43,6 +44,10 @@ HistoryRow sample(int i) {
   r.chars = 160;
   r.rtf = 0.01;
   r.ranks = 3;
+  r.ckpt_digest = "c" + std::to_string(i);
+  r.data_digest = "d";
+  r.lm_digest = i % 2 ? "l" : "";
+  r.settings = "s" + std::to_string(i);
   return r;
 }
 
@@ -73,11 +78,86 @@ TEST(History, SchemaVersionAndColumns) {
             (std::vector<std::vector<std::string>>{{std::to_string(History::kSchemaVersion)}}));
   std::vector<std::string> names;
   for (const auto& r : query(path, "PRAGMA table_info(results)")) names.push_back(r.at(1));
-  EXPECT_EQ(names, (std::vector<std::string>{
-                       "id",    "time",    "git_commit", "host",    "checkpoint", "step",
-                       "epoch", "dataset", "utterances", "decoder", "beam",       "alpha",
-                       "beta",  "lm",      "wer",        "cer",     "sub",        "del",
-                       "ins",   "words",   "chars",      "rtf",     "ranks"}));
+  EXPECT_EQ(
+      names,
+      (std::vector<std::string>{
+          "id",      "time",       "git_commit",  "host",        "checkpoint", "step",    "epoch",
+          "dataset", "utterances", "decoder",     "beam",        "alpha",      "beta",    "lm",
+          "wer",     "cer",        "sub",         "del",         "ins",        "words",   "chars",
+          "rtf",     "ranks",      "ckpt_digest", "data_digest", "lm_digest",  "settings"}));
+  EXPECT_EQ(query(path, "SELECT name FROM sqlite_master WHERE type = 'index'"),
+            (std::vector<std::vector<std::string>>{{"results_key"}}));
+}
+
+// Opens `path` with the C API and runs `sql` (several statements).
+void exec_c(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
+TEST(History, Version1FileIsMigratedInPlace) {
+  test::TempDir tmp("ds2-history");
+  const std::string path = tmp / "v1.sqlite";
+  // Version 1 exactly as ds2 wrote it (history.cc before schema 2), with two rows.
+  exec_c(path,
+         "CREATE TABLE results (id INTEGER PRIMARY KEY, time TEXT NOT NULL, git_commit TEXT, "
+         "host TEXT, checkpoint TEXT NOT NULL, step INTEGER, epoch INTEGER, dataset TEXT NOT "
+         "NULL, utterances INTEGER, decoder TEXT NOT NULL, beam INTEGER, alpha REAL, beta REAL, "
+         "lm TEXT, wer REAL, cer REAL, sub INTEGER, del INTEGER, ins INTEGER, words INTEGER, "
+         "chars INTEGER, rtf REAL, ranks INTEGER);"
+         "INSERT INTO results VALUES (1, '2026-11-01T02:00:00Z', 'old', 'h', '/r/ckpt-last.h5', "
+         "100, 1, '/d/dev', 12, 'greedy', NULL, NULL, NULL, NULL, 0.5, 0.25, 1, 2, 3, 10, 40, "
+         "0.1, 2);"
+         "INSERT INTO results VALUES (2, '2026-11-01T02:00:00Z', 'old', 'h', '/r/ckpt-last.h5', "
+         "100, 1, '/d/dev', 12, 'beam', 8, 0.5, 1.0, '/lm.arpa', 0.4, 0.2, 1, 1, 2, 10, 40, "
+         "0.2, 2);"
+         "PRAGMA user_version = 1;");
+  {
+    History h(path);
+    const auto rows = h.rows();
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].checkpoint, "/r/ckpt-last.h5");
+    EXPECT_EQ(rows[1].beam, 8);
+    EXPECT_EQ(rows[1].lm, "/lm.arpa");
+    EXPECT_EQ(rows[1].wer, 0.4);
+    for (const HistoryRow& r : rows) {
+      EXPECT_EQ(r.ckpt_digest, "");
+      EXPECT_EQ(r.key(), "");  // never matches: a path cannot say whether the file changed
+    }
+    EXPECT_TRUE(h.keys().empty());
+    h.append({sample(1)});
+    EXPECT_EQ(h.keys(), (std::vector<std::string>{sample(1).key()}));
+  }
+  EXPECT_EQ(query(path, "PRAGMA user_version"), (std::vector<std::vector<std::string>>{{"2"}}));
+  // The old rows unchanged, their new columns NULL; the new row has its digests.
+  EXPECT_EQ(query(path,
+                  "SELECT id, checkpoint, wer, ckpt_digest, data_digest, lm_digest, "
+                  "settings FROM results ORDER BY id"),
+            (std::vector<std::vector<std::string>>{
+                {"1", "/r/ckpt-last.h5", "0.5", "NULL", "NULL", "NULL", "NULL"},
+                {"2", "/r/ckpt-last.h5", "0.4", "NULL", "NULL", "NULL", "NULL"},
+                {"3", "/runs/a/ckpt-step10.h5", "0.125", "c1", "d", "l", "s1"}}));
+  // Opening it again changes nothing.
+  { History h(path); }
+  EXPECT_EQ(query(path, "SELECT COUNT(*) FROM results"),
+            (std::vector<std::vector<std::string>>{{"3"}}));
+}
+
+TEST(History, KeysAreDistinctAndNeedDigests) {
+  test::TempDir tmp("ds2-history");
+  History h(tmp / "h.sqlite");
+  HistoryRow no_lm = sample(2), again = sample(2), bare = sample(3);
+  again.wer = 0.9;  // the same measurement scored twice (--rescore): one key
+  bare.data_digest.clear();
+  h.append({sample(1), no_lm, again, bare});
+  // Keys written out by hand: ckpt|data|lm ("-" for none)|settings.
+  EXPECT_EQ(h.keys(), (std::vector<std::string>{"c1|d|l|s1", "c2|d|-|s2"}));
+  EXPECT_EQ(result_key("c", "d", "", "s"), "c|d|-|s");
+  EXPECT_EQ(result_key("", "d", "", "s"), "");
 }
 
 TEST(History, AppendedRowsReadBackAsStored) {
@@ -128,6 +208,8 @@ TEST(History, AppendedRowsReadBackAsStored) {
     EXPECT_EQ(std::make_tuple(got.sub, got.del, got.ins, got.words, got.chars, got.ranks),
               std::make_tuple(want.sub, want.del, want.ins, want.words, want.chars, want.ranks));
     EXPECT_EQ(got.rtf, want.rtf);
+    EXPECT_EQ(std::make_tuple(got.ckpt_digest, got.data_digest, got.lm_digest, got.settings),
+              std::make_tuple(want.ckpt_digest, want.data_digest, want.lm_digest, want.settings));
   }
 }
 

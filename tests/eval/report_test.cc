@@ -157,10 +157,11 @@ TEST(Report, SectionsValuesAndEscaping) {
   EXPECT_NE(html.find("History &lt;x&gt;"), std::string::npos);
   EXPECT_EQ(html.find("<a&b>"), std::string::npos) << "unescaped path";
   EXPECT_NE(html.find("/runs/&lt;a&amp;b&gt;/ckpt-step20.h5"), std::string::npos);
-  // Sections (a), (b), (c): five charts (WER, CER, heatmap, loss, dev CER); (d) is a table.
+  // Sections (a), (b), (c): four charts (one trend panel: one run on one dataset; heatmap, loss,
+  // dev CER); (r) and (d) are tables.
   size_t svgs = 0;
   for (size_t p = html.find("<svg"); p != std::string::npos; p = html.find("<svg", p + 1)) ++svgs;
-  EXPECT_EQ(svgs, 5u);
+  EXPECT_EQ(svgs, 4u);
   // (b) heatmap cells row by row (beta 0, 1, 2), columns alpha 0, 1, as percent.
   const std::vector<std::string> t = svg_texts(html, "WER over the alpha x beta grid");
   std::vector<std::string> cells;
@@ -171,7 +172,8 @@ TEST(Report, SectionsValuesAndEscaping) {
   EXPECT_NE(html.find(svg::scale_colour(0)), std::string::npos);
   EXPECT_NE(html.find(svg::scale_colour(1)), std::string::npos);
   // (a) x axis in steps (10 and 20 are ticks).
-  const std::vector<std::string> a = svg_texts(html, "Best WER per checkpoint");
+  const std::vector<std::string> a =
+      svg_texts(html, "Best WER and CER per checkpoint: &lt;a&amp;b&gt; on dev");
   EXPECT_NE(std::find(a.begin(), a.end(), "checkpoint step"), a.end());
   EXPECT_NE(std::find(a.begin(), a.end(), "20"), a.end());
   // (c) training curves present with their legend.
@@ -193,7 +195,8 @@ TEST(Report, SectionsValuesAndEscaping) {
 TEST(Report, EmptyHistoryAndNoLmRows) {
   const std::string html = render_report({}, {}, "t", "h.sqlite");
   EXPECT_EQ(tag_balance(html), "");
-  EXPECT_NE(html.find("no data"), std::string::npos);
+  EXPECT_NE(html.find("No results yet"), std::string::npos);
+  EXPECT_NE(html.find("No regressions"), std::string::npos);
   EXPECT_NE(html.find("No alpha/beta results yet"), std::string::npos);
   test::TempDir tmp("ds2-report");
   write_report(tmp / "r.html", {row(1, "/r/ckpt-best.h5", 5, 0.5, 0.1)}, {}, "t", "h");
@@ -201,6 +204,53 @@ TEST(Report, EmptyHistoryAndNoLmRows) {
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(tag_balance(text), "");
   EXPECT_NE(text.find("50.00%"), std::string::npos);
+}
+
+// Two datasets, two nights, one regression: a panel per (run, dataset), the nights table with
+// its best-so-far marks and the regression listed. Expected values worked out by hand.
+TEST(Report, TrendPanelsPerDatasetNightsAndRegressions) {
+  std::vector<HistoryRow> rows;
+  auto add = [&](const std::string& ck, int64_t step, const std::string& data,
+                 const std::string& time, double wer) {
+    HistoryRow r = row(static_cast<int64_t>(rows.size()) + 1, ck, step, wer, wer / 4);
+    r.dataset = data;
+    r.time = time;
+    r.ckpt_digest = "d" + std::to_string(step);
+    rows.push_back(r);
+  };
+  add("/runs/a/ckpt-step10.h5", 10, "/data/dev-clean", "2026-11-24T02:00:00Z", 0.30);
+  add("/runs/a/ckpt-step10.h5", 10, "/data/dev-other", "2026-11-24T02:00:00Z", 0.50);
+  add("/runs/a/ckpt-step20.h5", 20, "/data/dev-clean", "2026-11-25T02:00:00Z", 0.40);  // worse
+  add("/runs/a/ckpt-step20.h5", 20, "/data/dev-other", "2026-11-25T02:00:00Z", 0.45);  // better
+  const std::string html = render_report(rows, {}, "t", "h.sqlite", 0.05);
+  EXPECT_EQ(tag_balance(html), "");
+  EXPECT_NE(html.find("<h3>a on dev-clean</h3>"), std::string::npos);
+  EXPECT_NE(html.find("<h3>a on dev-other</h3>"), std::string::npos);
+  size_t svgs = 0;
+  for (size_t p = html.find("<svg"); p != std::string::npos; p = html.find("<svg", p + 1)) ++svgs;
+  EXPECT_EQ(svgs, 2u);  // one panel each; no LM rows, no run curves
+  // dev-clean's nights: 11-24 best so far (30%), 11-25 not (40%).
+  const size_t clean = html.find("<h3>a on dev-clean</h3>");
+  const size_t n1 = html.find(
+      "<tr><td>2026-11-24</td><td>abc</td><td>1</td><td>1</td>"
+      "<td>30.00%</td><td>7.50%</td><td>10</td><td>*</td></tr>",
+      clean);
+  const size_t n2 = html.find(
+      "<tr><td>2026-11-25</td><td>abc</td><td>1</td><td>1</td>"
+      "<td>40.00%</td><td>10.00%</td><td>20</td><td></td></tr>",
+      clean);
+  EXPECT_NE(n1, std::string::npos);
+  EXPECT_NE(n2, std::string::npos);
+  EXPECT_LT(n2, html.find("<h3>a on dev-other</h3>"));
+  // dev-other's second night is a new best.
+  EXPECT_NE(html.find("<td>45.00%</td><td>11.25%</td><td>20</td><td>*</td>"), std::string::npos);
+  // One regression: step 20 on dev-clean, 40% > 30% + 5%. (dev-other improved.)
+  EXPECT_NE(html.find("1 regression(s)"), std::string::npos);
+  EXPECT_NE(html.find("<tr><td>checkpoint</td><td>3</td><td>40.00%</td><td>30.00%</td>"
+                      "<td>1</td>"),
+            std::string::npos);
+  // With a margin of 15 points it is none.
+  EXPECT_NE(render_report(rows, {}, "t", "h", 0.15).find("No regressions"), std::string::npos);
 }
 
 }  // namespace
