@@ -3,25 +3,33 @@
 // Algorithm:
 //   1. Every rank expands --models into the checkpoint list and --grid into decoder settings
 //      (the same on every rank). Rank 0 opens the history first, so an unwritable database
-//      fails before any work.
-//   2. The dataset is planned once, as `ds2 eval` does (plan_eval: the clean utterances in
-//      fixed batches, balanced over the ranks by padded frames).
-//   3. Per checkpoint, the acoustic model runs ONCE: each rank computes the log-probabilities of
-//      its share (compute_log_probs) and keeps them in memory -- about T'/stride x C floats per
-//      utterance, e.g. 100 MB for 5 hours of audio with C = 29, spread over the ranks.
-//   4. Every grid point is then decoded from that cache: each rank decodes and scores its own
-//      utterances (decode_utterance, the code `ds2 eval` runs, so a point's WER is what
-//      `ds2 eval` with the same settings reports), and the error counts are summed over the ranks
-//      with one all-reduce of 10 integers per point. Decoding time is the slowest rank's.
-//   5. Rank 0 appends the checkpoint's rows to the history in one transaction, so a sweep that
-//      is killed keeps the checkpoints it finished. RTF of a row = (the checkpoint's forward
-//      time + the point's decoding time) / audio seconds, as `ds2 eval` would measure it.
+//      fails before any work, and reads the keys it holds (none with --rescore).
+//   2. Each --data folder is planned once, as `ds2 eval` does (plan_eval: the clean utterances
+//      in fixed batches, balanced over the ranks by padded frames). Rank 0 computes the content
+//      digests (eval/digest.h: dataset, LM; per checkpoint its file's bytes) and broadcasts them.
+//   3. Per (checkpoint, dataset), rank 0 marks the grid points still to do: those whose key is
+//      neither in the history nor scored earlier in this sweep; the marks are broadcast. With
+//      none, the checkpoint is not even loaded for that dataset.
+//   4. Otherwise the acoustic model runs ONCE over the dataset, streamed: each rank gets its
+//      batches' log-probabilities one batch at a time (for_each_log_prob_batch) and decodes
+//      every pending point on that batch before the next one is computed, accumulating per point
+//      the error counts and the decoding time. Memory is one batch of log-probabilities whatever
+//      the dataset size (the cache of a whole checkpoint, e.g. 100 MB per 5 hours of audio, is
+//      gone). Decoding and scoring are decode_utterance, the code `ds2 eval` runs, and counts
+//      are integers summed in any order, so a point's WER is what `ds2 eval` with the same
+//      settings reports. The counts are summed over the ranks with one all-reduce of 10
+//      integers per point; decoding time is the slowest rank's.
+//   5. Rank 0 appends the pair's rows to the history in one transaction, so a sweep that is
+//      killed keeps what it finished and the next one resumes after it. RTF of a row = (the
+//      forward time + the point's decoding time) / audio seconds, as `ds2 eval` would measure it;
+//      the forward time is the slowest rank's wall time of step 4 less its decoding time.
 #include "eval/sweep.h"
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
@@ -29,7 +37,10 @@
 #include "core/progress.h"
 #include "core/timer.h"
 #include "decode/arpa_lm.h"
+#include "decode/load_lm.h"
+#include "eval/digest.h"
 #include "eval/evaluate.h"
+#include "pipeline/dataset_digest.h"
 
 namespace ds2::eval {
 
@@ -90,7 +101,34 @@ std::string abs_path(const std::string& p) {
   return p.empty() ? p : fs::absolute(p).lexically_normal().string();
 }
 
+std::string point_label(const GridPoint& p) {
+  return p.decoder == "greedy" ? std::string("greedy")
+         : p.lm                ? fmt::format("beam {} alpha {} beta {}", p.beam, p.alpha, p.beta)
+                               : fmt::format("beam {} without LM", p.beam);
+}
+
+// One (checkpoint, dataset) pair's pending points, decoded batch by batch (steps 4-5).
+struct PointTally {
+  ErrorCounts words, chars;
+  double decode_s = 0;
+};
+
 }  // namespace
+
+std::string point_settings(const GridPoint& p, const BeamOptions& b, const std::string& normalize) {
+  std::string s = fmt::format("v1 decoder={}", p.decoder);
+  if (p.decoder == "beam") {
+    s += fmt::format(" beam={} prune_logprob={} top_k={} beam_threshold={}", p.beam,
+                     b.prune_logprob, b.top_k, b.beam_threshold);
+    if (p.lm)
+      s += fmt::format(
+          " alpha={} beta={} lm_eos={} oov_logprob={} oov_char_logprob={} "
+          "partial_words={}",
+          static_cast<float>(p.alpha), static_cast<float>(p.beta), b.lm_eos, b.oov_logprob,
+          b.oov_char_logprob, b.partial_words);
+  }
+  return s + " normalize=" + (normalize.empty() ? "trained" : normalize);
+}
 
 Grid parse_grid(const std::vector<std::string>& specs, const BeamOptions& defaults) {
   Grid g;
@@ -184,7 +222,8 @@ std::vector<std::string> list_checkpoints(const std::string& arg, const std::str
 void SweepOptions::add_to(po::options_description& d) {
   d.add_options()("models", po::value(&models)->composing(),
                   "run folder (its checkpoints per --checkpoints) or a .h5 checkpoint; repeatable")(
-      "data", po::value(&data), "prepared dataset folder (index.h5 + shards)")(
+      "data", po::value(&data)->composing(),
+      "prepared dataset folder (index.h5 + shards); repeatable (dev-clean, dev-other, ...)")(
       "grid", po::value(&grid)->composing(),
       "decoder grid, comma-separated NAME=v or NAME=lo:hi:n (n evenly spaced, ends included) "
       "for NAME alpha, beta, beam; repeat a name to add values (beam=16,beam=64); beam=1 is "
@@ -192,7 +231,8 @@ void SweepOptions::add_to(po::options_description& d) {
       "db", po::value(&db)->required(), "SQLite history the results are appended to")(
       "report", po::value(&report), "HTML report to (re)write from the whole history")(
       "lm", po::value(&lm),
-      "ARPA word language model (beam points); without it alpha/beta "
+      "word language model, ARPA or compiled by ds2 lm compile (beam points); without it "
+      "alpha/beta "
       "do not apply")("checkpoints", po::value(&checkpoints)->default_value(checkpoints),
                       "of a run folder: best | last | all (ckpt-step*.h5, best, last)")(
       "batch-size", po::value(&batch_size)->default_value(batch_size),
@@ -204,11 +244,19 @@ void SweepOptions::add_to(po::options_description& d) {
       "feature normalization: global | utterance | none (default: as the model was trained)")(
       "busy-timeout", po::value(&busy_timeout_s)->default_value(busy_timeout_s),
       "seconds to wait for another writer of --db")(
-      "title", po::value(&title)->default_value(title), "title of the report");
+      "title", po::value(&title)->default_value(title), "title of the report")(
+      "rescore", po::bool_switch(&rescore),
+      "score every point again, also those the history already holds (same checkpoint, "
+      "dataset and LM digests and settings)")(
+      "fail-on-regression", po::bool_switch(&fail_on_regression),
+      "exit 4 when a row of this sweep is a regression (see --regression-margin)")(
+      "regression-margin", po::value(&regression_margin)->default_value(regression_margin),
+      "a newer checkpoint (or commit) whose best WER is worse than the previous best by more "
+      "than this (absolute, a fraction: 0.005 = half a point) is a regression");
   beam.add_to(d);
 }
 
-std::vector<HistoryRow> run_sweep(const Comm& comm, const SweepOptions& o) {
+SweepResult run_sweep(const Comm& comm, const SweepOptions& o) {
   DS2_REQUIRE(!o.data.empty(), ConfigError, "option 'data' is required with --models");
   std::vector<std::string> ckpts;
   for (const std::string& m : o.models) {
@@ -216,99 +264,211 @@ std::vector<HistoryRow> run_sweep(const Comm& comm, const SweepOptions& o) {
     ckpts.insert(ckpts.end(), c.begin(), c.end());
   }
   const std::vector<GridPoint> points = grid_points(parse_grid(o.grid, o.beam), !o.lm.empty());
+  std::vector<std::string> settings;
+  for (const GridPoint& p : points) settings.push_back(point_settings(p, o.beam, o.normalize));
+
+  // Step 1: the history first; the keys it holds.
   std::unique_ptr<History> history;
-  if (comm.root())
+  std::set<std::string> done;  // rank 0: keys in the history or scored by this sweep
+  if (comm.root()) {
     history = std::make_unique<History>(o.db, true, static_cast<int>(o.busy_timeout_s * 1000));
-  const EvalPlan plan = plan_eval(o.data, o.batch_size, comm.size());
-  std::unique_ptr<ArpaLm> lm;
-  if (!o.lm.empty()) lm = std::make_unique<ArpaLm>(load_decoder_lm(o.lm, o.beam.lexicon));
+    if (!o.rescore)
+      for (std::string& k : history->keys()) done.insert(std::move(k));
+  }
+  // Step 2: plans and digests.
+  std::vector<EvalPlan> plans;
+  std::vector<std::string> data_digests;
+  int64_t utterances = 0;
+  for (const std::string& d : o.data) {
+    plans.push_back(plan_eval(d, o.batch_size, comm.size()));
+    std::string digest;
+    if (comm.root()) digest = pipeline::dataset_digest(d, plans.back().index);
+    comm.bcast_string(digest);
+    data_digests.push_back(digest);
+    utterances += plans.back().utterances;
+  }
+  std::unique_ptr<LanguageModel> lm;
+  std::string lm_dig;
+  if (!o.lm.empty()) {
+    lm = load_decoder_lm(o.lm, o.beam.lexicon);
+    if (comm.root()) lm_dig = lm_digest(o.lm, o.beam.lexicon);
+    comm.bcast_string(lm_dig);
+  }
   if (comm.root())
-    log()->info("{} checkpoint(s) x {} grid point(s) on {} utterances ({:.1f} s audio), {} rank(s)",
-                ckpts.size(), points.size(), plan.utterances, plan.audio_seconds, comm.size());
+    log()->info(
+        "{} checkpoint(s) x {} dataset(s) x {} grid point(s), {} utterances in all, {} "
+        "rank(s){}",
+        ckpts.size(), plans.size(), points.size(), utterances, comm.size(),
+        o.rescore ? ", --rescore" : "");
 
   const std::string git = build_git_commit(), host = host_name();
-  std::vector<HistoryRow> all;
+  SweepResult res;
   for (const std::string& ckpt : ckpts) {
-    Timer forward_timer;
-    AcousticModel am(ckpt, plan, o.device, o.threads, o.normalize, comm.root());
-    std::vector<UttLogProbs> cache;
-    {
-      Progress progress(comm, "sweep", "forward", static_cast<double>(plan.utterances), "utt");
-      cache = compute_log_probs(plan, comm.rank(), am, &progress);
-      progress.finish();
-    }
-    const double forward_s = comm.allreduce_value(forward_timer.seconds(), MPI_MAX);
-    const int64_t cached = comm.allreduce_value(static_cast<int64_t>(cache.size()));
-    DS2_REQUIRE(cached == plan.utterances, CommError, "sweep: {} of {} utterances computed", cached,
-                plan.utterances);
-    std::optional<int64_t> step, epoch;
-    if (am.extras().i64.count("step")) step = am.extras().get_int("step");
-    if (am.extras().i64.count("epoch")) epoch = am.extras().get_int("epoch");
+    std::string ckpt_dig;
+    if (comm.root()) ckpt_dig = file_digest(ckpt);
+    comm.bcast_string(ckpt_dig);
+    for (size_t di = 0; di < plans.size(); ++di) {
+      const EvalPlan& plan = plans[di];
+      // Step 3: the points to do.
+      std::vector<uint8_t> todo(points.size(), 1);
+      int64_t in_history = 0, duplicates = 0;
+      if (comm.root()) {
+        for (size_t i = 0; i < points.size(); ++i) {
+          const std::string key =
+              result_key(ckpt_dig, data_digests[di], points[i].lm ? lm_dig : "", settings[i]);
+          if (done.count(key)) todo[i] = 0;
+        }
+      }
+      comm.bcast(todo.data(), todo.size());
+      std::vector<size_t> pending;
+      for (size_t i = 0; i < points.size(); ++i)
+        if (todo[i]) pending.push_back(i);
+      if (comm.root()) {
+        // A key this sweep scored is a duplicate (a copy or link of a checkpoint scored above);
+        // the others were in the history when the sweep started.
+        for (size_t i = 0; i < points.size(); ++i) {
+          if (todo[i]) continue;
+          bool mine = false;
+          for (const HistoryRow& r : res.rows)
+            mine = mine || r.key() == result_key(ckpt_dig, data_digests[di],
+                                                 points[i].lm ? lm_dig : "", settings[i]);
+          (mine ? duplicates : in_history) += 1;
+        }
+      }
+      res.points += static_cast<int64_t>(points.size());
+      res.in_history += in_history;
+      res.duplicates += duplicates;
+      if (pending.empty()) {
+        ++res.forwards_skipped;
+        if (comm.root())
+          log()->info(
+              "{} on {}: all {} point(s) skipped ({} already in the history, {} scored "
+              "above under another name); no forward pass",
+              ckpt, o.data[di], points.size(), in_history, duplicates);
+        continue;
+      }
+      if (comm.root() && pending.size() < points.size())
+        log()->info(
+            "{} on {}: {} of {} point(s) skipped ({} already in the history, {} scored "
+            "above under another name)",
+            ckpt, o.data[di], points.size() - pending.size(), points.size(), in_history,
+            duplicates);
 
-    std::vector<HistoryRow> rows;
-    BeamWorkspace ws;
-    for (const GridPoint& p : points) {
-      Timer decode_timer;
-      DecodeSpec spec;
-      spec.decoder = p.decoder;
-      spec.beam = o.beam;
-      spec.beam.beam = p.beam;
-      spec.beam.alpha = static_cast<float>(p.alpha);
-      spec.beam.beta = static_cast<float>(p.beta);
-      spec.lm = p.lm ? lm.get() : nullptr;
-      ErrorCounts w, c;
-      for (const UttLogProbs& u : cache) {
-        const UttResult r = decode_utterance(u, am.alphabet(), spec, &ws);
-        w += r.words;
-        c += r.chars;
+      // Step 4: one streamed forward pass, every pending point decoded per batch.
+      Timer wall;
+      AcousticModel am(ckpt, plan, o.device, o.threads, o.normalize, comm.root());
+      std::vector<DecodeSpec> specs(points.size());
+      for (size_t i : pending) {
+        const GridPoint& p = points[i];
+        specs[i].decoder = p.decoder;
+        specs[i].beam = o.beam;
+        specs[i].beam.beam = p.beam;
+        specs[i].beam.alpha = static_cast<float>(p.alpha);
+        specs[i].beam.beta = static_cast<float>(p.beta);
+        specs[i].lm = p.lm ? lm.get() : nullptr;
       }
-      int64_t counts[10] = {w.sub, w.del, w.ins, w.correct, w.ref,
-                            c.sub, c.del, c.ins, c.correct, c.ref};
-      comm.allreduce(counts, 10);
-      const double decode_s = comm.allreduce_value(decode_timer.seconds(), MPI_MAX);
-      w = {counts[0], counts[1], counts[2], counts[3], counts[4]};
-      c = {counts[5], counts[6], counts[7], counts[8], counts[9]};
-      HistoryRow r;
-      r.time = utc_now_iso8601();
-      r.git_commit = git;
-      r.host = host;
-      r.checkpoint = abs_path(ckpt);
-      r.step = step;
-      r.epoch = epoch;
-      r.dataset = abs_path(o.data);
-      r.utterances = plan.utterances;
-      r.decoder = p.decoder;
-      if (p.decoder == "beam") r.beam = p.beam;
-      if (p.lm) {
-        r.alpha = p.alpha;
-        r.beta = p.beta;
-        r.lm = abs_path(o.lm);
+      std::vector<PointTally> tally(points.size());
+      int64_t seen = 0;
+      BeamWorkspace ws;
+      {
+        Progress progress(comm, "sweep", "forward+decode", static_cast<double>(plan.utterances),
+                          "utt");
+        for_each_log_prob_batch(
+            plan, comm.rank(), am, &progress, [&](std::vector<UttLogProbs>& batch) {
+              seen += static_cast<int64_t>(batch.size());
+              for (size_t i : pending) {
+                Timer t;
+                for (const UttLogProbs& u : batch) {
+                  const UttResult r = decode_utterance(u, am.alphabet(), specs[i], &ws);
+                  tally[i].words += r.words;
+                  tally[i].chars += r.chars;
+                }
+                tally[i].decode_s += t.seconds();
+              }
+            });
+        progress.finish();
       }
-      r.wer = w.rate();
-      r.cer = c.rate();
-      r.sub = w.sub;
-      r.del = w.del;
-      r.ins = w.ins;
-      r.words = w.ref;
-      r.chars = c.ref;
-      r.rtf = plan.audio_seconds > 0 ? (forward_s + decode_s) / plan.audio_seconds : 0.0;
-      r.ranks = comm.size();
-      if (comm.root())
-        log()->info("{} (step {}), {}: WER {:.2f}% CER {:.2f}%", ckpt,
-                    step ? std::to_string(*step) : "-",
-                    p.decoder == "greedy" ? std::string("greedy")
-                    : p.lm ? fmt::format("beam {} alpha {} beta {}", p.beam, p.alpha, p.beta)
-                           : fmt::format("beam {} without LM", p.beam),
-                    100 * r.wer, 100 * r.cer);
-      rows.push_back(std::move(r));
+      double decode_total = 0;
+      for (size_t i : pending) decode_total += tally[i].decode_s;
+      const double forward_s =
+          comm.allreduce_value(std::max(0.0, wall.seconds() - decode_total), MPI_MAX);
+      const int64_t computed = comm.allreduce_value(seen);
+      DS2_REQUIRE(computed == plan.utterances, CommError, "sweep: {} of {} utterances computed",
+                  computed, plan.utterances);
+      std::vector<int64_t> counts;
+      std::vector<double> times;
+      for (size_t i : pending) {
+        const ErrorCounts& w = tally[i].words;
+        const ErrorCounts& c = tally[i].chars;
+        counts.insert(counts.end(), {w.sub, w.del, w.ins, w.correct, w.ref, c.sub, c.del, c.ins,
+                                     c.correct, c.ref});
+        times.push_back(tally[i].decode_s);
+      }
+      comm.allreduce(counts.data(), counts.size());
+      comm.allreduce(times.data(), times.size(), MPI_MAX);
+
+      std::optional<int64_t> step, epoch;
+      if (am.extras().i64.count("step")) step = am.extras().get_int("step");
+      if (am.extras().i64.count("epoch")) epoch = am.extras().get_int("epoch");
+      std::vector<HistoryRow> rows;
+      for (size_t k = 0; k < pending.size(); ++k) {
+        const GridPoint& p = points[pending[k]];
+        const int64_t* n = &counts[10 * k];
+        const ErrorCounts w{n[0], n[1], n[2], n[3], n[4]}, c{n[5], n[6], n[7], n[8], n[9]};
+        HistoryRow r;
+        r.time = utc_now_iso8601();
+        r.git_commit = git;
+        r.host = host;
+        r.checkpoint = abs_path(ckpt);
+        r.step = step;
+        r.epoch = epoch;
+        r.dataset = abs_path(o.data[di]);
+        r.utterances = plan.utterances;
+        r.decoder = p.decoder;
+        if (p.decoder == "beam") r.beam = p.beam;
+        if (p.lm) {
+          r.alpha = p.alpha;
+          r.beta = p.beta;
+          r.lm = abs_path(o.lm);
+          r.lm_digest = lm_dig;
+        }
+        r.wer = w.rate();
+        r.cer = c.rate();
+        r.sub = w.sub;
+        r.del = w.del;
+        r.ins = w.ins;
+        r.words = w.ref;
+        r.chars = c.ref;
+        r.rtf = plan.audio_seconds > 0 ? (forward_s + times[k]) / plan.audio_seconds : 0.0;
+        r.ranks = comm.size();
+        r.ckpt_digest = ckpt_dig;
+        r.data_digest = data_digests[di];
+        r.settings = settings[pending[k]];
+        if (comm.root())
+          log()->info("{} (step {}) on {}, {}: WER {:.2f}% CER {:.2f}%", ckpt,
+                      step ? std::to_string(*step) : "-", o.data[di], point_label(p), 100 * r.wer,
+                      100 * r.cer);
+        rows.push_back(std::move(r));
+      }
+      // Step 5.
+      if (history) {
+        const std::vector<int64_t> ids = history->append(rows);
+        for (size_t i = 0; i < rows.size(); ++i) {
+          rows[i].id = ids[i];
+          done.insert(rows[i].key());
+        }
+      }
+      res.rows.insert(res.rows.end(), rows.begin(), rows.end());
     }
-    if (history) {
-      const std::vector<int64_t> ids = history->append(rows);
-      for (size_t i = 0; i < rows.size(); ++i) rows[i].id = ids[i];
-    }
-    all.insert(all.end(), rows.begin(), rows.end());
   }
-  return all;
+  if (comm.root())
+    log()->info(
+        "scored {} of {} point(s); skipped {} already in the history and {} scored "
+        "twice under another name (same checkpoint, dataset and LM digests and "
+        "settings){}; {} forward pass(es) skipped",
+        res.rows.size(), res.points, res.in_history, res.duplicates,
+        res.in_history && !o.rescore ? ": --rescore scores them again" : "", res.forwards_skipped);
+  return res;
 }
 
 }  // namespace ds2::eval

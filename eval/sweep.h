@@ -1,6 +1,7 @@
-// `ds2 sweep`: checkpoints x decoder grid on one dataset, appended to an SQLite history
-// (eval/history.h) with an HTML report (eval/report.h). The algorithm is explained at the top of
-// eval/sweep.cc.
+// `ds2 sweep`: checkpoints x datasets x decoder grid, appended to an SQLite history
+// (eval/history.h) with an HTML report (eval/report.h). Only new work: a point whose key
+// (checkpoint digest, dataset digest, LM digest, settings; history.h) the history already holds
+// is skipped unless --rescore. The algorithm is explained at the top of eval/sweep.cc.
 //
 // Grid syntax (--grid, repeatable): comma-separated items NAME=VALUES, NAME one of alpha, beta,
 // beam; VALUES is a number `v` or `lo:hi:n` (n evenly spaced values from lo to hi, both
@@ -50,9 +51,16 @@ std::vector<GridPoint> grid_points(const Grid& g, bool with_lm);
 // Throws ConfigError "option 'models': ..." when the path or the checkpoint does not exist.
 std::vector<std::string> list_checkpoints(const std::string& models_arg, const std::string& which);
 
+// The canonical text of a point's settings (history column `settings`): decoder, beam, and for
+// the beam decoder the pruning options of `beam` (and alpha, beta with an LM), then the
+// normalization option ("" = as trained). Numbers as fmt "{}" prints them (exact). The lexicon
+// is part of the LM digest, not of this text.
+std::string point_settings(const GridPoint& p, const BeamOptions& beam,
+                           const std::string& normalize);
+
 struct SweepOptions {
   std::vector<std::string> models;   // run folders or .h5 checkpoints
-  std::string data;                  // prepared dataset folder
+  std::vector<std::string> data;     // prepared dataset folders (--data, repeatable)
   std::vector<std::string> grid;     // --grid specs
   std::string db;                    // SQLite history
   std::string report;                // HTML report ("" = none)
@@ -64,14 +72,26 @@ struct SweepOptions {
   std::string normalize;
   double busy_timeout_s = 600;  // wait for another writer of the history
   std::string title = "ds2 evaluation history";
-  BeamOptions beam;  // defaults for names not in --grid, and the pruning settings
+  bool rescore = false;             // score points the history already holds
+  bool fail_on_regression = false;  // exit non-zero when this sweep's rows regress
+  double regression_margin = 0.0;   // absolute WER (fraction) tolerated above the previous best
+  BeamOptions beam;                 // defaults for names not in --grid, and the pruning settings
   void add_to(po::options_description& d);
 };
 
-// Collective over `comm`: evaluates every checkpoint at every grid point on o.data. Rank 0
-// appends each checkpoint's rows to o.db in one transaction (the history is opened before any
-// work, so an unwritable file fails first) and returns all rows; other ranks return them too
-// (without ids). Logs one line per grid point on rank 0.
-std::vector<HistoryRow> run_sweep(const Comm& comm, const SweepOptions& o);
+struct SweepResult {
+  std::vector<HistoryRow> rows;  // appended by this sweep (ids on rank 0 only)
+  int64_t points = 0;            // checkpoints x datasets x grid points considered
+  int64_t in_history = 0;        // skipped: the history holds their key
+  int64_t duplicates = 0;        // skipped: same key as an earlier point of this sweep (a copy)
+  int64_t forwards_skipped = 0;  // (checkpoint, dataset) pairs with nothing to do: no forward
+};
+
+// Collective over `comm`: evaluates every checkpoint at every grid point on every o.data,
+// skipping the points whose key the history holds (unless o.rescore). Rank 0 appends each
+// (checkpoint, dataset)'s rows to o.db in one transaction (the history is opened before any
+// work, so an unwritable file fails first); every rank returns the same rows (ids on rank 0).
+// Logs one line per grid point scored and the skip counts on rank 0.
+SweepResult run_sweep(const Comm& comm, const SweepOptions& o);
 
 }  // namespace ds2::eval

@@ -67,9 +67,12 @@ def main():
         alphabet = os.path.join(os.path.dirname(args.config), "..", "alphabets", "en.txt")
         m_train, train_texts = make_corpus(tmp, "train", 24, 1)
         m_test, _ = make_corpus(tmp, "test", 12, 2)
+        m_other, _ = make_corpus(tmp, "other", 6, 3)
         r.run(2, "prep", "--manifest", m_train, "--out", f"{tmp}/data", "--shards", "2",
               "--alphabet", alphabet)
         r.run(2, "prep", "--manifest", m_test, "--out", f"{tmp}/test", "--shards", "2",
+              "--alphabet", alphabet)
+        r.run(1, "prep", "--manifest", m_other, "--out", f"{tmp}/other", "--shards", "1",
               "--alphabet", alphabet)
         run = f"{tmp}/run"
         r.run(1, "train", "--data", f"{tmp}/data", "--dev", f"{tmp}/test", "--config",
@@ -82,31 +85,47 @@ def main():
         lm = f"{tmp}/uni.arpa"
         write_unigram_arpa(lm, train_texts)
         db, report = f"{tmp}/history.sqlite", f"{tmp}/report.html"
-        common = ["--data", f"{tmp}/test", "--lm", lm, "--db", db, "--report", report,
-                  "--threads", "1", "--batch-size", "4"]
+        common = ["--data", f"{tmp}/test", "--data", f"{tmp}/other", "--lm", lm, "--db", db,
+                  "--report", report, "--threads", "1", "--batch-size", "4"]
+        datasets = {os.path.abspath(f"{tmp}/test"): 12, os.path.abspath(f"{tmp}/other"): 6}
 
         # ---- sweep 1: every checkpoint, np=2 ----
         p = r.run(2, "sweep", "--models", f"{run}/", "--checkpoints", "all", "--grid", GRID,
                   *common)
         version, rows = history(db)
-        assert version == 1, f"user_version {version}"
+        assert version == 2, f"user_version {version}"
         points = [("greedy", None, None, None)] + [
             ("beam", 8, a, b) for a in (0.0, 2.0) for b in (0.0, 3.0)]
-        assert len(rows) == len(ckpts) * len(points), f"{len(rows)} rows for {len(ckpts)} ckpts"
+        assert len(rows) == len(ckpts) * len(points) * 2, \
+            f"{len(rows)} rows for {len(ckpts)} ckpts x 2 datasets"
         assert len([x for x in p.stdout.splitlines() if x.startswith("WER ")]) == len(rows)
+        assert f"skipped 0 of {len(rows)} point(s)" in p.stdout, p.stdout
+        ckpt_digests, data_digests = {}, {}
         for ck in ckpts:
             with h5py.File(f"{run}/{ck}", "r") as f:
                 step, epoch = int(f["extra/step"][0]), int(f["extra/epoch"][0])
-            mine = [x for x in rows if x["checkpoint"] == os.path.abspath(f"{run}/{ck}")]
-            got = sorted((x["decoder"], x["beam"], x["alpha"], x["beta"]) for x in mine)
-            assert got == sorted(points, key=lambda t: (t[0], t[1] or 0, t[2] or 0, t[3] or 0)), \
-                f"{ck}: {got}"
-            for x in mine:
-                assert (x["step"], x["epoch"]) == (step, epoch), f"{ck}: step/epoch {x}"
-                assert x["ranks"] == 2 and x["utterances"] == 12 and x["lm"] == (
-                    os.path.abspath(lm) if x["decoder"] == "beam" else None)
-                assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", x["time"]), x["time"]
-                assert x["git_commit"] and x["host"]
+            for data, n_utts in datasets.items():
+                mine = [x for x in rows if x["checkpoint"] == os.path.abspath(f"{run}/{ck}")
+                        and x["dataset"] == data]
+                got = sorted((x["decoder"], x["beam"], x["alpha"], x["beta"]) for x in mine)
+                assert got == sorted(points, key=lambda t: (t[0], t[1] or 0, t[2] or 0,
+                                                            t[3] or 0)), f"{ck} {data}: {got}"
+                for x in mine:
+                    assert (x["step"], x["epoch"]) == (step, epoch), f"{ck}: step/epoch {x}"
+                    assert x["ranks"] == 2 and x["utterances"] == n_utts and x["lm"] == (
+                        os.path.abspath(lm) if x["decoder"] == "beam" else None)
+                    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", x["time"]), x["time"]
+                    assert x["git_commit"] and x["host"]
+                    assert re.fullmatch(r"[0-9a-f]{16}", x["ckpt_digest"]), x
+                    assert (x["lm_digest"] is None) == (x["decoder"] == "greedy"), x
+                    ckpt_digests.setdefault(ck, set()).add(x["ckpt_digest"])
+                    data_digests.setdefault(data, set()).add(x["data_digest"])
+        # One digest per file and per dataset, all different (the files differ).
+        assert all(len(v) == 1 for v in ckpt_digests.values()), ckpt_digests
+        assert len({min(v) for v in ckpt_digests.values()}) == len(ckpts), ckpt_digests
+        assert all(len(v) == 1 for v in data_digests.values()) and len(
+            {min(v) for v in data_digests.values()}) == 2, data_digests
+        assert len({x["settings"] for x in rows}) == len(points), "settings per grid point"
         # ---- the second path: ds2 eval at each grid point of two checkpoints ----
         wers = set()
         for ck in (ckpts[0], ckpts[-1]):
@@ -119,7 +138,8 @@ def main():
                       "--threads", "1", "--batch-size", "4", *opts)
                 res = json.load(open(f"{d}/results.json"))
                 row = [x for x in rows if x["checkpoint"] == os.path.abspath(f"{run}/{ck}") and
-                       x["decoder"] == dec and x["alpha"] == a and x["beta"] == b]
+                       x["decoder"] == dec and x["alpha"] == a and x["beta"] == b and
+                       x["dataset"] == os.path.abspath(f"{tmp}/test")]
                 assert len(row) == 1, (ck, dec, a, b)
                 row = row[0]
                 for k in ("sub", "del", "ins", "words", "chars", "utterances"):
@@ -129,17 +149,37 @@ def main():
         print(f"  sweep == eval at {2 * len(points)} points; WERs seen: "
               f"{sorted(round(w, 4) for w in wers)}")
 
-        # ---- sweep 2 appends ----
-        r.run(1, "sweep", "--models", f"{run}/", "--grid", GRID, *common)
+        # ---- sweep 2: ckpt-best.h5 is a link of a scored checkpoint: nothing to do ----
+        n = 2 * len(points)
+        p = r.run(1, "sweep", "--models", f"{run}/", "--grid", GRID, *common)
+        assert history(db)[1] == rows, "a sweep with nothing new changed the history"
+        assert f"skipped {n} of {n} point(s): {n} already in the history" in p.stdout, p.stdout
+        assert not [x for x in p.stdout.splitlines() if x.startswith("WER ")]
+        # The dataset moved: same content, same digest, still nothing to do.
+        shutil.move(f"{tmp}/other", f"{tmp}/other-moved")
+        moved = [x if x != f"{tmp}/other" else f"{tmp}/other-moved" for x in common]
+        p = r.run(1, "sweep", "--models", f"{run}/", "--grid", GRID, *moved)
+        assert f"skipped {n} of {n} point(s)" in p.stdout, p.stdout
+        shutil.move(f"{tmp}/other-moved", f"{tmp}/other")
+        # --rescore scores them again.
+        p = r.run(1, "sweep", "--models", f"{run}/", "--grid", GRID, "--rescore", *common)
+        assert f"skipped 0 of {n} point(s)" in p.stdout, p.stdout
         _, rows2 = history(db)
-        assert len(rows2) == len(rows) + len(points), f"{len(rows)} -> {len(rows2)} rows"
+        assert len(rows2) == len(rows) + n, f"{len(rows)} -> {len(rows2)} rows"
         assert rows2[:len(rows)] == rows, "the first sweep's rows changed"
         assert [x["id"] for x in rows2] == list(range(1, len(rows2) + 1))
         assert all(x["ranks"] == 1 for x in rows2[len(rows):])
+        # The rescored rows measure what the first sweep measured: same keys, same counts.
+        key = lambda x: (x["ckpt_digest"], x["data_digest"], x["lm_digest"], x["settings"])
+        first = {key(x): x for x in rows}
+        for x in rows2[len(rows):]:
+            assert key(x) in first and first[key(x)]["sub"] == x["sub"] and \
+                first[key(x)]["words"] == x["words"], x
 
         # ---- the report ----
         html = open(report, encoding="utf-8").read()
         svgs = re.findall(r"<svg.*?</svg>", html, flags=re.S)
+        # A trend panel per dataset (one run), the heatmap, the run's loss and dev CER charts.
         assert len(svgs) == 5, f"{len(svgs)} svg charts"
         for s in svgs:
             ET.fromstring(s)  # well-formed XML
@@ -148,12 +188,38 @@ def main():
         assert f"<td>{100 * best:.2f}%</td>" in html, "best WER not in the table"
         assert "train loss" in html and "dev loss" in html and "Dev CER per epoch" in html
         assert "WER over the alpha x beta grid" in html
+        assert "<h3>run on test</h3>" in html and "<h3>run on other</h3>" in html
+        assert "Regressions" in html
         os.remove(report)
         p = r.run(1, "sweep", "--db", db, "--report", report)
         html2 = open(report, encoding="utf-8").read()
         assert f"{len(rows2)} results" in html2 and "train loss" in html2, "report rewrite"
         if args.report_out:
             shutil.copy(report, args.report_out)
+
+        # ---- --fail-on-regression: the worst checkpoint again, as a later step ----
+        best_of = {}
+        for x in rows2:
+            if x["dataset"] == os.path.abspath(f"{tmp}/test"):
+                best_of[x["checkpoint"]] = min(best_of.get(x["checkpoint"], 9), x["wer"])
+        worst = max(best_of, key=best_of.get)
+        spread = best_of[worst] - min(best_of.values())
+        late = f"{run}/ckpt-step999999.h5"
+        shutil.copy(worst, late)
+        with h5py.File(late, "r+") as f:
+            f["extra/step"][0] = 999999
+        one = ["--data", f"{tmp}/test", "--lm", lm, "--db", db, "--threads", "1",
+               "--batch-size", "4", "--models", late, "--grid", GRID, "--fail-on-regression"]
+        if spread > 0:
+            p = r.run(1, "sweep", *one, "--regression-margin", str(spread / 2), expect_rc=4)
+            assert "REGRESSION checkpoint: ckpt-step999999.h5 (step 999999) on test" in p.stdout, \
+                p.stdout
+            # Scored now, so skipped: a second night with a looser margin finds no new row.
+            p = r.run(1, "sweep", *one, "--regression-margin", str(spread * 2), "--rescore")
+            assert "REGRESSION" not in p.stdout, p.stdout
+        else:
+            print("  all checkpoints have the same WER: --fail-on-regression not exercised")
+        os.remove(late)
 
         # ---- one-line errors ----
         check_fails(r, ["sweep", "--models", f"{run}/", "--grid", "alpha=0:x:2", *common],

@@ -1,14 +1,19 @@
-// `ds2 sweep` grid and checkpoint listing. Oracles: values written out by hand for each grid
-// spec (lo:hi:n against the closed form lo + (hi - lo) i / (n - 1)), the cartesian product
-// counted independently, and real files/hard links made in a temporary run folder.
+// `ds2 sweep` grid, checkpoint listing, point settings and content digests. Oracles: values
+// written out by hand for each grid spec (lo:hi:n against the closed form lo + (hi - lo) i /
+// (n - 1)), the cartesian product counted independently, real files/hard links made in a
+// temporary run folder, and for file_digest a second implementation over the whole file in
+// memory (the same chunked fold written from digest.h's definition).
 #include "eval/sweep.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "core/error.h"
+#include "core/rng.h"
+#include "eval/digest.h"
 #include "tests/testutil.h"
 
 namespace ds2::eval {
@@ -137,6 +142,102 @@ TEST(SweepCheckpoints, RunFolderFilesAndLinks) {
   expect_error(run, "newest", "option 'checkpoints': 'newest'");
   fs::create_directories(tmp / "empty");
   expect_error(tmp / "empty", "all", "holds no checkpoints");
+}
+
+TEST(SweepSettings, EveryOptionThatChangesTheNumbersChangesTheText) {
+  const BeamOptions b = defaults();
+  const GridPoint greedy{"greedy", 1, 0, 0, false}, beam{"beam", 8, 0, 0, false},
+      lm{"beam", 8, 0.5, 1.5, true};
+  std::set<std::string> seen;
+  auto add = [&](const std::string& s) { EXPECT_TRUE(seen.insert(s).second) << s; };
+  add(point_settings(greedy, b, ""));
+  add(point_settings(greedy, b, "utterance"));
+  add(point_settings(beam, b, ""));
+  add(point_settings(lm, b, ""));
+  GridPoint lm2 = lm;
+  lm2.alpha = 0.75;
+  add(point_settings(lm2, b, ""));
+  lm2 = lm;
+  lm2.beam = 16;
+  add(point_settings(lm2, b, ""));
+  for (int field = 0; field < 7; ++field) {
+    BeamOptions c = b;
+    switch (field) {
+      case 0:
+        c.prune_logprob = -8;
+        break;
+      case 1:
+        c.top_k = 20;
+        break;
+      case 2:
+        c.beam_threshold = 10;
+        break;
+      case 3:
+        c.lm_eos = false;
+        break;
+      case 4:
+        c.oov_logprob = -5;
+        break;
+      case 5:
+        c.oov_char_logprob = -1;
+        break;
+      case 6:
+        c.partial_words = false;
+        break;
+    }
+    add(point_settings(lm, c, ""));
+  }
+  // Pruning options do not change the greedy decoder; alpha and beta do not apply without an LM.
+  EXPECT_EQ(point_settings(greedy, b, ""), point_settings(greedy, BeamOptions{}, ""));
+  EXPECT_EQ(point_settings(beam, b, ""), point_settings({"beam", 8, 2, 3, false}, b, ""));
+  EXPECT_EQ(point_settings(greedy, b, ""), "v1 decoder=greedy normalize=trained");
+}
+
+TEST(SweepDigest, FileDigestStreamsAndFollowsContent) {
+  test::TempDir tmp("ds2-digest");
+  // 2.5 MiB + 3 bytes: two whole 1 MiB chunks and a partial one.
+  std::vector<unsigned char> bytes((5u << 19) + 3);
+  uint64_t x = 1;
+  for (auto& c : bytes) c = static_cast<unsigned char>((x = mix64(x)) >> 56);
+  auto write = [&](const std::string& p) {
+    std::ofstream(p, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
+  };
+  write(tmp / "a.h5");
+  // The reference over the buffer in memory.
+  uint64_t h = mix64(0x64733266696c6531ULL);
+  for (size_t at = 0; at < bytes.size(); at += 1u << 20)
+    h = mix64(h ^ bytes_digest(bytes.data() + at, std::min<size_t>(1u << 20, bytes.size() - at)));
+  EXPECT_EQ(file_digest(tmp / "a.h5"), fmt::format("{:016x}", mix64(h ^ bytes.size())));
+  // Same bytes under another name: same digest; one byte changed: another.
+  write(tmp / "copy.h5");
+  EXPECT_EQ(file_digest(tmp / "copy.h5"), file_digest(tmp / "a.h5"));
+  bytes[(3u << 19) + 1] ^= 1;
+  write(tmp / "b.h5");
+  EXPECT_NE(file_digest(tmp / "b.h5"), file_digest(tmp / "a.h5"));
+  // Empty file; missing file names the path.
+  std::ofstream(tmp / "empty.h5").close();
+  EXPECT_EQ(file_digest(tmp / "empty.h5"),
+            fmt::format("{:016x}", mix64(mix64(0x64733266696c6531ULL) ^ 0)));
+  try {
+    file_digest(tmp / "missing.h5");
+    ADD_FAILURE() << "no error";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("missing.h5"), std::string::npos) << e.what();
+  }
+  // LM digest: the file, and the lexicon option (by content when a file).
+  std::ofstream(tmp / "lm.arpa") << "\\data\\\n";
+  std::ofstream(tmp / "lex1.txt") << "a\nb\n";
+  std::ofstream(tmp / "lex2.txt") << "a\nb\n";
+  std::ofstream(tmp / "lex3.txt") << "a\nc\n";
+  const std::string lm = tmp / "lm.arpa";
+  EXPECT_EQ(lm_digest("", ""), "");
+  std::set<std::string> d = {lm_digest(lm, ""), lm_digest(lm, "lm"),
+                             lm_digest(lm, tmp / "lex1.txt"), lm_digest(lm, tmp / "lex3.txt"),
+                             lm_digest(tmp / "a.h5", "")};
+  EXPECT_EQ(d.size(), 5u);
+  EXPECT_EQ(lm_digest(lm, tmp / "lex1.txt"), lm_digest(lm, tmp / "lex2.txt"));
 }
 
 }  // namespace
