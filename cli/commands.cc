@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "decode/lm_main.h"
 #include "eval/eval_main.h"
 #include "eval/score_main.h"
 #include "eval/sweep_main.h"
@@ -27,6 +28,8 @@ const std::vector<Command>& commands() {
        "checkpoint)", &ds2::eval::sweep_main, MPI_THREAD_FUNNELED},
       {"transcribe", "text of audio files from a checkpoint (greedy or beam + LM; --stream)",
        &ds2::eval::transcribe_main, MPI_THREAD_FUNNELED},
+      {"lm", "language model tools: compile an ARPA file to the memory-mapped binary form, info, "
+       "query", &ds2::decode::lm_main, MPI_THREAD_SINGLE},
   };
   return table;
 }

@@ -21,7 +21,10 @@
 // matches no n-gram as context. Contexts longer than order-1 are cut to their last order-1 words.
 //
 // Storage: one table per order with the n-gram's word ids packed in a flat array and an
-// open-addressing index hashed on the id tuple (exact comparison, no hash-only matches).
+// open-addressing index hashed on the id tuple (exact comparison, no hash-only matches). This is
+// the reference implementation; large models are compiled to the memory-mapped binary form of
+// decode/compiled_lm.h (`ds2 lm compile`), which scores exactly as this class does.
+// The parser is decode/arpa_reader.h; load_decoder_lm (decode/load_lm.h) opens either form.
 #pragma once
 
 #include <cstdint>
@@ -121,10 +124,6 @@ class ArpaLm : public LanguageModel {
     std::vector<int64_t> slot_;  // entry index or -1, size a power of two
   };
 
-  // Unigram ln P of a word id; of <unk> (or kUnknownLog10) for kNoWord.
-  float unigram_ln(int32_t id) const;
-  void build_vocab_trie();
-
   std::vector<Table> tables_;  // tables_[n-1] holds the n-grams
   WordTrie vocab_trie_, lexicon_trie_;
   bool lexicon_ = false;
@@ -133,9 +132,5 @@ class ArpaLm : public LanguageModel {
   std::unordered_map<std::string, int32_t> ids_;
   int32_t bos_ = kNoWord, eos_ = kNoWord, unk_ = kNoWord;
 };
-
-// Loads the ARPA file `path` for the decoder; when `lexicon` names a file (not "" or "lm", see
-// BeamOptions::lexicon) its words become the LM's lexicon (ArpaLm::set_lexicon).
-ArpaLm load_decoder_lm(const std::string& path, const std::string& lexicon);
 
 }  // namespace ds2::decode

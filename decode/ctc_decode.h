@@ -69,7 +69,7 @@ struct BeamOptions {
   // is complete. Without it a word is scored only at its space.
   bool partial_words = true;
   // "" open vocabulary; "lm": only the LM's vocabulary words can be emitted; else the lexicon
-  // file the LM was given (ArpaLm::set_lexicon; see load_decoder_lm in decode/arpa_lm.h).
+  // file the LM was given (set_lexicon; see load_decoder_lm in decode/load_lm.h).
   std::string lexicon;
   void add_to(po::options_description& d);
 };

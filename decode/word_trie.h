@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,8 @@
 #include "decode/flat_map.h"
 
 namespace ds2::decode {
+
+class LanguageModel;
 
 class WordTrie {
  public:
@@ -56,5 +59,14 @@ class WordTrie {
   FlatMap children_;
   size_t words_ = 0;
 };
+
+// The tries of an LM, built the same way for every LanguageModel (ArpaLm, CompiledLm):
+// ln P(word) without context as the tries take it (kNoWord: <unk>'s, or kUnknownLog10 in ln).
+float unigram_ln(const LanguageModel& lm, int32_t id);
+// The vocabulary trie: every id in [0, vocab_size) but <s>, </s> and <unk>, spelled word(id).
+WordTrie make_vocabulary_trie(const LanguageModel& lm, int32_t vocab_size,
+                              const std::function<std::string_view(int32_t)>& word);
+// A lexicon's trie: a word the LM does not know (or <unk> itself) is kOovWord.
+WordTrie make_lexicon_trie(const LanguageModel& lm, const std::vector<std::string>& words);
 
 }  // namespace ds2::decode

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "decode/arpa_lm.h"
+#include "decode/load_lm.h"
 #include "eval/stream.h"
 #include "model/checkpoint.h"
 #include "model/network.h"
@@ -30,7 +31,7 @@ void TranscribeOptions::add_to(po::options_description& d) {
       ("file", po::value(&files)->multitoken(), "audio file(s); also the positional arguments")
       ("manifest", po::value(&manifest),
        "also transcribe the audio of this manifest (tsv, jsonl, csv or a LibriSpeech tree)")
-      ("lm", po::value(&lm), "ARPA word language model (beam decoder)")
+      ("lm", po::value(&lm), "word LM: ARPA, or compiled by ds2 lm compile (beam decoder)")
       ("decoder", po::value(&decoder)->default_value(decoder), "greedy | beam")
       ("device", po::value(&device)->default_value(device), "network backend: cpu | cuda")
       ("threads", po::value(&threads)->default_value(threads),
@@ -151,7 +152,7 @@ Transcriber::Transcriber(const TranscribeOptions& o) : o_(o) {
   DS2_REQUIRE(alphabet_->size() == cfg.alphabet_size, ConfigError,
               "{}: the model has {} outputs but its alphabet {} symbols", o.model,
               cfg.alphabet_size, alphabet_->size());
-  if (!o.lm.empty()) lm_ = std::make_unique<ArpaLm>(load_decoder_lm(o.lm, o.beam.lexicon));
+  if (!o.lm.empty()) lm_ = load_decoder_lm(o.lm, o.beam.lexicon);
 }
 
 Transcriber::~Transcriber() = default;

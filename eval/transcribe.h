@@ -39,7 +39,7 @@ class Featurizer;
 }  // namespace ds2::pipeline
 
 namespace ds2::decode {
-class ArpaLm;
+class LanguageModel;
 }  // namespace ds2::decode
 
 namespace ds2::eval {
@@ -127,7 +127,7 @@ class Transcriber {
   std::unique_ptr<model::Network> net_;
   std::unique_ptr<pipeline::Featurizer> featurizer_;
   std::unique_ptr<pipeline::Alphabet> alphabet_;
-  std::unique_ptr<ArpaLm> lm_;
+  std::unique_ptr<LanguageModel> lm_;
   pipeline::FeatureNormalizer norm_;
   BeamWorkspace ws_;
   std::vector<float> logp_, act_;
