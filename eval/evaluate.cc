@@ -43,6 +43,7 @@
 #include "core/progress.h"
 #include "core/timer.h"
 #include "decode/arpa_lm.h"
+#include "decode/load_lm.h"
 #include "eval/logprobs_file.h"
 #include "model/checkpoint.h"
 #include "model/network.h"
@@ -91,7 +92,8 @@ void EvalOptions::add_to(po::options_description& d) {
   d.add_options()("model", po::value(&model), "checkpoint to evaluate (ckpt-best.h5)")(
       "data", po::value(&data), "prepared dataset folder (index.h5 + shards)")(
       "out", po::value(&out)->required(), "output folder (ref.trn, hyp.trn, alignments.txt, "
-      "results.json)")("lm", po::value(&lm), "ARPA word language model (beam decoder)")(
+      "results.json)")(
+      "lm", po::value(&lm), "word LM: ARPA, or compiled by ds2 lm compile (beam decoder)")(
       "decoder", po::value(&decoder)->default_value(decoder), "greedy | beam")(
       "batch-size", po::value(&batch_size)->default_value(batch_size),
       "utterances per forward pass")("device", po::value(&device)->default_value(device),
@@ -391,8 +393,8 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
     stored = std::make_unique<StoredLogProbs>(read_stored_slice(o.logprobs, plan, comm.rank()));
   }
   const pipeline::Alphabet& alphabet = am ? am->alphabet() : stored->alphabet;
-  std::unique_ptr<ArpaLm> lm;
-  if (!o.lm.empty()) lm = std::make_unique<ArpaLm>(load_decoder_lm(o.lm, o.beam.lexicon));
+  std::unique_ptr<LanguageModel> lm;
+  if (!o.lm.empty()) lm = load_decoder_lm(o.lm, o.beam.lexicon);
   const double load_seconds = total_timer.seconds();
   comm.barrier();
   Timer timer;
