@@ -68,7 +68,8 @@ int main(int argc, char** argv) {
   const model::ModelConfig cfg = model::ModelConfig::from_ini_file(config);
   const size_t n = model::Network::count_parameters(cfg);
   auto be = model::make_backend(model::parse_device(device), 1);
-  const std::vector<float> p0 = model::test::random_vector(n, 1), g0 = model::test::random_vector(n, 2, -50, 50);
+  const std::vector<float> p0 = model::test::random_vector(n, 1),
+                           g0 = model::test::random_vector(n, 2, -50, 50);
   const float mu = 0.9f, wd = 1e-5f;
   const double finite = 7, lr = 3e-4, clip = 400;
 
@@ -103,8 +104,7 @@ int main(int argc, char** argv) {
     const bool same = norm_old == norm_new &&
                       std::memcmp(p.data(), p_old.data(), n * sizeof(float)) == 0 &&
                       std::memcmp(v.data(), v_old.data(), n * sizeof(float)) == 0;
-    std::printf("# check: parameters, velocity and norm %s\n",
-                same ? "bit-identical" : "DIFFER");
+    std::printf("# check: parameters, velocity and norm %s\n", same ? "bit-identical" : "DIFFER");
     if (!same && device == "cpu") return 1;
   }
   return 0;

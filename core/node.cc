@@ -12,8 +12,7 @@ NodePlace node_place(const Comm& c) {
   p.rank = c.rank();
   p.size = c.size();
   MPI_Comm node = MPI_COMM_NULL;
-  DS2_MPI_CHECK(
-      MPI_Comm_split_type(c.raw(), MPI_COMM_TYPE_SHARED, c.rank(), MPI_INFO_NULL, &node));
+  DS2_MPI_CHECK(MPI_Comm_split_type(c.raw(), MPI_COMM_TYPE_SHARED, c.rank(), MPI_INFO_NULL, &node));
   const Comm nc(node, /*owned=*/true);
   p.local_rank = nc.rank();
   p.local_size = nc.size();

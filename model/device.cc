@@ -57,8 +57,8 @@ GpuChoice select_gpu(const std::string& device, const NodePlace& p, int requeste
                          p.local_size);
   if (requested < 0 && p.local_size > c.visible && p.local_rank == 0)
     logger("device")->warn(
-        "host {}: {} ranks share {} GPU(s) (--allreduce nccl refuses two ranks on one GPU)",
-        p.host, p.local_size, c.visible);
+        "host {}: {} ranks share {} GPU(s) (--allreduce nccl refuses two ranks on one GPU)", p.host,
+        p.local_size, c.visible);
   return c;
 #else
   (void)p;

@@ -16,17 +16,6 @@
 #include "model/cuda/rnn.cuh"
 
 namespace ds2::model::cuda {
-namespace {
-
-DevLengths dev_lengths(const int32_t* lengths, int n) {
-  DS2_REQUIRE(n >= 0 && n <= kMaxBatch, ConfigError,
-              "cuda backend: batch of {} utterances exceeds the limit of {}", n, kMaxBatch);
-  DevLengths d{};
-  std::copy(lengths, lengths + n, d.v);
-  return d;
-}
-
-}  // namespace
 
 int CudaBackend::device_count(std::string* why) {
   int count = 0;
@@ -38,6 +27,41 @@ int CudaBackend::device_count(std::string* why) {
   }
   if (count == 0 && why) *why = "no CUDA device";
   return count;
+}
+
+DevLengths CudaBackend::dev_lengths(const int32_t* lengths, int n) {
+  DS2_REQUIRE(n >= 0, ConfigError, "cuda backend: batch of {} utterances", n);
+  DevLengths d;
+  d.ptr = nullptr;
+  if (n <= kInlineBatch) {
+    std::copy(lengths, lengths + n, d.v);
+    return d;
+  }
+  // Large batches: a device copy per distinct lengths array, cached (a layer passes the same
+  // array to every time step, so an RNN over T frames uploads it once, not T times).
+  ++len_tick_;
+  for (LengthsCopy& c : len_cache_) {
+    if (c.host.size() == static_cast<size_t>(n) &&
+        std::equal(lengths, lengths + n, c.host.begin())) {
+      c.last_use = len_tick_;
+      d.ptr = c.dev;
+      return d;
+    }
+  }
+  LengthsCopy* slot = &len_cache_[0];
+  for (LengthsCopy& c : len_cache_)
+    if (c.last_use < slot->last_use) slot = &c;
+  // The old block goes back to the pool: reused only in stream order, after its last kernel.
+  if (slot->dev) pool_->free(slot->dev);
+  slot->dev = nullptr;
+  slot->dev = static_cast<int32_t*>(pool_->alloc(static_cast<size_t>(n) * sizeof(int32_t)));
+  slot->host.assign(lengths, lengths + n);
+  slot->last_use = len_tick_;
+  // From the cached host copy (it outlives the asynchronous copy).
+  DS2_CUDA_CHECK(cudaMemcpyAsync(slot->dev, slot->host.data(), n * sizeof(int32_t),
+                                 cudaMemcpyHostToDevice, stream_));
+  d.ptr = slot->dev;
+  return d;
 }
 
 void CudaBackend::use_device(int gpu) { DS2_CUDA_CHECK(cudaSetDevice(gpu)); }
@@ -77,6 +101,7 @@ CudaBackend::~CudaBackend() {
   cudaStreamSynchronize(stream_);  // best effort: destructors do not throw
   cudaStreamSynchronize(transfer_stream_);
   if (sum_scratch_) cudaFree(sum_scratch_);
+  for (LengthsCopy& c : len_cache_) c.dev = nullptr;  // the pool frees every block
   pool_.reset();
   cublasDestroy(cublas_);
   cudaStreamDestroy(transfer_stream_);
@@ -87,8 +112,9 @@ void CudaBackend::scale(float* x, size_t n, float alpha) {
   DS2_CUDA_CHECK(launch_scale(stream_, x, n, alpha));
 }
 double CudaBackend::sum_squares(const float* x, size_t n) {
-  if (!sum_scratch_) DS2_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&sum_scratch_),
-                                       (kSumBlocks + 1) * sizeof(double)));
+  if (!sum_scratch_)
+    DS2_CUDA_CHECK(
+        cudaMalloc(reinterpret_cast<void**>(&sum_scratch_), (kSumBlocks + 1) * sizeof(double)));
   DS2_CUDA_CHECK(launch_sum_squares(stream_, x, n, sum_scratch_));
   double s = 0;
   DS2_CUDA_CHECK(cudaMemcpyAsync(&s, sum_scratch_ + kSumBlocks, sizeof(double),
@@ -137,15 +163,15 @@ bool CudaBackend::event_done(void* e) {
 void CudaBackend::transfer_download(float* host_dst, const float* src, size_t n) {
   if (!n) return;
   DS2_CUDA_CHECK(cudaSetDevice(device_));
-  DS2_CUDA_CHECK(cudaMemcpyAsync(host_dst, src, n * sizeof(float), cudaMemcpyDeviceToHost,
-                                 transfer_stream_));
+  DS2_CUDA_CHECK(
+      cudaMemcpyAsync(host_dst, src, n * sizeof(float), cudaMemcpyDeviceToHost, transfer_stream_));
   DS2_CUDA_CHECK(cudaStreamSynchronize(transfer_stream_));
 }
 void CudaBackend::transfer_upload(float* dst, const float* host_src, size_t n) {
   if (!n) return;
   DS2_CUDA_CHECK(cudaSetDevice(device_));
-  DS2_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, n * sizeof(float), cudaMemcpyHostToDevice,
-                                 transfer_stream_));
+  DS2_CUDA_CHECK(
+      cudaMemcpyAsync(dst, host_src, n * sizeof(float), cudaMemcpyHostToDevice, transfer_stream_));
   DS2_CUDA_CHECK(cudaStreamSynchronize(transfer_stream_));
 }
 

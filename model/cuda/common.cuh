@@ -11,11 +11,15 @@
 
 namespace ds2::model::cuda {
 
-// Most utterances per batch an op with lengths accepts (2 KiB of kernel arguments).
-constexpr int kMaxBatch = 512;
+// Utterances per batch whose lengths travel inline in the kernel arguments (2 KiB). Larger
+// batches (any size) pass `ptr`, a device copy the backend uploads once per distinct lengths
+// array and caches (CudaBackend::dev_lengths), so eval batches over 512 work too.
+constexpr int kInlineBatch = 512;
 
 struct DevLengths {
-  int32_t v[kMaxBatch];
+  const int32_t* ptr;  // device copy of all n lengths, or null: they are in v
+  int32_t v[kInlineBatch];
+  __host__ __device__ int32_t operator[](int j) const { return ptr ? ptr[j] : v[j]; }
 };
 
 constexpr int kThreads = 256;

@@ -13,8 +13,11 @@
 // headers: the stream and cuBLAS handle are forward-declared opaque pointers.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model/backend.h"
 
@@ -24,6 +27,7 @@ struct cublasContext;
 namespace ds2::model::cuda {
 
 class DevicePool;
+struct DevLengths;  // common.cuh
 
 class CudaBackend final : public Backend {
  public:
@@ -129,6 +133,17 @@ class CudaBackend final : public Backend {
                 uint8_t* impossible, void* workspace) override;
 
  private:
+  // The lengths argument of a kernel: inline up to kInlineBatch utterances, else a cached device
+  // copy (common.cuh).
+  DevLengths dev_lengths(const int32_t* lengths, int n);
+  struct LengthsCopy {
+    std::vector<int32_t> host;
+    int32_t* dev = nullptr;  // pool block
+    uint64_t last_use = 0;
+  };
+  std::array<LengthsCopy, 4> len_cache_;
+  uint64_t len_tick_ = 0;
+
   int device_ = 0;
   CUstream_st* stream_ = nullptr;
   CUstream_st* transfer_stream_ = nullptr;

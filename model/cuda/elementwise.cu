@@ -1,7 +1,7 @@
 // Elementwise, layout and softmax kernels of the CUDA backend. Grid-stride loops over the output
 // elements (one thread per output, no atomics, so results do not depend on the launch shape);
-// bias_grad sums a column per thread in double like the CPU; softmax is one warp per row with
-// the max and the sum reduced by shuffles (sum in double).
+// bias_grad sums columns in double like the CPU, 32 columns per block (coalesced); softmax is one
+// warp per row with the max and the sum reduced by shuffles (sum in double).
 #include "model/cuda/elementwise.cuh"
 
 namespace ds2::model::cuda {
@@ -14,12 +14,24 @@ __global__ void axpy_k(size_t n, float alpha, const float* x, float* y) {
 __global__ void add_bias_k(float* y, const float* bias, size_t n, int cols) {
   DS2_GRID_LOOP(i, n) y[i] += bias[i % cols];
 }
+// Column sums, column-parallel: a block of 32 x kColRows threads owns 32 adjacent columns; thread
+// (x, y) sums rows y, y + kColRows, ... of column x in double (a warp reads 32 consecutive floats
+// of one row: coalesced), then the kColRows partials are added in a fixed tree (deterministic).
+constexpr int kColRows = 32;
 __global__ void bias_grad_k(const float* dy, int rows, int cols, float* db) {
-  const int c = blockIdx.x * blockDim.x + threadIdx.x;
-  if (c >= cols) return;
+  __shared__ double sh[kColRows][33];
+  const int c = blockIdx.x * 32 + threadIdx.x;
   double s = 0;
-  for (int r = 0; r < rows; ++r) s += dy[static_cast<size_t>(r) * cols + c];
-  db[c] += static_cast<float>(s);
+  if (c < cols)
+    for (int r = threadIdx.y; r < rows; r += kColRows) s += dy[static_cast<size_t>(r) * cols + c];
+  sh[threadIdx.y][threadIdx.x] = s;
+  __syncthreads();
+  for (int w = kColRows / 2; w > 0; w /= 2) {
+    if (static_cast<int>(threadIdx.y) < w)
+      sh[threadIdx.y][threadIdx.x] += sh[threadIdx.y + w][threadIdx.x];
+    __syncthreads();
+  }
+  if (threadIdx.y == 0 && c < cols) db[c] += static_cast<float>(sh[0][threadIdx.x]);
 }
 __global__ void relu_k(float* x, size_t n, float clip) {
   DS2_GRID_LOOP(i, n) x[i] = fminf(fmaxf(x[i], 0.0f), clip);
@@ -31,7 +43,7 @@ __global__ void mask_rows_k(float* x, int t0, int n, int d, size_t total, DevLen
   DS2_GRID_LOOP(i, total) {
     const size_t row = i / d;
     const int ti = static_cast<int>(row / n), j = static_cast<int>(row % n);
-    if (t0 + ti >= len.v[j]) x[i] = 0.0f;
+    if (t0 + ti >= len[j]) x[i] = 0.0f;
   }
 }
 __global__ void mask_maps_k(float* x, int n, int c, int t, int f, size_t total, DevLengths len) {
@@ -39,7 +51,7 @@ __global__ void mask_maps_k(float* x, int n, int c, int t, int f, size_t total, 
     const size_t plane = i / (static_cast<size_t>(t) * f);  // j * c + ch
     const int ti = static_cast<int>((i / f) % t);
     const int j = static_cast<int>(plane / c);
-    if (ti >= len.v[j]) x[i] = 0.0f;
+    if (ti >= len[j]) x[i] = 0.0f;
   }
 }
 // i indexes the rows tensor (T, N, C F).
@@ -90,8 +102,7 @@ cudaError_t launch_add_bias(cudaStream_t s, float* y, const float* bias, int row
   return cudaGetLastError();
 }
 cudaError_t launch_bias_grad(cudaStream_t s, const float* dy, int rows, int cols, float* db) {
-  if (cols > 0)
-    bias_grad_k<<<(cols + kThreads - 1) / kThreads, kThreads, 0, s>>>(dy, rows, cols, db);
+  if (cols > 0) bias_grad_k<<<(cols + 31) / 32, dim3(32, kColRows), 0, s>>>(dy, rows, cols, db);
   return cudaGetLastError();
 }
 cudaError_t launch_clipped_relu(cudaStream_t s, float* x, size_t n, float clip) {

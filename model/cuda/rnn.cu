@@ -13,7 +13,7 @@ __global__ void rnn_fwd_k(int t, int n, int h, DevLengths len, const float* a, c
                           float clip, float* hout) {
   DS2_GRID_LOOP(e, static_cast<size_t>(n) * h) {
     const int j = static_cast<int>(e / h);
-    hout[e] = t >= len.v[j] ? 0.0f : fminf(fmaxf(a[e] + uh[e], 0.0f), clip);
+    hout[e] = t >= len[j] ? 0.0f : fminf(fmaxf(a[e] + uh[e], 0.0f), clip);
   }
 }
 
@@ -21,7 +21,7 @@ __global__ void rnn_bwd_k(int t, int n, int h, DevLengths len, const float* hout
                           float clip, float* da) {
   DS2_GRID_LOOP(e, static_cast<size_t>(n) * h) {
     const int j = static_cast<int>(e / h);
-    da[e] = (t < len.v[j] && hout[e] > 0.0f && hout[e] < clip) ? dh[e] : 0.0f;
+    da[e] = (t < len[j] && hout[e] > 0.0f && hout[e] < clip) ? dh[e] : 0.0f;
   }
 }
 
@@ -30,7 +30,7 @@ __global__ void gru_fwd_k(int t, int n, int h, DevLengths len, const float* xg, 
   DS2_GRID_LOOP(e, static_cast<size_t>(n) * h) {
     const int j = static_cast<int>(e / h), k = static_cast<int>(e % h);
     float* sv = saved + static_cast<size_t>(j) * 4 * h;
-    if (t >= len.v[j]) {
+    if (t >= len[j]) {
       hout[e] = 0.0f;
       sv[k] = sv[h + k] = sv[2 * h + k] = sv[3 * h + k] = 0.0f;
       continue;
@@ -55,7 +55,7 @@ __global__ void gru_bwd_k(int t, int n, int h, DevLengths len, const float* h_pr
     const int j = static_cast<int>(e / h), k = static_cast<int>(e % h);
     float* dx = dxg + static_cast<size_t>(j) * 3 * h;
     float* du = duh + static_cast<size_t>(j) * 3 * h;
-    if (t >= len.v[j]) {
+    if (t >= len[j]) {
       dx[k] = dx[h + k] = dx[2 * h + k] = 0.0f;
       du[k] = du[h + k] = du[2 * h + k] = 0.0f;
       dh_prev[e] = 0.0f;
@@ -85,8 +85,8 @@ __global__ void la_fwd_k(const float* x, const float* w, int t, int n, int d, in
     const size_t row = e / d;
     const int j = static_cast<int>(row % n), ti = static_cast<int>(row / n);
     float acc = 0.0f;
-    if (ti < len.v[j]) {
-      const int qmax = min(tau, len.v[j] - 1 - ti);
+    if (ti < len[j]) {
+      const int qmax = min(tau, len[j] - 1 - ti);
       for (int q = 0; q <= qmax; ++q)
         acc +=
             w[static_cast<size_t>(q) * d + k] * x[((static_cast<size_t>(ti + q)) * n + j) * d + k];
@@ -102,7 +102,7 @@ __global__ void la_bwd_dx_k(const float* w, const float* dy, int t, int n, int d
     const size_t row = e / d;
     const int j = static_cast<int>(row % n), s = static_cast<int>(row / n);
     float acc = 0.0f;
-    if (s < len.v[j])
+    if (s < len[j])
       for (int q = 0; q <= min(tau, s); ++q)
         acc +=
             w[static_cast<size_t>(q) * d + k] * dy[((static_cast<size_t>(s - q)) * n + j) * d + k];
@@ -116,7 +116,7 @@ __global__ void la_bwd_dw_k(const float* x, const float* dy, int t, int n, int d
     const int q = static_cast<int>(e / d), k = static_cast<int>(e % d);
     float acc = 0.0f;
     for (int j = 0; j < n; ++j) {
-      const int tj = min(t, len.v[j]);
+      const int tj = min(t, len[j]);
       for (int ti = 0; ti + q < tj; ++ti)
         acc += dy[(static_cast<size_t>(ti) * n + j) * d + k] *
                x[(static_cast<size_t>(ti + q) * n + j) * d + k];

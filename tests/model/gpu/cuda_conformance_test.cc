@@ -312,6 +312,53 @@ TEST_F(CudaConformance, BatchNorm) {
   }
 }
 
+// What a first real run exposes, at real sizes: a batch of 700 utterances (over the 512 whose
+// lengths travel inline: a cached device copy then), bias_grad and row batch norm on
+// (T N, C) = (3 x 700, 2400) -- many 32-column blocks, a channel count that is not a multiple of
+// 32 (2400 = 75 x 32; 2401 below adds a ragged block) -- and the RNN step and masks with those
+// lengths. CPU oracle as everywhere in this file.
+TEST_F(CudaConformance, LargeBatchAndCoalescedReductions) {
+  const int n = 700, t = 3;
+  std::vector<int32_t> len(n);
+  for (int j = 0; j < n; ++j) len[j] = j % 4;  // 0..3: padding everywhere, empty utterances
+  for (int c : {2400, 2401}) {
+    const size_t total = static_cast<size_t>(t) * n * c;
+    const auto x = rnd(total, 70, -2, 2), dy = rnd(total, 71), b = rnd(c, 72);
+    check("bias_grad large, c=" + std::to_string(c), 1e-10, [&](Arena& a) {
+      float* db = a.in(b);
+      a.be().bias_grad(a.in(x), t * n, c, db);
+      return Outputs{a.get(db)};
+    });
+    BnLayout l{BnLayout::kRows, n, c, t, 1, len.data()};
+    check("batch norm rows large, c=" + std::to_string(c), 1e-10, [&](Arena& a) {
+      float* y = a.in(rnd(total, 73));
+      float* mean = a.in(rnd(c, 74));
+      float* invstd = a.in(rnd(c, 75));
+      float* rmean = a.in(rnd(c, 76));
+      float* rvar = a.in(rnd(c, 77, 0.5f, 2));
+      float* xd = a.in(x);
+      float* g = a.in(rnd(c, 78, 0.5f, 2));
+      a.be().bn_forward_train(l, xd, g, a.in(b), 1e-5f, 0.1f, y, mean, invstd, rmean, rvar);
+      float* dx = a.in(rnd(total, 79));
+      float* dg = a.in(rnd(c, 80));
+      float* dbeta = a.in(rnd(c, 81));
+      a.be().bn_backward(l, xd, a.in(dy), g, mean, invstd, dx, dg, dbeta);
+      return Outputs{a.get(y),    a.get(mean), a.get(invstd), a.get(rmean),
+                     a.get(rvar), a.get(dx),   a.get(dg),     a.get(dbeta)};
+    });
+  }
+  const int h = 64;
+  const size_t nh = static_cast<size_t>(n) * h;
+  const auto av = rnd(nh, 82), uh = rnd(nh, 83);
+  check("rnn step + mask_rows, n=700", 1e-12, [&](Arena& a) {
+    float* hout = a.in(rnd(nh, 84));
+    a.be().rnn_step_forward(2, n, h, len.data(), a.in(av), a.in(uh), 20.0f, hout);
+    float* m = a.in(rnd(nh * t, 85));
+    a.be().mask_rows(m, 0, t, n, h, len.data());
+    return Outputs{a.get(hout), a.get(m)};
+  });
+}
+
 TEST_F(CudaConformance, ConvHelpers) {
   ConvGeom g;
   g.c_in = 3;
