@@ -248,6 +248,16 @@ AcousticModel::~AcousticModel() = default;
 
 std::vector<UttLogProbs> compute_log_probs(const EvalPlan& plan, int rank, AcousticModel& am,
                                            Progress* progress) {
+  std::vector<UttLogProbs> all;
+  for_each_log_prob_batch(plan, rank, am, progress, [&](std::vector<UttLogProbs>& batch) {
+    for (auto& u : batch) all.push_back(std::move(u));
+  });
+  return all;
+}
+
+void for_each_log_prob_batch(const EvalPlan& plan, int rank, AcousticModel& am,
+                             Progress* progress,
+                             const std::function<void(std::vector<UttLogProbs>& batch)>& sink) {
   const pipeline::DatasetIndex& index = plan.index;
   const size_t f = static_cast<size_t>(index.meta.n_bins);
   const int c = am.classes();
@@ -262,7 +272,8 @@ std::vector<UttLogProbs> compute_log_probs(const EvalPlan& plan, int rank, Acous
     const int t = index.utts[batch[0]].frames;
     std::vector<float> x(static_cast<size_t>(n) * t * f, 0.0f);
     std::vector<int32_t> lengths;
-    const size_t first = out.size();
+    out.clear();
+    const size_t first = 0;
     for (int i = 0; i < n; ++i) {
       const pipeline::IndexUtt& iu = index.utts[batch[i]];
       auto& sh = shards[iu.shard];
@@ -301,8 +312,8 @@ std::vector<UttLogProbs> compute_log_probs(const EvalPlan& plan, int rank, Acous
       log_softmax_rows(act + static_cast<size_t>(i) * c, u.frames, c, n * c, u.logp.data());
     }
     if (progress) progress->add(n);
+    sink(out);
   }
-  return out;
 }
 
 UttResult decode_utterance(const UttLogProbs& u, const pipeline::Alphabet& alphabet,

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -143,6 +144,12 @@ struct UttLogProbs {
 // by batch. `progress` (may be null) gets add(utterances) per batch.
 std::vector<UttLogProbs> compute_log_probs(const EvalPlan& plan, int rank, AcousticModel& model,
                                            Progress* progress);
+// The same, streamed: `sink` receives each of this rank's batches as soon as it is computed (in
+// plan order) and may move from it; nothing is kept between batches, so memory is one batch's
+// log-probabilities whatever the dataset size.
+void for_each_log_prob_batch(const EvalPlan& plan, int rank, AcousticModel& model,
+                             Progress* progress,
+                             const std::function<void(std::vector<UttLogProbs>& batch)>& sink);
 
 // How to decode: greedy best path, or prefix beam search with an optional word LM (not owned).
 struct DecodeSpec {
