@@ -463,11 +463,11 @@ SweepResult run_sweep(const Comm& comm, const SweepOptions& o) {
   }
   if (comm.root())
     log()->info(
-        "scored {} of {} point(s); skipped {} already in the history and {} scored "
-        "twice under another name (same checkpoint, dataset and LM digests and "
-        "settings){}; {} forward pass(es) skipped",
-        res.rows.size(), res.points, res.in_history, res.duplicates,
-        res.in_history && !o.rescore ? ": --rescore scores them again" : "", res.forwards_skipped);
+        "scored {} of {} point(s); skipped {} already in the history and {} scored twice "
+        "under another name (same checkpoint, dataset and LM digests and settings); {} "
+        "forward pass(es) skipped{}",
+        res.rows.size(), res.points, res.in_history, res.duplicates, res.forwards_skipped,
+        res.in_history && !o.rescore ? " (--rescore scores them again)" : "");
   return res;
 }
 
