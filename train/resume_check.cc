@@ -5,8 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "core/h5.h"
-#include "core/rng.h"
+#include "pipeline/dataset_digest.h"
 
 namespace ds2::train {
 
@@ -30,12 +29,6 @@ std::map<std::string, std::string> parse_resolved_ini(const std::string& text) {
     out[section.empty() ? key : section + "." + key] = line.substr(eq + 3);
   }
   return out;
-}
-
-// FNV-1a over the bytes of v (no string per value: an index has millions of utterances).
-template <typename T>
-void mix(uint64_t* h, const T& v) {
-  *h = fnv1a64(&v, sizeof(T), *h);
 }
 
 }  // namespace
@@ -73,27 +66,7 @@ void require_same_options(const std::string& checkpoint, const std::string& save
 }
 
 std::string dataset_digest(const std::string& data_dir, const pipeline::DatasetIndex& index) {
-  uint64_t h = fnv1a64("ds2-dataset-digest-1");
-  for (const auto& [k, v] : model::feature_fields(index.meta)) h = fnv1a64(k + '=' + v + '\n', h);
-  h = fnv1a64(index.meta.alphabet + '\x1e', h);
-  for (double x : index.mean) mix(&h, x);
-  for (double x : index.std) mix(&h, x);
-  mix(&h, index.stats_frames);
-  for (const auto& name : index.shards) {
-    h = fnv1a64(name + '\x1f', h);
-    const std::string path = data_dir + "/" + name;
-    const h5::File f = h5::File::open(path);
-    DS2_REQUIRE(f.has_attr("plan_digest"), FormatError, "{}: no plan_digest attribute", path);
-    h = fnv1a64(f.read_attr_str("plan_digest") + '\x1e', h);
-  }
-  for (const auto& u : index.utts) {
-    mix(&h, u.shard);
-    mix(&h, u.row);
-    mix(&h, u.frames);
-    mix(&h, u.label_length);
-    mix(&h, u.duration);
-  }
-  return fmt::format("{:016x}", h);
+  return pipeline::dataset_digest(data_dir, index);  // shared with `ds2 sweep`
 }
 
 bool require_same_dataset(const std::string& checkpoint, const model::CheckpointExtras& saved,

@@ -28,8 +28,9 @@
 
 namespace ds2::train {
 
-// Hex FNV-1a 64 digest of a prepared dataset (see above). Opens every shard once for its plan
-// digest attribute (no dataset reads). IoError/FormatError naming the shard.
+// Hex FNV-1a 64 digest of a prepared dataset (see above): pipeline::dataset_digest
+// (pipeline/dataset_digest.h), which `ds2 sweep` keys its history on too. Opens every shard once
+// for its plan digest attribute (no dataset reads). IoError/FormatError naming the shard.
 std::string dataset_digest(const std::string& data_dir, const pipeline::DatasetIndex& index);
 
 // Option keys (as in train.ini; model fields as "model.<key>") that may differ on --resume.
