@@ -19,9 +19,10 @@
 // the other n-grams split 25/30/25/20% over orders 2..5 (rescaled for --order). An n-gram of
 // order n prepends a Zipf-distributed word to a listed (n-1)-gram, so every suffix is listed
 // as in a Kneser-Ney model; log10 probabilities in [-6, -0.1] and back-offs in [-1.5, 0] with 6
-// decimals. Queries: half a listed n-gram of a random order as (context, word) with random
-// older words in front (deep hits, short back-off), half Zipf words at random (back-off chains),
-// each with a 4-word context.
+// decimals; then every context is made a listed n-gram too (prefix closure; a few % more
+// n-grams than N at the middle orders). Queries: half a listed n-gram of a random order as
+// (context, word) with random older words in front (deep hits, short back-off), half Zipf words at
+// random (back-off chains), each with a 4-word context.
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -89,6 +90,23 @@ struct Zipf {
   }
 };
 
+// The rows of `flat` (n ids each), sorted and without duplicates.
+std::vector<int32_t> sorted_rows(const std::vector<int32_t>& flat, int n) {
+  const int64_t rows = static_cast<int64_t>(flat.size()) / n;
+  std::vector<int64_t> idx(static_cast<size_t>(rows));
+  for (int64_t c = 0; c < rows; ++c) idx[c] = c;
+  auto row = [&](int64_t c) { return &flat[static_cast<size_t>(c) * n]; };
+  std::sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) {
+    return std::lexicographical_compare(row(a), row(a) + n, row(b), row(b) + n);
+  });
+  std::vector<int32_t> out;
+  out.reserve(flat.size());
+  for (size_t i = 0; i < idx.size(); ++i)
+    if (i == 0 || !std::equal(row(idx[i]), row(idx[i]) + n, row(idx[i - 1])))
+      out.insert(out.end(), row(idx[i]), row(idx[i]) + n);
+  return out;
+}
+
 Model make_model(int64_t n_total, int order, uint64_t seed) {
   Model m;
   m.order = order;
@@ -102,7 +120,9 @@ Model make_model(int64_t n_total, int order, uint64_t seed) {
   std::mt19937_64 rng(seed);
   Zipf zipf(m.v);
   for (int n = 2; n <= order; ++n) {
-    const int64_t want = static_cast<int64_t>(static_cast<double>(n_total - v) *
+    // A third of the share: the prefix closure below about triples the orders 2..N-1.
+    const double closure = n < order ? 0.35 : 1.0;
+    const int64_t want = static_cast<int64_t>(closure * static_cast<double>(n_total - v) *
                                               (n <= 5 ? share[n] : 0.2) / share_sum);
     const std::vector<int32_t>& lower = m.grams[n - 1];
     const int64_t lower_n = static_cast<int64_t>(lower.size()) / (n - 1);
@@ -132,6 +152,30 @@ Model make_model(int64_t n_total, int order, uint64_t seed) {
     std::vector<int32_t>& out = m.grams[n];
     out.reserve(idx.size() * n);
     for (int64_t c : idx) out.insert(out.end(), row(c), row(c) + n);
+  }
+  // Prefix closure, from the top: every context (w_1..w_{n-1}) listed as an (n-1)-gram, as in a
+  // Kneser-Ney model (KenLM's trie requires it). An added context's own suffix is the context of
+  // a listed (n-1)-gram, so it is added at the next step down: both closures hold at the end.
+  for (int n = order; n >= 3; --n) {
+    std::vector<int32_t> pre;
+    const std::vector<int32_t>& g = m.grams[n];
+    pre.reserve(g.size() / n * (n - 1));
+    for (size_t e = 0; e < g.size(); e += n) pre.insert(pre.end(), &g[e], &g[e] + n - 1);
+    pre = sorted_rows(pre, n - 1);
+    std::vector<int32_t> lower = sorted_rows(m.grams[n - 1], n - 1);
+    std::vector<int32_t> merged;
+    size_t i = 0, j = 0;
+    const int k = n - 1;
+    while (i < pre.size()) {
+      const int32_t* a = &pre[i];
+      while (j < lower.size() && std::lexicographical_compare(&lower[j], &lower[j] + k, a, a + k))
+        j += k;
+      if (j >= lower.size() || !std::equal(a, a + k, &lower[j]))
+        merged.insert(merged.end(), a, a + k);
+      i += k;
+    }
+    lower.insert(lower.end(), merged.begin(), merged.end());
+    m.grams[n - 1] = std::move(lower);
   }
   for (int n = 1; n <= order; ++n) m.total += static_cast<int64_t>(m.grams[n].size()) / n;
   return m;
