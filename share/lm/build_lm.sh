@@ -13,6 +13,9 @@
 #                 other ASCII punctuation but the apostrophe dropped, spaces squeezed -- so the
 #                 LM's words match what the decoder spells.
 # Sentences get <s> ... </s> (add-start-end.sh); the result has <s>, </s> and <unk>.
+# A large LM is best compiled once: `ds2 lm compile LM.arpa LM.bin` writes the memory-mapped
+# binary form (decode/compiled_lm.h: opens in O(header), shared by the ranks of a node, the
+# same scores); `--lm LM.bin` then takes it wherever `--lm LM.arpa` was given.
 set -euo pipefail
 
 order=3
@@ -26,7 +29,7 @@ while [ $# -gt 0 ]; do
     --smoothing) smoothing="$2"; shift 2 ;;
     --no-normalize) normalize=0; shift ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "build_lm.sh: unknown option $1" >&2; exit 2 ;;
     *) inputs+=("$1"); shift ;;
   esac
