@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
     --smoothing) smoothing="$2"; shift 2 ;;
     --no-normalize) normalize=0; shift ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "build_lm.sh: unknown option $1" >&2; exit 2 ;;
     *) inputs+=("$1"); shift ;;
   esac
