@@ -5,7 +5,9 @@
 //   compiled  bytes per n-gram on disk, open time, RSS after open, RSS per n-gram once every page
 //             is touched, ns per score on the first pass (pages mapped on demand from the page
 //             cache: the file was just written) and warm, x ArpaLm; the vocabulary trie's build
-//             time (first vocabulary_trie(), for partial-word scoring)
+//             time (first vocabulary_trie(), for partial-word scoring); the proportional set
+//             size (PSS) per n-gram while a second process maps and touches the same file (the
+//             ranks of a node share the page cache: each is charged about half)
 //   check     both forms' scores of every query hashed bit by bit: "same" or a failure (exit 1)
 // Each measurement runs in a forked child (peak RSS reset through /proc/self/clear_refs), so one
 // phase's memory does not hide another's.
@@ -28,6 +30,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -56,6 +59,24 @@ double status_bytes(const char* field) {
   while (std::getline(in, line))
     if (line.rfind(key, 0) == 0) return 1024.0 * std::atof(line.c_str() + key.size());
   return -1;
+}
+
+// Proportional set size of this process's mappings of `path` (/proc/self/smaps), in bytes.
+double mapping_pss(const std::string& path) {
+  std::ifstream in("/proc/self/smaps");
+  std::string line;
+  bool ours = false;
+  double sum = 0;
+  while (std::getline(in, line)) {
+    const size_t dash = line.find('-');
+    if (dash != std::string::npos && dash > 0 && line.find(' ') > dash &&
+        std::isxdigit(static_cast<unsigned char>(line[0])))  // a mapping's header line
+      ours = line.size() >= path.size() &&
+             line.compare(line.size() - path.size(), path.size(), path) == 0;
+    else if (ours && line.rfind("Pss:", 0) == 0)
+      sum += 1024.0 * std::atof(line.c_str() + 4);
+  }
+  return sum;
 }
 
 void reset_peak() {
@@ -235,6 +256,7 @@ std::vector<int32_t> make_queries(const Model& m, int64_t q, uint64_t seed) {
 
 struct Result {  // one phase, sent from the child through a pipe
   double load_s = 0, peak = 0, rss_after = 0, rss_touched = 0, first_ns = 0, ns = 0, trie_s = 0;
+  double pss2 = 0;  // proportional set size per n-gram while a second process maps the file
   uint64_t hash = 0;
   int ok = 0;
 };
@@ -339,7 +361,7 @@ int main(int argc, char** argv) {
     std::printf(
         "ngrams,vocab,arpa_mb,arpa_load_s,arpa_peak_b,arpa_rss_b,arpa_ns,compile_s,"
         "compile_peak_b,bin_b,open_ms,open_rss_kb,touched_rss_b,first_ns,bin_ns,"
-        "x_arpa,trie_ms,check,kenlm_trie_b\n");
+        "x_arpa,trie_ms,check,kenlm_trie_b,pss2_b\n");
   int failed = 0;
   for (int64_t n_total : sizes) {
     Timer gen;
@@ -377,6 +399,19 @@ int main(int argc, char** argv) {
     const double bin_b = static_cast<double>(std::filesystem::file_size(bin)) / nn;
     const Result rb = in_child([&] {
       Result r;
+      // The second "rank": forked before the file is mapped, it maps and touches the same file
+      // when told to, so the two processes share its page cache pages.
+      int go[2], done[2];
+      if (pipe(go) != 0 || pipe(done) != 0) std::exit(1);
+      const pid_t other = fork();
+      char c = 0;
+      if (other == 0) {
+        if (read(go[0], &c, 1) != 1) _exit(1);
+        const decode::CompiledLm lm2(bin);
+        lm2.verify();
+        if (write(done[1], &c, 1) != 1 || read(go[0], &c, 1) != 1) _exit(1);
+        _exit(0);
+      }
       const double rss0 = status_bytes("VmRSS");
       Timer t;
       const decode::CompiledLm lm(bin);
@@ -390,6 +425,11 @@ int main(int argc, char** argv) {
       r.rss_touched = (status_bytes("VmRSS") - rss1) / nn;  // the pages the queries touched
       lm.verify();                                          // reads every byte of the mapping
       r.peak = (status_bytes("VmRSS") - rss1) / nn;         // every page resident
+      if (write(go[1], &c, 1) != 1 || read(done[0], &c, 1) != 1) std::exit(1);
+      r.pss2 = mapping_pss(bin) / nn;
+      if (write(go[1], &c, 1) != 1) std::exit(1);
+      waitpid(other, nullptr, 0);
+      for (int f : {go[0], go[1], done[0], done[1]}) close(f);
       t.reset();
       (void)lm.vocabulary_trie();
       r.trie_s = t.seconds();
@@ -410,10 +450,11 @@ int main(int argc, char** argv) {
     if (csv) {
       std::printf(
           "%lld,%d,%.1f,%.3f,%.1f,%.1f,%.1f,%.3f,%.1f,%.2f,%.3f,%.0f,%.2f,%.1f,%.1f,%.3f,"
-          "%.1f,%s,%.2f\n",
+          "%.1f,%s,%.2f,%.2f\n",
           static_cast<long long>(m.total), m.v + 3, arpa_mb, ra.load_s, ra.peak, ra.rss_after,
           ra.ns, rc.load_s, rc.peak, bin_b, 1e3 * rb.load_s, rb.rss_after / 1024, rb.peak,
-          rb.first_ns, rb.ns, rb.ns / ra.ns, 1e3 * rb.trie_s, same ? "same" : "DIFFERENT", kenlm_b);
+          rb.first_ns, rb.ns, rb.ns / ra.ns, 1e3 * rb.trie_s, same ? "same" : "DIFFERENT", kenlm_b,
+          rb.pss2);
     } else {
       std::printf("\n%lld n-grams (orders:", static_cast<long long>(m.total));
       for (int n = 1; n <= order; ++n) std::printf(" %zu", m.grams[n].size() / n);
@@ -427,10 +468,11 @@ int main(int argc, char** argv) {
       std::printf(
           "  compiled  %.2f B/n-gram on disk, open %.3f ms (RSS +%.0f KiB), "
           "%.0f ns/score first pass, %.0f ns/score warm (%.2fx ArpaLm), "
-          "RSS after queries %.2f B/n-gram, after every page %.2f B/n-gram, "
+          "RSS after queries %.2f B/n-gram, after every page %.2f B/n-gram (PSS %.2f while "
+          "a second process maps it too), "
           "vocabulary trie %.0f ms\n",
           bin_b, 1e3 * rb.load_s, rb.rss_after / 1024, rb.first_ns, rb.ns, rb.ns / ra.ns,
-          rb.rss_touched, rb.peak, 1e3 * rb.trie_s);
+          rb.rss_touched, rb.peak, rb.pss2, 1e3 * rb.trie_s);
       if (kenlm_b > 0)
         std::printf("  KenLM     build_binary trie: %.2f B/n-gram on disk\n", kenlm_b);
       std::printf("  check     %s\n", same ? "scores bit-identical" : "SCORES DIFFER");
