@@ -51,6 +51,8 @@ class Backend {
   virtual Device device() const = 0;
   // Threads used by this backend's loops and its BLAS (cpu); 1 for cuda.
   virtual int num_threads() const = 0;
+  // The CUDA device index the backend runs on; -1 for the CPU.
+  virtual int device_index() const { return -1; }
 
   // ---- memory ----
   virtual float* alloc(size_t n) = 0;  // n floats, 64-byte aligned; throws on failure

@@ -22,13 +22,17 @@
 //     same cores that do the shared-memory copies (ring_allreduce.cc, "Copies").
 #include "train/allreduce.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <climits>
+#include <cstring>
 #include <type_traits>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "ds2/config.h"
+#include "model/nccl.h"
 #include "train/ring_allreduce.h"
 
 namespace ds2::train {
@@ -134,11 +138,7 @@ Allreducer::Allreducer(const Comm& comm, const AllreduceOptions& o, model::Backe
   opts_.check_collectives = true;
 #endif
   if (opts_.algo == Algorithm::kNccl) {
-#ifdef DS2_HAS_CUDA
-    DS2_THROW(ConfigError, "option '--allreduce': nccl is not implemented in this build yet");
-#else
-    DS2_THROW(ConfigError, "option '--allreduce': nccl needs CUDA (built without CUDA/NCCL)");
-#endif
+    require_nccl_possible(opts_, device_ ? memory->device() : model::Device::kCpu);
   }
   DS2_REQUIRE(opts_.chunk_bytes >= sizeof(double), ConfigError,
               "all-reduce chunk of {} bytes is too small", opts_.chunk_bytes);
@@ -147,6 +147,46 @@ Allreducer::Allreducer(const Comm& comm, const AllreduceOptions& o, model::Backe
   int provided = MPI_THREAD_SINGLE;
   DS2_MPI_CHECK(MPI_Query_thread(&provided));
   async_ok_ = provided >= MPI_THREAD_MULTIPLE;
+  if (device_ && (opts_.algo == Algorithm::kNccl ||
+                  (opts_.algo == Algorithm::kAuto && model::nccl_available())))
+    start_nccl();
+  if (device_ && comm_.root())
+    logger("allreduce")
+        ->info("gradients in GPU memory: {}",
+               nccl_ ? "NCCL all-reduce on the device" : "staged through pinned host buffers");
+}
+
+void require_nccl_possible(const AllreduceOptions& o, model::Device device) {
+  if (o.algo != Algorithm::kNccl) return;
+  DS2_REQUIRE(device != model::Device::kCpu, ConfigError,
+              "option '--allreduce': nccl needs model.device=cuda (gradients in GPU memory); "
+              "this run trains on the CPU (use ring, mpi or auto)");
+  if (!model::nccl_available()) model::nccl_unique_id();  // the build's one-line refusal
+}
+
+// Collective. NCCL refuses two ranks of a communicator on one GPU, so (host, device) pairs are
+// compared first: a duplicate fails --allreduce nccl in one line and makes auto stage through
+// pinned memory instead (the same decision on every rank: all see the same list).
+void Allreducer::start_nccl() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0) std::strcpy(host, "?");
+  const std::vector<std::string> all =
+      comm_.allgather_strings(fmt::format("{} GPU {}", host, device_->device_index()));
+  for (int a = 0; a < comm_.size(); ++a)
+    for (int b = a + 1; b < comm_.size(); ++b) {
+      if (all[a] != all[b]) continue;
+      DS2_REQUIRE(opts_.algo != Algorithm::kNccl, ConfigError,
+                  "option '--allreduce': nccl needs one GPU per rank, but ranks {} and {} both "
+                  "use {} (more ranks than GPUs on a node; use ring, or --gpu/DS2_GPU)",
+                  a, b, all[a]);
+      if (comm_.root())
+        logger("allreduce")
+            ->info("auto: ranks {} and {} share {}: not NCCL (it refuses that)", a, b, all[a]);
+      return;
+    }
+  std::string id = comm_.root() ? model::nccl_unique_id() : std::string();
+  comm_.bcast_string(id);
+  nccl_ = model::make_nccl_comm(*device_, id, comm_.size(), comm_.rank());
 }
 
 Allreducer::~Allreducer() {
@@ -214,6 +254,19 @@ void Allreducer::sum(T* data, size_t count) {
 template <typename T>
 void Allreducer::start(T* data, size_t count) {
   Bucket b{data, count, std::is_same_v<T, double>};
+  if (device_ && comm_.size() == 1) return;  // nothing to add; later ops follow in stream order
+  if (device_ && nccl_) {
+    // On the device: NCCL's stream waits for the event, the host does not.
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
+    DS2_REQUIRE(!b.is_double, ConfigError, "all-reduce of device buffers: float only");
+    if (opts_.check_collectives)
+      check_allreduce_contract(comm_, count, dtype_code<T>(), "all-reduce (nccl)");
+    const size_t k = round_++;
+    if (events_.size() <= k) events_.push_back(device_->create_event());
+    device_->record_event(events_[k]);
+    nccl_->allreduce(reinterpret_cast<float*>(data), count, events_[k]);
+    return;
+  }
   if (device_) {
     // On the training thread (the device is current here): the bucket's slot, grown while no
     // earlier round can still be reading it, and its event after the kernels queued so far.
@@ -280,6 +333,7 @@ void Allreducer::wait_all() {
   // No communication thread yet (only start() creates it, on this thread): nothing can be queued
   // or failed, and sum() on small buffers stays as cheap as a bare MPI_Allreduce.
   round_ = 0;  // every slot is free again once this returns (or throws)
+  if (nccl_) nccl_->synchronize();
   if (!thread_.joinable()) return;
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [this] { return head_ == queue_.size() && !busy_; });

@@ -8,7 +8,10 @@
 //         doubling wins; we do not reimplement it), the ring at and above it. The default threshold
 //         and chunk size were measured with bench/bench_allreduce (see the numbers in
 //         allreduce.cc).
-//   nccl  GPU buffers through NCCL; not in this build yet (ConfigError when asked for).
+//   nccl  GPU buffers through NCCL (model/nccl.h), bootstrapped over this communicator; needs a
+//         device backend, a build with NCCL and one GPU per rank, else ConfigError in one line.
+//         auto on GPU buffers picks NCCL when the build has it and no two ranks share a GPU;
+//         otherwise the buckets are staged through pinned host memory and reduced as above.
 //
 // Every algorithm leaves BIT-IDENTICAL results on all ranks (the ring computes each element's sum
 // once, on the segment's owner, and copies it to the others), so replicas never drift apart.
@@ -25,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -33,6 +37,7 @@
 #include "core/mpi.h"
 #include "core/options.h"
 #include "model/backend.h"
+#include "model/nccl.h"
 
 namespace ds2::train {
 
@@ -63,6 +68,10 @@ struct AllreduceOptions {
   void add_to(po::options_description& d);
 };
 
+// ConfigError in one line unless --allreduce nccl can run with gradients on `device` in this
+// build (checked before any work by ds2 train; the Allreducer checks again).
+void require_nccl_possible(const AllreduceOptions& o, model::Device device);
+
 // Collective contract check: every rank passes its (count, dtype); returns normally when all agree
 // and otherwise throws CommError on EVERY rank, naming the ranks that disagree with rank 0.
 // `dtype` is any code the caller uses consistently (Allreducer passes sizeof(T) * 256 + is_float).
@@ -87,7 +96,8 @@ void check_allreduce_contract(const Comm& comm, uint64_t count, uint64_t dtype, 
 // memory. With no backend or the CPU backend, buffers are host memory and nothing is staged.
 class Allreducer {
  public:
-  // Collective over `comm` (duplicates it). Throws ConfigError for invalid options or kNccl.
+  // Collective over `comm` (duplicates it; with NCCL also bootstraps its communicator). Throws
+  // ConfigError for invalid options, or kNccl where it cannot run (see require_nccl_possible).
   // `memory` (may be null: host) must outlive the Allreducer.
   Allreducer(const Comm& comm, const AllreduceOptions& o, model::Backend* memory = nullptr);
   // Joins the communication thread; buckets still queued (wait_all() was not called) are dropped
@@ -132,20 +142,22 @@ class Allreducer {
     void* data;
     size_t count;
     bool is_double;
-    void* event = nullptr;    // device buffers: completes when the bucket's gradients are final
-    float* stage = nullptr;   // device buffers: the pinned host copy reduced in their place
+    void* event = nullptr;   // device buffers: completes when the bucket's gradients are final
+    float* stage = nullptr;  // device buffers: the pinned host copy reduced in their place
   };
   // Device buffers: wait for the bucket's event, stage, reduce on the host, copy back.
   void reduce_staged(const Bucket& b);
   void run_bucket(const Bucket& b);
   void release_device_buffers();
+  void start_nccl();
   template <typename T>
   void reduce_now(T* data, size_t count);
   void comm_loop();
 
   Comm comm_;
   AllreduceOptions opts_;
-  model::Backend* device_ = nullptr;  // a device backend whose memory start() takes, else null
+  model::Backend* device_ = nullptr;       // a device backend whose memory start() takes, else null
+  std::unique_ptr<model::NcclComm> nccl_;  // device buffers through NCCL (nccl or auto)
   // Per bucket position within a round (the k-th start() since the last wait_all): its event
   // and pinned staging block (capacity in floats). Bucket k of a round only reuses slot k after
   // the previous round's wait_all, so a slot is never resized while the thread reads it.

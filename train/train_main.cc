@@ -81,7 +81,9 @@ int train_main(int argc, char** argv) {
   mcfg.validate();
   Comm world;
   init_logging(world.rank(), world.size(), common.verbose);
-  model::select_gpu(mcfg.device, node_place(world), topt.gpu);  // before any work (device.h)
+  // Requests this build or machine cannot serve are refused here, in one line, before any work.
+  model::select_gpu(mcfg.device, node_place(world), topt.gpu);  // one GPU per rank (device.h)
+  require_nccl_possible(aopt, model::parse_device(mcfg.device));
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGUSR1, on_stop_signal);
   const TrainSummary s =

@@ -6,7 +6,7 @@
 
 namespace ds2::model::cpu {
 
-class CpuBackend final : public Backend {
+class CpuBackend : public Backend {  // not final: tests derive a staging double
  public:
   // num_threads 0: omp_get_max_threads(). Sets OpenBLAS to 1 thread (process-wide): GEMMs are
   // split over this backend's OpenMP threads instead (gemm.cc).

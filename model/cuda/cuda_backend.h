@@ -49,6 +49,7 @@ class CudaBackend final : public Backend {
 
   Device device() const override { return Device::kCuda; }
   int num_threads() const override { return 1; }
+  int device_index() const override { return device_; }
   // Blocks until all queued work has finished; rethrows a kernel fault as CudaError.
   void synchronize();
   // Bytes held by the pool (in use + cached) and the number of cudaMalloc calls so far.
