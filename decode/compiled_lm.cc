@@ -146,8 +146,8 @@ CompiledLm::CompiledLm(const std::string& path) : path_(path) {
     const uint64_t text = h.sections[kLmVocabBytes].bytes;
     check(kLmVocabBytes, text, "vocab_bytes");
     if (vocab_offs_[0] != 0 || vocab_offs_[v] != text)
-      bad("vocab_offs",
-          fmt::format("the words end at byte {}, the section has {}", vocab_offs_[v], text));
+      bad("vocab_offs", fmt::format("the words span bytes [{}, {}), the section has {}",
+                                    vocab_offs_[0], vocab_offs_[v], text));
     vocab_bytes_ = section<char>(kLmVocabBytes);
     vocab_hash_ = section<uint32_t>(kLmVocabHash);
     hash_mask_ = slots - 1;
@@ -261,7 +261,13 @@ double CompiledLm::log_prob(const int32_t* context, int n_ctx, int32_t word) con
 
 const WordTrie* CompiledLm::vocabulary_trie() const {
   std::call_once(vocab_once_, [&] {
-    vocab_trie_ = make_vocabulary_trie(*this, vocab_size(), [&](int32_t id) { return word(id); });
+    vocab_trie_ = make_vocabulary_trie(*this, vocab_size(), [&](int32_t id) {
+      const std::string_view w = word(id);
+      DS2_REQUIRE(!w.empty(), FormatError,
+                  "{}: field 'vocab_offs': word {} is empty (file corrupt? ds2 lm info --verify)",
+                  path_, id);
+      return w;
+    });
   });
   return &vocab_trie_;
 }

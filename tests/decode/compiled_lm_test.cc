@@ -318,6 +318,35 @@ TEST(CompiledLm, CorruptTruncatedAndOtherVersionFilesAreRefusedInOneLine) {
   bad = good;
   bad[bad.size() - 70] ^= 0x01;
   EXPECT_NE(variant("b.bin", bad).find("'body_checksum'"), std::string::npos);
+  // A corrupt body is found by verify() only, but lookups stay inside the mapping whatever the
+  // body holds (child ranges clamped, word ids bounded): random flips, random queries.
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 100; ++trial) {
+    std::string flipped = good;
+    for (int k = 0; k < 8; ++k)
+      flipped[sizeof(LmFileHeader) + rng() % (good.size() - sizeof(LmFileHeader))] ^=
+          static_cast<char>(1 + rng() % 255);
+    write(dir / "f.bin", flipped);
+    std::unique_ptr<CompiledLm> opened;
+    try {
+      opened = std::make_unique<CompiledLm>(dir / "f.bin");
+    } catch (const FormatError& e) {  // the vocabulary's bounds are checked on open
+      EXPECT_NE(std::string(e.what()).find("'vocab_offs'"), std::string::npos) << e.what();
+      continue;
+    }
+    const CompiledLm& lm = *opened;
+    for (int q = 0; q < 200; ++q) {
+      int32_t ctx[3];
+      for (int32_t& c : ctx) c = static_cast<int32_t>(rng() % 9) - 1;
+      (void)lm.log10_prob(ctx, static_cast<int>(rng() % 4), static_cast<int32_t>(rng() % 9) - 1);
+    }
+    (void)lm.word_id("the");
+    try {
+      (void)lm.vocabulary_trie();
+    } catch (const FormatError& e) {  // an empty word: named, not a crash
+      EXPECT_NE(std::string(e.what()).find("'vocab_offs'"), std::string::npos) << e.what();
+    }
+  }
   // Not a compiled file at all: load_decoder_lm reads it as ARPA, whose error names the line.
   write(dir / "x.bin", "ds2-lX not really\n");
   try {
