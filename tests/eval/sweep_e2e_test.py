@@ -4,15 +4,24 @@
 ds2-tiny trains for a few epochs with a dev set (so the run folder has metrics.csv, dev.csv and
 several ckpt-step files); then `ds2 sweep` runs under mpirun -np 2 over every checkpoint of the
 run with a 2 x 2 alpha x beta grid at beam 8 with a unigram LM, plus the greedy decoder
-(beam=1). Checks, each against an independent expectation:
-  * the history (read with Python's sqlite3) has schema version 1 and one row per checkpoint x
-    grid point, with the checkpoint's step/epoch (read from the checkpoint with h5py);
+(beam=1), on two datasets (--data twice). Checks, each against an independent expectation:
+  * the history (read with Python's sqlite3) has schema version 2 and one row per checkpoint x
+    dataset x grid point, with the checkpoint's step/epoch (read from the checkpoint with h5py)
+    and its content digests: one ckpt_digest per checkpoint file, one data_digest per dataset;
   * every row's counts equal what `ds2 eval` (a separate process, np=1) reports in results.json
-    for the same checkpoint, decoder, beam, alpha and beta -- the second path;
-  * a second sweep (np=1, --checkpoints best) appends rows (ids continue, old rows unchanged);
+    for the same checkpoint, dataset, decoder, beam, alpha and beta -- the second path (the
+    sweep decodes batch by batch from the streamed log-probabilities);
+  * a second sweep (np=1, --checkpoints best: a link of a step checkpoint already scored)
+    appends nothing and says it skipped every point; the dataset moved to another folder is
+    still the same dataset (skipped); --rescore appends the rows again with the same counts
+    (ids continue, old rows unchanged);
   * the report exists, every inline <svg> parses as XML, it holds no scripts or external
-    references, and shows the best WER of the history and the run folder's curves;
+    references, and shows a trend panel per dataset, the best WER of the history and the run
+    folder's curves;
   * `ds2 sweep --db H --report R` (no models) rewrites the report from the history alone;
+  * --fail-on-regression: a copy of the worst checkpoint with a later step (other bytes, so
+    another digest) exits 4 naming the regression when the margin is below its distance to the
+    best WER, 0 when above; the report then lists it (the page the screenshot test renders);
   * a bad grid token, a missing checkpoint and an unwritable database each fail with one line
     naming the token or the file.
 Usage: sweep_e2e_test.py --ds2 BUILD/ds2 --config share/configs/ds2-tiny.ini
@@ -194,8 +203,6 @@ def main():
         p = r.run(1, "sweep", "--db", db, "--report", report)
         html2 = open(report, encoding="utf-8").read()
         assert f"{len(rows2)} results" in html2 and "train loss" in html2, "report rewrite"
-        if args.report_out:
-            shutil.copy(report, args.report_out)
 
         # ---- --fail-on-regression: the worst checkpoint again, as a later step ----
         best_of = {}
@@ -217,8 +224,16 @@ def main():
             # Scored now, so skipped: a second night with a looser margin finds no new row.
             p = r.run(1, "sweep", *one, "--regression-margin", str(spread * 2), "--rescore")
             assert "REGRESSION" not in p.stdout, p.stdout
+            # The report lists it (the page the screenshot test renders).
+            r.run(1, "sweep", "--db", db, "--report", report, "--regression-margin",
+                  str(spread / 2))
+            html3 = open(report, encoding="utf-8").read()
+            assert re.search(r"\d+ regression\(s\)", html3) and \
+                "ckpt-step999999.h5 (step 999999) on test" in html3, "regression not in the report"
         else:
             print("  all checkpoints have the same WER: --fail-on-regression not exercised")
+        if args.report_out:
+            shutil.copy(report, args.report_out)
         os.remove(late)
 
         # ---- one-line errors ----
