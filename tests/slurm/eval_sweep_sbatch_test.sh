@@ -60,8 +60,11 @@ log1=logs/ds2-sweep-${night1}_4294967294.log
 cat "$log1"
 night2=$(sed -n 's/.*next night: job \([0-9]*\),.*/\1/p' "$log1")
 [[ -n $night2 ]] || fail "night 1 did not submit night 2"
-scontrol show job "$night2" | grep -q "JobState=PENDING Reason=BeginTime" ||
-  fail "night 2 ($night2) is not waiting for its begin time: $(scontrol show job "$night2")"
+# (scontrol's text in a variable: `scontrol | grep -q` under pipefail fails when grep stops
+# reading early and scontrol gets SIGPIPE.)
+info=$(scontrol show job "$night2")
+[[ $info == *"JobState=PENDING Reason=BeginTime"* ]] ||
+  fail "night 2 ($night2) is not waiting for its begin time: $info"
 n1=$(q "SELECT COUNT(*) FROM results")
 ckpts1=$(q "SELECT COUNT(DISTINCT ckpt_digest) FROM results")
 ((n1 == ckpts1 * npoints && n1 > 0)) ||
@@ -121,8 +124,9 @@ while read -r wer; do
   grep -q "<tr><td>$wer%</td>" report.html || fail "best WER $wer% not in the report"
 done < <(q "SELECT printf('%.2f', 100 * MIN(wer)) FROM results GROUP BY checkpoint")
 night3=$(sed -n 's/.*next night: job \([0-9]*\),.*/\1/p' "$log2")
-[[ -n $night3 ]] && scontrol show job "$night3" | grep -q "JobState=PENDING" ||
-  fail "night 2 did not submit night 3"
+[[ -n $night3 ]] || fail "night 2 did not submit night 3"
+info=$(scontrol show job "$night3")
+[[ $info == *JobState=PENDING* ]] || fail "night 3 ($night3) is not pending: $info"
 scancel "$night3"
 
 # ---- job array over two run folders, one history ----
