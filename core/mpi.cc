@@ -102,6 +102,64 @@ std::vector<std::string> Comm::allgather_strings(const std::string& mine) const 
   return out;
 }
 
+std::vector<std::string> Comm::gather_strings(const std::string& mine, int root) const {
+  DS2_REQUIRE(mine.size() < (1u << 31), CommError, "gather_strings: {} bytes is too large",
+              mine.size());
+  const int32_t len = static_cast<int32_t>(mine.size());
+  std::vector<int> lens(rank_ == root ? size_ : 0);
+  DS2_MPI_CHECK(MPI_Gather(&len, 1, MPI_INT32_T, lens.data(), 1, MPI_INT32_T, root, comm_));
+  std::vector<int> displs(lens.size(), 0);
+  int64_t total = 0;
+  for (size_t r = 0; r < lens.size(); ++r) {
+    displs[r] = static_cast<int>(total);
+    total += lens[r];
+  }
+  DS2_REQUIRE(total < (int64_t(1) << 31), CommError, "gather_strings: {} bytes in all", total);
+  std::string all(static_cast<size_t>(total), '\0');
+  DS2_MPI_CHECK(MPI_Gatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(),
+                            MPI_CHAR, root, comm_));
+  std::vector<std::string> out(lens.size());
+  for (size_t r = 0; r < lens.size(); ++r) out[r] = all.substr(displs[r], lens[r]);
+  return out;
+}
+
+std::string Comm::scatter_strings(const std::vector<std::string>& parts, int root) const {
+  std::vector<int> lens, displs;
+  std::string all;
+  if (rank_ == root) {
+    DS2_REQUIRE(parts.size() == static_cast<size_t>(size_), CommError,
+                "scatter_strings: {} parts for {} ranks", parts.size(), size_);
+    for (const auto& p : parts) {
+      displs.push_back(static_cast<int>(all.size()));
+      lens.push_back(static_cast<int>(p.size()));
+      all += p;
+      DS2_REQUIRE(all.size() < (1u << 31), CommError, "scatter_strings: {} bytes in all",
+                  all.size());
+    }
+  }
+  int32_t len = 0;
+  DS2_MPI_CHECK(MPI_Scatter(lens.data(), 1, MPI_INT32_T, &len, 1, MPI_INT32_T, root, comm_));
+  std::string mine(static_cast<size_t>(len), '\0');
+  DS2_MPI_CHECK(MPI_Scatterv(all.data(), lens.data(), displs.data(), MPI_CHAR, mine.data(), len,
+                             MPI_CHAR, root, comm_));
+  return mine;
+}
+
+void Comm::send_string(const std::string& s, int dest, int tag) const {
+  DS2_REQUIRE(s.size() < (1u << 31), CommError, "send_string: {} bytes is too large", s.size());
+  DS2_MPI_CHECK(MPI_Send(s.data(), static_cast<int>(s.size()), MPI_CHAR, dest, tag, comm_));
+}
+
+std::string Comm::recv_string(int src, int tag) const {
+  MPI_Status st;
+  DS2_MPI_CHECK(MPI_Probe(src, tag, comm_, &st));
+  int n = 0;
+  DS2_MPI_CHECK(MPI_Get_count(&st, MPI_CHAR, &n));
+  std::string s(static_cast<size_t>(n), '\0');
+  DS2_MPI_CHECK(MPI_Recv(s.data(), n, MPI_CHAR, src, tag, comm_, MPI_STATUS_IGNORE));
+  return s;
+}
+
 bool Comm::any(bool mine) const {
   int v = mine ? 1 : 0;
   allreduce(&v, 1, MPI_MAX);

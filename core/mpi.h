@@ -103,6 +103,17 @@ class Comm {
   }
   // Variable-length gather of byte strings to every rank, in rank order.
   std::vector<std::string> allgather_strings(const std::string& mine) const;
+  // The same to `root` only (the others get an empty vector): for results that only the root
+  // writes, so no other rank holds them all. One call moves < 2 GiB in all (CommError beyond):
+  // callers with more cut their data into rounds.
+  std::vector<std::string> gather_strings(const std::string& mine, int root = 0) const;
+  // The inverse: `root` passes one string per rank (others pass nothing); each rank gets its own.
+  std::string scatter_strings(const std::vector<std::string>& parts, int root = 0) const;
+
+  // Point to point: one byte string (< 2 GiB) to `dest`, received whole by recv_string from
+  // `src` (its length probed first). Blocking; messages between two ranks arrive in send order.
+  void send_string(const std::string& s, int dest, int tag = 0) const;
+  std::string recv_string(int src, int tag = 0) const;
 
   // True when any rank passes true: used to agree on failure before a collective step.
   bool any(bool mine) const;

@@ -6,8 +6,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <sstream>
 
+#include "augment/draw.h"
 #include "augment/summary.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -22,6 +24,7 @@
 #include "pipeline/manifest.h"
 #include "pipeline/prep_item.h"
 #include "pipeline/prep_plan.h"
+#include "pipeline/prep_work.h"
 #include "pipeline/shard.h"
 
 namespace ds2::pipeline {
@@ -93,35 +96,54 @@ std::vector<Reject> parse_rejects(const std::string& text, const std::string& or
   return out;
 }
 
-// Stage 2: durations the manifest leaves empty, measured from headers, split over ranks.
-void measure_durations(const Comm& comm, std::vector<Accepted>& acc, const RawFormat& raw,
+// Stage 2: durations the manifest leaves empty, measured from headers over the ranks. Rank 0
+// holds the jobs and scatters them in rounds of kProbeRound per rank, so the other ranks hold one
+// round's paths at a time. Every rank calls this; only rank 0's `acc` is read, and only rank 0
+// gets `dur` and `err` filled (dur -1 with err set: unreadable).
+constexpr size_t kProbeRound = 2048;
+
+void measure_durations(const Comm& comm, const std::vector<Accepted>& acc, const RawFormat& raw,
                        std::vector<double>* dur, std::vector<std::string>* err) {
-  dur->assign(acc.size(), -1);
-  err->assign(acc.size(), "");
-  std::string mine;
-  for (size_t i = 0; i < acc.size(); ++i) {
-    if (acc[i].entry->duration >= 0) {
-      (*dur)[i] = acc[i].entry->duration;
-      continue;
-    }
-    if (static_cast<int>(i % comm.size()) != comm.rank()) continue;
-    try {
-      mine += fmt::format("{}\t{:.17g}\t\n", i, probe_audio(acc[i].entry->path, &raw).duration_s);
-    } catch (const Error& e) {
-      std::string m = e.what();
-      std::replace(m.begin(), m.end(), '\n', ' ');
-      mine += fmt::format("{}\t-1\t{}\n", i, m);
+  std::vector<ProbeJob> jobs;
+  if (comm.root()) {
+    dur->assign(acc.size(), -1);
+    err->assign(acc.size(), "");
+    for (size_t i = 0; i < acc.size(); ++i) {
+      if (acc[i].entry->duration >= 0)
+        (*dur)[i] = acc[i].entry->duration;
+      else
+        jobs.push_back({static_cast<int64_t>(i), acc[i].entry->path});
     }
   }
-  for (const auto& part : comm.allgather_strings(mine)) {
-    std::istringstream in(part);
-    std::string line;
-    while (std::getline(in, line)) {
-      size_t a = line.find('\t'), b = line.find('\t', a + 1);
-      size_t i = std::stoull(line.substr(0, a));
-      (*dur)[i] = std::stod(line.substr(a + 1, b - a - 1));
-      (*err)[i] = line.substr(b + 1);
+  int64_t n_jobs = static_cast<int64_t>(jobs.size());
+  comm.bcast(&n_jobs, 1);
+  const size_t per_round = kProbeRound * static_cast<size_t>(comm.size());
+  for (size_t first = 0; first < static_cast<size_t>(n_jobs); first += per_round) {
+    std::vector<std::string> parts;
+    if (comm.root()) {
+      for (int q = 0; q < comm.size(); ++q) {
+        std::vector<ProbeJob> mine;
+        for (size_t k = first + q; k < std::min(first + per_round, jobs.size());
+             k += static_cast<size_t>(comm.size()))
+          mine.push_back(jobs[k]);
+        parts.push_back(pack(mine));
+      }
     }
+    std::vector<ProbeResult> out;
+    for (const ProbeJob& j : unpack_probe_jobs(comm.scatter_strings(parts), "prep: probe jobs")) {
+      try {
+        out.push_back({j.pos, probe_audio(j.path, &raw).duration_s, ""});
+      } catch (const Error& e) {
+        std::string m = e.what();
+        std::replace(m.begin(), m.end(), '\n', ' ');
+        out.push_back({j.pos, -1, m});
+      }
+    }
+    for (const std::string& part : comm.gather_strings(pack(out)))
+      for (const ProbeResult& r : unpack_probe_results(part, "prep: probe results")) {
+        (*dur)[static_cast<size_t>(r.pos)] = r.seconds;
+        (*err)[static_cast<size_t>(r.pos)] = r.error;
+      }
   }
 }
 
@@ -138,12 +160,122 @@ void remove_stale_temps(const std::string& out, const Comm& comm) {
   }
 }
 
+// Rank 0's picture of the job (stages 1-3); the other ranks get only what they make.
+struct Planned {
+  Manifest m;
+  std::vector<Reject> rejects;
+  std::vector<Accepted> utts;  // accepted with a usable duration, manifest order (text normalized)
+  std::vector<ShardPlan> plans;
+};
+
+// Stages 1-2: the manifest, transcripts and durations (collective: ranks measure durations;
+// the manifest is read on rank 0 only).
+void read_corpus(const Comm& comm, const PrepOptions& o, const Alphabet& alphabet, Planned* p,
+                 std::vector<double>* planned_dur) {
+  std::vector<Accepted> acc;
+  if (comm.root()) {
+    p->m = read_manifest(o.manifest, o.format);
+    p->rejects = p->m.rejects;
+    for (const auto& e : p->m.entries) {
+      std::string text, why;
+      if (!alphabet.normalize(e.transcript, &text, &why))
+        p->rejects.push_back({e.line, e.path, fmt::format("{}: field 'transcript': {}", e.source, why)});
+      else if (text.empty())
+        p->rejects.push_back({e.line, e.path, fmt::format("{}: field 'transcript': empty", e.source)});
+      else
+        acc.push_back({&e, std::move(text)});
+    }
+    logger("prep")->info("{}: {} rows ({}; utterance ids: {}), {} with usable transcripts",
+                         o.manifest, p->m.rows, p->m.format, p->m.id_rule, acc.size());
+  }
+  std::vector<double> dur;
+  std::vector<std::string> err;
+  measure_durations(comm, acc, o.raw, &dur, &err);
+  for (size_t i = 0; i < acc.size(); ++i) {
+    const auto& e = *acc[i].entry;
+    if (!err[i].empty()) {
+      p->rejects.push_back({e.line, e.path, err[i]});
+    } else if (dur[i] > o.max_duration) {
+      p->rejects.push_back({e.line, e.path, fmt::format("too long: {:.2f} s > --max-duration {}",
+                                                        dur[i], o.max_duration)});
+    } else {
+      planned_dur->push_back(dur[i]);
+      p->utts.push_back(std::move(acc[i]));
+    }
+  }
+}
+
+// Stage 3 (rank 0): the shard count, the LPT plan and each shard's plan digest. The count
+// depends on the manifest and the options only (never on the rank count), so the same command
+// makes the same shards on any number of ranks.
+void plan_shards(const Comm& comm, const PrepOptions& o, const FeatureMeta& meta,
+                 const AugmentContext& aug, const std::vector<double>& planned_dur, Planned* p) {
+  std::vector<PrepItem> items;
+  for (size_t i = 0; i < p->utts.size(); ++i)
+    items.push_back({static_cast<int32_t>(i),
+                     planned_seconds(aug, p->utts[i].entry->utt_id, i, planned_dur[i])});
+  int n_shards = o.shards;
+  if (n_shards == 0) {
+    double seconds = 0;
+    for (const auto& it : items) seconds += it.duration;
+    const double bytes = seconds * (1000.0 / meta.hop_ms) * meta.n_bins * sizeof(float);
+    n_shards = static_cast<int>(std::max(1.0, std::ceil(bytes / (o.shard_mb * 1048576.0))));
+    logger("prep")->info("{} shards of ~{:.0f} MiB ({:.1f} GB of features estimated; --shard-mb {})",
+                         n_shards, bytes / n_shards / 1048576.0, bytes / 1e9, o.shard_mb);
+  }
+  if (n_shards < comm.size())
+    logger("prep")->info("{} shards for {} ranks: ranks make each shard in teams of {}-{}, the "
+                         "lowest rank of a team writing it", n_shards, comm.size(),
+                         comm.size() / n_shards, (comm.size() + n_shards - 1) / n_shards);
+  p->plans = assign_shards(items, n_shards);
+  uint64_t base = fnv1a64(meta.alphabet + fmt::format("|{}|{}|{}|{}|{}|{}", meta.sample_rate,
+                                                      meta.window_ms, meta.hop_ms, meta.feature,
+                                                      o.max_duration, kShardVersion));
+  base = fnv1a64(aug.policy.copies > 0 ? aug.policy.to_string() : std::string("clean"), base);
+  for (const auto& nf : aug.noise.files) base = fnv1a64(nf.name + '\x1f', base);
+  for (auto& plan : p->plans) {
+    uint64_t h = base;
+    for (const auto& it : plan.items) {
+      const auto& a = p->utts[it.entry];
+      h = fnv1a64(a.entry->utt_id + '\x1f' + a.entry->path + '\x1f' + a.text + '\x1e', h);
+    }
+    plan.digest = hex64(h);
+  }
+}
+
+// Stage 4 input (rank 0): what the rank that makes shard s needs, and no more.
+ShardWork shard_work(const Planned& p, const AugmentContext& aug, int s) {
+  const ShardPlan& plan = p.plans[static_cast<size_t>(s)];
+  ShardWork w;
+  w.shard = s;
+  w.digest = plan.digest;
+  w.duration = plan.duration;
+  std::map<uint64_t, std::string> talkers;
+  for (const auto& it : plan.items) {
+    const Accepted& a = p.utts[static_cast<size_t>(it.entry)];
+    ManifestEntry e = *a.entry;
+    e.transcript = a.text;
+    w.entries.push_back(std::move(e));
+    w.index.push_back(it.entry);
+    w.seconds.push_back(it.duration);
+    for (int k = 1; k <= aug.policy.copies; ++k)
+      for (size_t b : augment::draw_params(aug.policy, a.entry->utt_id, k, aug.noise.files.size(),
+                                           aug.n_corpus, static_cast<size_t>(it.entry))
+                          .babble_utts)
+        talkers.emplace(b, p.utts[b].entry->path);
+  }
+  w.babble.assign(talkers.begin(), talkers.end());
+  return w;
+}
+
 }  // namespace
 
 PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& command) {
   auto log = logger("prep");
   Timer wall;
   make_dirs(o.out);
+  DS2_REQUIRE(o.shards >= 0, ConfigError, "option 'shards': {} (must be >= 0)", o.shards);
+  DS2_REQUIRE(o.shard_mb > 0, ConfigError, "option 'shard-mb': {} (must be > 0)", o.shard_mb);
   const Alphabet alphabet = Alphabet::load(resolve_share_path(o.alphabet));
   FeatureMeta meta;
   meta.sample_rate = o.features.sample_rate;
@@ -154,82 +286,31 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
   meta.alphabet = alphabet.to_string();
   meta.created_by = fmt::format("ds2 {} ({})", DS2_VERSION, DS2_GIT_DESCRIBE);
 
-  // Stage 1: manifest and transcripts (identical on every rank).
-  const Manifest m = read_manifest(o.manifest, o.format);
-  std::vector<Reject> rejects = m.rejects;
-  std::vector<Accepted> acc;
-  for (const auto& e : m.entries) {
-    std::string text, why;
-    if (!alphabet.normalize(e.transcript, &text, &why))
-      rejects.push_back({e.line, e.path, fmt::format("{}: field 'transcript': {}", e.source, why)});
-    else if (text.empty())
-      rejects.push_back({e.line, e.path, fmt::format("{}: field 'transcript': empty", e.source)});
-    else
-      acc.push_back({&e, text});
-  }
-  DS2_LOG_ROOT("prep", info, "{}: {} rows ({}; utterance ids: {}), {} with usable transcripts",
-               o.manifest, m.rows, m.format, m.id_rule, acc.size());
-
-  // Stage 2: durations.
-  std::vector<double> dur;
-  std::vector<std::string> err;
-  measure_durations(comm, acc, o.raw, &dur, &err);
-  std::vector<Accepted> planned;
+  // Stages 1-3 on rank 0 (durations measured by all); the others learn the sizes.
+  Planned p;
   std::vector<double> planned_dur;
-  for (size_t i = 0; i < acc.size(); ++i) {
-    const auto& e = *acc[i].entry;
-    if (!err[i].empty()) {
-      rejects.push_back({e.line, e.path, err[i]});
-    } else if (dur[i] > o.max_duration) {
-      rejects.push_back({e.line, e.path, fmt::format("too long: {:.2f} s > --max-duration {}", dur[i],
-                                                     o.max_duration)});
-    } else {
-      planned_dur.push_back(dur[i]);
-      planned.push_back(acc[i]);
-    }
-  }
-  AugmentContext aug = load_augment(o, planned, meta.sample_rate);
-  std::vector<PrepItem> items;
-  for (size_t i = 0; i < planned.size(); ++i)
-    items.push_back({static_cast<int32_t>(i),
-                     planned_seconds(aug, planned[i].entry->utt_id, i, planned_dur[i])});
-
-  // Stage 3: plan. The shard count depends on the manifest and the options only (never on the
-  // rank count), so the same command makes the same shards on any number of ranks.
-  DS2_REQUIRE(o.shards >= 0, ConfigError, "option 'shards': {} (must be >= 0)", o.shards);
-  DS2_REQUIRE(o.shard_mb > 0, ConfigError, "option 'shard-mb': {} (must be > 0)", o.shard_mb);
-  int n_shards = o.shards;
-  if (n_shards == 0) {
-    double seconds = 0;
-    for (const auto& it : items) seconds += it.duration;
-    const double bytes = seconds * (1000.0 / meta.hop_ms) * meta.n_bins * sizeof(float);
-    n_shards = static_cast<int>(std::max(1.0, std::ceil(bytes / (o.shard_mb * 1048576.0))));
-    if (comm.root())
-      logger("prep")->info("{} shards of ~{:.0f} MiB ({:.1f} GB of features estimated; --shard-mb {})",
-                  n_shards, bytes / n_shards / 1048576.0, bytes / 1e9, o.shard_mb);
-  }
-  if (comm.root() && n_shards < comm.size())
-    logger("prep")->warn("{} shards for {} ranks: ranks {}..{} have no shard to make (--shards {} or a "
-                "smaller --shard-mb uses them all)",
-                n_shards, comm.size(), n_shards, comm.size() - 1, comm.size());
-  std::vector<ShardPlan> plans = assign_shards(items, n_shards);
-  uint64_t base = fnv1a64(meta.alphabet + fmt::format("|{}|{}|{}|{}|{}|{}", meta.sample_rate,
-                                                      meta.window_ms, meta.hop_ms, meta.feature,
-                                                      o.max_duration, kShardVersion));
-  base = fnv1a64(aug.policy.copies > 0 ? aug.policy.to_string() : std::string("clean"), base);
-  for (const auto& nf : aug.noise.files) base = fnv1a64(nf.name + '\x1f', base);
+  read_corpus(comm, o, alphabet, &p, &planned_dur);
+  uint64_t n_corpus = p.utts.size();
+  comm.bcast(&n_corpus, 1);
+  // Babble talkers come from the shard's own list (ShardWork::babble) on every rank alike.
+  auto talkers = std::make_shared<std::map<uint64_t, std::string>>();
+  AugmentContext aug = load_augment(
+      o, static_cast<size_t>(n_corpus),
+      [talkers](size_t i) {
+        auto it = talkers->find(i);
+        DS2_REQUIRE(it != talkers->end(), Error, "prep: babble talker {} is not in the shard's plan",
+                    i);
+        return it->second;
+      },
+      meta.sample_rate);
+  if (comm.root()) plan_shards(comm, o, meta, aug, planned_dur, &p);
+  int32_t n_shards = static_cast<int32_t>(p.plans.size());
   double total_audio = 0;
-  for (auto& p : plans) {
-    uint64_t h = base;
-    for (const auto& it : p.items) {
-      const auto& a = planned[it.entry];
-      h = fnv1a64(a.entry->utt_id + '\x1f' + a.entry->path + '\x1f' + a.text + '\x1e', h);
-    }
-    p.digest = hex64(h);
-    total_audio += p.duration;
-  }
+  for (const auto& plan : p.plans) total_audio += plan.duration;
+  comm.bcast(&n_shards, 1);
+  comm.bcast(&total_audio, 1);
 
-  // Stage 4: this rank's shards.
+  // Stage 4: this rank's shards, one round of ranks at a time (rank r makes r, r+N, ...).
   Featurizer featurizer(o.features);
   Progress progress(comm, "prep", "audio", total_audio, "s", 10.0);
   PrepResult res;
@@ -249,57 +330,112 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
   double t_write = 0;  // seconds, this rank's writer thread
   FeaturizerPool pool(o.features);
   remove_stale_temps(o.out, comm);
-  for (int s = comm.rank(); s < n_shards; s += comm.size()) {
-    const ShardPlan& plan = plans[s];
+  // More ranks than shards: a team of ranks per shard (prep_work.h), leader = rank s.
+  const int per_round = std::min<int>(n_shards, comm.size());
+  const int rounds = n_shards == 0 ? 0 : (n_shards + comm.size() - 1) / comm.size();
+  const Comm team_comm = comm.dup();  // the team's point-to-point traffic
+  for (int round = 0; round < rounds; ++round) {
+    std::vector<std::string> parts;
+    for (int q = 0; comm.root() && q < comm.size(); ++q) {
+      ShardWork w;
+      if (n_shards >= comm.size()) {
+        const int s = round * comm.size() + q;
+        if (s < n_shards) w = shard_work(p, aug, s);
+      } else {
+        w = shard_work(p, aug, q % n_shards);
+        w.team = (comm.size() - q % n_shards + n_shards - 1) / n_shards;
+        w.member = q / n_shards;
+      }
+      parts.push_back(pack(w));
+    }
+    const ShardWork w = unpack_shard_work(comm.scatter_strings(parts), "prep: shard work");
+    if (w.shard < 0) continue;
+    const int s = w.shard;
+    const auto member_rank = [&](int m) { return s + m * per_round; };
     const std::string path = o.out + "/" + shard_name(s);
     const std::string rej_path = o.out + "/" + rejects_name(s);
-    if (!o.force && file_exists(path) && file_exists(rej_path)) {
+    // The leader decides whether the shard is reused and tells its team.
+    bool reuse = false;
+    if (w.member == 0 && !o.force && file_exists(path) && file_exists(rej_path)) {
       try {
         ShardReader r(path);
-        if (r.plan_digest() == plan.digest) {
+        if (r.plan_digest() == w.digest) {
           r.meta().check_same(meta, path);
           take_stats(s, r);
+          reuse = true;
           ++res.shards_reused;
-          progress.add(plan.duration);
           log->info("{}: finished by an earlier run with the same plan; reused", path);
-          continue;
+        } else {
+          log->warn("{}: made from a different plan; remaking it", path);
         }
-        log->warn("{}: made from a different plan; remaking it", path);
       } catch (const Error& e) {
         log->warn("{}: unreadable ({}); remaking it", path, e.what());
       }
     }
-    ShardWriter w(path, meta, plan.digest);
+    if (w.member == 0)
+      for (int m = 1; m < w.team; ++m) team_comm.send_string(reuse ? "reuse" : "make", member_rank(m));
+    else
+      reuse = team_comm.recv_string(member_rank(0)) == "reuse";
+    if (reuse) {
+      if (w.member == 0) progress.add(w.duration);
+      continue;
+    }
+    talkers->clear();
+    talkers->insert(w.babble.begin(), w.babble.end());
+    std::vector<Accepted> utts;
+    for (const ManifestEntry& e : w.entries) utts.push_back({&e, e.transcript});
+    const size_t team = static_cast<size_t>(w.team);
+    if (w.member > 0) {
+      // A member: prepare its share (k = member, member + team, ...) and send it in that order.
+      const size_t mine = (utts.size() + team - 1 - static_cast<size_t>(w.member)) / team;
+      ordered_map<Prepared>(
+          mine, o.threads, 4 * std::max(o.threads, 1),
+          [&](size_t j) {
+            const size_t k = static_cast<size_t>(w.member) + j * team;
+            return prepare(utts[k], static_cast<size_t>(w.index[k]), o, meta, alphabet, aug, pool);
+          },
+          [&](size_t j, Prepared pr) {
+            team_comm.send_string(pack(pr), member_rank(0));
+            progress.add(w.seconds[static_cast<size_t>(w.member) + j * team]);
+          });
+      continue;
+    }
+    ShardWriter writer(path, meta, w.digest);
     std::string rej_text = "line\tpath\treason\n";
-    // Workers decode and featurize ahead; this thread writes, in plan order.
+    // Workers decode and featurize ahead (the team's members their share); this thread
+    // writes, in plan order, receiving the members' utterances as their turn comes.
     ordered_map<Prepared>(
-        plan.items.size(), o.threads, 4 * std::max(o.threads, 1),
+        utts.size(), o.threads, 4 * std::max(o.threads, 1),
         [&](size_t k) {
-          const int32_t i = plan.items[k].entry;
-          return prepare(planned[i], static_cast<size_t>(i), o, meta, alphabet, aug, pool);
+          if (k % team != 0) return Prepared{};  // a member's: received below
+          return prepare(utts[k], static_cast<size_t>(w.index[k]), o, meta, alphabet, aug, pool);
         },
-        [&](size_t k, Prepared p) {
-          const Accepted& a = planned[plan.items[k].entry];
+        [&](size_t k, Prepared pr) {
+          const Accepted& a = utts[k];
           const ManifestEntry& e = *a.entry;
+          if (k % team != 0) {
+            const int from = member_rank(static_cast<int>(k % team));
+            pr = unpack_prepared(team_comm.recv_string(from), fmt::format("prep: rank {}", from));
+          }
           Timer t_item;
-          if (p.why.empty()) {
-            for (const auto& c : p.copies) {
+          if (pr.why.empty()) {
+            for (const auto& c : pr.copies) {
               ShardUtt u{c.utt_id, a.text, e.source, c.augment_json, c.seconds};
-              w.add(u, c.feats.data(), c.frames, p.labels);
+              writer.add(u, c.feats.data(), c.frames, pr.labels);
             }
             ++res.utterances_written;
             if (o.fault_kill_after > 0 && comm.rank() == o.fault_rank &&
                 res.utterances_written >= o.fault_kill_after)
               std::raise(SIGKILL);
           } else {
-            log->warn("reject {}: {}", e.source, p.why);
-            rej_text += reject_line({e.line, e.path, p.why});
+            log->warn("reject {}: {}", e.source, pr.why);
+            rej_text += reject_line({e.line, e.path, pr.why});
           }
           t_write += t_item.seconds();
-          progress.add(plan.items[k].duration);
+          if (k % team == 0) progress.add(w.seconds[k]);
         });
     write_file_atomic(rej_path, rej_text);  // before the shard: a whole shard implies its rejects
-    w.commit();
+    writer.commit();
     take_stats(s, ShardReader(path));
     ++res.shards_made;
   }
@@ -321,18 +457,19 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
   }
   res.shards_made = comm.allreduce_value<int32_t>(res.shards_made);
   res.shards_reused = comm.allreduce_value<int32_t>(res.shards_reused);
-  res.rows = m.rows;
+  res.rows = p.m.rows;
+  comm.bcast(&res.rows, 1);
   if (comm.root()) {
     DatasetIndex idx;
     idx.meta = meta;
     idx.command = command;
-    idx.n_rows = m.rows;
+    idx.n_rows = p.m.rows;
     idx.stats_frames = frames_total;
     idx.augment = aug.policy.copies > 0 ? aug.policy.to_string() : "";
     stats_from_sums(sum, sumsq, frames_total, &idx.mean, &idx.std);
     std::map<int64_t, Reject> by_line;  // one reason per input row, first wins
     augment::AugmentSummary summary;
-    for (const auto& r : rejects) by_line.emplace(r.line, r);
+    for (const auto& r : p.rejects) by_line.emplace(r.line, r);
     for (int s = 0; s < n_shards; ++s) {
       idx.shards.push_back(shard_name(s));
       std::string rp = o.out + "/" + rejects_name(s);
@@ -360,14 +497,14 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
     res.accepted = static_cast<int64_t>(idx.utts.size()) / per_row;
     res.rejected = idx.n_rejected;
     res.hours = idx.total_duration() / 3600.0;
-    DS2_REQUIRE(res.accepted + res.rejected == m.rows, FormatError,
+    DS2_REQUIRE(res.accepted + res.rejected == p.m.rows, FormatError,
                 "{}: accounting error: {} accepted + {} rejected != {} rows", o.manifest,
-                res.accepted, res.rejected, m.rows);
+                res.accepted, res.rejected, p.m.rows);
     idx.write(o.out + "/index.h5");
     log->info("done: {} of {} utterances accepted, {} rejected (see {}/rejects.tsv); {} shard "
               "entries (clean + augmented copies); {} shards ({} made, {} reused), {:.2f} h of audio, {} frames; "
               "{:.1f} s wall, {:.0f}x real time",
-              res.accepted, m.rows, res.rejected, o.out, idx.utts.size(), n_shards, res.shards_made,
+              res.accepted, p.m.rows, res.rejected, o.out, idx.utts.size(), n_shards, res.shards_made,
               res.shards_reused, res.hours, frames_total, wall.seconds(),
               res.hours * 3600.0 / std::max(wall.seconds(), 1e-9));
   }

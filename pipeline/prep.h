@@ -1,15 +1,19 @@
 // The `ds2 prep` job: manifest -> HDF5 shards + index.h5 + rejects.tsv, over MPI ranks.
 //
-// Stages (every rank runs all of them; the plan is identical on every rank):
-//   1. read the manifest, normalize transcripts (rejects: malformed rows, duplicates, text);
-//   2. measure durations the manifest leaves empty (entries split over ranks, all-gathered);
-//      reject unreadable audio and utterances longer than --max-duration;
-//   3. plan: S shards balanced by duration (prep_plan.h), independent of the rank count; S is
-//      --shards, or (by default) the estimated feature bytes over --shard-mb (~1 GiB shards:
-//      a corpus of 2.8 TB gets ~2,700), so shard size does not grow with the corpus;
-//   4. rank r makes shards r, r+N, r+2N...: decode, augment, featurize, write; a shard whose
-//      file exists with the same plan digest is reused (resume); decode-time rejects go to
-//      shard-XXXXX.rejects.tsv, committed before the shard itself;
+// Stages (rank 0 plans; the other ranks hold only the shard they are making, so their memory
+// does not grow with the corpus):
+//   1. rank 0 reads the manifest and normalizes transcripts (rejects: malformed rows,
+//      duplicates, text);
+//   2. durations the manifest leaves empty are measured from headers by all ranks (rank 0
+//      scatters the paths in bounded rounds and gathers the answers); unreadable audio and
+//      utterances longer than --max-duration are rejected;
+//   3. rank 0 plans S shards balanced by duration (prep_plan.h), independent of the rank count;
+//      S is --shards, or (by default) the estimated feature bytes over --shard-mb (~1 GiB
+//      shards: a corpus of 2.8 TB gets ~2,700), so shard size does not grow with the corpus;
+//   4. in rounds, rank 0 scatters to rank r the work of shard round*N + r (prep_work.h: its
+//      utterances and babble talkers only); the rank decodes, augments, featurizes and writes it;
+//      a shard whose file exists with the same plan digest is reused (resume); decode-time
+//      rejects go to shard-XXXXX.rejects.tsv, committed before the shard itself;
 //   5. normalization sums reduced across ranks in float64; rank 0 writes index.h5, rejects.tsv
 //      and prep.ini, and checks accepted + rejected = input rows.
 #pragma once

@@ -99,10 +99,11 @@ double planned_seconds(const AugmentContext& aug, const std::string& utt_id, siz
 }
 
 // The policy, and the noise files decoded once per rank (a bad one is a ConfigError naming it).
-AugmentContext load_augment(const PrepOptions& o, const std::vector<Accepted>& planned, int rate) {
+AugmentContext load_augment(const PrepOptions& o, size_t n_corpus,
+                            std::function<std::string(size_t)> corpus_path, int rate) {
   AugmentContext aug;
   aug.policy = o.augment.policy();
-  aug.n_corpus = planned.size();
+  aug.n_corpus = n_corpus;
   if (aug.policy.copies == 0) return aug;
   if (!o.augment.noise_manifest.empty()) {
     for (const auto& path : augment::read_noise_list(o.augment.noise_manifest)) {
@@ -118,10 +119,9 @@ AugmentContext load_augment(const PrepOptions& o, const std::vector<Accepted>& p
   }
   aug.policy.check_noise_sources(aug.noise.files.size());
   // Babble talkers are other utterances of this corpus, decoded on demand.
-  const std::vector<Accepted>* corpus = &planned;
   const RawFormat raw = o.raw;
-  aug.noise.corpus_utterance = [corpus, raw, rate](size_t i) {
-    return decode_audio((*corpus)[i].entry->path, rate, &raw);
+  aug.noise.corpus_utterance = [corpus_path = std::move(corpus_path), raw, rate](size_t i) {
+    return decode_audio(corpus_path(i), rate, &raw);
   };
   DS2_LOG_ROOT("prep", info, "augmentation: {} ({} noise files)", aug.policy.to_string(),
                aug.noise.files.size());

@@ -2,6 +2,7 @@
 // threads (see prep.cc); everything here is thread-safe for concurrent calls.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -61,8 +62,10 @@ struct AugmentContext {
 };
 
 // The policy, and the noise files decoded once per rank (a bad one is a ConfigError naming it).
-// Babble talkers are the `planned` entries, decoded on demand.
-AugmentContext load_augment(const PrepOptions& o, const std::vector<Accepted>& planned, int rate);
+// Babble talkers are the n_corpus planned entries, decoded on demand from corpus_path(position)
+// (called from worker threads, never while the caller changes what it looks up).
+AugmentContext load_augment(const PrepOptions& o, size_t n_corpus,
+                            std::function<std::string(size_t)> corpus_path, int rate);
 
 // Decode, augment and featurize one accepted entry with all its copies. `index` is the entry's
 // position in the planned list (babble excludes it). Bad audio gives Prepared::why, not a throw.

@@ -23,6 +23,29 @@ TEST(Comm, TypedCollectivesAgreeWithClosedForms) {
   // Unequal string lengths, including an empty one.
   auto s = c.allgather_strings(std::string(c.rank(), 'x'));
   for (int r = 0; r < n; ++r) EXPECT_EQ(s[r], std::string(r, 'x'));
+  // Gather to the last rank and scatter from it (not rank 0, so `root` is honoured).
+  const int root = n - 1;
+  auto g = c.gather_strings(std::string(c.rank() + 1, 'g'), root);
+  ASSERT_EQ(g.size(), c.rank() == root ? static_cast<size_t>(n) : 0u);
+  for (int r = 0; r < static_cast<int>(g.size()); ++r) EXPECT_EQ(g[r], std::string(r + 1, 'g'));
+  std::vector<std::string> parts;
+  if (c.rank() == root)
+    for (int r = 0; r < n; ++r) parts.push_back(std::string(2 * r, static_cast<char>('a' + r)));
+  EXPECT_EQ(c.scatter_strings(parts, root), std::string(2 * c.rank(), static_cast<char>('a' + c.rank())));
+  // Point to point around a ring, two messages each (order kept), one of them empty.
+  if (n > 1) {
+    const int next = (c.rank() + 1) % n, prev = (c.rank() + n - 1) % n;
+    if (c.rank() % 2 == 0) {
+      c.send_string(std::string(c.rank() + 1, 'p'), next);
+      c.send_string("", next);
+    }
+    EXPECT_EQ(c.recv_string(prev), std::string(prev + 1, 'p'));
+    EXPECT_EQ(c.recv_string(prev), "");
+    if (c.rank() % 2 == 1) {
+      c.send_string(std::string(c.rank() + 1, 'p'), next);
+      c.send_string("", next);
+    }
+  }
   std::string b = c.root() ? "hello" : "";
   c.bcast_string(b);
   EXPECT_EQ(b, "hello");

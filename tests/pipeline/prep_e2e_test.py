@@ -112,9 +112,9 @@ class Runner:
     def __init__(self, args):
         self.args = args
 
-    def prep(self, np_, manifest, out, *extra, expect_ok=True):
+    def prep(self, np_, manifest, out, *extra, expect_ok=True, shards=5):
         cmd = [self.args.mpiexec, "-np", str(np_)] + self.args.mpiflags.split() + [
-            self.args.ds2, "prep", "--manifest", manifest, "--out", out, "--shards", "5",
+            self.args.ds2, "prep", "--manifest", manifest, "--out", out, "--shards", str(shards),
             "--max-duration", "5"] + (list(extra) if "-v" in extra else ["-v", "0"] + list(extra))
         p = subprocess.run(cmd, capture_output=True, text=True)
         if expect_ok and p.returncode != 0:
@@ -227,6 +227,17 @@ def main():
         a1, a3 = shard_contents(f"{tmp}/a1"), shard_contents(f"{tmp}/a3")
         diff = [k for k in set(a1) | set(a3) if a1.get(k) != a3.get(k)]
         check(not diff, f"augmented np=1 and np=3 identical (differing: {diff[:5]})")
+        # More ranks than shards: 2 shards on 3 ranks, shard 0 made by a team of two (rank 2
+        # prepares every other utterance, babble included, and sends it to rank 0, which
+        # writes): the same bytes and rejects as one rank alone.
+        run.prep(1, manifest, f"{tmp}/t1", *aug, shards=2)
+        p = run.prep(3, manifest, f"{tmp}/t3", *aug, "-v", "1", shards=2)
+        check("teams of 1-2" in p.stderr, f"np=3 over 2 shards makes them in teams: {p.stderr[-800:]}")
+        t1, t3 = shard_contents(f"{tmp}/t1"), shard_contents(f"{tmp}/t3")
+        diff = [k for k in set(t1) | set(t3) if t1.get(k) != t3.get(k)]
+        check(len(t1) > 0 and not diff, f"2 shards: np=1 and np=3 (teams) identical (differing: {diff[:5]})")
+        for f in ("rejects.tsv", "shard-00000.rejects.tsv", "shard-00001.rejects.tsv"):
+            check(open(f"{tmp}/t1/{f}").read() == open(f"{tmp}/t3/{f}").read(), f"teams: {f} identical")
         import json
         with h5py.File(f"{tmp}/a1/index.h5", "r") as f:
             ids = [x.decode() for x in f["utt_id"][()]]
