@@ -33,6 +33,35 @@ void write_file_atomic(const std::string& path, const std::string& text) {
   commit_file(tmp, path);
 }
 
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), tmp_(temp_path_for(path_)) {
+  f_ = std::fopen(tmp_.c_str(), "wb");
+  DS2_REQUIRE(f_, IoError, "{}: cannot open for writing", tmp_);
+}
+
+AtomicFile::~AtomicFile() {
+  if (!f_) return;
+  std::fclose(f_);
+  std::remove(tmp_.c_str());
+}
+
+void AtomicFile::append(const std::string& text) {
+  DS2_REQUIRE(f_, IoError, "{}: append after commit", path_);
+  DS2_REQUIRE(std::fwrite(text.data(), 1, text.size(), f_) == text.size(), IoError,
+              "{}: write failed{}", tmp_, disk_full_note(tmp_));
+}
+
+void AtomicFile::commit() {
+  DS2_REQUIRE(f_, IoError, "{}: committed twice", path_);
+  const bool ok = std::fflush(f_) == 0;
+  const bool closed = std::fclose(f_) == 0;
+  f_ = nullptr;
+  if (!ok || !closed) {
+    std::remove(tmp_.c_str());
+    DS2_THROW(IoError, "{}: write failed{}", tmp_, disk_full_note(tmp_));
+  }
+  commit_file(tmp_, path_);
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   DS2_REQUIRE(in, IoError, "{}: cannot open", path);

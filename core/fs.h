@@ -2,6 +2,7 @@
 // when complete, so a killed job never leaves a half file that looks whole.
 #pragma once
 
+#include <cstdio>
 #include <string>
 
 namespace ds2 {
@@ -12,6 +13,21 @@ std::string temp_path_for(const std::string& path);
 void commit_file(const std::string& tmp, const std::string& path);
 // Writes text to path atomically.
 void write_file_atomic(const std::string& path, const std::string& text);
+// The same for output written piece by piece: appends go to the temporary file, commit()
+// renames it over `path`; destroyed uncommitted, the temporary file is removed.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  void append(const std::string& text);
+  void commit();
+
+ private:
+  std::string path_, tmp_;
+  std::FILE* f_ = nullptr;
+};
 std::string read_file(const std::string& path);
 bool file_exists(const std::string& path);
 // Creates a directory and its parents; throws IoError on failure.

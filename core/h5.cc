@@ -261,6 +261,29 @@ std::vector<std::string> File::read_strings(const std::string& name) const {
   return out;
 }
 
+std::vector<std::string> File::read_strings(const std::string& name, hsize_t row0,
+                                            hsize_t nrows) const {
+  Handle ds(H5Dopen2(h_, name.c_str(), H5P_DEFAULT), H5Dclose);
+  DS2_REQUIRE(ds.valid(), FormatError, "{}: dataset '{}' missing", path_, name);
+  Handle space(H5Dget_space(ds), H5Sclose);
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  DS2_REQUIRE(H5Sget_simple_extent_ndims(space) == 1 && row0 + nrows <= static_cast<hsize_t>(n),
+              FormatError, "{}: dataset '{}': rows {}..{} of {}", path_, name, row0,
+              row0 + nrows, n);
+  std::vector<std::string> out(static_cast<size_t>(nrows));
+  if (nrows == 0) return out;
+  DS2_H5(H5Sselect_hyperslab(space, H5S_SELECT_SET, &row0, nullptr, &nrows, nullptr),
+         "{}: dataset '{}': cannot select rows", path_, name);
+  Handle mem(H5Screate_simple(1, &nrows, nullptr), H5Sclose);
+  Handle t = utf8_vlen_type();
+  std::vector<char*> ptrs(static_cast<size_t>(nrows), nullptr);
+  DS2_REQUIRE(H5Dread(ds, t, mem, space, H5P_DEFAULT, ptrs.data()) >= 0, FormatError,
+              "{}: dataset '{}': not variable-length strings", path_, name);
+  for (size_t i = 0; i < ptrs.size(); ++i) out[i] = ptrs[i] ? ptrs[i] : "";
+  H5Dvlen_reclaim(t, mem, H5P_DEFAULT, ptrs.data());
+  return out;
+}
+
 template <typename T>
 RowReader<T>::RowReader(const File& f, const std::string& name) : path_(f.path()), name_(name) {
   ds_ = Handle(H5Dopen2(f.id(), name.c_str(), H5P_DEFAULT), H5Dclose);

@@ -104,6 +104,9 @@ class File {
   template <typename T>
   std::vector<T> read(const std::string& name, std::vector<hsize_t>* dims = nullptr) const;
   std::vector<std::string> read_strings(const std::string& name) const;
+  // Rows [row0, row0 + nrows) of a 1-D string dataset (FormatError past its end).
+  std::vector<std::string> read_strings(const std::string& name, hsize_t row0,
+                                        hsize_t nrows) const;
   // Rows [row0, row0 + nrows) of a 1-D or 2-D dataset (all columns).
   template <typename T>
   std::vector<T> read_rows(const std::string& name, hsize_t row0, hsize_t nrows) const;

@@ -163,15 +163,17 @@ std::vector<TrnEntry> read_trn(const std::string& path) {
   return out;
 }
 
+std::string trn_line(const std::string& path, const TrnEntry& e) {
+  DS2_REQUIRE(!e.id.empty() && e.id.find_first_of("() \t\r\n") == std::string::npos, FormatError,
+              "{}: utterance id '{}' cannot go into a trn file", path, e.id);
+  DS2_REQUIRE(e.text.find_first_of("\r\n") == std::string::npos, FormatError,
+              "{}: transcript of '{}' holds a line break", path, e.id);
+  return e.text.empty() ? "(" + e.id + ")\n" : e.text + " (" + e.id + ")\n";
+}
+
 void write_trn(const std::string& path, const std::vector<TrnEntry>& entries) {
   std::string text;
-  for (const auto& e : entries) {
-    DS2_REQUIRE(!e.id.empty() && e.id.find_first_of("() \t\r\n") == std::string::npos, FormatError,
-                "{}: utterance id '{}' cannot go into a trn file", path, e.id);
-    DS2_REQUIRE(e.text.find_first_of("\r\n") == std::string::npos, FormatError,
-                "{}: transcript of '{}' holds a line break", path, e.id);
-    text += e.text.empty() ? "(" + e.id + ")\n" : e.text + " (" + e.id + ")\n";
-  }
+  for (const auto& e : entries) text += trn_line(path, e);
   write_file_atomic(path, text);
 }
 

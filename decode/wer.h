@@ -62,6 +62,8 @@ std::vector<TrnEntry> read_trn(const std::string& path);
 // Writes entries as trn lines (atomically). Throws FormatError when an id holds '(' ')' or
 // whitespace, or a text holds a newline.
 void write_trn(const std::string& path, const std::vector<TrnEntry>& entries);
+// One entry as write_trn writes it, with its checks (`path` names the file in errors).
+std::string trn_line(const std::string& path, const TrnEntry& e);
 
 struct ScoreResult {
   ErrorCounts total;

@@ -24,13 +24,19 @@
 //      or prefix beam search with an optional word LM). It scores each
 //      hypothesis against the shard's transcript (words and characters, decode/wer.h) and formats
 //      its alignment.
-//   5. The per-utterance records (index position, reference, hypothesis, counts, alignment) are
-//      gathered to every rank with one allgather (JSON text; MPI limits the total to 2 GiB, about
-//      a few million utterances); rank 0 writes the files in index order.
+//      Each batch is decoded as soon as its log-probabilities exist and then dropped, so a
+//      rank holds one batch of them (all of them only with --save-logprobs, which writes them).
+//      At most 64 shards are open per rank; ids and transcripts are read per row.
+//   5. Error counts are summed over the ranks (every rank returns the totals). The
+//      per-utterance records (index position, reference, hypothesis, alignment) go to rank 0
+//      only, in rounds of --gather-round index positions (32,768; one Gatherv each), and rank 0 appends each
+//      round to ref.trn, hyp.trn and alignments.txt in index order: rank 0 holds one round,
+//      no message nears MPI's 2 GiB limit, and the files are renamed into place when complete.
 #include "eval/evaluate.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -59,6 +65,8 @@ namespace {
 
 auto log() { return logger("eval"); }
 
+constexpr size_t kMaxOpenShards = 64;  // per rank; ShardReader holds a few HDF5 handles each
+
 std::string upper(std::string s) {
   for (char& ch : s)
     if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
@@ -70,20 +78,6 @@ size_t width(const std::string& s) {
   size_t w = 0;
   for (unsigned char ch : s) w += (ch & 0xC0) != 0x80;
   return w;
-}
-
-nlohmann::json counts_json(const ErrorCounts& e) {
-  return nlohmann::json::array({e.correct, e.sub, e.del, e.ins, e.ref});
-}
-
-ErrorCounts counts_from(const nlohmann::json& j) {
-  ErrorCounts e;
-  e.correct = j.at(0);
-  e.sub = j.at(1);
-  e.del = j.at(2);
-  e.ins = j.at(3);
-  e.ref = j.at(4);
-  return e;
 }
 
 }  // namespace
@@ -99,6 +93,8 @@ void EvalOptions::add_to(po::options_description& d) {
       "utterances per forward pass")("device", po::value(&device)->default_value(device),
                                      "network backend: cpu | cuda")("threads", po::value(&threads)->default_value(threads),
                                      "CPU threads of the network (0: OpenMP default)")(
+      "gather-round", po::value(&gather_round)->default_value(gather_round),
+      "index positions whose results travel to rank 0 per round (rank 0 holds one round)")(
       "normalize", po::value(&normalize),
       "feature normalization: global | utterance | none (default: as the model was trained)")(
       "save-logprobs", po::value(&save_logprobs),
@@ -261,8 +257,35 @@ void for_each_log_prob_batch(const EvalPlan& plan, int rank, AcousticModel& am,
   const pipeline::DatasetIndex& index = plan.index;
   const size_t f = static_cast<size_t>(index.meta.n_bins);
   const int c = am.classes();
-  std::map<int32_t, std::unique_ptr<pipeline::ShardReader>> shards;
-  std::map<int32_t, std::pair<std::vector<std::string>, std::vector<std::string>>> shard_text;
+  // Open shards, bounded (kMaxOpenShards, least recently used closed first): batches mix
+  // utterances of every shard, and a dataset of thousands of shards must not exhaust ulimit -n.
+  // Ids and transcripts are read per row, never as whole-shard tables.
+  struct Open {
+    std::unique_ptr<pipeline::ShardReader> reader;
+    uint64_t used = 0;
+  };
+  std::map<int32_t, Open> shards;
+  uint64_t clock = 0;
+  size_t open = 0;
+  auto shard = [&](int32_t s) -> pipeline::ShardReader& {
+    Open& o = shards[s];
+    o.used = ++clock;
+    if (o.reader) return *o.reader;
+    DS2_REQUIRE(s >= 0 && static_cast<size_t>(s) < index.shards.size(), FormatError,
+                "{}/index.h5: dataset '/utt_shard': shard {} of {}", plan.data, s,
+                index.shards.size());
+    if (open == kMaxOpenShards) {
+      auto lru = shards.end();
+      for (auto it = shards.begin(); it != shards.end(); ++it)
+        if (it->second.reader && (lru == shards.end() || it->second.used < lru->second.used))
+          lru = it;
+      lru->second.reader.reset();
+      --open;
+    }
+    o.reader = std::make_unique<pipeline::ShardReader>(plan.data + "/" + index.shards[s]);
+    ++open;
+    return *o.reader;
+  };
   std::vector<UttLogProbs> out;
   std::vector<float> host_act;  // the activations on the host (non-CPU backends)
   for (size_t bi = 0; bi < plan.batches.size(); ++bi) {
@@ -276,18 +299,10 @@ void for_each_log_prob_batch(const EvalPlan& plan, int rank, AcousticModel& am,
     const size_t first = 0;
     for (int i = 0; i < n; ++i) {
       const pipeline::IndexUtt& iu = index.utts[batch[i]];
-      auto& sh = shards[iu.shard];
-      if (!sh) {
-        DS2_REQUIRE(iu.shard >= 0 && static_cast<size_t>(iu.shard) < index.shards.size(),
-                    FormatError, "{}/index.h5: dataset '/utt_shard': shard {} of {}", plan.data,
-                    iu.shard, index.shards.size());
-        sh = std::make_unique<pipeline::ShardReader>(plan.data + "/" + index.shards[iu.shard]);
-        shard_text[iu.shard] = {sh->utt_ids(), sh->transcripts()};
-      }
-      const auto& ids = shard_text[iu.shard].first;
+      pipeline::ShardReader* sh = &shard(iu.shard);
       const std::string& id = index.utt_id(static_cast<size_t>(batch[i]));
-      DS2_REQUIRE(iu.row >= 0 && iu.row < sh->size() && ids[iu.row] == id &&
-                      sh->frames(iu.row) == iu.frames,
+      DS2_REQUIRE(iu.row >= 0 && iu.row < sh->size() && sh->frames(iu.row) == iu.frames &&
+                      sh->utt_id(iu.row) == id,
                   FormatError, "{}: row {} is not utterance '{}' of {} frames the index names",
                   sh->path(), iu.row, id, iu.frames);
       const std::vector<float> feat = sh->features(iu.row);
@@ -296,7 +311,7 @@ void for_each_log_prob_batch(const EvalPlan& plan, int rank, AcousticModel& am,
       lengths.push_back(iu.frames);
       UttLogProbs u;
       u.pos = batch[i];
-      u.ref = shard_text[iu.shard].second[iu.row];
+      u.ref = sh->transcript(iu.row);
       out.push_back(std::move(u));
     }
     model::Network& net = am.net();
@@ -344,6 +359,62 @@ UttResult decode_utterance(const UttLogProbs& u, const pipeline::Alphabet& alpha
 
 namespace {
 
+// One decoded utterance as it travels to rank 0.
+struct Record {
+  int64_t pos = 0;
+  std::string hyp, align, ref;
+};
+
+void put_str(const std::string& v, std::string* out) {
+  const uint64_t n = v.size();
+  out->append(reinterpret_cast<const char*>(&n), sizeof n);
+  *out += v;
+}
+
+void pack_record(const Record& r, std::string* out) {
+  out->append(reinterpret_cast<const char*>(&r.pos), sizeof r.pos);
+  put_str(r.hyp, out);
+  put_str(r.align, out);
+  put_str(r.ref, out);
+}
+
+void unpack_records(const std::string& b, size_t rank, std::vector<Record>* out) {
+  size_t at = 0;
+  auto need = [&](size_t n) {
+    DS2_REQUIRE(n <= b.size() - at, CommError, "eval: results from rank {} end early", rank);
+  };
+  auto get_str = [&](std::string* v) {
+    uint64_t n = 0;
+    need(sizeof n);
+    std::memcpy(&n, b.data() + at, sizeof n);
+    at += sizeof n;
+    need(n);
+    v->assign(b, at, n);
+    at += n;
+  };
+  while (at < b.size()) {
+    Record r;
+    need(sizeof r.pos);
+    std::memcpy(&r.pos, b.data() + at, sizeof r.pos);
+    at += sizeof r.pos;
+    get_str(&r.hyp);
+    get_str(&r.align);
+    get_str(&r.ref);
+    out->push_back(std::move(r));
+  }
+}
+
+// Error counts and utterances summed over the ranks (every rank gets the sums).
+void sum_over_ranks(const Comm& comm, EvalSummary* s) {
+  int64_t v[11] = {s->words.sub, s->words.del,  s->words.ins, s->words.correct,
+                   s->words.ref, s->chars.sub,  s->chars.del, s->chars.ins,
+                   s->chars.correct, s->chars.ref, s->utterances};
+  comm.allreduce(v, 11);
+  s->words = {v[0], v[1], v[2], v[3], v[4]};
+  s->chars = {v[5], v[6], v[7], v[8], v[9]};
+  s->utterances = v[10];
+}
+
 // The utterances of `path` that this rank's batches hold (plan.owner == rank), checked against
 // the plan: each stored position must name the same utterance in DATA/index.h5, and every
 // utterance this rank decodes must be stored.
@@ -390,6 +461,8 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
               "option 'lm': a language model needs --decoder beam");
   DS2_REQUIRE(o.model.empty() != o.logprobs.empty(), ConfigError,
               "give --model (run the network) or --logprobs (decode stored outputs), one of them");
+  DS2_REQUIRE(o.gather_round >= 1, ConfigError, "option 'gather-round': {} (must be >= 1)",
+              o.gather_round);
   DS2_REQUIRE(o.save_logprobs.empty() || o.logprobs.empty(), ConfigError,
               "--save-logprobs needs --model (with --logprobs the outputs are already stored)");
   Timer total_timer;
@@ -410,63 +483,83 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
   comm.barrier();
   Timer timer;
 
-  // ---- forward (or the stored outputs) + decode this rank's batches ----
-  std::vector<UttLogProbs> mine;
-  if (am) {
-    Progress progress(comm, "eval", "decode", static_cast<double>(plan.utterances), "utt");
-    mine = compute_log_probs(plan, comm.rank(), *am, &progress);
-    progress.finish();
-  } else {
-    mine = std::move(stored->utts);
-  }
+  // ---- forward (or the stored outputs) + decode, one batch at a time ----
   DecodeSpec spec{o.decoder, o.beam, lm.get()};
   BeamWorkspace ws;
-  nlohmann::json records = nlohmann::json::array();
-  for (const UttLogProbs& u : mine) {
-    std::string align;
-    const UttResult r = decode_utterance(u, alphabet, spec, &ws, &align);
-    records.push_back({u.pos, r.hyp, align, counts_json(r.words), counts_json(r.chars), u.ref});
-  }
-  log()->debug("decoded {} utterances", mine.size());
-  const std::string mode = am ? am->normalize_mode() : "stored";
-  const double decode_only = timer.seconds();
-  if (!o.save_logprobs.empty()) write_logprobs(comm, o.save_logprobs, plan, mine, alphabet, o.model);
-
-  // ---- gather in index order ----
-  const std::vector<std::string> parts = comm.allgather_strings(records.dump());
   EvalSummary s;
-  s.decode_seconds = o.save_logprobs.empty() ? timer.seconds() : decode_only;
-  comm.allreduce(&s.decode_seconds, 1, MPI_MAX);
-  std::vector<const nlohmann::json*> by_pos(index.utts.size(), nullptr);
-  std::vector<nlohmann::json> all;
-  all.reserve(parts.size());
-  for (const std::string& p : parts) all.push_back(nlohmann::json::parse(p));
-  for (const auto& recs : all)
-    for (const auto& r : recs) by_pos.at(r.at(0).get<int64_t>()) = &r;
-  std::vector<TrnEntry> ref_trn, hyp_trn;
-  std::string align_text;
-  for (size_t i = 0; i < index.utts.size(); ++i) {
-    if (!by_pos[i]) continue;
-    const nlohmann::json& r = *by_pos[i];
-    const pipeline::IndexUtt& iu = index.utts[i];
-    s.words += counts_from(r.at(3));
-    s.chars += counts_from(r.at(4));
-    ++s.utterances;
-    s.audio_seconds += iu.duration;
-    if (!comm.root()) continue;
-    const std::string& id = index.utt_id(i);
-    ref_trn.push_back({id, r.at(5).get<std::string>()});
-    hyp_trn.push_back({id, r.at(1).get<std::string>()});
-    align_text += "id: " + id + "\n" + r.at(2).get<std::string>() + "\n";
+  std::vector<Record> records;     // this rank's results (no log-probabilities)
+  std::vector<UttLogProbs> kept;   // --save-logprobs only: the file is written from all of them
+  auto decode_batch = [&](std::vector<UttLogProbs>& batch) {
+    for (UttLogProbs& u : batch) {
+      Record rec;
+      const UttResult r = decode_utterance(u, alphabet, spec, &ws, &rec.align);
+      s.words += r.words;
+      s.chars += r.chars;
+      ++s.utterances;
+      rec.pos = u.pos;
+      rec.hyp = r.hyp;
+      rec.ref = u.ref;
+      records.push_back(std::move(rec));
+      if (!o.save_logprobs.empty()) kept.push_back(std::move(u));
+    }
+  };
+  if (am) {
+    Progress progress(comm, "eval", "decode", static_cast<double>(plan.utterances), "utt");
+    for_each_log_prob_batch(plan, comm.rank(), *am, &progress, decode_batch);
+    progress.finish();
+  } else {
+    decode_batch(stored->utts);
+    stored->utts.clear();
   }
-  DS2_REQUIRE(s.utterances == plan.utterances, CommError, "eval: gathered {} of {} utterances",
+  log()->debug("decoded {} utterances", records.size());
+  const std::string mode = am ? am->normalize_mode() : "stored";
+  s.decode_seconds = timer.seconds();
+  if (!o.save_logprobs.empty()) write_logprobs(comm, o.save_logprobs, plan, kept, alphabet, o.model);
+  kept.clear();
+  comm.allreduce(&s.decode_seconds, 1, MPI_MAX);
+  sum_over_ranks(comm, &s);
+  s.audio_seconds = plan.audio_seconds;  // the same sum, in index order
+  DS2_REQUIRE(s.utterances == plan.utterances, CommError, "eval: decoded {} of {} utterances",
               s.utterances, plan.utterances);
-  if (!comm.root()) return s;
 
-  make_dirs(o.out);
-  write_trn(o.out + "/ref.trn", ref_trn);
-  write_trn(o.out + "/hyp.trn", hyp_trn);
-  write_file_atomic(o.out + "/alignments.txt", align_text);
+  // ---- gather to rank 0 in index order, in bounded rounds, written as they arrive ----
+  std::sort(records.begin(), records.end(),
+            [](const Record& x, const Record& y) { return x.pos < y.pos; });
+  std::unique_ptr<AtomicFile> ref_trn, hyp_trn, align_file;
+  if (comm.root()) {
+    make_dirs(o.out);
+    ref_trn = std::make_unique<AtomicFile>(o.out + "/ref.trn");
+    hyp_trn = std::make_unique<AtomicFile>(o.out + "/hyp.trn");
+    align_file = std::make_unique<AtomicFile>(o.out + "/alignments.txt");
+  }
+  size_t next = 0;
+  const int64_t n_pos = static_cast<int64_t>(index.utts.size());
+  for (int64_t lo = 0; lo < n_pos; lo += o.gather_round) {
+    std::string mine;
+    for (; next < records.size() && records[next].pos < lo + o.gather_round; ++next)
+      pack_record(records[next], &mine);
+    const std::vector<std::string> parts = comm.gather_strings(mine);
+    if (!comm.root()) continue;
+    std::vector<Record> round;
+    for (size_t r = 0; r < parts.size(); ++r) unpack_records(parts[r], r, &round);
+    std::sort(round.begin(), round.end(),
+              [](const Record& x, const Record& y) { return x.pos < y.pos; });
+    std::string ref_text, hyp_text, align_text;
+    for (const Record& r : round) {
+      const std::string& id = index.utt_id(static_cast<size_t>(r.pos));
+      ref_text += trn_line(o.out + "/ref.trn", {id, r.ref});
+      hyp_text += trn_line(o.out + "/hyp.trn", {id, r.hyp});
+      align_text += "id: " + id + "\n" + r.align + "\n";
+    }
+    ref_trn->append(ref_text);
+    hyp_trn->append(hyp_text);
+    align_file->append(align_text);
+  }
+  records.clear();
+  if (!comm.root()) return s;
+  ref_trn->commit();
+  hyp_trn->commit();
+  align_file->commit();
   auto rate = [](const ErrorCounts& e) {
     return std::isfinite(e.rate()) ? nlohmann::json(e.rate()) : nlohmann::json(nullptr);
   };

@@ -57,8 +57,9 @@ struct EvalOptions {
   BeamOptions beam;
   std::string save_logprobs;     // also write the log-probabilities here (eval/logprobs_file.h)
   std::string logprobs;          // decode this log-probability file instead of running --model
+  int64_t gather_round = 32768;  // index positions per gather round to rank 0 (its memory)
   // --model --data --out --lm --decoder --batch-size --device --threads --normalize
-  // --save-logprobs --logprobs + BeamOptions
+  // --save-logprobs --logprobs --gather-round + BeamOptions
   void add_to(po::options_description& d);
 };
 

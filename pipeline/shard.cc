@@ -174,7 +174,7 @@ uint64_t ShardReader::checksum(const void* values, size_t n) { return bytes_dige
 
 std::string ShardReader::utt_id(int64_t row) const {
   try {
-    return file_.read_strings("/utt_id").at(static_cast<size_t>(row));
+    return file_.read_strings("/utt_id", static_cast<hsize_t>(row), 1)[0];
   } catch (const std::exception&) {
     return "?";
   }

@@ -120,11 +120,13 @@ class ShardReader {
   uint64_t label_checksum(int64_t row) const;
   // The checksum version 2 stores for n values of 4 bytes.
   static uint64_t checksum(const void* values, size_t n);
-  // The utterance id of a row (one element read; for error messages).
+  // The utterance id of a row (one element read; "?" when unreadable).
   std::string utt_id(int64_t row) const;
 
   std::vector<std::string> utt_ids() const { return file_.read_strings("/utt_id"); }
   std::vector<std::string> transcripts() const { return file_.read_strings("/transcript"); }
+  // One row's transcript, read alone (no per-shard string table held).
+  std::string transcript(int64_t row) const { return file_.read_strings("/transcript", row, 1)[0]; }
   std::vector<std::string> augment() const { return file_.read_strings("/augment"); }
   std::vector<float> durations() const { return file_.read<float>("/duration"); }
   // Per-bin float64 sums over every frame, and the frame count.

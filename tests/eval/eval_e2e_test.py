@@ -173,9 +173,10 @@ def main():
             # --save-logprobs: the same rows whatever the rank count, in index order; decoding
             # them with --logprobs (np=2, no network) gives eval's outputs byte for byte.
             check_logprobs(f"{a}/logprobs.h5", f"{b}/logprobs.h5", clean)
+            # --gather-round 5: the results reach rank 0 in many rounds, files appended per round.
             d = f"{tmp}/eval-{name}-stored"
             r.run(2, "eval", "--logprobs", f"{b}/logprobs.h5", "--data", f"{tmp}/test", "--out", d,
-                  *opts)
+                  "--gather-round", "5", *opts)
             for fn in ("ref.trn", "hyp.trn", "alignments.txt"):
                 assert open(f"{a}/{fn}", "rb").read() == open(f"{d}/{fn}", "rb").read(), \
                     f"{name}: {fn} from --logprobs differs from eval's"
