@@ -27,8 +27,11 @@
 //      Each batch is decoded as soon as its log-probabilities exist and then dropped, so a
 //      rank holds one batch of them (all of them only with --save-logprobs, which writes them).
 //      At most 64 shards are open per rank; ids and transcripts are read per row.
-//   5. Error counts are summed over the ranks (every rank returns the totals). The
-//      per-utterance records (index position, reference, hypothesis, alignment) go to rank 0
+//   5. Error counts are summed over the ranks (every rank returns the totals). Each rank spills
+//      its per-utterance records (index position, reference, hypothesis, alignment) to an
+//      anonymous temporary file as it decodes (RecordSpill: 24 bytes of memory per utterance);
+//      only rank 0 keeps the index's utterance ids (--logprobs: every rank, to check them). The
+//      records go to rank 0
 //      only, in rounds of --gather-round index positions (32,768; one Gatherv each), and rank 0 appends each
 //      round to ref.trn, hyp.trn and alignments.txt in index order: rank 0 holds one round,
 //      no message nears MPI's 2 GiB limit, and the files are renamed into place when complete.
@@ -36,6 +39,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -45,6 +49,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/h5.h"
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/timer.h"
@@ -165,16 +170,28 @@ std::string format_alignment(const std::vector<std::string>& ref,
          fmt::format("WER: C {} S {} D {} I {} N {}\n", e.correct, e.sub, e.del, e.ins, e.ref);
 }
 
-EvalPlan plan_eval(const std::string& data, int batch_size, int ranks) {
+EvalPlan plan_eval(const std::string& data, int batch_size, int ranks, bool with_ids) {
   DS2_REQUIRE(batch_size >= 1, ConfigError, "option 'batch-size': {} (must be >= 1)",
               batch_size);
   EvalPlan p;
   p.data = data;
-  p.index = pipeline::DatasetIndex::read(data + "/index.h5");
+  p.index = pipeline::DatasetIndex::read(data + "/index.h5", with_ids);
   const auto& utts = p.index.utts;
+  // Augmented copies ("~aug" in the id) are not evaluated.
+  std::vector<char> clean(utts.size(), 1);
+  if (with_ids) {
+    for (size_t i = 0; i < utts.size(); ++i) clean[i] = p.index.utt_ids[i].find("~aug") == std::string::npos;
+  } else {
+    const h5::File f = h5::File::open(data + "/index.h5");
+    const hsize_t chunk = 65536;
+    for (hsize_t i0 = 0; i0 < utts.size(); i0 += chunk) {
+      const auto ids = f.read_strings("/utt_id", i0, std::min<hsize_t>(chunk, utts.size() - i0));
+      for (size_t k = 0; k < ids.size(); ++k) clean[i0 + k] = ids[k].find("~aug") == std::string::npos;
+    }
+  }
   std::vector<int64_t> keep;
   for (size_t i = 0; i < utts.size(); ++i)
-    if (p.index.utt_ids[i].find("~aug") == std::string::npos) {
+    if (clean[i]) {
       keep.push_back(static_cast<int64_t>(i));
       p.audio_seconds += utts[i].duration;
     }
@@ -300,9 +317,13 @@ void for_each_log_prob_batch(const EvalPlan& plan, int rank, AcousticModel& am,
     for (int i = 0; i < n; ++i) {
       const pipeline::IndexUtt& iu = index.utts[batch[i]];
       pipeline::ShardReader* sh = &shard(iu.shard);
-      const std::string& id = index.utt_id(static_cast<size_t>(batch[i]));
+      // The row must be the utterance the index names: its frames always, its id where this
+      // rank holds the index's ids (rank 0 of ds2 eval; every rank of ds2 sweep).
+      const bool ids = !index.utt_ids.empty();
+      const std::string id = ids ? index.utt_id(static_cast<size_t>(batch[i]))
+                                 : "#" + std::to_string(batch[i]);
       DS2_REQUIRE(iu.row >= 0 && iu.row < sh->size() && sh->frames(iu.row) == iu.frames &&
-                      sh->utt_id(iu.row) == id,
+                      (!ids || sh->utt_id(iu.row) == id),
                   FormatError, "{}: row {} is not utterance '{}' of {} frames the index names",
                   sh->path(), iu.row, id, iu.frames);
       const std::vector<float> feat = sh->features(iu.row);
@@ -404,6 +425,52 @@ void unpack_records(const std::string& b, size_t rank, std::vector<Record>* out)
   }
 }
 
+// This rank's results on their way to rank 0, spilled to an anonymous temporary file
+// (std::tmpfile: TMPDIR, removed on exit) as they are decoded, so memory is 24 bytes per
+// utterance of this rank whatever the text; read back in index order for the gather rounds.
+class RecordSpill {
+ public:
+  RecordSpill() : f_(std::tmpfile()) {
+    DS2_REQUIRE(f_, IoError, "eval: cannot create a temporary file for the results (TMPDIR)");
+  }
+  ~RecordSpill() { std::fclose(f_); }
+  RecordSpill(const RecordSpill&) = delete;
+  RecordSpill& operator=(const RecordSpill&) = delete;
+
+  void add(const Record& r) {
+    std::string b;
+    pack_record(r, &b);
+    DS2_REQUIRE(std::fwrite(b.data(), 1, b.size(), f_) == b.size(), IoError,
+                "eval: cannot write the results' temporary file (TMPDIR full?)");
+    at_.push_back({r.pos, end_, static_cast<uint32_t>(b.size())});
+    end_ += b.size();
+  }
+  size_t size() const { return at_.size(); }
+  // Sorts by index position and makes the file readable; call once, after the last add().
+  void finish() {
+    std::sort(at_.begin(), at_.end(), [](const At& x, const At& y) { return x.pos < y.pos; });
+    DS2_REQUIRE(std::fflush(f_) == 0, IoError, "eval: cannot write the results' temporary file");
+  }
+  int64_t pos(size_t k) const { return at_[k].pos; }
+  void append_packed(size_t k, std::string* out) {
+    const size_t n0 = out->size();
+    out->resize(n0 + at_[k].len);
+    DS2_REQUIRE(fseeko(f_, static_cast<off_t>(at_[k].offset), SEEK_SET) == 0 &&
+                    std::fread(out->data() + n0, 1, at_[k].len, f_) == at_[k].len,
+                IoError, "eval: cannot read back the results' temporary file");
+  }
+
+ private:
+  struct At {
+    int64_t pos;
+    uint64_t offset;
+    uint32_t len;
+  };
+  std::FILE* f_;
+  std::vector<At> at_;
+  uint64_t end_ = 0;
+};
+
 // Error counts and utterances summed over the ranks (every rank gets the sums).
 void sum_over_ranks(const Comm& comm, EvalSummary* s) {
   int64_t v[11] = {s->words.sub, s->words.del,  s->words.ins, s->words.correct,
@@ -466,7 +533,10 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
   DS2_REQUIRE(o.save_logprobs.empty() || o.logprobs.empty(), ConfigError,
               "--save-logprobs needs --model (with --logprobs the outputs are already stored)");
   Timer total_timer;
-  const EvalPlan plan = plan_eval(o.data, o.batch_size, comm.size());
+  // Only rank 0 writes ids; the others keep none (stored log-probabilities are checked
+  // against the index's ids on every rank).
+  const EvalPlan plan =
+      plan_eval(o.data, o.batch_size, comm.size(), comm.root() || !o.logprobs.empty());
   const pipeline::DatasetIndex& index = plan.index;
   std::unique_ptr<AcousticModel> am;
   std::unique_ptr<StoredLogProbs> stored;
@@ -487,7 +557,7 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
   DecodeSpec spec{o.decoder, o.beam, lm.get()};
   BeamWorkspace ws;
   EvalSummary s;
-  std::vector<Record> records;     // this rank's results (no log-probabilities)
+  RecordSpill records;             // this rank's results (no log-probabilities)
   std::vector<UttLogProbs> kept;   // --save-logprobs only: the file is written from all of them
   auto decode_batch = [&](std::vector<UttLogProbs>& batch) {
     for (UttLogProbs& u : batch) {
@@ -499,7 +569,7 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
       rec.pos = u.pos;
       rec.hyp = r.hyp;
       rec.ref = u.ref;
-      records.push_back(std::move(rec));
+      records.add(rec);
       if (!o.save_logprobs.empty()) kept.push_back(std::move(u));
     }
   };
@@ -523,8 +593,7 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
               s.utterances, plan.utterances);
 
   // ---- gather to rank 0 in index order, in bounded rounds, written as they arrive ----
-  std::sort(records.begin(), records.end(),
-            [](const Record& x, const Record& y) { return x.pos < y.pos; });
+  records.finish();
   std::unique_ptr<AtomicFile> ref_trn, hyp_trn, align_file;
   if (comm.root()) {
     make_dirs(o.out);
@@ -536,8 +605,8 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
   const int64_t n_pos = static_cast<int64_t>(index.utts.size());
   for (int64_t lo = 0; lo < n_pos; lo += o.gather_round) {
     std::string mine;
-    for (; next < records.size() && records[next].pos < lo + o.gather_round; ++next)
-      pack_record(records[next], &mine);
+    for (; next < records.size() && records.pos(next) < lo + o.gather_round; ++next)
+      records.append_packed(next, &mine);
     const std::vector<std::string> parts = comm.gather_strings(mine);
     if (!comm.root()) continue;
     std::vector<Record> round;
@@ -555,7 +624,6 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
     hyp_trn->append(hyp_text);
     align_file->append(align_text);
   }
-  records.clear();
   if (!comm.root()) return s;
   ref_trn->commit();
   hyp_trn->commit();

@@ -93,7 +93,9 @@ struct EvalPlan {
   double audio_seconds = 0;                   // their total duration
 };
 // Throws ConfigError for batch_size < 1, IoError/FormatError naming DATA/index.h5.
-EvalPlan plan_eval(const std::string& data, int batch_size, int ranks);
+// with_ids = false: the index's utterance ids are read in chunks only to pick the clean
+// utterances and not kept (index.utt_ids empty): what ranks that write no files need.
+EvalPlan plan_eval(const std::string& data, int batch_size, int ranks, bool with_ids = true);
 
 // A checkpoint loaded for inference on a plan's dataset: the network (batch norm on running
 // statistics), the normalization mode and statistics, and the alphabet (step 4).

@@ -443,6 +443,12 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
              o.threads);
   progress.finish();
 
+  // Rank 0's plan is done with: free it before the index is built (its peak is the larger of
+  // the two, not their sum).
+  const int64_t rows = p.m.rows;
+  std::vector<Reject> rejects = std::move(p.rejects);
+  p = Planned{};
+
   // Stage 5: stats in float64 over all ranks, then rank 0 writes the index.
   comm.allreduce(shard_sums.data(), shard_sums.size());
   comm.allreduce(shard_frames.data(), shard_frames.size());
@@ -457,19 +463,19 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
   }
   res.shards_made = comm.allreduce_value<int32_t>(res.shards_made);
   res.shards_reused = comm.allreduce_value<int32_t>(res.shards_reused);
-  res.rows = p.m.rows;
+  res.rows = rows;
   comm.bcast(&res.rows, 1);
   if (comm.root()) {
     DatasetIndex idx;
     idx.meta = meta;
     idx.command = command;
-    idx.n_rows = p.m.rows;
+    idx.n_rows = rows;
     idx.stats_frames = frames_total;
     idx.augment = aug.policy.copies > 0 ? aug.policy.to_string() : "";
     stats_from_sums(sum, sumsq, frames_total, &idx.mean, &idx.std);
     std::map<int64_t, Reject> by_line;  // one reason per input row, first wins
     augment::AugmentSummary summary;
-    for (const auto& r : p.rejects) by_line.emplace(r.line, r);
+    for (const auto& r : rejects) by_line.emplace(r.line, r);
     for (int s = 0; s < n_shards; ++s) {
       idx.shards.push_back(shard_name(s));
       std::string rp = o.out + "/" + rejects_name(s);
@@ -497,14 +503,14 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
     res.accepted = static_cast<int64_t>(idx.utts.size()) / per_row;
     res.rejected = idx.n_rejected;
     res.hours = idx.total_duration() / 3600.0;
-    DS2_REQUIRE(res.accepted + res.rejected == p.m.rows, FormatError,
+    DS2_REQUIRE(res.accepted + res.rejected == rows, FormatError,
                 "{}: accounting error: {} accepted + {} rejected != {} rows", o.manifest,
-                res.accepted, res.rejected, p.m.rows);
+                res.accepted, res.rejected, rows);
     idx.write(o.out + "/index.h5");
     log->info("done: {} of {} utterances accepted, {} rejected (see {}/rejects.tsv); {} shard "
               "entries (clean + augmented copies); {} shards ({} made, {} reused), {:.2f} h of audio, {} frames; "
               "{:.1f} s wall, {:.0f}x real time",
-              res.accepted, p.m.rows, res.rejected, o.out, idx.utts.size(), n_shards, res.shards_made,
+              res.accepted, rows, res.rejected, o.out, idx.utts.size(), n_shards, res.shards_made,
               res.shards_reused, res.hours, frames_total, wall.seconds(),
               res.hours * 3600.0 / std::max(wall.seconds(), 1e-9));
   }
