@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   po::options_description desc("bench_gpu");
   desc.add_options()("configs", po::value(&configs), "model INIs, space-separated")(
       "batch", po::value(&batch), "utterances per step")("frames", po::value(&frames),
-                                                          "frames per utterance")(
+                                                         "frames per utterance")(
       "iters", po::value(&iters), "timed steps")("ctc-time", po::value(&ctc_t), "CTC frames")(
       "ctc-batch", po::value(&ctc_n), "CTC utterances")("help", "usage");
   po::variables_map vm;
@@ -115,8 +115,8 @@ int main(int argc, char** argv) {
     std::printf(
         "model %s params %zu batch %d frames %d step_s %.4f tflops %.2f of_fp32_peak %.3f "
         "of_tf32_peak %.3f nonfinite %d\n",
-        path.substr(path.find_last_of('/') + 1).c_str(), net.num_params(), batch, frames, s,
-        tflops, tflops / peak32, tflops / peak_tf32, nonfinite);
+        path.substr(path.find_last_of('/') + 1).c_str(), net.num_params(), batch, frames, s, tflops,
+        tflops / peak32, tflops / peak_tf32, nonfinite);
     std::fflush(stdout);
   }
 
@@ -137,8 +137,8 @@ int main(int argc, char** argv) {
     double best = 1e30;
     for (int r = 0; r < iters; ++r) {
       Timer t;
-      be.ctc_loss(a.data(), g.data(), lab.data(), lab_len.data(), in_len.data(), sh,
-                  costs->data(), imp.data(), ws.data());  // returns host costs: synchronous
+      be.ctc_loss(a.data(), g.data(), lab.data(), lab_len.data(), in_len.data(), sh, costs->data(),
+                  imp.data(), ws.data());  // returns host costs: synchronous
       best = std::min(best, t.seconds());
     }
     return best;
@@ -149,10 +149,11 @@ int main(int argc, char** argv) {
   double worst = 0;
   for (int j = 0; j < ctc_n; ++j)
     worst = std::max(worst, std::fabs(double(c_gpu[j]) - c_cpu[j]) / std::fabs(double(c_cpu[j])));
-  std::printf("ctc T %d N %d C 29 cpu_ms %.3f (%d threads) gpu_ms %.3f speedup %.1f "
-              "max_rel_cost_diff %.2e check %s\n",
-              ctc_t, ctc_n, 1e3 * t_cpu, cpu->num_threads(), 1e3 * t_gpu, t_cpu / t_gpu, worst,
-              worst < 1e-5 ? "ok" : "FAIL");
+  std::printf(
+      "ctc T %d N %d C 29 cpu_ms %.3f (%d threads) gpu_ms %.3f speedup %.1f "
+      "max_rel_cost_diff %.2e check %s\n",
+      ctc_t, ctc_n, 1e3 * t_cpu, cpu->num_threads(), 1e3 * t_gpu, t_cpu / t_gpu, worst,
+      worst < 1e-5 ? "ok" : "FAIL");
   return worst < 1e-5 ? 0 : 1;
 #endif
 }

@@ -2,7 +2,6 @@
 #include "model/checkpoint.h"
 
 #include <algorithm>
-
 #include <cstdio>
 #include <sstream>
 

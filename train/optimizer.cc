@@ -80,8 +80,7 @@ SgdNesterov::~SgdNesterov() = default;  // v_ (declared after own_) is freed fir
 
 void SgdNesterov::step(float* params, const float* grads, size_t n, double lr) {
   DS2_REQUIRE(n == n_, ConfigError, "optimizer: {} parameters, state has {}", n, n_);
-  be_->sgd_nesterov(params, grads, v_.data(), n, static_cast<float>(lr), momentum_,
-                    weight_decay_);
+  be_->sgd_nesterov(params, grads, v_.data(), n, static_cast<float>(lr), momentum_, weight_decay_);
 }
 
 std::vector<float> SgdNesterov::velocity() const {

@@ -173,8 +173,7 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
 
   // ---- data ----
   // Without utterance ids: training never needs them in memory (index.h: 20 bytes per utterance).
-  const pipeline::DatasetIndex index =
-      pipeline::DatasetIndex::read(topt.data + "/index.h5", false);
+  const pipeline::DatasetIndex index = pipeline::DatasetIndex::read(topt.data + "/index.h5", false);
   DS2_REQUIRE(!index.utts.empty(), ConfigError, "{}/index.h5: no utterances", topt.data);
   const pipeline::Alphabet alphabet =
       pipeline::Alphabet::parse(index.meta.alphabet, topt.data + "/index.h5 alphabet");

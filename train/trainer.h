@@ -61,8 +61,8 @@ struct TrainOptions {
   std::string metrics;           // default RUN/metrics.csv
   int log_every = 10;            // rank 0 logs every this many steps (and at epoch end)
   int dev_batch_size = 32;
-  double bucket_mib = 8;         // gradient all-reduce bucket size
-  int64_t stop_after_steps = 0;  // testing: act as if SIGTERM arrived during step N (0: off)
+  double bucket_mib = 8;              // gradient all-reduce bucket size
+  int64_t stop_after_steps = 0;       // testing: act as if SIGTERM arrived during step N (0: off)
   int64_t replica_check_every = 100;  // steps between replica checks (0: at checkpoints only)
   // testing: before this step (1-based), rank (world size - 1) adds 1e-3 to its first parameter,
   // the divergence the replica check must catch (0: off)
