@@ -2,10 +2,13 @@
 #include "eval/history.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <ctime>
 
 #include "core/error.h"
@@ -33,6 +36,9 @@ constexpr const char* kMigrate1to2[] = {"ALTER TABLE results ADD COLUMN ckpt_dig
 constexpr const char* kIndex =
     "CREATE INDEX IF NOT EXISTS results_key ON results "
     "(ckpt_digest, data_digest, lm_digest, settings)";
+constexpr const char* kFileDigests =
+    "CREATE TABLE IF NOT EXISTS file_digests (path TEXT PRIMARY KEY, size INTEGER NOT NULL, "
+    "mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, digest TEXT NOT NULL)";
 
 constexpr const char* kColumns =
     "time, git_commit, host, checkpoint, step, epoch, dataset, utterances, decoder, beam, alpha, "
@@ -122,6 +128,7 @@ History::History(const std::string& path, bool create, int busy_timeout_ms) : pa
       }
       if (v < kSchemaVersion) {
         exec(kIndex);
+        exec(kFileDigests);
         exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
         v = kSchemaVersion;
       }
@@ -253,6 +260,47 @@ std::vector<std::string> History::keys() const {
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+std::optional<std::string> History::cached_digest(const FileStamp& f) const {
+  Stmt st(db_, path_,
+          "SELECT digest FROM file_digests WHERE path = ? AND size = ? AND mtime_ns = ? AND "
+          "inode = ?");
+  st.text(1, f.path);
+  st.integer(2, f.size);
+  st.integer(3, f.mtime_ns);
+  st.integer(4, f.inode);
+  const int rc = sqlite3_step(st.get());
+  if (rc == SQLITE_ROW) return st.col_text(0);
+  DS2_REQUIRE(rc == SQLITE_DONE, IoError, "{}: reading file digests: {}", path_,
+              sqlite3_errmsg(db_));
+  return std::nullopt;
+}
+
+void History::store_digest(const FileStamp& f, const std::string& digest) {
+  Stmt st(db_, path_,
+          "INSERT OR REPLACE INTO file_digests (path, size, mtime_ns, inode, digest) "
+          "VALUES (?,?,?,?,?)");
+  st.text(1, f.path);
+  st.integer(2, f.size);
+  st.integer(3, f.mtime_ns);
+  st.integer(4, f.inode);
+  st.text(5, digest);
+  const int rc = sqlite3_step(st.get());
+  DS2_REQUIRE(rc == SQLITE_DONE, IoError, "{}: storing a file digest: {}", path_,
+              sqlite3_errmsg(db_));
+}
+
+FileStamp file_stamp(const std::string& path) {
+  struct stat st {};
+  DS2_REQUIRE(::stat(path.c_str(), &st) == 0, IoError, "{}: cannot stat: {}", path,
+              std::strerror(errno));
+  FileStamp f;
+  f.path = path;
+  f.size = static_cast<int64_t>(st.st_size);
+  f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  f.inode = static_cast<int64_t>(st.st_ino);
+  return f;
 }
 
 std::string result_key(const std::string& ckpt_digest, const std::string& data_digest,

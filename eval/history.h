@@ -13,16 +13,24 @@
 //           ranks INTEGER,
 //           -- version 2: what the result is OF, by content (eval/digest.h), not by path --
 //           ckpt_digest TEXT, data_digest TEXT, lm_digest TEXT NULL (no LM), settings TEXT)
-//   and an index results_key on (ckpt_digest, data_digest, lm_digest, settings).
+//   and an index results_key on (ckpt_digest, data_digest, lm_digest, settings);
+//   file_digests(path TEXT PRIMARY KEY, size, mtime_ns, inode, digest): a cache of checkpoint
+//   digests, so that a nightly sweep over a run's 100 checkpoints reads only the files that
+//   changed. A cached digest is used only while the file's size, modification time (ns) and
+//   inode are all unchanged (the trainer writes a checkpoint to a temporary name and renames
+//   it: a new inode); otherwise the file is read again and the entry replaced.
 // `settings` is the canonical text of everything else that changes the numbers (decoder, beam,
 // alpha, beta, the pruning options, the lexicon option, the normalization; sweep.cc
 // point_settings). Two rows with equal (ckpt_digest, data_digest, lm_digest, settings) are the
 // same measurement, so `ds2 sweep` skips a point whose key the history already holds: a
 // checkpoint overwritten in place (ckpt-last.h5) or a re-prepared dev set gets a new digest and
-// is scored again, a copy or link of a scored checkpoint is not.
+// is scored again, a copy or link of a scored checkpoint is not. Not in the key: the device
+// (cpu/cuda results may differ in the last float bits, rarely in a decoded word), the batch
+// size and the rank count (which change neither the frames nor the arithmetic of a batch's
+// utterances beyond summation order); --rescore measures again under those.
 //
-// Migration: a version 1 file is upgraded in place when opened for writing (one IMMEDIATE
-// transaction: ALTER TABLE ADD COLUMN for the four columns, the index, user_version = 2). Its
+// Migration: a version 1 file is upgraded in place when opened (one IMMEDIATE transaction:
+// ALTER TABLE ADD COLUMN for the four columns, the index, file_digests, user_version = 2). Its
 // old rows keep NULL digests: they stay in the report but never match a key, so the first v2
 // sweep scores their points again (a path cannot tell whether the file behind it changed).
 //
@@ -65,6 +73,14 @@ struct HistoryRow {
 std::string result_key(const std::string& ckpt_digest, const std::string& data_digest,
                        const std::string& lm_digest, const std::string& settings);
 
+// What identifies a file's contents cheaply (stat): see file_digests above.
+struct FileStamp {
+  std::string path;  // as given (absolute in ds2 sweep)
+  int64_t size = 0, mtime_ns = 0, inode = 0;
+};
+// stat() of `path`; IoError naming it when it cannot be read.
+FileStamp file_stamp(const std::string& path);
+
 class History {
  public:
   static constexpr int kSchemaVersion = 2;
@@ -84,6 +100,11 @@ class History {
   std::vector<HistoryRow> rows() const;
   // The keys (HistoryRow::key()) of every row that has digests, sorted, without duplicates.
   std::vector<std::string> keys() const;
+  // The cached digest of a file whose stamp is exactly `f`, or nullopt.
+  std::optional<std::string> cached_digest(const FileStamp& f) const;
+  // Caches `digest` for `f` (replacing any entry for f.path); not in a transaction of its own
+  // beyond SQLite's implicit one.
+  void store_digest(const FileStamp& f, const std::string& digest);
 
  private:
   void exec(const char* sql) const;

@@ -6,7 +6,8 @@
 //      fails before any work, and reads the keys it holds (none with --rescore).
 //   2. Each --data folder is planned once, as `ds2 eval` does (plan_eval: the clean utterances
 //      in fixed batches, balanced over the ranks by padded frames). Rank 0 computes the content
-//      digests (eval/digest.h: dataset, LM; per checkpoint its file's bytes) and broadcasts them.
+//      digests (eval/digest.h: dataset, LM; per checkpoint its file's bytes, or the history's
+//      cached digest while the file's size, mtime and inode are unchanged) and broadcasts them.
 //   3. Per (checkpoint, dataset), rank 0 marks the grid points still to do: those whose key is
 //      neither in the history nor scored earlier in this sweep; the marks are broadcast. With
 //      none, the checkpoint is not even loaded for that dataset.
@@ -305,7 +306,14 @@ SweepResult run_sweep(const Comm& comm, const SweepOptions& o) {
   SweepResult res;
   for (const std::string& ckpt : ckpts) {
     std::string ckpt_dig;
-    if (comm.root()) ckpt_dig = file_digest(ckpt);
+    if (comm.root()) {
+      // The digest cache (history.h file_digests): the file is read only when it changed.
+      const FileStamp stamp = file_stamp(abs_path(ckpt));
+      const std::optional<std::string> cached = history->cached_digest(stamp);
+      ckpt_dig = cached ? *cached : file_digest(ckpt);
+      if (!cached) history->store_digest(stamp, ckpt_dig);
+      ++(cached ? res.digests_cached : res.digests_read);
+    }
     comm.bcast_string(ckpt_dig);
     for (size_t di = 0; di < plans.size(); ++di) {
       const EvalPlan& plan = plans[di];
@@ -465,8 +473,10 @@ SweepResult run_sweep(const Comm& comm, const SweepOptions& o) {
     log()->info(
         "scored {} of {} point(s); skipped {} already in the history and {} scored twice "
         "under another name (same checkpoint, dataset and LM digests and settings); {} "
-        "forward pass(es) skipped{}",
+        "forward pass(es) skipped; checkpoint digests: {} read, {} unchanged files from "
+        "the cache{}",
         res.rows.size(), res.points, res.in_history, res.duplicates, res.forwards_skipped,
+        res.digests_read, res.digests_cached,
         res.in_history && !o.rescore ? " (--rescore scores them again)" : "");
   return res;
 }

@@ -85,6 +85,8 @@ struct SweepResult {
   int64_t in_history = 0;        // skipped: the history holds their key
   int64_t duplicates = 0;        // skipped: same key as an earlier point of this sweep (a copy)
   int64_t forwards_skipped = 0;  // (checkpoint, dataset) pairs with nothing to do: no forward
+  int64_t digests_read = 0;      // rank 0: checkpoint files read for their digest
+  int64_t digests_cached = 0;    // rank 0: unchanged checkpoint files, digest from the cache
 };
 
 // Collective over `comm`: evaluates every checkpoint at every grid point on every o.data,

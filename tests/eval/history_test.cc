@@ -3,8 +3,10 @@
 // migration, a version 1 file made here with the C API and version 1's exact CREATE statement.
 #include "eval/history.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <cmath>
 #include <filesystem>
@@ -85,8 +87,49 @@ TEST(History, SchemaVersionAndColumns) {
           "dataset", "utterances", "decoder",     "beam",        "alpha",      "beta",    "lm",
           "wer",     "cer",        "sub",         "del",         "ins",        "words",   "chars",
           "rtf",     "ranks",      "ckpt_digest", "data_digest", "lm_digest",  "settings"}));
-  EXPECT_EQ(query(path, "SELECT name FROM sqlite_master WHERE type = 'index'"),
+  EXPECT_EQ(query(path, "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"),
             (std::vector<std::vector<std::string>>{{"results_key"}}));
+  EXPECT_EQ(query(path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"),
+            (std::vector<std::vector<std::string>>{{"file_digests"}, {"results"}}));
+}
+
+// The digest cache: a hit only while size, mtime and inode are all the stat() values of now.
+TEST(History, DigestCacheFollowsTheFileStamp) {
+  test::TempDir tmp("ds2-history");
+  History h(tmp / "h.sqlite");
+  const std::string f = tmp / "ckpt.h5";
+  std::ofstream(f) << "12345678";
+  const FileStamp a = file_stamp(f);
+  EXPECT_EQ(a.size, 8);
+  EXPECT_FALSE(h.cached_digest(a));
+  h.store_digest(a, "d1");
+  EXPECT_EQ(h.cached_digest(file_stamp(f)), std::optional<std::string>("d1"));
+  // Rewritten in place, same size and inode, another mtime: a miss.
+  std::ofstream(f) << "abcdefgh";
+  timespec times[2] = {{0, UTIME_OMIT}, {1700000000, 5}};
+  ASSERT_EQ(utimensat(AT_FDCWD, f.c_str(), times, 0), 0);
+  EXPECT_FALSE(h.cached_digest(file_stamp(f)));
+  // Replaced by rename (what the trainer does): another inode, same size and mtime: a miss.
+  h.store_digest(file_stamp(f), "d2");
+  std::ofstream(f + ".tmp") << "ABCDEFGH";
+  ASSERT_EQ(utimensat(AT_FDCWD, (f + ".tmp").c_str(), times, 0), 0);
+  const FileStamp before = file_stamp(f);
+  std::filesystem::rename(f + ".tmp", f);
+  const FileStamp after = file_stamp(f);
+  EXPECT_EQ(std::make_pair(before.size, before.mtime_ns),
+            std::make_pair(after.size, after.mtime_ns));
+  EXPECT_NE(before.inode, after.inode);
+  EXPECT_FALSE(h.cached_digest(after));
+  // One entry per path (replaced), stored as given.
+  h.store_digest(after, "d3");
+  EXPECT_EQ(query(tmp / "h.sqlite", "SELECT path, size, digest FROM file_digests"),
+            (std::vector<std::vector<std::string>>{{f, "8", "d3"}}));
+  try {
+    file_stamp(tmp / "missing.h5");
+    ADD_FAILURE() << "no error";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("missing.h5"), std::string::npos) << e.what();
+  }
 }
 
 // Opens `path` with the C API and runs `sql` (several statements).
@@ -141,6 +184,8 @@ TEST(History, Version1FileIsMigratedInPlace) {
                 {"1", "/r/ckpt-last.h5", "0.5", "NULL", "NULL", "NULL", "NULL"},
                 {"2", "/r/ckpt-last.h5", "0.4", "NULL", "NULL", "NULL", "NULL"},
                 {"3", "/runs/a/ckpt-step10.h5", "0.125", "c1", "d", "l", "s1"}}));
+  EXPECT_EQ(query(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'file_digests'"),
+            (std::vector<std::vector<std::string>>{{"1"}}));
   // Opening it again changes nothing.
   { History h(path); }
   EXPECT_EQ(query(path, "SELECT COUNT(*) FROM results"),

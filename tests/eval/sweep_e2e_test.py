@@ -164,11 +164,17 @@ def main():
         assert history(db)[1] == rows, "a sweep with nothing new changed the history"
         assert f"skipped {n} of {n} point(s): {n} already in the history" in p.stdout, p.stdout
         assert not [x for x in p.stdout.splitlines() if x.startswith("WER ")]
+        # ... and read no checkpoint file again: ckpt-best.h5 is new to the digest cache (one read),
+        # the step files were read by sweep 1.
+        assert "checkpoint digests: 1 read, 0 unchanged files from the cache" in p.stderr or \
+            "checkpoint digests: 0 read, 1 unchanged" in p.stderr, p.stderr[-2000:]
         # The dataset moved: same content, same digest, still nothing to do.
         shutil.move(f"{tmp}/other", f"{tmp}/other-moved")
         moved = [x if x != f"{tmp}/other" else f"{tmp}/other-moved" for x in common]
         p = r.run(1, "sweep", "--models", f"{run}/", "--grid", GRID, *moved)
         assert f"skipped {n} of {n} point(s)" in p.stdout, p.stdout
+        assert "checkpoint digests: 0 read, 1 unchanged files from the cache" in p.stderr, \
+            p.stderr[-2000:]
         shutil.move(f"{tmp}/other-moved", f"{tmp}/other")
         # --rescore scores them again.
         p = r.run(1, "sweep", "--models", f"{run}/", "--grid", GRID, "--rescore", *common)
