@@ -290,8 +290,7 @@ SweepResult run_sweep(const Comm& comm, const SweepOptions& o) {
   }
   std::unique_ptr<LanguageModel> lm;
   std::string lm_dig;
-  if (!o.lm.empty()) {
-    lm = load_decoder_lm(o.lm, o.beam.lexicon);
+  if (!o.lm.empty()) {  // loaded when a pending point first needs it (a night may need none)
     if (comm.root()) lm_dig = lm_digest(o.lm, o.beam.lexicon);
     comm.bcast_string(lm_dig);
   }
@@ -365,6 +364,8 @@ SweepResult run_sweep(const Comm& comm, const SweepOptions& o) {
       // Step 4: one streamed forward pass, every pending point decoded per batch.
       Timer wall;
       AcousticModel am(ckpt, plan, o.device, o.threads, o.normalize, comm.root());
+      for (size_t i : pending)
+        if (points[i].lm && !lm) lm = load_decoder_lm(o.lm, o.beam.lexicon);
       std::vector<DecodeSpec> specs(points.size());
       for (size_t i : pending) {
         const GridPoint& p = points[i];
