@@ -147,8 +147,9 @@ Allreducer::Allreducer(const Comm& comm, const AllreduceOptions& o, model::Backe
   int provided = MPI_THREAD_SINGLE;
   DS2_MPI_CHECK(MPI_Query_thread(&provided));
   async_ok_ = provided >= MPI_THREAD_MULTIPLE;
+  // auto on one rank: nothing to reduce (start() returns at once), so no NCCL start-up either.
   if (device_ && (opts_.algo == Algorithm::kNccl ||
-                  (opts_.algo == Algorithm::kAuto && model::nccl_available())))
+                  (opts_.algo == Algorithm::kAuto && model::nccl_available() && comm_.size() > 1)))
     start_nccl();
   if (device_ && comm_.root())
     logger("allreduce")
