@@ -10,8 +10,10 @@
 // the same offsets (grads()); params_info() lists (name, offset, size, shape). backward() runs
 // the layers last to first and, after each layer, reports through the callback that every
 // gradient at offsets >= that layer's first offset is final, so buckets of the gradient arena
-// can be all-reduced while earlier layers are still running. Batch-norm running statistics are
-// buffers (buffers_info(), buffers()), not parameters.
+// can be all-reduced while earlier layers are still running (on a device backend the callback
+// fires when the layer's kernels are QUEUED: a consumer records a Backend event and waits on it,
+// as train/allreduce.h does). Batch-norm running statistics are buffers (buffers_info(),
+// buffers()), not parameters.
 //
 // Not thread-safe; one Network per thread. All data pointers are in the backend's memory
 // (host for cpu) unless noted; lengths/labels are host.

@@ -7,7 +7,13 @@
 // Network::backward reports "every gradient at offsets >= o is final" after each layer; a bucket
 // [begin, end) is started on the Allreducer as soon as o <= begin. The plan depends only on the
 // model and bucket_bytes, so every rank starts the same buckets in the same order, and with a
-// fixed algorithm the sums are bit-identical from run to run (what --resume relies on).
+// fixed algorithm the sums are bit-identical from run to run (what --resume relies on). On a
+// device backend "final" means QUEUED: the Allreducer (given the backend) records an event after
+// the queued kernels and its reduction waits on that event before it reads the bucket.
+//
+// Memory: everything here stays in the network backend's memory (device memory on a GPU): the
+// averaging is Backend::scale, the norm Backend::sum_squares, the skipped-step BN restore a
+// Backend::copy; only the step's six counters travel through the host.
 //
 // Normalization: ranks contribute the gradient of the SUM of their finite costs; after the
 // reduction the arena is divided by the global count of utterances with a finite cost, giving

@@ -14,6 +14,11 @@
 // the optimizer velocity is compared across ranks (replica_check.h), and a mismatch aborts the
 // job naming the ranks and the first differing tensor.
 //
+// Device: parameters, gradients, the optimizer velocity and the batch-norm statistics stay in the
+// network backend's memory (GPU memory with model.device=cuda); averaging, norm, clipping and the
+// update are backend ops, and only the replica check, checkpoints (one download per arena), the
+// start-up broadcast and dev evaluation copy them to the host.
+//
 // Batch-norm running statistics are computed by each rank on its own slice and are kept per rank
 // during training (they never influence a training step). Whenever they are used or saved --
 // dev evaluation, checkpoints -- the average over ranks is swapped in temporarily; checkpoints
