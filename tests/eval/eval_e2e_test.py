@@ -183,6 +183,16 @@ def main():
             stored = json.load(open(f"{d}/results.json"))
             for k in COUNT_KEYS + ("wer", "cer"):
                 assert results[0][k] == stored[k], f"{name}: {k} differs with --logprobs"
+            if name == "beam":
+                # The LM compiled by `ds2 lm compile` (memory-mapped, decode/compiled_lm.h)
+                # decodes to the same bytes as its ARPA text.
+                r.run(1, "lm", "compile", lm, f"{tmp}/uni.bin")
+                d = f"{tmp}/eval-beam-compiled-lm"
+                r.run(2, "eval", "--logprobs", f"{b}/logprobs.h5", "--data", f"{tmp}/test",
+                      "--out", d, *[f"{tmp}/uni.bin" if o == lm else o for o in opts])
+                for fn in ("hyp.trn", "alignments.txt"):
+                    assert open(f"{a}/{fn}", "rb").read() == open(f"{d}/{fn}", "rb").read(), \
+                        f"{fn} with the compiled LM differs from the ARPA LM's"
         # Stored outputs decoded over another dataset: refused in one line naming the file.
         p = r.run(1, "eval", "--logprobs", f"{tmp}/eval-greedy-np3/logprobs.h5", "--data",
                   f"{tmp}/data", "--out", f"{tmp}/eval-wrong", expect_rc=None)
