@@ -16,10 +16,11 @@
 //      every pending point on that batch before the next one is computed, accumulating per point
 //      the error counts and the decoding time. Memory is one batch of log-probabilities whatever
 //      the dataset size (the cache of a whole checkpoint, e.g. 100 MB per 5 hours of audio, is
-//      gone). Decoding and scoring are decode_utterance, the code `ds2 eval` runs, and counts
-//      are integers summed in any order, so a point's WER is what `ds2 eval` with the same
-//      settings reports. The counts are summed over the ranks with one all-reduce of 10
-//      integers per point; decoding time is the slowest rank's.
+//      gone). The LM is parsed when the first pending point needs it. Decoding and scoring are
+//      decode_utterance, the code `ds2 eval` runs, and counts are integers summed in any order,
+//      so a point's WER is what `ds2 eval` with the same settings reports. The counts are summed
+//      over the ranks with one all-reduce of 10 integers per point; decoding time is the
+//      slowest rank's.
 //   5. Rank 0 appends the pair's rows to the history in one transaction, so a sweep that is
 //      killed keeps what it finished and the next one resumes after it. RTF of a row = (the
 //      forward time + the point's decoding time) / audio seconds, as `ds2 eval` would measure it;
