@@ -28,8 +28,8 @@ const std::vector<Command>& commands() {
        "checkpoint)", &ds2::eval::sweep_main, MPI_THREAD_FUNNELED},
       {"transcribe", "text of audio files from a checkpoint (greedy or beam + LM; --stream)",
        &ds2::eval::transcribe_main, MPI_THREAD_FUNNELED},
-      {"lm", "language model tools: compile an ARPA file to the memory-mapped binary form, info, "
-       "query", &ds2::decode::lm_main, MPI_THREAD_SINGLE},
+      {"lm", "ARPA LM -> memory-mapped compiled form (compile), info, query", &ds2::decode::lm_main,
+       MPI_THREAD_SINGLE},
   };
   return table;
 }

@@ -112,10 +112,8 @@ ArpaLm ArpaLm::parse(std::istream& in, const std::string& origin) {
   lm.bos_ = find("<s>");
   lm.eos_ = find("</s>");
   lm.unk_ = find("<unk>");
-  lm.vocab_trie_ =
-      make_vocabulary_trie(lm, lm.vocab_size(), [&](int32_t id) -> std::string_view {
-        return lm.words_[id];
-      });
+  lm.vocab_trie_ = make_vocabulary_trie(
+      lm, lm.vocab_size(), [&](int32_t id) -> std::string_view { return lm.words_[id]; });
   return lm;
 }
 
