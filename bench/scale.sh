@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # bench/scale.sh: ds2 at growing corpus sizes, on synthetic corpora of short utterances.
 #
-#   bench/scale.sh [--sizes 20000,200000] [--np 2] [--shards 64] [--work DIR] [--ds2 build/ds2]
+#   bench/scale.sh [--sizes 20000,200000] [--np 2] [--shard-mb 8] [--work DIR] [--ds2 build/ds2]
 #                  [--keep]
 #
 # Per size N it builds a corpus of N utterances (20 distinct 0.3 s WAV files written by Python,
 # symlinked N times, durations in the manifest), then measures, each rank wrapped by
 # bench/procstat.py (exact peak RSS from wait4, bytes read from /proc/PID/io rchar):
-#   prep   `ds2 prep --shards S` at --np ranks: peak RSS of rank 0 (the planner) and of the others;
+#   prep   `ds2 prep --shard-mb M` at --np ranks (8 MiB of these 2 KB utterances: ~4,000 rows
+#          per shard, as a 1 GiB shard of 161-bin 5 s utterances; the shard count grows with
+#          the corpus as it does at real scale): peak RSS of rank 0 (the planner) and of the others;
 #   train  one epoch of a 1-conv, 1-GRU model at batch 32: peak RSS per rank, and the bytes read
 #          by all ranks over the bytes of the shards (1.0: each byte once);
 #   eval   `ds2 eval` (greedy) of the trained model on the same data: peak RSS per rank.
@@ -17,12 +19,12 @@
 # Prints a Markdown table; raw figures go to WORK/scale.json.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-sizes=20000,200000 np=2 shards=64 work=/tmp/ds2-scale ds2=$root/build/ds2 keep=0
+sizes=20000,200000 np=2 shard_mb=8 work=/tmp/ds2-scale ds2=$root/build/ds2 keep=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --sizes) sizes=$2; shift 2 ;;
     --np) np=$2; shift 2 ;;
-    --shards) shards=$2; shift 2 ;;
+    --shard-mb) shard_mb=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --ds2) ds2=$2; shift 2 ;;
     --keep) keep=1; shift ;;
@@ -90,7 +92,7 @@ for n in "${ns[@]}"; do
   [[ -f $d/manifest.tsv ]] || make_corpus "$n" "$d"
   rm -rf "$d/data" "$d/run" "$d/eval" "$d"/*.stat.*
   mpirun -np "$np" python3 "$stat" --out "$d/prep.stat.%r" -- \
-    "$ds2" prep --manifest "$d/manifest.tsv" --out "$d/data" --shards "$shards" --window-ms 2 \
+    "$ds2" prep --manifest "$d/manifest.tsv" --out "$d/data" --shard-mb "$shard_mb" --window-ms 2 \
     --threads 0 2> "$d/prep.log"
   shard_bytes=$(du -cb "$d"/data/shard-*.h5 | tail -1 | cut -f1)
   mpirun -np "$np" python3 "$stat" --out "$d/train.stat.%r" -- \
@@ -105,6 +107,7 @@ def load(kind):
     return sorted((json.load(open(f)) for f in glob.glob(f"{d}/{kind}.stat.*")), key=lambda r: r["rank"])
 prep, train, ev = load("prep"), load("train"), load("eval")
 rec = {"utterances": int(n), "ranks": int(np_), "shard_bytes": int(shard_bytes),
+       "shards": len(glob.glob(f"{d}/data/shard-*.h5")),
        "prep_rss_kib": [r["peak_rss_kib"] for r in prep], "prep_s": max(r["wall_s"] for r in prep),
        "train_rss_kib": [r["peak_rss_kib"] for r in train], "train_s": max(r["wall_s"] for r in train),
        "train_read_ratio": sum(r["rchar"] for r in train) / int(shard_bytes),
@@ -120,11 +123,11 @@ echo "]" >> "$json"
 python3 - "$json" <<'EOF'
 import json, sys
 rows = json.load(open(sys.argv[1]))
-print("| utterances | shard GB | prep RSS rank 0 / others (MiB) | train RSS per rank (MiB) | train read / shard bytes | eval RSS per rank (MiB) | prep / train / eval s |")
-print("|---|---|---|---|---|---|---|")
+print("| utterances | shards | shard GB | prep RSS rank 0 / others (MiB) | train RSS per rank (MiB) | train read / shard bytes | eval RSS per rank (MiB) | prep / train / eval s |")
+print("|---|---|---|---|---|---|---|---|")
 mib = lambda k: k / 1024
 for r in rows:
-    print(f"| {r['utterances']:,} | {r['shard_bytes']/1e9:.2f} | {mib(r['prep_rss_kib'][0]):.0f} / "
+    print(f"| {r['utterances']:,} | {r['shards']} | {r['shard_bytes']/1e9:.2f} | {mib(r['prep_rss_kib'][0]):.0f} / "
           f"{max(r['prep_rss_kib'][1:] or [0])/1024:.0f} | {'/'.join(f'{mib(x):.0f}' for x in r['train_rss_kib'])} | "
           f"{r['train_read_ratio']:.2f} | {'/'.join(f'{mib(x):.0f}' for x in r['eval_rss_kib'])} | "
           f"{r['prep_s']:.0f} / {r['train_s']:.0f} / {r['eval_s']:.0f} |")

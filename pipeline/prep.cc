@@ -102,17 +102,18 @@ std::vector<Reject> parse_rejects(const std::string& text, const std::string& or
 // gets `dur` and `err` filled (dur -1 with err set: unreadable).
 constexpr size_t kProbeRound = 2048;
 
-void measure_durations(const Comm& comm, const std::vector<Accepted>& acc, const RawFormat& raw,
+void measure_durations(const Comm& comm, const std::vector<const ManifestEntry*>& acc,
+                       const RawFormat& raw,
                        std::vector<double>* dur, std::vector<std::string>* err) {
   std::vector<ProbeJob> jobs;
   if (comm.root()) {
     dur->assign(acc.size(), -1);
     err->assign(acc.size(), "");
     for (size_t i = 0; i < acc.size(); ++i) {
-      if (acc[i].entry->duration >= 0)
-        (*dur)[i] = acc[i].entry->duration;
+      if (acc[i]->duration >= 0)
+        (*dur)[i] = acc[i]->duration;
       else
-        jobs.push_back({static_cast<int64_t>(i), acc[i].entry->path});
+        jobs.push_back({static_cast<int64_t>(i), acc[i]->path});
     }
   }
   int64_t n_jobs = static_cast<int64_t>(jobs.size());
@@ -164,7 +165,9 @@ void remove_stale_temps(const std::string& out, const Comm& comm) {
 struct Planned {
   Manifest m;
   std::vector<Reject> rejects;
-  std::vector<Accepted> utts;  // accepted with a usable duration, manifest order (text normalized)
+  // Accepted with a usable duration, in manifest order; their transcript holds the NORMALIZED
+  // text (the manifest's own is not kept).
+  std::vector<const ManifestEntry*> utts;
   std::vector<ShardPlan> plans;
 };
 
@@ -172,18 +175,20 @@ struct Planned {
 // the manifest is read on rank 0 only).
 void read_corpus(const Comm& comm, const PrepOptions& o, const Alphabet& alphabet, Planned* p,
                  std::vector<double>* planned_dur) {
-  std::vector<Accepted> acc;
+  std::vector<const ManifestEntry*> acc;
   if (comm.root()) {
     p->m = read_manifest(o.manifest, o.format);
-    p->rejects = p->m.rejects;
-    for (const auto& e : p->m.entries) {
+    p->rejects = std::move(p->m.rejects);
+    for (auto& e : p->m.entries) {
       std::string text, why;
       if (!alphabet.normalize(e.transcript, &text, &why))
         p->rejects.push_back({e.line, e.path, fmt::format("{}: field 'transcript': {}", e.source, why)});
       else if (text.empty())
         p->rejects.push_back({e.line, e.path, fmt::format("{}: field 'transcript': empty", e.source)});
-      else
-        acc.push_back({&e, std::move(text)});
+      else {
+        e.transcript = std::move(text);
+        acc.push_back(&e);
+      }
     }
     logger("prep")->info("{}: {} rows ({}; utterance ids: {}), {} with usable transcripts",
                          o.manifest, p->m.rows, p->m.format, p->m.id_rule, acc.size());
@@ -192,7 +197,7 @@ void read_corpus(const Comm& comm, const PrepOptions& o, const Alphabet& alphabe
   std::vector<std::string> err;
   measure_durations(comm, acc, o.raw, &dur, &err);
   for (size_t i = 0; i < acc.size(); ++i) {
-    const auto& e = *acc[i].entry;
+    const auto& e = *acc[i];
     if (!err[i].empty()) {
       p->rejects.push_back({e.line, e.path, err[i]});
     } else if (dur[i] > o.max_duration) {
@@ -200,7 +205,7 @@ void read_corpus(const Comm& comm, const PrepOptions& o, const Alphabet& alphabe
                                                         dur[i], o.max_duration)});
     } else {
       planned_dur->push_back(dur[i]);
-      p->utts.push_back(std::move(acc[i]));
+      p->utts.push_back(acc[i]);
     }
   }
 }
@@ -213,7 +218,7 @@ void plan_shards(const Comm& comm, const PrepOptions& o, const FeatureMeta& meta
   std::vector<PrepItem> items;
   for (size_t i = 0; i < p->utts.size(); ++i)
     items.push_back({static_cast<int32_t>(i),
-                     planned_seconds(aug, p->utts[i].entry->utt_id, i, planned_dur[i])});
+                     planned_seconds(aug, p->utts[i]->utt_id, i, planned_dur[i])});
   int n_shards = o.shards;
   if (n_shards == 0) {
     double seconds = 0;
@@ -236,8 +241,8 @@ void plan_shards(const Comm& comm, const PrepOptions& o, const FeatureMeta& meta
   for (auto& plan : p->plans) {
     uint64_t h = base;
     for (const auto& it : plan.items) {
-      const auto& a = p->utts[it.entry];
-      h = fnv1a64(a.entry->utt_id + '\x1f' + a.entry->path + '\x1f' + a.text + '\x1e', h);
+      const ManifestEntry& a = *p->utts[it.entry];
+      h = fnv1a64(a.utt_id + '\x1f' + a.path + '\x1f' + a.transcript + '\x1e', h);
     }
     plan.digest = hex64(h);
   }
@@ -252,17 +257,15 @@ ShardWork shard_work(const Planned& p, const AugmentContext& aug, int s) {
   w.duration = plan.duration;
   std::map<uint64_t, std::string> talkers;
   for (const auto& it : plan.items) {
-    const Accepted& a = p.utts[static_cast<size_t>(it.entry)];
-    ManifestEntry e = *a.entry;
-    e.transcript = a.text;
-    w.entries.push_back(std::move(e));
+    const ManifestEntry& a = *p.utts[static_cast<size_t>(it.entry)];
+    w.entries.push_back(a);
     w.index.push_back(it.entry);
     w.seconds.push_back(it.duration);
     for (int k = 1; k <= aug.policy.copies; ++k)
-      for (size_t b : augment::draw_params(aug.policy, a.entry->utt_id, k, aug.noise.files.size(),
+      for (size_t b : augment::draw_params(aug.policy, a.utt_id, k, aug.noise.files.size(),
                                            aug.n_corpus, static_cast<size_t>(it.entry))
                           .babble_utts)
-        talkers.emplace(b, p.utts[b].entry->path);
+        talkers.emplace(b, p.utts[b]->path);
   }
   w.babble.assign(talkers.begin(), talkers.end());
   return w;

@@ -88,8 +88,11 @@ BatchLoader::BatchLoader(const std::string& data_dir, const pipeline::DatasetInd
                 "{}/index.h5: dataset '/utt_row': utterance {} is row {} of shard {}, expected "
                 "row {} (rows must be listed in order)",
                 data_dir, u, iu.row, iu.shard, shard_utts_[iu.shard]);
-    frame0_[u] = shard_frames_[iu.shard];
-    label0_[u] = shard_labels_[iu.shard];
+    DS2_REQUIRE(shard_frames_[iu.shard] <= UINT32_MAX && shard_labels_[iu.shard] <= UINT32_MAX,
+                FormatError, "{}/index.h5: shard {} holds over 2^32 frames or labels (remake it "
+                "with a smaller --shard-mb)", data_dir, iu.shard);
+    frame0_[u] = static_cast<uint32_t>(shard_frames_[iu.shard]);
+    label0_[u] = static_cast<uint32_t>(shard_labels_[iu.shard]);
     ++shard_utts_[iu.shard];
     shard_frames_[iu.shard] += iu.frames;
     shard_labels_[iu.shard] += iu.label_length;

@@ -13,7 +13,7 @@
 // caller holds, each n x t x f floats; with ScheduleOptions::max_batch_frames = M a global batch
 // has n * t <= M (a single utterance longer than M excepted), so a rank's batch holds at most
 // about M * f floats (slices only shrink it). Per utterance of the index the loader keeps its
-// frame and label offsets within its shard (16 bytes), computed from the index at construction.
+// frame and label offsets within its shard (8 bytes), computed from the index at construction.
 //
 // Reading: each byte of a shard about once per epoch, whatever the shard count and the order of
 // the batches. A slice is read in (shard, row) order; frame and label offsets come from the index,
@@ -103,7 +103,7 @@ class BatchLoader {
   const pipeline::DatasetIndex& index_;
   LoaderOptions opt_;
   pipeline::FeatureNormalizer norm_;      // opt_.normalize with the index's stats
-  std::vector<int64_t> frame0_, label0_;  // per utterance: offsets within its shard
+  std::vector<uint32_t> frame0_, label0_;  // per utterance: offsets within its shard (< 2^32)
   std::vector<int64_t> shard_utts_, shard_frames_, shard_labels_;  // per shard, as the index lists
   mutable std::vector<uint8_t> checked_;                 // per shard: format checked at an open
   mutable std::deque<std::unique_ptr<OpenShard>> open_;  // LRU, most recent at the front
