@@ -97,8 +97,12 @@ if [ "$STAGE" -le 4 ]; then
   "${MPIRUN[@]}" build/ds2 sweep --models "$RUN/" --checkpoints all --data "$WORK/data/dev" \
     --lm "$WORK/lm/lm3.arpa" --grid "alpha=0.5:1.5:5,beta=0:4:5,beam=32" \
     --db "$WORK/history.sqlite" --report "$WORK/report.html" -v 0 >"$WORK/sweep.txt"
-  echo "best of the alpha/beta grid (beam 32): $(grep '^WER' "$WORK/sweep.txt" | sort -t' ' -k2 -g |
-    head -1)"
+  if grep -q '^WER' "$WORK/sweep.txt"; then
+    echo "best of the alpha/beta grid (beam 32): $(grep '^WER' "$WORK/sweep.txt" | sort -t' ' -k2 -g |
+      head -1)"
+  else  # a rerun: ds2 sweep skips the points the history already holds
+    echo "alpha/beta grid: every point is already in $WORK/history.sqlite (see the report)"
+  fi
   echo "results: $WORK/eval/greedy/results.json, $WORK/eval/lm/results.json"
   echo "report (training curves, WER per checkpoint, alpha/beta heatmap): $WORK/report.html"
 fi
