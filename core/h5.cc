@@ -7,6 +7,11 @@
 
 namespace ds2::h5 {
 
+std::mutex& mutex() {
+  static std::mutex m;  // process-wide by design: HDF5 itself is one per process
+  return m;
+}
+
 void disable_atexit_cleanup() { H5dont_atexit(); }
 
 void quiet_errors() {

@@ -8,6 +8,7 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -15,6 +16,12 @@
 #include "core/error.h"
 
 namespace ds2::h5 {
+
+// The process-wide lock for HDF5 calls from several threads: a serial HDF5 build may not be
+// thread-safe (H5is_library_threadsafe). Code that calls HDF5 from a thread other than the main
+// one (train's batch loader) holds it for every call; so must any other HDF5 use while such a
+// thread runs, when the library is not thread-safe (train/loader.h).
+std::mutex& mutex();
 
 // Call once at program start, before any other HDF5 call: HDF5 then does not install its library
 // shutdown as an atexit() handler. After a write that failed for lack of space (ENOSPC), HDF5

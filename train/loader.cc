@@ -2,7 +2,7 @@
 // order.
 //
 // The thread loads slice k (reading each utterance's features and labels, in (shard, row)
-// order, under hdf5_mutex()), verifies, normalizes and pads it without the lock, then waits until
+// order, under h5::mutex()), verifies, normalizes and pads it without the lock, then waits until
 // the queue holds fewer than `prefetch` batches and appends it. next() pops from the front. The
 // first exception of the thread is stored and rethrown by next() once the batches before it are
 // consumed. stop() sets a flag checked before each batch and while waiting for room, then joins.
@@ -14,15 +14,11 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/h5.h"
 #include "core/log.h"
 #include "pipeline/shard.h"
 
 namespace ds2::train {
-
-std::mutex& hdf5_mutex() {
-  static std::mutex m;  // process-wide by design: HDF5 itself is one per process
-  return m;
-}
 
 struct BatchLoader::OpenShard {
   int32_t id = -1;
@@ -103,14 +99,14 @@ BatchLoader::BatchLoader(const std::string& data_dir, const pipeline::DatasetInd
     std::call_once(warned, [] {
       logger("loader")->warn(
           "HDF5 library is not thread-safe: other HDF5 use in this process must hold "
-          "ds2::train::hdf5_mutex() while the batch loader runs");
+          "ds2::h5::mutex() while the batch loader runs");
     });
   }
 }
 
 BatchLoader::~BatchLoader() {
   stop();
-  std::lock_guard<std::mutex> lock(hdf5_mutex());  // ShardReaders close HDF5 handles
+  std::lock_guard<std::mutex> lock(h5::mutex());  // ShardReaders close HDF5 handles
   open_.clear();
 }
 
@@ -187,7 +183,7 @@ Batch BatchLoader::load(const std::vector<int64_t>& utts) const {
   for (size_t i : order) {
     const int64_t u = utts[i];
     const pipeline::IndexUtt& iu = index_.utts[u];
-    std::lock_guard<std::mutex> lock(hdf5_mutex());
+    std::lock_guard<std::mutex> lock(h5::mutex());
     const OpenShard& sh = shard(iu.shard);
     const pipeline::ShardReader& r = *sh.reader;
     if (!r.has_checksums())  // version 1: the row must be the one the index names
@@ -209,12 +205,12 @@ Batch BatchLoader::load(const std::vector<int64_t>& utts) const {
     }
     if (opt_.transcripts) b.transcripts[i] = sh.transcripts[static_cast<size_t>(iu.row)];
   }
-  // The checksums are computed outside hdf5_mutex() (~memory bandwidth per utterance).
+  // The checksums are computed outside h5::mutex() (~memory bandwidth per utterance).
   auto shard_path = [&](const pipeline::IndexUtt& iu) {
     return dir_ + "/" + index_.shards[iu.shard];
   };
   auto id_for_error = [&](size_t i) {
-    std::lock_guard<std::mutex> lock(hdf5_mutex());
+    std::lock_guard<std::mutex> lock(h5::mutex());
     return id_of(index_, utts[i], *shard(index_.utts[utts[i]].shard).reader);
   };
   for (size_t i = 0; i < utts.size(); ++i) {
@@ -251,7 +247,7 @@ void BatchLoader::run(Queue* q, std::vector<std::vector<int64_t>> slices, size_t
   {
     // HDF5's automatic error printing is a per-thread setting in a thread-safe build, and
     // h5::quiet_errors() only switches it off for the first thread that calls it.
-    std::lock_guard<std::mutex> lock(hdf5_mutex());
+    std::lock_guard<std::mutex> lock(h5::mutex());
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   }
   try {

@@ -3,11 +3,11 @@
 //
 // Threading and HDF5: a serial HDF5 build may not be thread-safe (H5is_library_threadsafe()).
 // Every HDF5 call the loader makes -- from its thread, from load(), and when opening or closing
-// shards -- holds the one process-wide mutex hdf5_mutex(); normalization and padding run outside
+// shards -- holds the one process-wide mutex h5::mutex() (core/h5.h); normalization and padding run outside
 // it. With a thread-safe HDF5 library (the Debian/Ubuntu serial build is one) other code may use
 // HDF5 freely while the loader runs. With a library that is NOT thread-safe (the loader logs a
 // warning once), any other HDF5 use in the process (checkpoint writes, dev sets read without
-// load()) must hold hdf5_mutex() while a BatchLoader is running.
+// load()) must hold h5::mutex() while a BatchLoader is running.
 //
 // Memory: at most prefetch queued batches + the one the thread is assembling + the one the
 // caller holds, each n x t x f floats; with ScheduleOptions::max_batch_frames = M a global batch
@@ -39,8 +39,6 @@
 
 namespace ds2::train {
 
-// The process-wide lock for HDF5 calls made while a BatchLoader may be running (see above).
-std::mutex& hdf5_mutex();
 
 struct Batch {
   int n = 0, t = 0, f = 0;             // utterances (this rank's slice), max frames, bins
@@ -95,7 +93,7 @@ class BatchLoader {
  private:
   struct OpenShard;
   struct Queue;
-  const OpenShard& shard(int32_t s) const;  // caller holds hdf5_mutex()
+  const OpenShard& shard(int32_t s) const;  // caller holds h5::mutex()
   void stop();
   void run(Queue* q, std::vector<std::vector<int64_t>> slices, size_t from, int64_t first_step);
 

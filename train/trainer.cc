@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/h5.h"
 #include "core/log.h"
 #include "core/progress.h"
 #include "model/checkpoint.h"
@@ -213,7 +214,7 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
     // What checkpoints record of the dataset and --resume compares (rank 0 opens every shard).
     std::string digest;
     if (root) {
-      std::lock_guard<std::mutex> lock(hdf5_mutex());
+      std::lock_guard<std::mutex> lock(h5::mutex());
       digest = dataset_digest(topt.data, index);
     }
     Position pos;
@@ -225,7 +226,7 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
       DS2_REQUIRE(fs::exists(last_path), ConfigError, "--resume: {} does not exist", last_path);
       model::CheckpointExtras ex;
       {
-        std::lock_guard<std::mutex> lock(hdf5_mutex());
+        std::lock_guard<std::mutex> lock(h5::mutex());
         model::load_checkpoint(last_path, net, nullptr, &ex);
       }
       pipeline::FeatureMeta trained;
@@ -337,7 +338,7 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
       model::set_feature_meta(&ex, index.meta);  // what transcribe featurizes with, eval checks
       const std::string path = step_ckpt(topt.out, p.step);
       {
-        std::lock_guard<std::mutex> lock(hdf5_mutex());
+        std::lock_guard<std::mutex> lock(h5::mutex());
         model::save_checkpoint(path, net, norm, ex);
       }
       link_or_copy(path, last_path);
