@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_options.h"
 #include "core/error.h"
 #include "core/mpi.h"
 #include "core/node.h"
@@ -34,13 +35,7 @@ int main(int argc, char** argv) {
   desc.add_options()("sizes-mib", po::value(&sizes), "buffer sizes in MiB")(
       "algos", po::value(&algos), "ring, mpi, nccl")("iters", po::value(&iters), "timed runs")(
       "help", "usage");
-  po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, desc), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
+  if (!ds2::bench::parse_options(argc, argv, desc)) return 0;
   MpiEnv env(&argc, &argv, train::Allreducer::required_thread_level());
   const Comm world;
   std::unique_ptr<model::Backend> be;

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_options.h"
 #include "core/options.h"
 #include "core/timer.h"
 #include "ds2/config.h"
@@ -67,13 +68,7 @@ int main(int argc, char** argv) {
                                                          "frames per utterance")(
       "iters", po::value(&iters), "timed steps")("ctc-time", po::value(&ctc_t), "CTC frames")(
       "ctc-batch", po::value(&ctc_n), "CTC utterances")("help", "usage");
-  po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, desc), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
+  if (!ds2::bench::parse_options(argc, argv, desc)) return 0;
 #ifndef DS2_HAS_CUDA
   std::printf("# bench_gpu: built without CUDA: nothing to measure\n");
   return 77;

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <vector>
 
+#include "bench/bench_options.h"
 #include "core/options.h"
 #include "core/timer.h"
 #include "model/conv.h"
@@ -57,13 +58,7 @@ int main(int argc, char** argv) {
                                                             "thread counts")(
       "iters", po::value(&iters), "timed iterations")("warmup", po::value(&warmup),
                                                       "warm-up iterations")("help", "usage");
-  po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, desc), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
+  if (!ds2::bench::parse_options(argc, argv, desc)) return 0;
   ModelConfig cfg = ModelConfig::from_ini_file(config);
   std::vector<int32_t> lengths(batch, frames), label_lengths(batch, frames / 8);
   std::vector<int32_t> labels;

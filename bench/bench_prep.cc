@@ -16,6 +16,7 @@
 #include <memory>
 #include <sstream>
 
+#include "bench/bench_options.h"
 #include "bench/bench_util.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -67,13 +68,7 @@ int main(int argc, char** argv) {
       ("minutes", po::value(&minutes_list)->default_value(minutes_list), "corpus sizes, comma-separated")
       ("iters", po::value(&iters)->default_value(iters), "timed prep runs per size (best reported)")
       ("keep", po::value(&keep), "make the corpus here and keep it (default: a temp dir)");
-  po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, desc), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    if (world.root()) std::cout << desc << "\n";
-    return 0;
-  }
+  if (!ds2::bench::parse_options(argc, argv, desc, world.root())) return 0;
   // Rank 0 makes the scratch folder; every rank uses that one.
   std::unique_ptr<test::TempDir> tmp;
   if (world.root() && keep.empty()) tmp = std::make_unique<test::TempDir>("ds2-bench-prep");

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <vector>
 
+#include "bench/bench_options.h"
 #include "core/options.h"
 #include "core/timer.h"
 #include "model/network.h"
@@ -58,13 +59,7 @@ int main(int argc, char** argv) {
       "iters", po::value(&iters), "timed iterations")("device", po::value(&device),
                                                       "backend of the new path")(
       "check", po::value(&check), "compare the results bit for bit")("help", "usage");
-  po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, desc), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
+  if (!ds2::bench::parse_options(argc, argv, desc)) return 0;
   const model::ModelConfig cfg = model::ModelConfig::from_ini_file(config);
   const size_t n = model::Network::count_parameters(cfg);
   auto be = model::make_backend(model::parse_device(device), 1);
