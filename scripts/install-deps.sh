@@ -14,6 +14,7 @@ PKGS=(
   libboost-program-options-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev sqlite3
+  libicu-dev  # transcript normalization (NFKC_Casefold, Unicode categories)
   espeak-ng fortunes fortune-mod
   python3 python3-h5py python3-numpy
   sctk irstlm
