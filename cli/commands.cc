@@ -9,6 +9,7 @@
 #include "eval/score_main.h"
 #include "eval/sweep_main.h"
 #include "eval/transcribe.h"
+#include "pipeline/alphabet_main.h"
 #include "pipeline/prep_main.h"
 #include "train/train_main.h"
 
@@ -18,6 +19,8 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"prep", "corpus -> HDF5 spectrogram shards (+ augmentation), balanced over ranks",
        &ds2::pipeline::prep_main, MPI_THREAD_FUNNELED},
+      {"alphabet", "training manifest -> alphabet file (characters by frequency, rare ones listed)",
+       &ds2::pipeline::alphabet_main, MPI_THREAD_SINGLE},
       {"train", "synchronous data-parallel training (SortaGrad, ring all-reduce, resumable)",
        &ds2::train::train_main, MPI_THREAD_MULTIPLE},
       {"score", "WER/CER of a hypothesis trn file against a reference (counts as NIST sclite)",
