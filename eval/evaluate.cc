@@ -40,7 +40,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -51,8 +50,10 @@
 #include "core/fs.h"
 #include "core/h5.h"
 #include "core/log.h"
+#include "core/lru.h"
 #include "core/progress.h"
 #include "core/timer.h"
+#include "core/wire.h"
 #include "decode/arpa_lm.h"
 #include "decode/load_lm.h"
 #include "eval/logprobs_file.h"
@@ -277,31 +278,14 @@ void for_each_log_prob_batch(const EvalPlan& plan, int rank, AcousticModel& am,
   // Open shards, bounded (kMaxOpenShards, least recently used closed first): batches mix
   // utterances of every shard, and a dataset of thousands of shards must not exhaust ulimit -n.
   // Ids and transcripts are read per row, never as whole-shard tables.
-  struct Open {
-    std::unique_ptr<pipeline::ShardReader> reader;
-    uint64_t used = 0;
-  };
-  std::map<int32_t, Open> shards;
-  uint64_t clock = 0;
-  size_t open = 0;
+  Lru<pipeline::ShardReader> shards(kMaxOpenShards);
   auto shard = [&](int32_t s) -> pipeline::ShardReader& {
-    Open& o = shards[s];
-    o.used = ++clock;
-    if (o.reader) return *o.reader;
-    DS2_REQUIRE(s >= 0 && static_cast<size_t>(s) < index.shards.size(), FormatError,
-                "{}/index.h5: dataset '/utt_shard': shard {} of {}", plan.data, s,
-                index.shards.size());
-    if (open == kMaxOpenShards) {
-      auto lru = shards.end();
-      for (auto it = shards.begin(); it != shards.end(); ++it)
-        if (it->second.reader && (lru == shards.end() || it->second.used < lru->second.used))
-          lru = it;
-      lru->second.reader.reset();
-      --open;
-    }
-    o.reader = std::make_unique<pipeline::ShardReader>(plan.data + "/" + index.shards[s]);
-    ++open;
-    return *o.reader;
+    return shards.get(s, [&] {
+      DS2_REQUIRE(s >= 0 && static_cast<size_t>(s) < index.shards.size(), FormatError,
+                  "{}/index.h5: dataset '/utt_shard': shard {} of {}", plan.data, s,
+                  index.shards.size());
+      return std::make_unique<pipeline::ShardReader>(plan.data + "/" + index.shards[s]);
+    });
   };
   std::vector<UttLogProbs> out;
   std::vector<float> host_act;  // the activations on the host (non-CPU backends)
@@ -386,41 +370,24 @@ struct Record {
   std::string hyp, align, ref;
 };
 
-void put_str(const std::string& v, std::string* out) {
-  const uint64_t n = v.size();
-  out->append(reinterpret_cast<const char*>(&n), sizeof n);
-  *out += v;
-}
-
 void pack_record(const Record& r, std::string* out) {
-  out->append(reinterpret_cast<const char*>(&r.pos), sizeof r.pos);
-  put_str(r.hyp, out);
-  put_str(r.align, out);
-  put_str(r.ref, out);
+  wire::Writer w;
+  w.pod<int64_t>(r.pos);
+  w.str(r.hyp);
+  w.str(r.align);
+  w.str(r.ref);
+  *out += w.take();
 }
 
 void unpack_records(const std::string& b, size_t rank, std::vector<Record>* out) {
-  size_t at = 0;
-  auto need = [&](size_t n) {
-    DS2_REQUIRE(n <= b.size() - at, CommError, "eval: results from rank {} end early", rank);
-  };
-  auto get_str = [&](std::string* v) {
-    uint64_t n = 0;
-    need(sizeof n);
-    std::memcpy(&n, b.data() + at, sizeof n);
-    at += sizeof n;
-    need(n);
-    v->assign(b, at, n);
-    at += n;
-  };
-  while (at < b.size()) {
+  const std::string origin = fmt::format("eval: results from rank {}", rank);
+  wire::Reader in(b, origin);
+  while (!in.at_end()) {
     Record r;
-    need(sizeof r.pos);
-    std::memcpy(&r.pos, b.data() + at, sizeof r.pos);
-    at += sizeof r.pos;
-    get_str(&r.hyp);
-    get_str(&r.align);
-    get_str(&r.ref);
+    r.pos = in.pod<int64_t>();
+    r.hyp = in.str();
+    r.align = in.str();
+    r.ref = in.str();
     out->push_back(std::move(r));
   }
 }

@@ -262,14 +262,21 @@ std::vector<std::string> History::keys() const {
   return out;
 }
 
-std::optional<std::string> History::cached_digest(const FileStamp& f) const {
-  Stmt st(db_, path_,
-          "SELECT digest FROM file_digests WHERE path = ? AND size = ? AND mtime_ns = ? AND "
-          "inode = ?");
+namespace {
+// Parameters 1-4 of the file_digests statements: path, size, mtime_ns, inode.
+void bind_stamp(Stmt& st, const FileStamp& f) {
   st.text(1, f.path);
   st.integer(2, f.size);
   st.integer(3, f.mtime_ns);
   st.integer(4, f.inode);
+}
+}  // namespace
+
+std::optional<std::string> History::cached_digest(const FileStamp& f) const {
+  Stmt st(db_, path_,
+          "SELECT digest FROM file_digests WHERE path = ? AND size = ? AND mtime_ns = ? AND "
+          "inode = ?");
+  bind_stamp(st, f);
   const int rc = sqlite3_step(st.get());
   if (rc == SQLITE_ROW) return st.col_text(0);
   DS2_REQUIRE(rc == SQLITE_DONE, IoError, "{}: reading file digests: {}", path_,
@@ -281,10 +288,7 @@ void History::store_digest(const FileStamp& f, const std::string& digest) {
   Stmt st(db_, path_,
           "INSERT OR REPLACE INTO file_digests (path, size, mtime_ns, inode, digest) "
           "VALUES (?,?,?,?,?)");
-  st.text(1, f.path);
-  st.integer(2, f.size);
-  st.integer(3, f.mtime_ns);
-  st.integer(4, f.inode);
+  bind_stamp(st, f);
   st.text(5, digest);
   const int rc = sqlite3_step(st.get());
   DS2_REQUIRE(rc == SQLITE_DONE, IoError, "{}: storing a file digest: {}", path_,

@@ -1,70 +1,14 @@
 // Wire form of prep's per-shard work and duration probes (see prep_work.h).
 #include "pipeline/prep_work.h"
 
-#include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
+#include "core/wire.h"
 
 namespace ds2::pipeline {
-namespace {
-
-class Writer {
- public:
-  template <typename T>
-  void pod(T v) {
-    out_.append(reinterpret_cast<const char*>(&v), sizeof(T));
-  }
-  void str(const std::string& s) {
-    pod<uint64_t>(s.size());
-    out_ += s;
-  }
-  std::string take() { return std::move(out_); }
-
- private:
-  std::string out_;
-};
-
-class Reader {
- public:
-  Reader(const std::string& b, const std::string& origin) : b_(b), origin_(origin) {}
-  template <typename T>
-  T pod() {
-    need(sizeof(T));
-    T v;
-    std::memcpy(&v, b_.data() + at_, sizeof(T));
-    at_ += sizeof(T);
-    return v;
-  }
-  std::string str() {
-    const uint64_t n = pod<uint64_t>();
-    need(n);
-    std::string s = b_.substr(at_, n);
-    at_ += n;
-    return s;
-  }
-  uint64_t count(size_t min_bytes_each) {
-    const uint64_t n = pod<uint64_t>();
-    DS2_REQUIRE(n <= (b_.size() - at_) / std::max<size_t>(min_bytes_each, 1), CommError,
-                "{}: a count of {} does not fit the {} bytes received", origin_, n, b_.size());
-    return n;
-  }
-  void done() const {
-    DS2_REQUIRE(at_ == b_.size(), CommError, "{}: {} bytes left over after the last field",
-                origin_, b_.size() - at_);
-  }
-
- private:
-  void need(uint64_t n) const {
-    DS2_REQUIRE(n <= b_.size() - at_, CommError, "{}: message ends {} bytes early", origin_,
-                n - (b_.size() - at_));
-  }
-  const std::string& b_;
-  const std::string& origin_;
-  size_t at_ = 0;
-};
-
-}  // namespace
+using Writer = wire::Writer;
+using Reader = wire::Reader;
 
 std::string pack(const ShardWork& w) {
   Writer o;

@@ -21,7 +21,6 @@
 namespace ds2::train {
 
 struct BatchLoader::OpenShard {
-  int32_t id = -1;
   std::unique_ptr<pipeline::ShardReader> reader;
   std::vector<std::string> transcripts;  // only with LoaderOptions::transcripts
 };
@@ -55,6 +54,7 @@ BatchLoader::BatchLoader(const std::string& data_dir, const pipeline::DatasetInd
   DS2_REQUIRE(o.prefetch >= 1, ConfigError, "option 'prefetch': {} (must be >= 1)", o.prefetch);
   DS2_REQUIRE(o.max_open_shards >= 1, ConfigError, "option 'max-open-shards': {} (must be >= 1)",
               o.max_open_shards);
+  open_ = Lru<OpenShard>(static_cast<size_t>(o.max_open_shards));
   const size_t nb = static_cast<size_t>(index.meta.n_bins);
   if (o.normalize == "global") {
     DS2_REQUIRE(index.mean.size() == nb && index.std.size() == nb, FormatError,
@@ -111,20 +111,13 @@ BatchLoader::~BatchLoader() {
 }
 
 const BatchLoader::OpenShard& BatchLoader::shard(int32_t s) const {
-  for (auto it = open_.begin(); it != open_.end(); ++it) {
-    if ((*it)->id == s) {
-      if (it != open_.begin()) {
-        auto keep = std::move(*it);
-        open_.erase(it);
-        open_.push_front(std::move(keep));
-      }
-      return *open_.front();
-    }
-  }
+  return open_.get(s, [&] { return open_shard(s); });
+}
+
+std::unique_ptr<BatchLoader::OpenShard> BatchLoader::open_shard(int32_t s) const {
   DS2_REQUIRE(s >= 0 && static_cast<size_t>(s) < index_.shards.size(), FormatError,
               "{}/index.h5: dataset '/utt_shard': shard {} of {}", dir_, s, index_.shards.size());
   auto sh = std::make_unique<OpenShard>();
-  sh->id = s;
   // The format attribute is checked at the first open only; later re-opens read less.
   const std::string path = dir_ + "/" + index_.shards[s];
   sh->reader = std::make_unique<pipeline::ShardReader>(path, false, !checked_[s]);
@@ -144,9 +137,7 @@ const BatchLoader::OpenShard& BatchLoader::shard(int32_t s) const {
               r.path(), r.size(), r.total_frames(), r.total_labels(), dir_, shard_utts_[s],
               shard_frames_[s], shard_labels_[s]);
   if (opt_.transcripts) sh->transcripts = r.transcripts();
-  open_.push_front(std::move(sh));
-  while (open_.size() > static_cast<size_t>(opt_.max_open_shards)) open_.pop_back();
-  return *open_.front();
+  return sh;
 }
 
 // The id of utterance u for a message: from the index when it was read with ids, else from its

@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/lru.h"
 #include "core/options.h"
 #include "pipeline/index.h"
 #include "pipeline/normalize.h"
@@ -94,6 +95,7 @@ class BatchLoader {
   struct OpenShard;
   struct Queue;
   const OpenShard& shard(int32_t s) const;  // caller holds h5::mutex()
+  std::unique_ptr<OpenShard> open_shard(int32_t s) const;  // shard()'s miss path
   void stop();
   void run(Queue* q, std::vector<std::vector<int64_t>> slices, size_t from, int64_t first_step);
 
@@ -104,7 +106,7 @@ class BatchLoader {
   std::vector<uint32_t> frame0_, label0_;  // per utterance: offsets within its shard (< 2^32)
   std::vector<int64_t> shard_utts_, shard_frames_, shard_labels_;  // per shard, as the index lists
   mutable std::vector<uint8_t> checked_;                 // per shard: format checked at an open
-  mutable std::deque<std::unique_ptr<OpenShard>> open_;  // LRU, most recent at the front
+  mutable Lru<OpenShard> open_;  // max_open_shards readers
   std::unique_ptr<Queue> queue_;
   std::thread thread_;
 };
