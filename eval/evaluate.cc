@@ -297,7 +297,6 @@ void for_each_log_prob_batch(const EvalPlan& plan, int rank, AcousticModel& am,
     std::vector<float> x(static_cast<size_t>(n) * t * f, 0.0f);
     std::vector<int32_t> lengths;
     out.clear();
-    const size_t first = 0;
     for (int i = 0; i < n; ++i) {
       const pipeline::IndexUtt& iu = index.utts[batch[i]];
       pipeline::ShardReader* sh = &shard(iu.shard);
@@ -326,7 +325,7 @@ void for_each_log_prob_batch(const EvalPlan& plan, int rank, AcousticModel& am,
     const float* act = net.backend().host_view(
         dev_act, static_cast<size_t>(net.out_time()) * n * c, &host_act);
     for (int i = 0; i < n; ++i) {
-      UttLogProbs& u = out[first + static_cast<size_t>(i)];
+      UttLogProbs& u = out[static_cast<size_t>(i)];
       u.frames = net.out_lengths()[i];
       u.logp.resize(static_cast<size_t>(std::max(u.frames, 1)) * c);
       log_softmax_rows(act + static_cast<size_t>(i) * c, u.frames, c, n * c, u.logp.data());
