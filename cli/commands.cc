@@ -27,6 +27,8 @@ const std::vector<Command>& commands() {
        &ds2::eval::score_main, MPI_THREAD_SINGLE},
       {"eval", "WER/CER of a checkpoint on a dataset (greedy or beam + LM), distributed over ranks",
        &ds2::eval::eval_main, MPI_THREAD_FUNNELED},
+      {"decode", "re-decode log-probabilities stored by eval --save-logprobs (no network), as eval",
+       &ds2::eval::decode_main, MPI_THREAD_FUNNELED},
       {"sweep", "checkpoints x alpha x beta x beam -> SQLite history + HTML report (AM once per "
        "checkpoint)", &ds2::eval::sweep_main, MPI_THREAD_FUNNELED},
       {"transcribe", "text of audio files from a checkpoint (greedy or beam + LM; --stream)",

@@ -88,15 +88,17 @@ int eval_main(int argc, char** argv) {
                 "--manifest needs --model and --out");
     o.data = prepare_manifest(world, o, manifest, max_duration);
   }
-  const EvalSummary s = evaluate(world, o);
-  if (world.root()) {
-    std::printf("WER %.2f%% (%lld/%lld/%lld) CER %.2f%% on %lld utterances, RTF %.4f\n",
-                100.0 * s.words.rate(), static_cast<long long>(s.words.sub),
-                static_cast<long long>(s.words.del), static_cast<long long>(s.words.ins),
-                100.0 * s.chars.rate(), static_cast<long long>(s.utterances), s.rtf());
-    std::fflush(stdout);
-  }
+  print_summary(world, evaluate(world, o));
   return 0;
+}
+
+void print_summary(const Comm& world, const EvalSummary& s) {
+  if (!world.root()) return;
+  std::printf("WER %.2f%% (%lld/%lld/%lld) CER %.2f%% on %lld utterances, RTF %.4f\n",
+              100.0 * s.words.rate(), static_cast<long long>(s.words.sub),
+              static_cast<long long>(s.words.del), static_cast<long long>(s.words.ins),
+              100.0 * s.chars.rate(), static_cast<long long>(s.utterances), s.rtf());
+  std::fflush(stdout);
 }
 
 }  // namespace ds2::eval

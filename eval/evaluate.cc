@@ -91,16 +91,11 @@ size_t width(const std::string& s) {
 void EvalOptions::add_to(po::options_description& d) {
   d.add_options()("model", po::value(&model), "checkpoint to evaluate (ckpt-best.h5)")(
       "data", po::value(&data), "prepared dataset folder (index.h5 + shards)")(
-      "out", po::value(&out)->required(), "output folder (ref.trn, hyp.trn, alignments.txt, "
-      "results.json)")(
-      "lm", po::value(&lm), "word LM: ARPA, or compiled by ds2 lm compile (beam decoder)")(
-      "decoder", po::value(&decoder)->default_value(decoder), "greedy | beam")(
       "batch-size", po::value(&batch_size)->default_value(batch_size),
       "utterances per forward pass")("device", po::value(&device)->default_value(device),
-                                     "network backend: cpu | cuda")("threads", po::value(&threads)->default_value(threads),
-                                     "CPU threads of the network (0: OpenMP default)")(
-      "gather-round", po::value(&gather_round)->default_value(gather_round),
-      "index positions whose results travel to rank 0 per round (rank 0 holds one round)")(
+                                     "network backend: cpu | cuda")(
+      "threads", po::value(&threads)->default_value(threads),
+      "CPU threads of the network (0: OpenMP default)")(
       "normalize", po::value(&normalize),
       "feature normalization: global | utterance | none (default: as the model was trained)")(
       "save-logprobs", po::value(&save_logprobs),
@@ -108,6 +103,16 @@ void EvalOptions::add_to(po::options_description& d) {
       "logprobs", po::value(&logprobs),
       "instead of --model: decode the log-probabilities of this file (written by "
       "--save-logprobs over the same --data)");
+  add_decode_to(d);
+}
+
+void EvalOptions::add_decode_to(po::options_description& d) {
+  d.add_options()("out", po::value(&out)->required(),
+                  "output folder (ref.trn, hyp.trn, alignments.txt, results.json)")(
+      "lm", po::value(&lm), "word LM: ARPA, or compiled by ds2 lm compile (beam decoder)")(
+      "decoder", po::value(&decoder)->default_value(decoder), "greedy | beam")(
+      "gather-round", po::value(&gather_round)->default_value(gather_round),
+      "index positions whose results travel to rank 0 per round (rank 0 holds one round)");
   beam.add_to(d);
 }
 

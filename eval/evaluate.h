@@ -58,9 +58,12 @@ struct EvalOptions {
   std::string save_logprobs;     // also write the log-probabilities here (eval/logprobs_file.h)
   std::string logprobs;          // decode this log-probability file instead of running --model
   int64_t gather_round = 32768;  // index positions per gather round to rank 0 (its memory)
-  // --model --data --out --lm --decoder --batch-size --device --threads --normalize
-  // --save-logprobs --logprobs --gather-round + BeamOptions
+  // --model --data --batch-size --device --threads --normalize --save-logprobs --logprobs
+  // + add_decode_to's
   void add_to(po::options_description& d);
+  // The decoding options alone (what `ds2 decode` takes besides --logprobs and --data):
+  // --out --lm --decoder --gather-round + BeamOptions
+  void add_decode_to(po::options_description& d);
 };
 
 struct EvalSummary {

@@ -95,7 +95,8 @@ void write_logprobs(const Comm& comm, const std::string& path, const EvalPlan& p
     f.write_attr_str("alphabet", alphabet.to_string());
     f.write_attr<int32_t>("classes", c);
     f.write_attr_str("model", model);
-    f.write_attr_str("data", plan.data);
+    // Absolute, so that `ds2 decode` finds the dataset from any working directory.
+    f.write_attr_str("data", std::filesystem::absolute(plan.data).lexically_normal().string());
     f.write_attr_str("created_by", std::string("ds2 ") + DS2_GIT_DESCRIBE);
     h5::Appender<float> rows(f, "/logprobs", static_cast<hsize_t>(c), kChunkRows);
     std::vector<int64_t> offset{0}, pos;
@@ -144,7 +145,10 @@ void write_logprobs(const Comm& comm, const std::string& path, const EvalPlan& p
   comm.barrier();
 }
 
-StoredLogProbs read_logprobs(const std::string& path, const std::function<bool(int64_t)>& keep) {
+namespace {
+
+// Opens FILE and checks its format and version attributes.
+h5::File open_logprobs(const std::string& path) {
   h5::File f = h5::File::open(path);
   DS2_REQUIRE(f.has_attr("format") && f.read_attr_str("format") == "ds2-logprobs", FormatError,
               "{}: not a ds2 log-probability file (attribute 'format' is not 'ds2-logprobs')",
@@ -152,6 +156,17 @@ StoredLogProbs read_logprobs(const std::string& path, const std::function<bool(i
   const int32_t version = f.read_attr<int32_t>("version");
   DS2_REQUIRE(version == 1, FormatError, "{}: log-probability file version {} (this ds2 reads 1)",
               path, version);
+  return f;
+}
+
+}  // namespace
+
+std::string stored_data_folder(const std::string& path) {
+  return open_logprobs(path).read_attr_str("data");
+}
+
+StoredLogProbs read_logprobs(const std::string& path, const std::function<bool(int64_t)>& keep) {
+  h5::File f = open_logprobs(path);
   StoredLogProbs s{pipeline::Alphabet::parse(f.read_attr_str("alphabet"), path + ": /alphabet"),
                    f.read_attr_str("model"),
                    f.read_attr_str("data"),

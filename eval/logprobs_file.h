@@ -30,6 +30,10 @@ void write_logprobs(const Comm& comm, const std::string& path, const EvalPlan& p
                     const std::vector<UttLogProbs>& mine, const pipeline::Alphabet& alphabet,
                     const std::string& model);
 
+// The dataset folder FILE was written over (its 'data' attribute, as given to ds2 eval --data).
+// Throws IoError / FormatError naming the file when it is not a ds2 log-probability file.
+std::string stored_data_folder(const std::string& path);
+
 // The whole content of a log-probability file.
 struct StoredLogProbs {
   pipeline::Alphabet alphabet;

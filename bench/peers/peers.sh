@@ -11,7 +11,7 @@
 # DEV.h5: `ds2 eval --model CKPT --data DATA/dev --save-logprobs DEV.h5` (the demo's model:
 # scripts/demo.sh, then that command on its ckpt-best.h5). VENV: a virtual environment outside
 # the project with h5py numpy pyctcdecode kenlm flashlight-text (pip). Decoders:
-#   ds2             `ds2 eval --logprobs` (one process, one thread), open vocabulary
+#   ds2             `ds2 decode` (one process, one thread), open vocabulary
 #   ds2 --lexicon   the same, only the LM's words can be emitted (--lexicon lm)
 #   pyctcdecode     open vocabulary, kenlm on the ARPA file
 #   flashlight lex  LexiconDecoder, lexicon = the ARPA's unigrams (its LM weight is on its own
@@ -46,13 +46,13 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 mkdir -p "$OUT"
 : >"$OUT/points.tsv"  # decoder beam alpha beta ms/utt hyp.trn
 
-# ds2: one `ds2 eval --logprobs` per point; its ref.trn is the reference for every decoder.
+# ds2: one `ds2 decode` per point; its ref.trn is the reference for every decoder.
 for mode in ds2 ds2-lexicon; do
   extra=()
   [ "$mode" = ds2-lexicon ] && extra=(--lexicon lm)
   for b in ${BEAMS//,/ }; do for a in ${ALPHAS//,/ }; do for w in ${BETAS//,/ }; do
     d="$OUT/$mode-b$b-a$a-w$w"
-    "$DS2" eval --logprobs "$LOGPROBS" --data "$DATA" --out "$d" --decoder beam --lm "$LM" \
+    "$DS2" decode --logprobs "$LOGPROBS" --data "$DATA" --out "$d" --decoder beam --lm "$LM" \
       --beam "$b" --alpha "$a" --beta "$w" "${extra[@]}" -v 0 >/dev/null
     ms=$(python3 -c "import json; r = json.load(open('$d/results.json')); \
 print('%.3f' % (1000 * r['decode_seconds'] / r['utterances']))")

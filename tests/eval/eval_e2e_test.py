@@ -185,14 +185,27 @@ def main():
                 assert results[0][k] == stored[k], f"{name}: {k} differs with --logprobs"
             if name == "beam":
                 # The LM compiled by `ds2 lm compile` (memory-mapped, decode/compiled_lm.h)
-                # decodes to the same bytes as its ARPA text.
+                # decodes to the same bytes as its ARPA text; `ds2 decode` (no --data: the
+                # dataset folder the file records) gives eval's bytes too.
                 r.run(1, "lm", "compile", lm, f"{tmp}/uni.bin")
                 d = f"{tmp}/eval-beam-compiled-lm"
-                r.run(2, "eval", "--logprobs", f"{b}/logprobs.h5", "--data", f"{tmp}/test",
-                      "--out", d, *[f"{tmp}/uni.bin" if o == lm else o for o in opts])
+                r.run(2, "decode", "--logprobs", f"{b}/logprobs.h5", "--out", d,
+                      *[f"{tmp}/uni.bin" if o == lm else o for o in opts])
                 for fn in ("hyp.trn", "alignments.txt"):
                     assert open(f"{a}/{fn}", "rb").read() == open(f"{d}/{fn}", "rb").read(), \
                         f"{fn} with the compiled LM differs from the ARPA LM's"
+        # ds2 decode over a dataset folder that is gone: refused in one line naming the file.
+        moved = f"{tmp}/moved-logprobs.h5"
+        shutil.copy(f"{tmp}/eval-greedy-np3/logprobs.h5", moved)
+        with h5py.File(moved, "r+") as f:
+            f.attrs["data"] = f"{tmp}/no-such-dataset"
+        p = r.run(1, "decode", "--logprobs", moved, "--out", f"{tmp}/decode-moved", expect_rc=None)
+        assert p.returncode != 0 and "moved-logprobs.h5: attribute 'data' names" in p.stderr \
+            and "give --data" in p.stderr, p.stderr[-2000:]
+        r.run(1, "decode", "--logprobs", moved, "--data", f"{tmp}/test", "--out",
+              f"{tmp}/decode-moved")
+        assert open(f"{tmp}/decode-moved/hyp.trn", "rb").read() == \
+            open(f"{tmp}/eval-greedy-np1/hyp.trn", "rb").read(), "decode --data: hyp.trn differs"
         # Stored outputs decoded over another dataset: refused in one line naming the file.
         p = r.run(1, "eval", "--logprobs", f"{tmp}/eval-greedy-np3/logprobs.h5", "--data",
                   f"{tmp}/data", "--out", f"{tmp}/eval-wrong", expect_rc=None)
