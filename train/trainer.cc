@@ -1,14 +1,12 @@
-// The training loop, checkpoints and resume (see trainer.h).
+// The training job (see trainer.h): class Trainer holds its stages; the run state <-> checkpoint
+// mapping is run_state.h, the run folder's files run_files.h.
 #include "train/trainer.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <limits>
 #include <mutex>
-#include <sstream>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -24,6 +22,8 @@
 #include "train/grad_sync.h"
 #include "train/replica_check.h"
 #include "train/resume_check.h"
+#include "train/run_files.h"
+#include "train/run_state.h"
 
 namespace ds2::train {
 
@@ -59,75 +59,6 @@ namespace {
 
 auto log() { return logger("train"); }
 
-// Position and counters saved in checkpoints.
-struct Position {
-  int epoch = 0;      // epoch to run next
-  int64_t batch = 0;  // batch of that epoch to run next
-  int64_t step = 0;   // global steps done
-  int64_t skipped = 0;
-  int64_t impossible = 0;
-  double elapsed_s = 0;   // training wall time before this invocation
-  double epoch_loss = 0;  // finite costs summed so far in the current epoch (nats)
-  int64_t epoch_finite = 0;
-  double best = std::numeric_limits<double>::infinity();
-};
-
-std::string step_ckpt(const std::string& dir, int64_t step) {
-  return fmt::format("{}/ckpt-step{}.h5", dir, step);
-}
-
-// dst becomes a hard link to src (atomically replaced); a copy where links are not supported.
-void link_or_copy(const std::string& src, const std::string& dst) {
-  const std::string tmp = temp_path_for(dst);
-  std::error_code ec;
-  fs::remove(tmp, ec);
-  fs::create_hard_link(src, tmp, ec);
-  if (ec) fs::copy_file(src, tmp, fs::copy_options::overwrite_existing);
-  fs::rename(tmp, dst);
-}
-
-void prune(const std::string& dir, int keep) {
-  std::vector<std::pair<int64_t, fs::path>> found;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind("ckpt-step", 0) == 0 && name.size() > 12 &&
-        name.compare(name.size() - 3, 3, ".h5") == 0) {
-      try {
-        found.emplace_back(std::stoll(name.substr(9, name.size() - 12)), e.path());
-      } catch (const std::exception&) {
-      }
-    }
-  }
-  std::sort(found.begin(), found.end());
-  for (size_t i = 0; i + static_cast<size_t>(std::max(keep, 1)) < found.size(); ++i)
-    fs::remove(found[i].second);
-}
-
-// Keeps only the rows of a metrics CSV whose first field (step) is <= last_step: rows written
-// after the checkpoint a resumed run starts from would otherwise appear twice.
-void truncate_csv(const std::string& path, int64_t last_step, size_t step_column) {
-  std::ifstream in(path);
-  if (!in) return;
-  std::string line, kept;
-  bool header = true;
-  while (std::getline(in, line)) {
-    if (header) {
-      kept += line + "\n";
-      header = false;
-      continue;
-    }
-    std::istringstream fields(line);
-    std::string f;
-    for (size_t c = 0; c <= step_column && std::getline(fields, f, ','); ++c) {
-    }
-    try {
-      if (std::stoll(f) <= last_step) kept += line + "\n";
-    } catch (const std::exception&) {
-    }
-  }
-  write_file_atomic(path, kept);
-}
-
 // MPI_Bcast of rank 0's parameters: in place on the CPU backend, staged through the host from a
 // device (once, at start-up).
 void bcast_params(const Comm& world, model::Backend& be, float* params, size_t n) {
@@ -141,40 +72,13 @@ void bcast_params(const Comm& world, model::Backend& be, float* params, size_t n
   be.upload(params, host.data(), n);
 }
 
-class CsvLog {
- public:
-  CsvLog(const std::string& path, const std::string& header) {
-    const bool fresh = !fs::exists(path) || fs::file_size(path) == 0;
-    out_.open(path, std::ios::app);
-    DS2_REQUIRE(out_, IoError, "{}: cannot open for appending", path);
-    if (fresh) out_ << header << "\n" << std::flush;
-  }
-  template <typename... A>
-  void row(const A&... a) {
-    std::string s;
-    ((s += (s.empty() ? "" : ",") + fmt::format("{}", a)), ...);
-    out_ << s << "\n" << std::flush;
-  }
-
- private:
-  std::ofstream out_;
-};
-
-}  // namespace
-
-TrainSummary run_training(const Comm& world, const TrainOptions& topt, const ScheduleOptions& sopt,
-                          const LoaderOptions& lopt, const OptimizerOptions& oopt,
-                          const AllreduceOptions& aopt, const model::ModelConfig& mcfg,
-                          const std::string& resolved_ini, const std::atomic<int>& stop) {
+// The training set's index, checked against the options and the model (before anything else).
+pipeline::DatasetIndex read_training_index(const TrainOptions& topt,
+                                           const model::ModelConfig& mcfg) {
   DS2_REQUIRE(topt.epochs >= 1, ConfigError, "--epochs must be >= 1, got {}", topt.epochs);
   DS2_REQUIRE(topt.checkpoint_every >= 0, ConfigError, "--checkpoint-every must be >= 0");
-  const bool root = world.root();
-  const std::string metrics_path = topt.metrics.empty() ? topt.out + "/metrics.csv" : topt.metrics;
-  const std::string last_path = topt.out + "/ckpt-last.h5";
-
-  // ---- data ----
   // Without utterance ids: training never needs them in memory (index.h: 20 bytes per utterance).
-  const pipeline::DatasetIndex index = pipeline::DatasetIndex::read(topt.data + "/index.h5", false);
+  pipeline::DatasetIndex index = pipeline::DatasetIndex::read(topt.data + "/index.h5", false);
   DS2_REQUIRE(!index.utts.empty(), ConfigError, "{}/index.h5: no utterances", topt.data);
   const pipeline::Alphabet alphabet =
       pipeline::Alphabet::parse(index.meta.alphabet, topt.data + "/index.h5 alphabet");
@@ -184,291 +88,355 @@ TrainSummary run_training(const Comm& world, const TrainOptions& topt, const Sch
   DS2_REQUIRE(mcfg.alphabet_size == alphabet.size(), ConfigError,
               "model.alphabet_size is {} but the alphabet of {} has {} symbols (blank included)",
               mcfg.alphabet_size, topt.data, alphabet.size());
-  const Schedule schedule(utt_frames(index), sopt);
-  BatchLoader loader(topt.data, index, lopt);
-  pipeline::DatasetIndex dev_index;
-  std::unique_ptr<BatchLoader> dev_loader;
-  if (!topt.dev.empty()) {
-    dev_index = pipeline::DatasetIndex::read(topt.dev + "/index.h5", false);
-    index.meta.check_same(dev_index.meta, topt.dev + "/index.h5");
-    dev_index.mean = index.mean;  // normalize the dev set with the TRAINING statistics
-    dev_index.std = index.std;
-    LoaderOptions dev_opt = lopt;
-    dev_opt.transcripts = true;  // the greedy CER needs the references
-    dev_loader = std::make_unique<BatchLoader>(topt.dev, dev_index, dev_opt);
+  return index;
+}
+
+// The dev set's index (empty without --dev), normalized with the TRAINING statistics.
+pipeline::DatasetIndex read_dev_index(const TrainOptions& topt,
+                                      const pipeline::DatasetIndex& train) {
+  pipeline::DatasetIndex dev;
+  if (topt.dev.empty()) return dev;
+  dev = pipeline::DatasetIndex::read(topt.dev + "/index.h5", false);
+  train.meta.check_same(dev.meta, topt.dev + "/index.h5");
+  dev.mean = train.mean;
+  dev.std = train.std;
+  return dev;
+}
+
+// The dev set's loader (null without --dev).
+std::unique_ptr<BatchLoader> dev_loader(const TrainOptions& topt,
+                                        const pipeline::DatasetIndex& dev_index,
+                                        const LoaderOptions& lopt) {
+  if (topt.dev.empty()) return nullptr;
+  LoaderOptions dev_opt = lopt;
+  dev_opt.transcripts = true;  // the greedy CER needs the references
+  return std::make_unique<BatchLoader>(topt.dev, dev_index, dev_opt);
+}
+
+// One training job, cut along its stages: the constructor sets up data, model and communication;
+// run() resumes (or starts), prepares the run folder and runs the epochs, each a loop of steps
+// (step()) and an epoch end (end_epoch(): the dev evaluation and the best metric), with
+// checkpoints between. Collective over world_ throughout.
+class Trainer {
+ public:
+  Trainer(const Comm& world, const TrainOptions& topt, const ScheduleOptions& sopt,
+          const LoaderOptions& lopt, const OptimizerOptions& oopt, const AllreduceOptions& aopt,
+          const model::ModelConfig& mcfg, const std::string& resolved_ini,
+          const std::atomic<int>& stop)
+      : world_(world),
+        topt_(topt),
+        sopt_(sopt),
+        oopt_(oopt),
+        resolved_ini_(resolved_ini),
+        stop_(stop),
+        root_(world.root()),
+        files_(topt.out, topt.metrics),
+        index_(read_training_index(topt, mcfg)),
+        alphabet_(
+            pipeline::Alphabet::parse(index_.meta.alphabet, topt.data + "/index.h5 alphabet")),
+        schedule_(utt_frames(index_), sopt),
+        loader_(topt.data, index_, lopt),
+        dev_index_(read_dev_index(topt, index_)),
+        dev_loader_(dev_loader(topt, dev_index_, lopt)),
+        net_(mcfg),
+        be_(net_.backend()),
+        np_(net_.num_params()),
+        sgd_(be_, np_, oopt.momentum, oopt.weight_decay),
+        ar_(world, aopt, &be_),
+        buckets_(plan_buckets(net_.params_info(), np_,
+                              static_cast<size_t>(topt.bucket_mib * (1 << 20)))) {}
+
+  TrainSummary run() {
+    // From here on an exception on one rank may leave gradient buckets in flight on the
+    // Allreducer's thread, whose destructor would then wait for peers that never come: abort the
+    // job here, with the reason, while the Allreducer is still alive (the others are taken down by
+    // MPI_Abort instead of hanging in a collective).
+    try {
+      start();
+      while (pos_.epoch < topt_.epochs && !sum_.stopped) {
+        const bool epoch_done = run_epoch();
+        const bool best = epoch_done && end_epoch();
+        if (epoch_done || sum_.stopped) checkpoint(best);
+      }
+      if (root_ && sum_.stopped)
+        log()->info("stopped after step {} on request; resume with --resume", pos_.step);
+      sum_.steps = pos_.step;
+      sum_.skipped = pos_.skipped;
+      return sum_;
+    } catch (const std::exception& e) {
+      abort_all(fmt::format("ds2 train (rank {}): {}", world_.rank(), e.what()), 1);
+    }
   }
 
-  // ---- model, optimizer, communication ----
-  model::Network net(mcfg);
-  model::Backend& be = net.backend();  // parameters, gradients, velocity, BN stats live in it
-  const size_t np = net.num_params();
-  SgdNesterov sgd(be, np, oopt.momentum, oopt.weight_decay);
-  Allreducer ar(world, aopt, &be);
-  const auto buckets =
-      plan_buckets(net.params_info(), np, static_cast<size_t>(topt.bucket_mib * (1 << 20)));
-  // From here on an exception on one rank may leave gradient buckets in flight on the
-  // Allreducer's thread, whose destructor would then wait for peers that never come: abort the
-  // job here, with the reason, while the Allreducer is still alive (the others are taken down by
-  // MPI_Abort instead of hanging in a collective).
-  try {
+ private:
+  // ---- start: dataset digest, resume or fresh start, rank 0's parameters, the run folder ----
+  void start() {
     // What checkpoints record of the dataset and --resume compares (rank 0 opens every shard).
-    std::string digest;
-    if (root) {
+    if (root_) {
       std::lock_guard<std::mutex> lock(h5::mutex());
-      digest = dataset_digest(topt.data, index);
+      digest_ = dataset_digest(topt_.data, index_);
     }
-    Position pos;
-    if (!topt.resume && root)
-      DS2_REQUIRE(!fs::exists(last_path), ConfigError,
+    if (!topt_.resume && root_)
+      DS2_REQUIRE(!fs::exists(files_.last_path()), ConfigError,
                   "{} already holds a run ({}): pass --resume to continue it or choose a new --out",
-                  topt.out, last_path);
-    if (topt.resume) {
-      DS2_REQUIRE(fs::exists(last_path), ConfigError, "--resume: {} does not exist", last_path);
-      model::CheckpointExtras ex;
-      {
-        std::lock_guard<std::mutex> lock(h5::mutex());
-        model::load_checkpoint(last_path, net, nullptr, &ex);
-      }
-      pipeline::FeatureMeta trained;
-      if (model::get_feature_meta(ex, last_path, &trained))
-        model::require_same_features(last_path, trained, topt.data + "/index.h5", index.meta);
-      if (root) {
-        // Only rank 0 reads every shard's plan digest; a refusal aborts the job (catch below).
-        if (!require_same_dataset(last_path, ex, topt.data + "/index.h5", digest))
-          log()->warn(
-              "{}: saved without a dataset digest (an older checkpoint): the dataset "
-              "cannot be checked against the run's",
-              last_path);
-        const auto ini = ex.str.find("train_ini");
-        if (ini != ex.str.end())
-          require_same_options(last_path, ini->second, resolved_ini);
-        else
-          log()->warn(
-              "{}: saved without its training options (train_ini): the options cannot be "
-              "checked against the run's",
-              last_path);
-      }
-      pos.epoch = static_cast<int>(ex.get_int("epoch"));
-      pos.batch = ex.get_int("batch");
-      pos.step = ex.get_int("step");
-      pos.skipped = ex.get_int("skipped");
-      pos.impossible = ex.get_int("impossible");
-      pos.elapsed_s = ex.f64.at("elapsed_s").at(0);
-      pos.epoch_loss = ex.f64.at("epoch_loss").at(0);
-      pos.epoch_finite = ex.get_int("epoch_finite");
-      pos.best = ex.f64.at("best").at(0);
-      sgd.set_velocity(ex.f32.at("velocity"));
-      const auto& bn = ex.f32.at("bn_per_rank");
-      const size_t nb = net.num_buffer_floats();
-      if (ex.get_int("world_size") == world.size() && bn.size() == nb * world.size()) {
-        be.upload(net.buffers(), bn.data() + world.rank() * nb, nb);
-      } else if (root) {
-        log()->warn(
-            "{}: saved by {} ranks, running on {}: every rank starts from the averaged "
-            "batch-norm statistics (results will not be bit-identical)",
-            last_path, ex.get_int("world_size"), world.size());
-      }
-      if (root)
-        log()->info("resuming {} at epoch {} batch {} (after step {})", last_path, pos.epoch + 1,
-                    pos.batch + 1, pos.step);
+                  topt_.out, files_.last_path());
+    if (topt_.resume) resume();
+    bcast_params(world_, be_, net_.params(), np_);  // rank 0's parameters everywhere (trainer.h)
+    if (root_) {
+      files_.prepare(resolved_ini_, topt_.resume ? pos_.step : -1);
+      metrics_ = std::make_unique<CsvLog>(files_.metrics_path(),
+                                          "step,epoch,loss,lr,grad_norm,utts_per_s,skipped,time");
+      if (dev_loader_)
+        dev_csv_ = std::make_unique<CsvLog>(files_.dev_path(), "epoch,step,dev_loss,dev_cer");
     }
-    bcast_params(world, be, net.params(), np);  // rank 0's parameters everywhere (trainer.h)
-
-    if (root) {
-      make_dirs(topt.out);
-      write_file_atomic(topt.out + "/train.ini", resolved_ini);
-      if (topt.resume) {
-        truncate_csv(metrics_path, pos.step, 0);
-        truncate_csv(topt.out + "/dev.csv", pos.step, 1);
-      } else {
-        std::error_code ec;
-        fs::remove(metrics_path, ec);
-        fs::remove(topt.out + "/dev.csv", ec);
-      }
-    }
-    std::unique_ptr<CsvLog> metrics, dev_csv;
-    if (root) {
-      metrics = std::make_unique<CsvLog>(metrics_path,
-                                         "step,epoch,loss,lr,grad_norm,utts_per_s,skipped,time");
-      if (dev_loader)
-        dev_csv = std::make_unique<CsvLog>(topt.out + "/dev.csv", "epoch,step,dev_loss,dev_cer");
-    }
-
-    // ---- replica check (collective): parameters and optimizer velocity, per tensor; host
-    // views (the arenas themselves on the CPU, one download each from a device) ----
-    std::vector<float> host_params, host_velocity;
-    auto check = [&](int64_t step) {
-      const float* p = be.host_view(net.params(), np, &host_params);
-      const float* v = be.host_view(sgd.velocity_data(), np, &host_velocity);
-      std::vector<ReplicaTensor> replica;
-      for (const auto& t : net.params_info()) {
-        replica.push_back({t.name, p + t.offset, t.size});
-        replica.push_back({"velocity/" + t.name, v + t.offset, t.size});
-      }
-      check_replicas(world, replica, fmt::format("step {}", step));
-    };
-
-    // ---- checkpoints (collective: replicas checked, BN statistics gathered) ----
-    const model::NormStats norm{index.mean, index.std};
-    auto checkpoint = [&](const Position& p, bool best) {
-      check(p.step);
-      const BnState bn = gather_bn(world, net);
-      if (!root) return;
-      AveragedBn avg(net, bn);
-      model::CheckpointExtras ex;
-      ex.set_int("epoch", p.epoch);
-      ex.set_int("batch", p.batch);
-      ex.set_int("step", p.step);
-      ex.set_int("skipped", p.skipped);
-      ex.set_int("impossible", p.impossible);
-      ex.set_int("world_size", world.size());
-      ex.set_int("batch_size", sopt.batch_size);
-      ex.set_int("shuffle_seed", static_cast<int64_t>(sopt.seed));
-      ex.set_int("max_batch_frames", sopt.max_batch_frames);
-      ex.str["dataset_digest"] = digest;
-      ex.f64["elapsed_s"] = {p.elapsed_s};
-      ex.f64["epoch_loss"] = {p.epoch_loss};
-      ex.set_int("epoch_finite", p.epoch_finite);
-      ex.f64["best"] = {p.best};
-      ex.f64["lr"] = {oopt.lr_for_epoch(p.epoch)};
-      ex.f32["velocity"] = sgd.velocity();
-      ex.f32["bn_per_rank"] = bn.per_rank;
-      ex.str["alphabet"] = index.meta.alphabet;
-      ex.str["train_ini"] = resolved_ini;
-      model::set_feature_meta(&ex, index.meta);  // what transcribe featurizes with, eval checks
-      const std::string path = step_ckpt(topt.out, p.step);
-      {
-        std::lock_guard<std::mutex> lock(h5::mutex());
-        model::save_checkpoint(path, net, norm, ex);
-      }
-      link_or_copy(path, last_path);
-      if (best) link_or_copy(path, topt.out + "/ckpt-best.h5");
-      prune(topt.out, topt.keep);
-      log()->info("checkpoint {} (step {}; next: epoch {} batch {}{})", path, p.step, p.epoch + 1,
-                  p.batch + 1, best ? "; best so far" : "");
-    };
-
-    // ---- the loop ----
-    TrainSummary sum;
-    const auto t0 = std::chrono::steady_clock::now();
-    auto elapsed = [&] {
-      return pos.elapsed_s +
-             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    };
-    const int64_t steps_total = static_cast<int64_t>(schedule.batches_per_epoch()) * topt.epochs;
-    const int64_t first_step = pos.step;
-    int64_t utts_done = 0;
-    bool first = true;
-    Batch batch;
-    while (pos.epoch < topt.epochs && !sum.stopped) {
-      // This rank's slices of the epoch's batches; the global batches are not kept (memory that
-      // grows with the corpus: 8 bytes per utterance).
-      std::vector<std::vector<int64_t>> slices = schedule.epoch(pos.epoch);
-      const size_t n_batches = slices.size();
-      if (world.size() > 1)
-        for (auto& b : slices) b = Schedule::slice(b, world.rank(), world.size());
-      loader.start(std::move(slices), static_cast<size_t>(pos.batch), pos.step);
-      const double lr = oopt.lr_for_epoch(pos.epoch);
-      if (pos.batch == 0) pos.epoch_loss = 0, pos.epoch_finite = 0;
-      while (pos.batch < static_cast<int64_t>(n_batches)) {
-        DS2_REQUIRE(loader.next(&batch), Error, "loader ended early at epoch {} batch {}",
-                    pos.epoch, pos.batch);
-        const bool vote = stop.load() != 0 ||
-                          (topt.stop_after_steps > 0 && pos.step + 1 == topt.stop_after_steps);
-        if (topt.perturb_at_step == pos.step + 1 && world.rank() == world.size() - 1) {
-          float p0 = 0;
-          be.download(&p0, net.params(), 1);
-          p0 += 1e-3f;
-          be.upload(net.params(), &p0, 1);
-        }
-        const StepResult r = global_gradient_step(net, ar, buckets, batch, vote);
-        if (r.skip()) {
-          ++pos.skipped;
-          if (root)
-            log()->warn("step {} skipped: {} non-finite costs, {} finite, gradient norm {}",
-                        pos.step + 1, r.nonfinite, r.finite, r.grad_norm);
-        } else {
-          // On the backend: the norm is the step's (same arena, same arithmetic), no 2nd pass.
-          clip_to_norm(be, net.grads(), np, r.grad_norm, oopt.clip_norm);
-          sgd.step(net.params(), net.grads(), np, lr);
-          pos.epoch_loss += r.loss_sum;
-          pos.epoch_finite += r.finite;
-        }
-        pos.impossible += r.impossible;
-        ++pos.step;
-        ++pos.batch;
-        utts_done += r.utts;
-        if (first) sum.first_loss = r.mean_loss(), first = false;
-        if (root) {
-          const double t = elapsed();
-          const double run_s = t - pos.elapsed_s;
-          const double ups = run_s > 0 ? utts_done / run_s : 0;
-          const double s_per_step = run_s / std::max<int64_t>(1, pos.step - first_step);
-          metrics->row(pos.step, pos.epoch + 1, r.mean_loss(), lr, r.grad_norm, ups, pos.skipped,
-                       t);
-          if (pos.step % std::max(1, topt.log_every) == 0 ||
-              pos.batch == static_cast<int64_t>(n_batches))
-            log()->info(
-                "epoch {} step {}/{} loss {:.3f} lr {:.3g} |g| {:.3g} {:.1f} utt/s "
-                "skipped {} ETA {}",
-                pos.epoch + 1, pos.step, steps_total, r.mean_loss(), lr, r.grad_norm, ups,
-                pos.skipped, Progress::format_duration(s_per_step * (steps_total - pos.step)));
-        }
-        if (topt.replica_check_every > 0 && pos.step % topt.replica_check_every == 0)
-          check(pos.step);
-        if (r.stop) {
-          sum.stopped = true;
-          break;
-        }
-        if (topt.checkpoint_every > 0 && pos.step % topt.checkpoint_every == 0 &&
-            pos.batch < static_cast<int64_t>(n_batches)) {
-          Position p = pos;
-          p.elapsed_s = elapsed();
-          checkpoint(p, false);
-        }
-      }
-      const bool epoch_done = pos.batch == static_cast<int64_t>(n_batches);
-      bool best = false;
-      if (epoch_done) {
-        sum.last_epoch_loss = pos.epoch_finite > 0 ? pos.epoch_loss / pos.epoch_finite : 0;
-        double metric = sum.last_epoch_loss;
-        if (root)
-          log()->info(
-              "epoch {} done: mean training loss {:.3f}; so far {} steps skipped, {} "
-              "impossible utterances excluded",
-              pos.epoch + 1, metric, pos.skipped, pos.impossible);
-        if (dev_loader) {
-          const BnState bn = gather_bn(world, net);
-          AveragedBn avg(net, bn);
-          const DevResult d =
-              evaluate_dev(world, net, *dev_loader, dev_index, alphabet, topt.dev_batch_size);
-          metric = d.cer();
-          if (root) {
-            log()->info("epoch {} dev: {} utterances, loss {:.3f}, greedy CER {:.2f}%",
-                        pos.epoch + 1, d.utts, d.loss(), 100 * d.cer());
-            dev_csv->row(pos.epoch + 1, pos.step, d.loss(), d.cer());
-          }
-        }
-        best = metric < pos.best;
-        if (best) pos.best = metric;
-        ++pos.epoch;
-        pos.batch = 0;
-        sum.epochs_done = pos.epoch;
-      }
-      if (epoch_done || sum.stopped) {
-        Position p = pos;
-        p.elapsed_s = elapsed();
-        checkpoint(p, best);
-      }
-    }
-    if (root && sum.stopped)
-      log()->info("stopped after step {} on request; resume with --resume", pos.step);
-    sum.steps = pos.step;
-    sum.skipped = pos.skipped;
-    return sum;
-  } catch (const std::exception& e) {
-    abort_all(fmt::format("ds2 train (rank {}): {}", world.rank(), e.what()), 1);
+    t0_ = std::chrono::steady_clock::now();
+    first_step_ = pos_.step;
   }
+
+  // RUN/ckpt-last.h5 into the network, the optimizer and pos_, after checking that its features,
+  // dataset and options are this run's (resume_check.h).
+  void resume() {
+    const std::string last = files_.last_path();
+    DS2_REQUIRE(fs::exists(last), ConfigError, "--resume: {} does not exist", last);
+    model::CheckpointExtras ex;
+    {
+      std::lock_guard<std::mutex> lock(h5::mutex());
+      model::load_checkpoint(last, net_, nullptr, &ex);
+    }
+    pipeline::FeatureMeta trained;
+    if (model::get_feature_meta(ex, last, &trained))
+      model::require_same_features(last, trained, topt_.data + "/index.h5", index_.meta);
+    if (root_) {
+      // Only rank 0 reads every shard's plan digest; a refusal aborts the job (run()).
+      if (!require_same_dataset(last, ex, topt_.data + "/index.h5", digest_))
+        log()->warn(
+            "{}: saved without a dataset digest (an older checkpoint): the dataset "
+            "cannot be checked against the run's",
+            last);
+      const auto ini = ex.str.find("train_ini");
+      if (ini != ex.str.end())
+        require_same_options(last, ini->second, resolved_ini_);
+      else
+        log()->warn(
+            "{}: saved without its training options (train_ini): the options cannot be "
+            "checked against the run's",
+            last);
+    }
+    pos_ = load_run_state(ex, last);
+    sgd_.set_velocity(ex.f32.at("velocity"));
+    const auto& bn = ex.f32.at("bn_per_rank");
+    const size_t nb = net_.num_buffer_floats();
+    if (ex.get_int("world_size") == world_.size() && bn.size() == nb * world_.size()) {
+      be_.upload(net_.buffers(), bn.data() + world_.rank() * nb, nb);
+    } else if (root_) {
+      log()->warn(
+          "{}: saved by {} ranks, running on {}: every rank starts from the averaged "
+          "batch-norm statistics (results will not be bit-identical)",
+          last, ex.get_int("world_size"), world_.size());
+    }
+    if (root_)
+      log()->info("resuming {} at epoch {} batch {} (after step {})", last, pos_.epoch + 1,
+                  pos_.batch + 1, pos_.step);
+  }
+
+  // ---- one epoch's steps from pos_.batch; true when the epoch ran to its end ----
+  bool run_epoch() {
+    // This rank's slices of the epoch's batches; the global batches are not kept (memory that
+    // grows with the corpus: 8 bytes per utterance).
+    std::vector<std::vector<int64_t>> slices = schedule_.epoch(pos_.epoch);
+    const int64_t n_batches = static_cast<int64_t>(slices.size());
+    if (world_.size() > 1)
+      for (auto& b : slices) b = Schedule::slice(b, world_.rank(), world_.size());
+    loader_.start(std::move(slices), static_cast<size_t>(pos_.batch), pos_.step);
+    if (pos_.batch == 0) pos_.epoch_loss = 0, pos_.epoch_finite = 0;
+    while (pos_.batch < n_batches) {
+      DS2_REQUIRE(loader_.next(&batch_), Error, "loader ended early at epoch {} batch {}",
+                  pos_.epoch, pos_.batch);
+      if (!step(n_batches)) {
+        sum_.stopped = true;
+        break;
+      }
+      if (topt_.checkpoint_every > 0 && pos_.step % topt_.checkpoint_every == 0 &&
+          pos_.batch < n_batches)
+        checkpoint(false);
+    }
+    return pos_.batch == n_batches;
+  }
+
+  // One global step on batch_ (collective); false when the ranks voted to stop.
+  bool step(int64_t n_batches) {
+    const double lr = oopt_.lr_for_epoch(pos_.epoch);
+    const bool vote = stop_.load() != 0 ||
+                      (topt_.stop_after_steps > 0 && pos_.step + 1 == topt_.stop_after_steps);
+    if (topt_.perturb_at_step == pos_.step + 1 && world_.rank() == world_.size() - 1) {
+      float p0 = 0;
+      be_.download(&p0, net_.params(), 1);
+      p0 += 1e-3f;
+      be_.upload(net_.params(), &p0, 1);
+    }
+    const StepResult r = global_gradient_step(net_, ar_, buckets_, batch_, vote);
+    if (r.skip()) {
+      ++pos_.skipped;
+      if (root_)
+        log()->warn("step {} skipped: {} non-finite costs, {} finite, gradient norm {}",
+                    pos_.step + 1, r.nonfinite, r.finite, r.grad_norm);
+    } else {
+      // On the backend: the norm is the step's (same arena, same arithmetic), no 2nd pass.
+      clip_to_norm(be_, net_.grads(), np_, r.grad_norm, oopt_.clip_norm);
+      sgd_.step(net_.params(), net_.grads(), np_, lr);
+      pos_.epoch_loss += r.loss_sum;
+      pos_.epoch_finite += r.finite;
+    }
+    pos_.impossible += r.impossible;
+    ++pos_.step;
+    ++pos_.batch;
+    utts_done_ += r.utts;
+    if (first_) sum_.first_loss = r.mean_loss(), first_ = false;
+    if (root_) log_step(r, lr, n_batches);
+    if (topt_.replica_check_every > 0 && pos_.step % topt_.replica_check_every == 0)
+      replica_check(pos_.step);
+    return !r.stop;
+  }
+
+  // Rank 0: the step's metrics row, and a log line every --log-every steps and at the epoch end.
+  void log_step(const StepResult& r, double lr, int64_t n_batches) {
+    const int64_t steps_total = static_cast<int64_t>(schedule_.batches_per_epoch()) * topt_.epochs;
+    const double t = elapsed();
+    const double run_s = t - pos_.elapsed_s;
+    const double ups = run_s > 0 ? utts_done_ / run_s : 0;
+    const double s_per_step = run_s / std::max<int64_t>(1, pos_.step - first_step_);
+    metrics_->row(pos_.step, pos_.epoch + 1, r.mean_loss(), lr, r.grad_norm, ups, pos_.skipped, t);
+    if (pos_.step % std::max(1, topt_.log_every) == 0 || pos_.batch == n_batches)
+      log()->info(
+          "epoch {} step {}/{} loss {:.3f} lr {:.3g} |g| {:.3g} {:.1f} utt/s "
+          "skipped {} ETA {}",
+          pos_.epoch + 1, pos_.step, steps_total, r.mean_loss(), lr, r.grad_norm, ups, pos_.skipped,
+          Progress::format_duration(s_per_step * (steps_total - pos_.step)));
+  }
+
+  // ---- epoch end (collective): mean loss, dev evaluation, the best metric; advances pos_ to
+  // the next epoch and returns whether this one is the best so far ----
+  bool end_epoch() {
+    sum_.last_epoch_loss = pos_.epoch_finite > 0 ? pos_.epoch_loss / pos_.epoch_finite : 0;
+    double metric = sum_.last_epoch_loss;
+    if (root_)
+      log()->info(
+          "epoch {} done: mean training loss {:.3f}; so far {} steps skipped, {} "
+          "impossible utterances excluded",
+          pos_.epoch + 1, metric, pos_.skipped, pos_.impossible);
+    if (dev_loader_) {
+      const BnState bn = gather_bn(world_, net_);
+      AveragedBn avg(net_, bn);
+      const DevResult d =
+          evaluate_dev(world_, net_, *dev_loader_, dev_index_, alphabet_, topt_.dev_batch_size);
+      metric = d.cer();
+      if (root_) {
+        log()->info("epoch {} dev: {} utterances, loss {:.3f}, greedy CER {:.2f}%", pos_.epoch + 1,
+                    d.utts, d.loss(), 100 * d.cer());
+        dev_csv_->row(pos_.epoch + 1, pos_.step, d.loss(), d.cer());
+      }
+    }
+    const bool best = metric < pos_.best;
+    if (best) pos_.best = metric;
+    ++pos_.epoch;
+    pos_.batch = 0;
+    sum_.epochs_done = pos_.epoch;
+    return best;
+  }
+
+  // ---- replica check (collective): parameters and optimizer velocity, per tensor; host views
+  // (the arenas themselves on the CPU, one download each from a device) ----
+  void replica_check(int64_t step) {
+    const float* p = be_.host_view(net_.params(), np_, &host_params_);
+    const float* v = be_.host_view(sgd_.velocity_data(), np_, &host_velocity_);
+    std::vector<ReplicaTensor> replica;
+    for (const auto& t : net_.params_info()) {
+      replica.push_back({t.name, p + t.offset, t.size});
+      replica.push_back({"velocity/" + t.name, v + t.offset, t.size});
+    }
+    check_replicas(world_, replica, fmt::format("step {}", step));
+  }
+
+  // ---- checkpoint of pos_ (collective: replicas checked, BN statistics gathered; rank 0
+  // writes RUN/ckpt-step<N>.h5 and updates the links) ----
+  void checkpoint(bool best) {
+    RunState p = pos_;
+    p.elapsed_s = elapsed();
+    replica_check(p.step);
+    const BnState bn = gather_bn(world_, net_);
+    if (!root_) return;
+    AveragedBn avg(net_, bn);
+    model::CheckpointExtras ex;
+    save_run_state(p, &ex);
+    ex.set_int("world_size", world_.size());
+    ex.set_int("batch_size", sopt_.batch_size);
+    ex.set_int("shuffle_seed", static_cast<int64_t>(sopt_.seed));
+    ex.set_int("max_batch_frames", sopt_.max_batch_frames);
+    ex.str["dataset_digest"] = digest_;
+    ex.f64["lr"] = {oopt_.lr_for_epoch(p.epoch)};
+    ex.f32["velocity"] = sgd_.velocity();
+    ex.f32["bn_per_rank"] = bn.per_rank;
+    ex.str["alphabet"] = index_.meta.alphabet;
+    ex.str["train_ini"] = resolved_ini_;
+    model::set_feature_meta(&ex, index_.meta);  // what transcribe featurizes with, eval checks
+    const std::string path = files_.step_path(p.step);
+    {
+      std::lock_guard<std::mutex> lock(h5::mutex());
+      model::save_checkpoint(path, net_, model::NormStats{index_.mean, index_.std}, ex);
+    }
+    files_.commit_checkpoint(p.step, best, topt_.keep);
+    log()->info("checkpoint {} (step {}; next: epoch {} batch {}{})", path, p.step, p.epoch + 1,
+                p.batch + 1, best ? "; best so far" : "");
+  }
+
+  // Training wall time of the whole run so far, in seconds.
+  double elapsed() const {
+    return pos_.elapsed_s +
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  }
+
+  const Comm& world_;
+  const TrainOptions& topt_;
+  const ScheduleOptions& sopt_;
+  const OptimizerOptions& oopt_;
+  const std::string& resolved_ini_;
+  const std::atomic<int>& stop_;
+  const bool root_;
+  const RunFiles files_;
+  // Data.
+  const pipeline::DatasetIndex index_;
+  const pipeline::Alphabet alphabet_;
+  const Schedule schedule_;
+  BatchLoader loader_;
+  pipeline::DatasetIndex dev_index_;
+  std::unique_ptr<BatchLoader> dev_loader_;
+  // Model, optimizer, communication: parameters, gradients, velocity, BN stats live in be_.
+  model::Network net_;
+  model::Backend& be_;
+  const size_t np_;
+  SgdNesterov sgd_;
+  Allreducer ar_;
+  const std::vector<GradBucket> buckets_;
+  // Run state.
+  std::string digest_;
+  RunState pos_;
+  TrainSummary sum_;
+  std::unique_ptr<CsvLog> metrics_, dev_csv_;  // rank 0
+  std::vector<float> host_params_, host_velocity_;
+  Batch batch_;
+  std::chrono::steady_clock::time_point t0_;
+  int64_t first_step_ = 0;
+  int64_t utts_done_ = 0;
+  bool first_ = true;
+};
+
+}  // namespace
+
+TrainSummary run_training(const Comm& world, const TrainOptions& topt, const ScheduleOptions& sopt,
+                          const LoaderOptions& lopt, const OptimizerOptions& oopt,
+                          const AllreduceOptions& aopt, const model::ModelConfig& mcfg,
+                          const std::string& resolved_ini, const std::atomic<int>& stop) {
+  return Trainer(world, topt, sopt, lopt, oopt, aopt, mcfg, resolved_ini, stop).run();
 }
 
 }  // namespace ds2::train
