@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -14,7 +13,6 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
-#include "core/ordered_map.h"
 #include "core/progress.h"
 #include "core/timer.h"
 #include "ds2/config.h"
@@ -24,6 +22,7 @@
 #include "pipeline/manifest.h"
 #include "pipeline/prep_item.h"
 #include "pipeline/prep_plan.h"
+#include "pipeline/prep_shards.h"
 #include "pipeline/prep_work.h"
 #include "pipeline/shard.h"
 
@@ -67,20 +66,6 @@ std::string resolve_share_path(const std::string& path) {
 
 namespace {
 
-
-std::string rejects_name(int shard) {
-  std::string s = shard_name(shard);
-  return s.substr(0, s.size() - 3) + ".rejects.tsv";
-}
-
-std::string reject_line(const Reject& r) {
-  auto clean = [](std::string s) {
-    std::replace(s.begin(), s.end(), '\t', ' ');
-    std::replace(s.begin(), s.end(), '\n', ' ');
-    return s;
-  };
-  return fmt::format("{}\t{}\t{}\n", r.line, clean(r.path), clean(r.reason));
-}
 
 std::vector<Reject> parse_rejects(const std::string& text, const std::string& origin) {
   std::vector<Reject> out;
@@ -271,15 +256,8 @@ ShardWork shard_work(const Planned& p, const AugmentContext& aug, int s) {
   return w;
 }
 
-}  // namespace
-
-PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& command) {
-  auto log = logger("prep");
-  Timer wall;
-  make_dirs(o.out);
-  DS2_REQUIRE(o.shards >= 0, ConfigError, "option 'shards': {} (must be >= 0)", o.shards);
-  DS2_REQUIRE(o.shard_mb > 0, ConfigError, "option 'shard-mb': {} (must be > 0)", o.shard_mb);
-  const Alphabet alphabet = Alphabet::load(resolve_share_path(o.alphabet));
+// The feature settings and alphabet every shard and the index record.
+FeatureMeta feature_meta(const PrepOptions& o, const Alphabet& alphabet) {
   FeatureMeta meta;
   meta.sample_rate = o.features.sample_rate;
   meta.window_ms = o.features.window_ms;
@@ -288,55 +266,15 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
   meta.feature = o.features.feature;
   meta.alphabet = alphabet.to_string();
   meta.created_by = fmt::format("ds2 {} ({})", DS2_VERSION, DS2_GIT_DESCRIBE);
+  return meta;
+}
 
-  // Stages 1-3 on rank 0 (durations measured by all); the others learn the sizes.
-  Planned p;
-  std::vector<double> planned_dur;
-  read_corpus(comm, o, alphabet, &p, &planned_dur);
-  uint64_t n_corpus = p.utts.size();
-  comm.bcast(&n_corpus, 1);
-  // Babble talkers come from the shard's own list (ShardWork::babble) on every rank alike.
-  auto talkers = std::make_shared<std::map<uint64_t, std::string>>();
-  AugmentContext aug = load_augment(
-      o, static_cast<size_t>(n_corpus),
-      [talkers](size_t i) {
-        auto it = talkers->find(i);
-        DS2_REQUIRE(it != talkers->end(), Error, "prep: babble talker {} is not in the shard's plan",
-                    i);
-        return it->second;
-      },
-      meta.sample_rate);
-  if (comm.root()) plan_shards(comm, o, meta, aug, planned_dur, &p);
-  int32_t n_shards = static_cast<int32_t>(p.plans.size());
-  double total_audio = 0;
-  for (const auto& plan : p.plans) total_audio += plan.duration;
-  comm.bcast(&n_shards, 1);
-  comm.bcast(&total_audio, 1);
-
-  // Stage 4: this rank's shards, one round of ranks at a time (rank r makes r, r+N, ...).
-  Featurizer featurizer(o.features);
-  Progress progress(comm, "prep", "audio", total_audio, "s", 10.0);
-  PrepResult res;
-  // Per-shard float64 sums: [shard][sum | sumsq][bin], plus frames per shard. Every slot is
-  // filled by exactly one rank (others hold 0, and x + 0 == x exactly), so the all-reduce below is
-  // exact and the final sum over shards runs in shard order: the statistics are bit-identical
-  // for any rank count.
-  const size_t nb = static_cast<size_t>(meta.n_bins);
-  std::vector<double> shard_sums(static_cast<size_t>(n_shards) * 2 * nb, 0.0);
-  std::vector<int64_t> shard_frames(n_shards, 0);
-  auto take_stats = [&](int s, const ShardReader& r) {
-    std::vector<double> s1, s2;
-    r.stats(&s1, &s2, &shard_frames[s]);
-    std::copy(s1.begin(), s1.end(), shard_sums.begin() + s * 2 * nb);
-    std::copy(s2.begin(), s2.end(), shard_sums.begin() + s * 2 * nb + nb);
-  };
-  double t_write = 0;  // seconds, this rank's writer thread
-  FeaturizerPool pool(o.features);
-  remove_stale_temps(o.out, comm);
-  // More ranks than shards: a team of ranks per shard (prep_work.h), leader = rank s.
-  const int per_round = std::min<int>(n_shards, comm.size());
+// Stage 4 (collective): this rank's shards, one round of ranks at a time (rank r makes r, r+N,
+// ...; with more ranks than shards, a team of ranks per shard, prep_work.h). Rank 0 scatters each
+// round's work from its plan `p`.
+void make_shards(const Comm& comm, const PrepOptions& o, ShardMaker& maker, const Planned& p,
+                 const AugmentContext& aug, int n_shards) {
   const int rounds = n_shards == 0 ? 0 : (n_shards + comm.size() - 1) / comm.size();
-  const Comm team_comm = comm.dup();  // the team's point-to-point traffic
   for (int round = 0; round < rounds; ++round) {
     std::vector<std::string> parts;
     for (int q = 0; comm.root() && q < comm.size(); ++q) {
@@ -351,99 +289,109 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
       }
       parts.push_back(pack(w));
     }
-    const ShardWork w = unpack_shard_work(comm.scatter_strings(parts), "prep: shard work");
-    if (w.shard < 0) continue;
-    const int s = w.shard;
-    const auto member_rank = [&](int m) { return s + m * per_round; };
-    const std::string path = o.out + "/" + shard_name(s);
-    const std::string rej_path = o.out + "/" + rejects_name(s);
-    // The leader decides whether the shard is reused and tells its team.
-    bool reuse = false;
-    if (w.member == 0 && !o.force && file_exists(path) && file_exists(rej_path)) {
-      try {
-        ShardReader r(path);
-        if (r.plan_digest() == w.digest) {
-          r.meta().check_same(meta, path);
-          take_stats(s, r);
-          reuse = true;
-          ++res.shards_reused;
-          log->info("{}: finished by an earlier run with the same plan; reused", path);
-        } else {
-          log->warn("{}: made from a different plan; remaking it", path);
-        }
-      } catch (const Error& e) {
-        log->warn("{}: unreadable ({}); remaking it", path, e.what());
-      }
-    }
-    if (w.member == 0)
-      for (int m = 1; m < w.team; ++m) team_comm.send_string(reuse ? "reuse" : "make", member_rank(m));
-    else
-      reuse = team_comm.recv_string(member_rank(0)) == "reuse";
-    if (reuse) {
-      if (w.member == 0) progress.add(w.duration);
-      continue;
-    }
-    talkers->clear();
-    talkers->insert(w.babble.begin(), w.babble.end());
-    std::vector<Accepted> utts;
-    for (const ManifestEntry& e : w.entries) utts.push_back({&e, e.transcript});
-    const size_t team = static_cast<size_t>(w.team);
-    if (w.member > 0) {
-      // A member: prepare its share (k = member, member + team, ...) and send it in that order.
-      const size_t mine = (utts.size() + team - 1 - static_cast<size_t>(w.member)) / team;
-      ordered_map<Prepared>(
-          mine, o.threads, 4 * std::max(o.threads, 1),
-          [&](size_t j) {
-            const size_t k = static_cast<size_t>(w.member) + j * team;
-            return prepare(utts[k], static_cast<size_t>(w.index[k]), o, meta, alphabet, aug, pool);
-          },
-          [&](size_t j, Prepared pr) {
-            team_comm.send_string(pack(pr), member_rank(0));
-            progress.add(w.seconds[static_cast<size_t>(w.member) + j * team]);
-          });
-      continue;
-    }
-    ShardWriter writer(path, meta, w.digest);
-    std::string rej_text = "line\tpath\treason\n";
-    // Workers decode and featurize ahead (the team's members their share); this thread
-    // writes, in plan order, receiving the members' utterances as their turn comes.
-    ordered_map<Prepared>(
-        utts.size(), o.threads, 4 * std::max(o.threads, 1),
-        [&](size_t k) {
-          if (k % team != 0) return Prepared{};  // a member's: received below
-          return prepare(utts[k], static_cast<size_t>(w.index[k]), o, meta, alphabet, aug, pool);
-        },
-        [&](size_t k, Prepared pr) {
-          const Accepted& a = utts[k];
-          const ManifestEntry& e = *a.entry;
-          if (k % team != 0) {
-            const int from = member_rank(static_cast<int>(k % team));
-            pr = unpack_prepared(team_comm.recv_string(from), fmt::format("prep: rank {}", from));
-          }
-          Timer t_item;
-          if (pr.why.empty()) {
-            for (const auto& c : pr.copies) {
-              ShardUtt u{c.utt_id, a.text, e.source, c.augment_json, c.seconds};
-              writer.add(u, c.feats.data(), c.frames, pr.labels);
-            }
-            ++res.utterances_written;
-            if (o.fault_kill_after > 0 && comm.rank() == o.fault_rank &&
-                res.utterances_written >= o.fault_kill_after)
-              std::raise(SIGKILL);
-          } else {
-            log->warn("reject {}: {}", e.source, pr.why);
-            rej_text += reject_line({e.line, e.path, pr.why});
-          }
-          t_write += t_item.seconds();
-          if (k % team == 0) progress.add(w.seconds[k]);
-        });
-    write_file_atomic(rej_path, rej_text);  // before the shard: a whole shard implies its rejects
-    writer.commit();
-    take_stats(s, ShardReader(path));
-    ++res.shards_made;
+    maker.make(unpack_shard_work(comm.scatter_strings(parts), "prep: shard work"));
   }
-  log->debug("writer thread busy {:.2f} s; {} worker thread(s) decode and featurize", t_write,
-             o.threads);
+  logger("prep")->debug("writer thread busy {:.2f} s; {} worker thread(s) decode and featurize",
+                        maker.write_seconds(), o.threads);
+}
+
+// Stage 5 (rank 0): index.h5 from the shards and the statistics, rejects.tsv from stage 1-3's
+// `rejects` and the shards' rejects files (one reason per input row, the first), and the
+// accounting check accepted + rejected == rows. Fills res's accepted, rejected and hours.
+DatasetIndex write_index(const PrepOptions& o, const FeatureMeta& meta, const AugmentContext& aug,
+                         const std::string& command, int64_t rows,
+                         const std::vector<Reject>& rejects, int n_shards,
+                         const std::vector<double>& sum, const std::vector<double>& sumsq,
+                         int64_t frames_total, PrepResult* res) {
+  DatasetIndex idx;
+  idx.meta = meta;
+  idx.command = command;
+  idx.n_rows = rows;
+  idx.stats_frames = frames_total;
+  idx.augment = aug.policy.copies > 0 ? aug.policy.to_string() : "";
+  stats_from_sums(sum, sumsq, frames_total, &idx.mean, &idx.std);
+  std::map<int64_t, Reject> by_line;  // one reason per input row, first wins
+  augment::AugmentSummary summary;
+  for (const auto& r : rejects) by_line.emplace(r.line, r);
+  for (int s = 0; s < n_shards; ++s) {
+    idx.shards.push_back(shard_name(s));
+    std::string rp = o.out + "/" + rejects_name(s);
+    for (const auto& r : parse_rejects(read_file(rp), rp)) by_line.emplace(r.line, r);
+    ShardReader r(o.out + "/" + shard_name(s));
+    auto ids = r.utt_ids();
+    auto durs = r.durations();
+    summary.add(r.augment());
+    for (int64_t row = 0; row < r.size(); ++row) {
+      idx.utts.push_back({s, static_cast<int32_t>(row), static_cast<int32_t>(r.frames(row)),
+                          static_cast<int32_t>(r.label_length(row)), durs[row]});
+      idx.utt_ids.push_back(std::move(ids[row]));
+    }
+  }
+  idx.augment_summary = summary.json();
+  std::string rej = "line\tpath\treason\n";
+  for (const auto& [line, r] : by_line) rej += reject_line(r);
+  write_file_atomic(o.out + "/rejects.tsv", rej);
+  idx.n_rejected = static_cast<int64_t>(by_line.size());
+  // Every accepted input row has exactly 1 + copies entries (clean first).
+  const int64_t per_row = 1 + aug.policy.copies;
+  DS2_REQUIRE(static_cast<int64_t>(idx.utts.size()) % per_row == 0, FormatError,
+              "{}: {} shard entries is not a multiple of {} copies", o.out, idx.utts.size(),
+              per_row);
+  res->accepted = static_cast<int64_t>(idx.utts.size()) / per_row;
+  res->rejected = idx.n_rejected;
+  res->hours = idx.total_duration() / 3600.0;
+  DS2_REQUIRE(res->accepted + res->rejected == rows, FormatError,
+              "{}: accounting error: {} accepted + {} rejected != {} rows", o.manifest,
+              res->accepted, res->rejected, rows);
+  idx.write(o.out + "/index.h5");
+  return idx;
+}
+
+}  // namespace
+
+PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& command) {
+  Timer wall;
+  make_dirs(o.out);
+  DS2_REQUIRE(o.shards >= 0, ConfigError, "option 'shards': {} (must be >= 0)", o.shards);
+  DS2_REQUIRE(o.shard_mb > 0, ConfigError, "option 'shard-mb': {} (must be > 0)", o.shard_mb);
+  const Alphabet alphabet = Alphabet::load(resolve_share_path(o.alphabet));
+  const FeatureMeta meta = feature_meta(o, alphabet);
+
+  // Stages 1-3 on rank 0 (durations measured by all); the others learn the sizes.
+  Planned p;
+  std::vector<double> planned_dur;
+  read_corpus(comm, o, alphabet, &p, &planned_dur);
+  uint64_t n_corpus = p.utts.size();
+  comm.bcast(&n_corpus, 1);
+  // Babble talkers come from the shard's own list (ShardWork::babble) on every rank alike.
+  auto talkers = std::make_shared<std::map<uint64_t, std::string>>();
+  AugmentContext aug = load_augment(
+      o, static_cast<size_t>(n_corpus),
+      [talkers](size_t i) {
+        auto it = talkers->find(i);
+        DS2_REQUIRE(it != talkers->end(), Error,
+                    "prep: babble talker {} is not in the shard's plan", i);
+        return it->second;
+      },
+      meta.sample_rate);
+  if (comm.root()) plan_shards(comm, o, meta, aug, planned_dur, &p);
+  int32_t n_shards = static_cast<int32_t>(p.plans.size());
+  double total_audio = 0;
+  for (const auto& plan : p.plans) total_audio += plan.duration;
+  comm.bcast(&n_shards, 1);
+  comm.bcast(&total_audio, 1);
+
+  // Stage 4.
+  const Featurizer featurizer(o.features);  // validates the feature options (throws ConfigError)
+  Progress progress(comm, "prep", "audio", total_audio, "s", 10.0);
+  PrepResult res;
+  ShardSums sums(n_shards, meta.n_bins);
+  remove_stale_temps(o.out, comm);
+  {
+    ShardMaker maker(comm, o, meta, alphabet, aug, talkers.get(),
+                     std::min<int>(n_shards, comm.size()), &progress, &sums, &res);
+    make_shards(comm, o, maker, p, aug, n_shards);
+  }
   progress.finish();
 
   // Rank 0's plan is done with: free it before the index is built (its peak is the larger of
@@ -453,69 +401,23 @@ PrepResult run_prep(const Comm& comm, const PrepOptions& o, const std::string& c
   p = Planned{};
 
   // Stage 5: stats in float64 over all ranks, then rank 0 writes the index.
-  comm.allreduce(shard_sums.data(), shard_sums.size());
-  comm.allreduce(shard_frames.data(), shard_frames.size());
-  std::vector<double> sum(nb, 0.0), sumsq(nb, 0.0);
+  std::vector<double> sum, sumsq;
   int64_t frames_total = 0;
-  for (int s = 0; s < n_shards; ++s) {
-    for (size_t b = 0; b < nb; ++b) {
-      sum[b] += shard_sums[s * 2 * nb + b];
-      sumsq[b] += shard_sums[s * 2 * nb + nb + b];
-    }
-    frames_total += shard_frames[s];
-  }
+  sums.reduce(comm, &sum, &sumsq, &frames_total);
   res.shards_made = comm.allreduce_value<int32_t>(res.shards_made);
   res.shards_reused = comm.allreduce_value<int32_t>(res.shards_reused);
   res.rows = rows;
   comm.bcast(&res.rows, 1);
   if (comm.root()) {
-    DatasetIndex idx;
-    idx.meta = meta;
-    idx.command = command;
-    idx.n_rows = rows;
-    idx.stats_frames = frames_total;
-    idx.augment = aug.policy.copies > 0 ? aug.policy.to_string() : "";
-    stats_from_sums(sum, sumsq, frames_total, &idx.mean, &idx.std);
-    std::map<int64_t, Reject> by_line;  // one reason per input row, first wins
-    augment::AugmentSummary summary;
-    for (const auto& r : rejects) by_line.emplace(r.line, r);
-    for (int s = 0; s < n_shards; ++s) {
-      idx.shards.push_back(shard_name(s));
-      std::string rp = o.out + "/" + rejects_name(s);
-      for (const auto& r : parse_rejects(read_file(rp), rp)) by_line.emplace(r.line, r);
-      ShardReader r(o.out + "/" + shard_name(s));
-      auto ids = r.utt_ids();
-      auto durs = r.durations();
-      summary.add(r.augment());
-      for (int64_t row = 0; row < r.size(); ++row) {
-        idx.utts.push_back({s, static_cast<int32_t>(row), static_cast<int32_t>(r.frames(row)),
-                            static_cast<int32_t>(r.label_length(row)), durs[row]});
-        idx.utt_ids.push_back(std::move(ids[row]));
-      }
-    }
-    idx.augment_summary = summary.json();
-    std::string rej = "line\tpath\treason\n";
-    for (const auto& [line, r] : by_line) rej += reject_line(r);
-    write_file_atomic(o.out + "/rejects.tsv", rej);
-    idx.n_rejected = static_cast<int64_t>(by_line.size());
-    // Every accepted input row has exactly 1 + copies entries (clean first).
-    const int64_t per_row = 1 + aug.policy.copies;
-    DS2_REQUIRE(static_cast<int64_t>(idx.utts.size()) % per_row == 0, FormatError,
-                "{}: {} shard entries is not a multiple of {} copies", o.out, idx.utts.size(),
-                per_row);
-    res.accepted = static_cast<int64_t>(idx.utts.size()) / per_row;
-    res.rejected = idx.n_rejected;
-    res.hours = idx.total_duration() / 3600.0;
-    DS2_REQUIRE(res.accepted + res.rejected == rows, FormatError,
-                "{}: accounting error: {} accepted + {} rejected != {} rows", o.manifest,
-                res.accepted, res.rejected, rows);
-    idx.write(o.out + "/index.h5");
-    log->info("done: {} of {} utterances accepted, {} rejected (see {}/rejects.tsv); {} shard "
-              "entries (clean + augmented copies); {} shards ({} made, {} reused), {:.2f} h of audio, {} frames; "
-              "{:.1f} s wall, {:.0f}x real time",
-              res.accepted, rows, res.rejected, o.out, idx.utts.size(), n_shards, res.shards_made,
-              res.shards_reused, res.hours, frames_total, wall.seconds(),
-              res.hours * 3600.0 / std::max(wall.seconds(), 1e-9));
+    const DatasetIndex idx =
+        write_index(o, meta, aug, command, rows, rejects, n_shards, sum, sumsq, frames_total, &res);
+    logger("prep")->info(
+        "done: {} of {} utterances accepted, {} rejected (see {}/rejects.tsv); {} shard "
+        "entries (clean + augmented copies); {} shards ({} made, {} reused), {:.2f} h of audio, "
+        "{} frames; {:.1f} s wall, {:.0f}x real time",
+        res.accepted, rows, res.rejected, o.out, idx.utts.size(), n_shards, res.shards_made,
+        res.shards_reused, res.hours, frames_total, wall.seconds(),
+        res.hours * 3600.0 / std::max(wall.seconds(), 1e-9));
   }
   comm.barrier();
   return res;

@@ -16,6 +16,9 @@
 //      rejects go to shard-XXXXX.rejects.tsv, committed before the shard itself;
 //   5. normalization sums reduced across ranks in float64; rank 0 writes index.h5, rejects.tsv
 //      and prep.ini, and checks accepted + rejected = input rows.
+// prep.cc runs the stages, one function each (read_corpus, plan_shards, make_shards,
+// write_index); making one shard (stage 4 on a rank: reuse, team members, the writer) is
+// prep_shards.h.
 #pragma once
 
 #include <string>
