@@ -8,7 +8,7 @@
 // Prints x real time per rank for both, the ratio (b)/(a), and peak RSS per rank after each
 // size: RSS should not grow with the corpus size, since prep streams utterance by utterance.
 //
-//   mpirun -np N bench_prep [--minutes 10,40] [--iters 3] [--keep DIR]
+//   mpirun -np N bench_prep [--minutes 10,40] [--iters 3] [--threads T] [--keep DIR]
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -63,10 +63,12 @@ int main(int argc, char** argv) {
   init_logging(world.rank(), world.size(), 0);
   std::string minutes_list = "10,40", keep;
   int iters = 3;
+  int threads = pipeline::PrepOptions().threads;
   po::options_description desc("bench_prep");
   desc.add_options()("help,h", "usage")
       ("minutes", po::value(&minutes_list)->default_value(minutes_list), "corpus sizes, comma-separated")
       ("iters", po::value(&iters)->default_value(iters), "timed prep runs per size (best reported)")
+      ("threads", po::value(&threads)->default_value(threads), "ds2 prep --threads (worker threads per rank)")
       ("keep", po::value(&keep), "make the corpus here and keep it (default: a temp dir)");
   if (!ds2::bench::parse_options(argc, argv, desc, world.root())) return 0;
   // Rank 0 makes the scratch folder; every rank uses that one.
@@ -107,6 +109,7 @@ int main(int argc, char** argv) {
     o.out = dir + "/out";
     o.shards = 4 * world.size();
     o.force = true;
+    o.threads = threads;
     double best = 1e30;
     pipeline::PrepResult r;
     for (int i = 0; i < iters; ++i) {

@@ -1,6 +1,7 @@
 #include "pipeline/shard.h"
 
 #include <cstdio>
+#include <xxhash.h>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -92,8 +93,9 @@ void ShardWriter::add(const ShardUtt& u, const float* features, int64_t frames,
   }
   frame_offset_.push_back(frame_offset_.back() + frames);
   label_offset_.push_back(label_offset_.back() + static_cast<int64_t>(labels.size()));
-  feature_ck_.push_back(ShardReader::checksum(features, static_cast<size_t>(frames) * n_bins_));
-  label_ck_.push_back(ShardReader::checksum(labels.data(), labels.size()));
+  feature_ck_.push_back(
+      ShardReader::checksum_of(kShardVersion, features, static_cast<size_t>(frames) * n_bins_));
+  label_ck_.push_back(ShardReader::checksum_of(kShardVersion, labels.data(), labels.size()));
   utts_.push_back(u);
 }
 
@@ -137,8 +139,8 @@ ShardReader::ShardReader(const std::string& path, bool with_offsets, bool check_
     DS2_REQUIRE(file_.has_attr("format") && file_.read_attr_str("format") == kShardFormat,
                 FormatError, "{}: attribute 'format': not a {} file", path, kShardFormat);
   version_ = file_.read_attr<int32_t>("version");
-  DS2_REQUIRE(version_ == 1 || version_ == 2, FormatError,
-              "{}: attribute 'version': {} (this ds2 reads 1 and 2)", path, version_);
+  DS2_REQUIRE(version_ >= 1 && version_ <= 3, FormatError,
+              "{}: attribute 'version': {} (this ds2 reads 1, 2 and 3)", path, version_);
   // The lean (loader) open reads no more than it needs: every re-open of a shard costs its
   // metadata again (bench_loader prints the KiB per open).
   if (with_offsets) meta_ = FeatureMeta::read_attrs(file_);
@@ -170,7 +172,9 @@ ShardReader::ShardReader(const std::string& path, bool with_offsets, bool check_
 
 std::string ShardReader::plan_digest() const { return file_.read_attr_str("plan_digest"); }
 
-uint64_t ShardReader::checksum(const void* values, size_t n) { return bytes_digest(values, 4 * n); }
+uint64_t ShardReader::checksum_of(int version, const void* values, size_t n) {
+  return version >= 3 ? XXH3_64bits(values, 4 * n) : bytes_digest(values, 4 * n);
+}
 
 std::string ShardReader::utt_id(int64_t row) const {
   try {
@@ -213,7 +217,7 @@ std::vector<float> ShardReader::features(int64_t row) const {
               utt_id(row), row, e.what());
   }
   if (has_checksums())
-    DS2_REQUIRE(checksum(v.data(), v.size()) == feature_checksum(row), FormatError,
+    DS2_REQUIRE(checksum_of(version_, v.data(), v.size()) == feature_checksum(row), FormatError,
                 "{}: utterance '{}' (row {}): features fail their checksum (corrupt shard)",
                 path(), utt_id(row), row);
   return v;
@@ -224,7 +228,7 @@ std::vector<int32_t> ShardReader::labels(int64_t row) const {
               "{}: row {} out of range", path(), row);
   std::vector<int32_t> v = labels_at(label_offset_[row], label_length(row));
   if (has_checksums())
-    DS2_REQUIRE(checksum(v.data(), v.size()) == label_checksum(row), FormatError,
+    DS2_REQUIRE(checksum_of(version_, v.data(), v.size()) == label_checksum(row), FormatError,
                 "{}: utterance '{}' (row {}): labels fail their checksum (corrupt shard)", path(),
                 utt_id(row), row);
   return v;

@@ -15,6 +15,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev sqlite3
   libicu-dev  # transcript normalization (NFKC_Casefold, Unicode categories)
+  libxxhash-dev  # shard checksums (XXH3)
   espeak-ng fortunes fortune-mod
   python3 python3-h5py python3-numpy
   sctk irstlm

@@ -169,8 +169,8 @@ Batch BatchLoader::load(const std::vector<int64_t>& utts) const {
   std::vector<std::vector<float>> feats(utts.size());
   std::vector<std::vector<int32_t>> labels(utts.size());
   if (opt_.transcripts) b.transcripts.resize(utts.size());
-  std::vector<uint64_t> stored(2 * utts.size(), 0);  // feature, label checksum (version 2)
-  std::vector<uint8_t> verify(utts.size(), 0);
+  std::vector<uint64_t> stored(2 * utts.size(), 0);  // feature, label checksum (versions 2, 3)
+  std::vector<uint8_t> verify(utts.size(), 0);  // the shard version whose checksum applies; 0: none
   for (size_t i : order) {
     const int64_t u = utts[i];
     const pipeline::IndexUtt& iu = index_.utts[u];
@@ -188,7 +188,7 @@ Batch BatchLoader::load(const std::vector<int64_t>& utts) const {
       if (r.has_checksums()) {
         stored[2 * i] = r.feature_checksum(iu.row);
         stored[2 * i + 1] = r.label_checksum(iu.row);
-        verify[i] = 1;
+        verify[i] = static_cast<uint8_t>(r.version());
       }
     } catch (const FormatError& e) {
       DS2_THROW(FormatError, "{}: utterance '{}' (row {}): unreadable: {}", r.path(),
@@ -207,12 +207,14 @@ Batch BatchLoader::load(const std::vector<int64_t>& utts) const {
   for (size_t i = 0; i < utts.size(); ++i) {
     if (!verify[i]) continue;
     const pipeline::IndexUtt& iu = index_.utts[utts[i]];
-    DS2_REQUIRE(pipeline::ShardReader::checksum(feats[i].data(), feats[i].size()) == stored[2 * i],
+    DS2_REQUIRE(pipeline::ShardReader::checksum_of(verify[i], feats[i].data(), feats[i].size()) ==
+                    stored[2 * i],
                 FormatError,
                 "{}: utterance '{}' (row {}): features fail their checksum (corrupt shard)",
                 shard_path(iu), id_for_error(i), iu.row);
     DS2_REQUIRE(
-        pipeline::ShardReader::checksum(labels[i].data(), labels[i].size()) == stored[2 * i + 1],
+        pipeline::ShardReader::checksum_of(verify[i], labels[i].data(), labels[i].size()) ==
+            stored[2 * i + 1],
         FormatError, "{}: utterance '{}' (row {}): labels fail their checksum (corrupt shard)",
         shard_path(iu), id_for_error(i), iu.row);
   }

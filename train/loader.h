@@ -18,7 +18,7 @@
 // Reading: each byte of a shard about once per epoch, whatever the shard count and the order of
 // the batches. A slice is read in (shard, row) order; frame and label offsets come from the index,
 // so opening a shard reads only its metadata (no offsets, ids or transcripts; transcripts only
-// with LoaderOptions::transcripts, for dev decoding), and version 2 shards are read byte-exactly
+// with LoaderOptions::transcripts, for dev decoding), and version 2/3 shards are read byte-exactly
 // (pipeline/shard.h) and verified against each utterance's checksum. Open shards are kept in an
 // LRU cache of max_open_shards readers, each holding a few open HDF5 handles.
 #pragma once
