@@ -8,7 +8,7 @@
 // Prints x real time per rank for both, the ratio (b)/(a), and peak RSS per rank after each
 // size: RSS should not grow with the corpus size, since prep streams utterance by utterance.
 //
-//   mpirun -np N bench_prep [--minutes 10,40] [--iters 3] [--threads T] [--keep DIR]
+//   mpirun -np N bench_prep [--minutes 10,40] [--iters 3] [--threads T] [--default-heap] [--keep DIR]
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +20,7 @@
 #include "bench/bench_util.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/malloc_policy.h"
 #include "core/mpi.h"
 #include "core/options.h"
 #include "core/timer.h"
@@ -64,13 +65,17 @@ int main(int argc, char** argv) {
   std::string minutes_list = "10,40", keep;
   int iters = 3;
   int threads = pipeline::PrepOptions().threads;
+  bool default_heap = false;
   po::options_description desc("bench_prep");
   desc.add_options()("help,h", "usage")
       ("minutes", po::value(&minutes_list)->default_value(minutes_list), "corpus sizes, comma-separated")
       ("iters", po::value(&iters)->default_value(iters), "timed prep runs per size (best reported)")
       ("threads", po::value(&threads)->default_value(threads), "ds2 prep --threads (worker threads per rank)")
+      ("default-heap", po::bool_switch(&default_heap),
+       "keep glibc's default heap policy (ds2 prep calls retain_freed_memory(), core/malloc_policy.h)")
       ("keep", po::value(&keep), "make the corpus here and keep it (default: a temp dir)");
   if (!ds2::bench::parse_options(argc, argv, desc, world.root())) return 0;
+  if (!default_heap) retain_freed_memory();  // as ds2 prep does
   // Rank 0 makes the scratch folder; every rank uses that one.
   std::unique_ptr<test::TempDir> tmp;
   if (world.root() && keep.empty()) tmp = std::make_unique<test::TempDir>("ds2-bench-prep");

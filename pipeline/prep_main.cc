@@ -4,6 +4,7 @@
 
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/malloc_policy.h"
 #include "core/options.h"
 #include "pipeline/prep.h"
 
@@ -18,6 +19,7 @@ int prep_main(int argc, char** argv) {
   if (!parse_command(argc, argv, "ds2 prep --manifest FILE --out DIR [--shards N] [options]", desc,
                      vm, common))
     return 0;
+  retain_freed_memory();  // per-utterance buffers reused, not faulted in again (core/malloc_policy.h)
   Comm world;
   init_logging(world.rank(), world.size(), common.verbose);
   const std::string command = command_line(argc, argv);
