@@ -131,19 +131,10 @@ SoxFile open_input(const std::string& path, const RawFormat* raw) {
   return file;
 }
 
-// Reads every sample of `f`, calling sink(block, n_frames) with interleaved blocks of whole
-// frames. Throws FormatError on a read error or when fewer samples arrive than the header says.
-template <typename Sink>
-int64_t read_frames(sox_format_t* f, const std::string& path, Sink&& sink) {
-  const size_t ch = f->signal.channels;
-  std::vector<sox_sample_t> buf(std::max<size_t>(ch, kReadBlock / ch * ch));
-  int64_t total = 0;  // samples, all channels
-  for (;;) {
-    const size_t got = sox_read(f, buf.data(), buf.size());
-    if (got == 0) break;
-    total += static_cast<int64_t>(got);
-    sink(buf.data(), got / ch);  // a trailing partial frame is dropped
-  }
+// Throws FormatError on a read error of `f` or when fewer samples (all channels) arrived than
+// its header says.
+void check_read_end(sox_format_t* f, const std::string& path, int64_t total) {
+  const auto ch = static_cast<int64_t>(f->signal.channels);
   DS2_REQUIRE(f->sox_errno == 0, FormatError, "{}: read error after {} samples: {}", path, total,
               f->sox_errstr[0] ? f->sox_errstr : std::strerror(f->sox_errno));
   // mp3/mp2 headers give an estimate, not a count.
@@ -152,22 +143,54 @@ int64_t read_frames(sox_format_t* f, const std::string& path, Sink&& sink) {
     const auto expected = static_cast<int64_t>(f->signal.length);
     DS2_REQUIRE(total >= expected, FormatError,
                 "{}: truncated: header says {} samples per channel, file holds {}", path,
-                expected / static_cast<int64_t>(ch), total / static_cast<int64_t>(ch));
+                expected / ch, total / ch);
   }
+}
+
+// Reads every sample of `f`, calling sink(block, n_frames) with interleaved blocks of whole
+// frames. Throws FormatError on a read error or when fewer samples arrive than the header says.
+template <typename Sink>
+int64_t read_frames(sox_format_t* f, const std::string& path, Sink&& sink) {
+  const size_t ch = f->signal.channels;
+  // Not value-initialized: sox_read fills what is used (a zeroed 256 KiB per file showed in
+  // prep's profile).
+  const size_t n = std::max<size_t>(ch, kReadBlock / ch * ch);
+  std::unique_ptr<sox_sample_t[]> buf(new sox_sample_t[n]);
+  int64_t total = 0;  // samples, all channels
+  for (;;) {
+    const size_t got = sox_read(f, buf.get(), n);
+    if (got == 0) break;
+    total += static_cast<int64_t>(got);
+    sink(buf.get(), got / ch);  // a trailing partial frame is dropped
+  }
+  check_read_end(f, path, total);
   return total / static_cast<int64_t>(ch);
 }
 
-// The whole file mixed to mono (average of the channels), as int32 sox samples.
+// The whole file mixed to mono (average of the channels), as int32 sox samples. A mono file is
+// read straight into the result (no staging block, no copy: most corpora are mono).
 std::vector<sox_sample_t> read_mono(sox_format_t* f, const std::string& path) {
   const size_t ch = f->signal.channels;
   std::vector<sox_sample_t> mono;
+  if (ch == 1) {
+    // One more than the header's count, so the read that returns 0 needs no growth.
+    mono.resize(length_known(f->signal.length)
+                    ? std::min<size_t>(f->signal.length, kMaxReserve) + 1
+                    : kReadBlock);
+    size_t have = 0;
+    for (;;) {
+      if (have == mono.size()) mono.resize(2 * have);
+      const size_t got = sox_read(f, mono.data() + have, mono.size() - have);
+      if (got == 0) break;
+      have += got;
+    }
+    mono.resize(have);
+    check_read_end(f, path, static_cast<int64_t>(have));
+    return mono;
+  }
   if (length_known(f->signal.length))
     mono.reserve(std::min<size_t>(f->signal.length / ch, kMaxReserve));
   read_frames(f, path, [&](const sox_sample_t* s, size_t frames) {
-    if (ch == 1) {
-      mono.insert(mono.end(), s, s + frames);
-      return;
-    }
     for (size_t i = 0; i < frames; ++i) {
       int64_t sum = 0;
       for (size_t c = 0; c < ch; ++c) sum += s[i * ch + c];
