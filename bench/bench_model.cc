@@ -102,6 +102,8 @@ int main(int argc, char** argv) {
       net.forward_backward(x.data(), lengths.data(), batch, frames, labels.data(),
                            label_lengths.data());
     }
+    LayerProfile prof;
+    net.set_profile(&prof);
     Timer t;
     for (int i = 0; i < iters; ++i) {
       net.zero_grad();
@@ -110,6 +112,7 @@ int main(int argc, char** argv) {
       if (!r.all_finite()) std::fprintf(stderr, "warning: non-finite loss\n");
     }
     const double step = t.seconds() / iters;
+    net.set_profile(nullptr);
     const double gflops = flops / step / 1e9;
     // Baseline: OpenBLAS's own threading at the same thread count (the backend keeps OpenBLAS
     // at 1 thread and splits GEMMs over OpenMP itself).
@@ -118,6 +121,11 @@ int main(int argc, char** argv) {
     openblas_set_num_threads(1);
     std::printf("%8d %10.3f %12.0f %10.1f %14.1f %8.2f %12zu\n", threads, step,
                 batch * frames / step, gflops, base, gflops / base, net.num_params());
+    std::printf("#   per layer (s/step, share of step):");
+    for (size_t i = 0; i < prof.names.size(); ++i)
+      std::printf("%s %s %.3f %.0f%%", i ? "," : "", prof.names[i].c_str(), prof.seconds[i] / iters,
+                  100 * prof.seconds[i] / iters / step);
+    std::printf("\n");
     std::fflush(stdout);
   }
   std::printf("# peak RSS %.0f MiB\n", peak_rss_mib());

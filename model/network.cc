@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/timer.h"
 #include "model/conv.h"
 #include "model/ctc.h"
 #include "model/linear.h"
@@ -71,7 +72,35 @@ Network::Network(const ModelConfig& cfg, bool with_grads, bool allocate) : cfg_(
                num_params(), num_params() / 1e6, cfg_.device, backend_->num_threads());
 }
 
-Network::~Network() = default;
+Network::~Network() {
+  if (profile_event_) backend_->destroy_event(profile_event_);
+}
+
+void LayerProfile::add(const std::string& name, double s) {
+  const auto it = std::find(names.begin(), names.end(), name);
+  if (it != names.end()) {
+    seconds[it - names.begin()] += s;
+    return;
+  }
+  names.push_back(name);
+  seconds.push_back(s);
+}
+
+template <typename F>
+void Network::timed(const char* name, int index, const char* pass, F&& fn) {
+  if (!profile_) {
+    fn();
+    return;
+  }
+  if (!profile_event_) profile_event_ = backend_->create_event();
+  Timer t;
+  fn();
+  backend_->record_event(profile_event_);
+  backend_->wait_event(profile_event_);
+  std::string key = name;
+  if (index >= 0) key += std::to_string(index);
+  profile_->add(key + (*pass ? " " : "") + pass, t.seconds());
+}
 
 const float* Network::forward(const float* features, const int32_t* lengths, int n, int t,
                               Mode mode) {
@@ -91,21 +120,29 @@ const float* Network::forward(const float* features, const int32_t* lengths, int
   const float* cur = x;
   const int32_t* len = in_lengths_.data();
   int tc = t;
-  for (auto& conv : convs_) {
-    cur = conv->forward(cur, n, tc, len, mode);
-    len = conv->out_lengths().data();
-    tc = conv->t_out();
+  for (size_t i = 0; i < convs_.size(); ++i) {
+    timed("conv", static_cast<int>(i), "fwd",
+          [&] { cur = convs_[i]->forward(cur, n, tc, len, mode); });
+    len = convs_[i]->out_lengths().data();
+    tc = convs_[i]->t_out();
   }
   out_t_ = tc;
   out_lengths_.assign(len, len + n);
   const int d0 = conv_c_ * conv_f_;
   float* rows = rows_.ensure(static_cast<size_t>(tc) * n * d0);
-  be.maps_to_rows(cur, rows, n, conv_c_, tc, conv_f_);
+  timed("layout", -1, "fwd", [&] { be.maps_to_rows(cur, rows, n, conv_c_, tc, conv_f_); });
   cur = rows;
   len = out_lengths_.data();
-  for (auto& rnn : rnns_) cur = rnn->forward(cur, tc, n, len, mode);
-  if (lookahead_) cur = lookahead_->forward(cur, tc, n, len, mode);
-  for (auto& fc : fcs_) cur = fc->forward(cur, tc, n, len, mode);
+  for (size_t i = 0; i < rnns_.size(); ++i)
+    timed("rnn", static_cast<int>(i), "fwd",
+          [&] { cur = rnns_[i]->forward(cur, tc, n, len, mode); });
+  if (lookahead_)
+    timed("lookahead", -1, "fwd", [&] { cur = lookahead_->forward(cur, tc, n, len, mode); });
+  for (size_t i = 0; i < fcs_.size(); ++i) {
+    const bool out = i + 1 == fcs_.size();
+    timed(out ? "out" : "fc", out ? -1 : static_cast<int>(i), "fwd",
+          [&] { cur = fcs_[i]->forward(cur, tc, n, len, mode); });
+  }
   act_ = cur;
   return act_;
 }
@@ -125,24 +162,28 @@ void Network::backward(const float* dact, const GradReadyCallback& on_ready) {
   const bool have_conv = !convs_.empty();
   for (size_t i = fcs_.size(); i-- > 0;) {
     const bool need = i > 0 || lookahead_ || !rnns_.empty() || have_conv;
-    d = fcs_[i]->backward(d, need);
+    const bool out = i + 1 == fcs_.size();
+    timed(out ? "out" : "fc", out ? -1 : static_cast<int>(i), "bwd",
+          [&] { d = fcs_[i]->backward(d, need); });
     ready(fc_begin_[i]);
   }
   if (lookahead_) {
-    d = lookahead_->backward(d, !rnns_.empty() || have_conv);
+    timed("lookahead", -1, "bwd",
+          [&] { d = lookahead_->backward(d, !rnns_.empty() || have_conv); });
     ready(la_begin_);
   }
   for (size_t i = rnns_.size(); i-- > 0;) {
-    d = rnns_[i]->backward(d, i > 0 || have_conv);
+    timed("rnn", static_cast<int>(i), "bwd",
+          [&] { d = rnns_[i]->backward(d, i > 0 || have_conv); });
     ready(rnn_begin_[i]);
   }
   if (!have_conv) return;
   int tc_last = convs_.back()->t_out();
   float* maps = drows_.ensure(static_cast<size_t>(tc_last) * n * conv_c_ * conv_f_);
-  be.rows_to_maps(d, maps, n, conv_c_, tc_last, conv_f_);
+  timed("layout", -1, "bwd", [&] { be.rows_to_maps(d, maps, n, conv_c_, tc_last, conv_f_); });
   d = maps;
   for (size_t i = convs_.size(); i-- > 0;) {
-    d = convs_[i]->backward(d, i > 0);
+    timed("conv", static_cast<int>(i), "bwd", [&] { d = convs_[i]->backward(d, i > 0); });
     ready(conv_begin_[i]);
   }
 }
@@ -181,7 +222,8 @@ LossResult Network::forward_backward(const float* features, const int32_t* lengt
                                      const int32_t* labels, const int32_t* label_lengths,
                                      const GradReadyCallback& on_ready) {
   forward(features, lengths, n, t, Mode::kTrain);
-  LossResult r = run_ctc(labels, label_lengths, true);
+  LossResult r;
+  timed("ctc", -1, "", [&] { r = run_ctc(labels, label_lengths, true); });
   backward(dact_.data(), on_ready);
   return r;
 }

@@ -38,6 +38,15 @@ class Linear;
 // Called during backward with the first offset from which all gradients are final.
 using GradReadyCallback = std::function<void(size_t grad_offset_begin)>;
 
+// Wall seconds per pass of each layer ("conv0 fwd", "rnn2 bwd", "ctc", ...), in first-seen
+// order, accumulated over the steps run while attached (Network::set_profile). For benchmarks:
+// the backend is synchronized around every layer, which costs a device backend its overlap.
+struct LayerProfile {
+  std::vector<std::string> names;
+  std::vector<double> seconds;
+  void add(const std::string& name, double s);
+};
+
 struct LossResult {
   std::vector<float> costs;         // per utterance, nats; +inf when impossible; may be NaN
   std::vector<uint8_t> impossible;  // 1: no CTC alignment fits in the output frames
@@ -114,6 +123,9 @@ class Network {
   // rows (t, rnn_hidden) -> activations (t, alphabet_size), pre-softmax (lookahead, FC layers).
   void stream_head(const float* rows, int t, std::vector<float>* act);
 
+  // Per-layer timing of later forward/backward/CTC calls into *p (null: off). Not owned.
+  void set_profile(LayerProfile* p) { profile_ = p; }
+
   // Floating-point operations of one forward pass at (n, t) with all frames valid (multiply-add
   // = 2; convs, recurrent GEMMs and FC layers). A training step is about 3x.
   double forward_flops(int n, int t) const;
@@ -124,6 +136,9 @@ class Network {
  private:
   Network(const ModelConfig& cfg, bool with_grads, bool allocate);
   LossResult run_ctc(const int32_t* labels, const int32_t* label_lengths, bool with_grad);
+  // Runs fn() and, with a profile attached, adds its synchronized wall time under name.
+  template <typename F>
+  void timed(const char* name, int index, const char* pass, F&& fn);
 
   ModelConfig cfg_;
   std::unique_ptr<Backend> backend_;
@@ -143,6 +158,8 @@ class Network {
   Buffer input_, rows_, drows_, dact_, probs_, ctc_ws_;
   Buffer stream_h_;         // streaming: initial states of the recurrent layers
   int32_t stream_len_ = 0;  // streaming: the window's length (layers keep a pointer to it)
+  LayerProfile* profile_ = nullptr;
+  void* profile_event_ = nullptr;
 };
 
 }  // namespace ds2::model
