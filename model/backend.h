@@ -10,10 +10,11 @@
 #pragma once
 
 #include <cstddef>
-#include <vector>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace ds2::model {
 
@@ -143,6 +144,17 @@ class Backend {
   virtual void gru_step_backward(int t, int n, int h, const int32_t* lengths, const float* h_prev,
                                  const float* saved, const float* dh, float* dxg, float* duh,
                                  float* dh_prev) = 0;
+
+  // Runs task(0) .. task(count - 1), which must write disjoint memory, and returns when all are
+  // done. The CPU backend runs them concurrently when it has 2 or more threads, each task on ONE
+  // thread (ops called inside a task run single-threaded there: nested OpenMP regions are
+  // inactive); with more threads than tasks the rest wait. Meant for chains of small ops that
+  // cannot use the threads themselves (the recurrent steps of two directions). Results do not
+  // depend on it: an op computes the same bits on one thread as on many. The default (and a
+  // device backend) runs the tasks in order.
+  virtual void parallel_tasks(int count, const std::function<void(int)>& task) {
+    for (int i = 0; i < count; ++i) task(i);
+  }
 
   // ---- lookahead (row) convolution on (T, N, D): y[t] = sum_j w[j] * x[t + j], j = 0..tau,
   // terms with t + j >= lengths[n] dropped; w is (tau + 1, D). ----

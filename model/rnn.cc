@@ -6,6 +6,12 @@
 // so that dU, db, dW and dx are each ONE large GEMM over all frames afterwards:
 //   dU += H_prev^T dUH, db += colsum(dUH), (BN backward), dW += X^T dA_raw, dx += dA_raw W^T.
 // H_prev is H shifted by one step (forward: h_{t-1}; backward direction: h_{t+1}).
+//
+// The step loops are chains of small ops (an (N, H) x (H, G H) GEMM and an elementwise step
+// per frame) that cannot use more than one thread each, so the two directions' loops run
+// concurrently (Backend::parallel_tasks); the large GEMMs run before (forward) or after
+// (backward) on all threads, one direction after the other. Each direction has its own scratch,
+// and the directions are summed in a fixed order, so the result is the same on any thread count.
 #include "model/rnn.h"
 
 #include <cmath>
@@ -32,10 +38,11 @@ Recurrent::Recurrent(ParamStore& store, const std::string& name, const RnnSpec& 
     const double ustd = spec.type == RnnType::kGru ? 1.0 / std::sqrt(h) : 0.5 / std::sqrt(h);
     dir.u = store.add_param(p + ".U", {h, gh}, Init::kNormal, static_cast<float>(ustd));
     dir.b = store.add_param(p + ".b", {gh}, Init::kZero);
-    for (Buffer* b : {&dir.a_raw, &dir.a, &dir.h, &dir.saved}) b->set_backend(&store.backend());
+    for (Buffer* b :
+         {&dir.a_raw, &dir.a, &dir.h, &dir.saved, &dir.uh, &dir.dh, &dir.carry, &dir.da, &dir.duh})
+      b->set_backend(&store.backend());
   }
-  for (Buffer* b : {&y_, &dx_, &zeros_, &dh_, &dh_carry_, &da_, &duh_, &da_raw_})
-    b->set_backend(&store.backend());
+  for (Buffer* b : {&y_, &dx_, &zeros_, &da_raw_}) b->set_backend(&store.backend());
 }
 
 const float* Recurrent::forward(const float* x, int t, int n, const int32_t* lengths, Mode mode,
@@ -50,29 +57,37 @@ const float* Recurrent::forward(const float* x, int t, int n, const int32_t* len
   n_ = n;
   const size_t rows = static_cast<size_t>(t) * n, hs = spec_.hidden;
   be.fill(zeros_.ensure(n * hs), n * hs, 0.0f);
-  for (auto& d : dirs_) forward_dir(d, mode);
+  for (auto& d : dirs_) input_dir(d, mode);
+  be.parallel_tasks(static_cast<int>(dirs_.size()), [&](int i) { steps_forward(dirs_[i]); });
   float* y = y_.ensure(rows * hs);
   be.copy(y, dirs_[0].h.data(), rows * hs);
   if (dirs_.size() == 2) be.axpy(rows * hs, 1.0f, dirs_[1].h.data(), y);
   return y;
 }
 
-void Recurrent::forward_dir(Direction& d, Mode mode) {
+void Recurrent::input_dir(Direction& d, Mode mode) {
   Backend& be = store_->backend();
-  const int h = spec_.hidden, gh = gates_ * h, n = n_;
+  const int gh = gates_ * spec_.hidden, n = n_;
   const size_t rows = static_cast<size_t>(t_) * n;
   float* a_raw = d.a_raw.ensure(rows * gh);
   be.gemm(false, false, static_cast<int>(rows), gh, spec_.input, 1.0f, x_, spec_.input,
           store_->param(d.w), gh, 0.0f, a_raw, gh);
-  const float* a = a_raw;
-  if (d.bn) {
-    float* an = d.a.ensure(rows * gh);
-    d.bn->forward(BnLayout{BnLayout::kRows, n, gh, t_, 1, lengths_}, a_raw, an, mode);
-    a = an;
-  }
-  float* hbuf = d.h.ensure(rows * h);
-  float* saved = spec_.type == RnnType::kGru ? d.saved.ensure(rows * 4 * h) : nullptr;
-  float* uh = duh_.ensure(static_cast<size_t>(n) * gh);  // scratch in forward
+  if (d.bn)
+    d.bn->forward(BnLayout{BnLayout::kRows, n, gh, t_, 1, lengths_}, a_raw, d.a.ensure(rows * gh),
+                  mode);
+  const size_t hsize = static_cast<size_t>(spec_.hidden);
+  d.h.ensure(rows * hsize);
+  if (spec_.type == RnnType::kGru) d.saved.ensure(rows * 4 * hsize);
+  d.uh.ensure(static_cast<size_t>(n) * gh);
+}
+
+void Recurrent::steps_forward(Direction& d) {
+  Backend& be = store_->backend();
+  const int h = spec_.hidden, gh = gates_ * h, n = n_;
+  const float* a = d.bn ? d.a.data() : d.a_raw.data();
+  float* hbuf = d.h.data();
+  float* saved = d.saved.data();
+  float* uh = d.uh.data();
   const float* u = store_->param(d.u);
   const float* b = store_->param(d.b);
   for (int s = 0; s < t_; ++s) {
@@ -95,20 +110,29 @@ void Recurrent::forward_dir(Direction& d, Mode mode) {
 
 float* Recurrent::backward(const float* dy, bool need_dx) {
   DS2_REQUIRE(!h0_, Error, "Recurrent::backward after a forward with an initial state");
+  Backend& be = store_->backend();
   float* dx = need_dx ? dx_.ensure(static_cast<size_t>(t_) * n_ * spec_.input) : nullptr;
-  for (size_t i = 0; i < dirs_.size(); ++i) backward_dir(dirs_[i], dy, dx, i > 0);
+  const int gh = gates_ * spec_.hidden;
+  const size_t rows = static_cast<size_t>(t_) * n_, nh = static_cast<size_t>(n_) * spec_.hidden;
+  for (auto& d : dirs_) {
+    d.da.ensure(rows * gh);
+    if (spec_.type == RnnType::kGru) d.duh.ensure(rows * gh);
+    d.dh.ensure(nh);
+    d.carry.ensure(nh);
+  }
+  be.parallel_tasks(static_cast<int>(dirs_.size()), [&](int i) { steps_backward(dirs_[i], dy); });
+  for (size_t i = 0; i < dirs_.size(); ++i) weight_grads(dirs_[i], dx, i > 0);
   return dx;
 }
 
-void Recurrent::backward_dir(Direction& d, const float* dy, float* dx, bool accumulate_dx) {
+void Recurrent::steps_backward(Direction& d, const float* dy) {
   Backend& be = store_->backend();
   const int h = spec_.hidden, gh = gates_ * h, n = n_, tt = t_;
-  const size_t rows = static_cast<size_t>(tt) * n;
   const bool gru = spec_.type == RnnType::kGru;
-  float* da = da_.ensure(rows * gh);               // d/d a_t (input part after BN)
-  float* duh = gru ? duh_.ensure(rows * gh) : da;  // d/d (h_{t-1} U + b); equals da for rnn
-  float* dh = dh_.ensure(static_cast<size_t>(n) * h);
-  float* carry = dh_carry_.ensure(static_cast<size_t>(n) * h);
+  float* da = d.da.data();               // d/d a_t (input part after BN)
+  float* duh = gru ? d.duh.data() : da;  // d/d (h_{t-1} U + b); equals da for rnn
+  float* dh = d.dh.data();
+  float* carry = d.carry.data();
   be.fill(carry, static_cast<size_t>(n) * h, 0.0f);
   const float* u = store_->param(d.u);
   const float* hbuf = d.h.data();
@@ -128,6 +152,15 @@ void Recurrent::backward_dir(Direction& d, const float* dy, float* dx, bool accu
       be.gemm(false, true, n, h, gh, 1.0f, da + off * gh, gh, u, gh, 0.0f, carry, h);
     }
   }
+}
+
+void Recurrent::weight_grads(Direction& d, float* dx, bool accumulate_dx) {
+  Backend& be = store_->backend();
+  const int h = spec_.hidden, gh = gates_ * h, n = n_, tt = t_;
+  const size_t rows = static_cast<size_t>(tt) * n;
+  const float* da = d.da.data();
+  const float* duh = spec_.type == RnnType::kGru ? d.duh.data() : da;
+  const float* hbuf = d.h.data();
   // dU += H_prev^T dUH over the T - 1 frames that have a predecessor.
   if (tt > 1) {
     const size_t m = static_cast<size_t>(tt - 1) * n;

@@ -51,9 +51,16 @@ class Recurrent {
     size_t w = 0, u = 0, b = 0;
     std::unique_ptr<BatchNorm> bn;
     Buffer a_raw, a, h, saved;  // (T N, G H), (T N, G H), (T N, H), gru: (T N, 4 H)
+    Buffer uh, dh, carry;       // per-step scratch (N, G H), (N, H), (N, H)
+    Buffer da, duh;             // backward: d/d a_t and d/d (h_{t-1} U + b), (T N, G H)
   };
-  void forward_dir(Direction& d, Mode mode);
-  void backward_dir(Direction& d, const float* dy, float* dx, bool accumulate_dx);
+  // The input GEMM x W and batch norm of a direction (uses all threads), then its T steps
+  // (one thread per direction, directions concurrently: Backend::parallel_tasks).
+  void input_dir(Direction& d, Mode mode);
+  void steps_forward(Direction& d);
+  // The reverse steps of a direction (concurrently), then its large GEMMs (all threads).
+  void steps_backward(Direction& d, const float* dy);
+  void weight_grads(Direction& d, float* dx, bool accumulate_dx);
 
   ParamStore* store_;
   RnnSpec spec_;
@@ -63,7 +70,7 @@ class Recurrent {
   const float* h0_ = nullptr;
   const int32_t* lengths_ = nullptr;
   int t_ = 0, n_ = 0;
-  Buffer y_, dx_, zeros_, dh_, dh_carry_, da_, duh_, da_raw_;
+  Buffer y_, dx_, zeros_, da_raw_;
 };
 
 }  // namespace ds2::model

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 
 #include "core/error.h"
 #include "model/cpu/cpu_backend.h"
@@ -35,6 +36,26 @@ void CpuBackend::copy(float* dst, const float* src, size_t n) {
   if (n && dst != src) std::memmove(dst, src, n * sizeof(float));
 }
 void CpuBackend::fill(float* x, size_t n, float value) { std::fill(x, x + n, value); }
+
+void CpuBackend::parallel_tasks(int count, const std::function<void(int)>& task) {
+  const int team = std::min(count, threads_);
+  if (team <= 1 || omp_in_parallel()) {
+    for (int i = 0; i < count; ++i) task(i);
+    return;
+  }
+  // One task per thread in turn; the first exception is rethrown after the region.
+  std::exception_ptr error;
+#pragma omp parallel for num_threads(team) schedule(static, 1)
+  for (int i = 0; i < count; ++i) {
+    try {
+      task(i);
+    } catch (...) {
+#pragma omp critical(ds2_parallel_tasks)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
 
 void CpuBackend::axpy(size_t n, float alpha, const float* x, float* y) {
   const long nn = static_cast<long>(n);

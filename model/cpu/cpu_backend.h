@@ -59,6 +59,7 @@ class CpuBackend : public Backend {  // not final: tests derive a staging double
   void gru_step_backward(int t, int n, int h, const int32_t* lengths, const float* h_prev,
                          const float* saved, const float* dh, float* dxg, float* duh,
                          float* dh_prev) override;
+  void parallel_tasks(int count, const std::function<void(int)>& task) override;
   void lookahead_forward(const float* x, const float* w, int t, int n, int d, int tau,
                          const int32_t* lengths, float* y) override;
   void lookahead_backward(const float* x, const float* w, const float* dy, int t, int n, int d,

@@ -122,6 +122,7 @@ TEST_F(LayersTest, ConvBatchNormGradient) {
 struct RnnCase {
   RnnType type;
   bool bidirectional, batch_norm;
+  int threads = 1;  // 2: the directions' step loops run concurrently (Backend::parallel_tasks)
 };
 
 class RecurrentGradTest : public LayersTest, public ::testing::WithParamInterface<RnnCase> {};
@@ -133,7 +134,8 @@ TEST_P(RecurrentGradTest, Gradient) {
   spec.batch_norm = GetParam().batch_norm;
   spec.input = 4;
   spec.hidden = 5;
-  ParamStore store(*be_);
+  std::unique_ptr<Backend> be = make_backend(Device::kCpu, GetParam().threads);
+  ParamStore store(*be);
   Recurrent rnn(store, "rnn", spec);
   store.allocate(true, 5);
   auto x = seq_input(4, 14);
@@ -157,12 +159,12 @@ TEST_P(RecurrentGradTest, Gradient) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(All, RecurrentGradTest,
-                         ::testing::Values(RnnCase{RnnType::kGru, true, true},
-                                           RnnCase{RnnType::kGru, false, true},
-                                           RnnCase{RnnType::kGru, true, false},
-                                           RnnCase{RnnType::kRnn, true, true},
-                                           RnnCase{RnnType::kRnn, false, false}));
+INSTANTIATE_TEST_SUITE_P(
+    All, RecurrentGradTest,
+    ::testing::Values(RnnCase{RnnType::kGru, true, true}, RnnCase{RnnType::kGru, false, true},
+                      RnnCase{RnnType::kGru, true, false}, RnnCase{RnnType::kRnn, true, true},
+                      RnnCase{RnnType::kRnn, false, false}, RnnCase{RnnType::kGru, true, true, 2},
+                      RnnCase{RnnType::kRnn, true, false, 2}));
 
 TEST_F(LayersTest, ConvGradient) {
   for (int st : {1, 2}) {
