@@ -1,15 +1,14 @@
 // CPU recurrent steps (simple RNN with clipped ReLU, GRU) and the lookahead row convolution.
 // The GEMMs (W x for all frames, U h_prev per step) are done by the layer; these are the
-// elementwise parts of one time step, with padded rows (t >= lengths[n]) forced to zero.
+// elementwise parts of one time step, with padded rows (t >= lengths[n]) forced to zero; the
+// per-unit cell math is model/detail/rnn_cell.h (shared with model/cuda/rnn.cu).
 #include <algorithm>
 #include <cmath>
 
 #include "model/cpu/cpu_backend.h"
+#include "model/detail/rnn_cell.h"
 
 namespace ds2::model::cpu {
-namespace {
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
-}  // namespace
 
 void CpuBackend::rnn_step_forward(int t, int n, int h, const int32_t* lengths, const float* a,
                                   const float* uh, float clip, float* hout) {
@@ -21,7 +20,7 @@ void CpuBackend::rnn_step_forward(int t, int n, int h, const int32_t* lengths, c
     }
     const float* aj = a + static_cast<size_t>(j) * h;
     const float* uj = uh + static_cast<size_t>(j) * h;
-    for (int k = 0; k < h; ++k) o[k] = std::min(std::max(aj[k] + uj[k], 0.0f), clip);
+    for (int k = 0; k < h; ++k) o[k] = detail::rnn_cell_forward(aj[k], uj[k], clip);
   }
 }
 
@@ -35,7 +34,7 @@ void CpuBackend::rnn_step_backward(int t, int n, int h, const int32_t* lengths, 
     }
     const float* y = hout + static_cast<size_t>(j) * h;
     const float* g = dh + static_cast<size_t>(j) * h;
-    for (int k = 0; k < h; ++k) d[k] = (y[k] > 0.0f && y[k] < clip) ? g[k] : 0.0f;
+    for (int k = 0; k < h; ++k) d[k] = detail::rnn_cell_backward(y[k], g[k], clip);
   }
 }
 
@@ -54,13 +53,8 @@ void CpuBackend::gru_step_forward(int t, int n, int h, const int32_t* lengths, c
     const float* u = uh + static_cast<size_t>(j) * 3 * h;
     const float* hp = h_prev + static_cast<size_t>(j) * h;
     for (int k = 0; k < h; ++k) {
-      const float z = sigmoid(x[k] + u[k]);
-      const float r = sigmoid(x[h + k] + u[h + k]);
-      const float c = std::tanh(x[2 * h + k] + r * u[2 * h + k]);
-      o[k] = (1.0f - z) * c + z * hp[k];
-      sv[k] = z;
-      sv[h + k] = r;
-      sv[2 * h + k] = c;
+      o[k] = detail::gru_cell_forward(x[k], x[h + k], x[2 * h + k], u[k], u[h + k], u[2 * h + k],
+                                      hp[k], &sv[k], &sv[h + k], &sv[2 * h + k]);
       sv[3 * h + k] = u[2 * h + k];
     }
   }
@@ -84,16 +78,15 @@ void CpuBackend::gru_step_backward(int t, int n, int h, const int32_t* lengths, 
     const float* hp = h_prev + static_cast<size_t>(j) * h;
     const float* g = dh + static_cast<size_t>(j) * h;
     for (int k = 0; k < h; ++k) {
-      const float z = sv[k], r = sv[h + k], c = sv[2 * h + k], uc = sv[3 * h + k];
-      const float dc = g[k] * (1.0f - z) * (1.0f - c * c);  // through tanh
-      const float dz = g[k] * (hp[k] - c) * z * (1.0f - z);
-      const float dr = dc * uc * r * (1.0f - r);
-      dx[k] = dz;
-      dx[h + k] = dr;
-      dx[2 * h + k] = dc;
-      du[k] = dz;
-      du[h + k] = dr;
-      du[2 * h + k] = dc * r;
+      const float z = sv[k], r = sv[h + k];
+      const detail::GruCellGrad d =
+          detail::gru_cell_backward(g[k], hp[k], z, r, sv[2 * h + k], sv[3 * h + k]);
+      dx[k] = d.dz;
+      dx[h + k] = d.dr;
+      dx[2 * h + k] = d.dc;
+      du[k] = d.dz;
+      du[h + k] = d.dr;
+      du[2 * h + k] = d.dc * r;
       dp[k] = g[k] * z;
     }
   }

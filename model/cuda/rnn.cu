@@ -1,19 +1,19 @@
 // Recurrent steps (clipped-ReLU RNN, GRU) and the lookahead row convolution on the GPU: one
 // thread per (row, unit) output, padded rows (t >= lengths[n]) written as zero. The per-step
-// GEMMs are the layer's (cuBLAS through Backend::gemm); these are the elementwise parts.
+// GEMMs are the layer's (cuBLAS through Backend::gemm); these are the elementwise parts, and the
+// per-unit cell math is model/detail/rnn_cell.h (shared with model/cpu/rnn.cc).
 // Lookahead dw is one thread per (tap, feature) summing over frames and utterances (no atomics).
 #include "model/cuda/rnn.cuh"
+#include "model/detail/rnn_cell.h"
 
 namespace ds2::model::cuda {
 namespace {
-
-__device__ inline float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 __global__ void rnn_fwd_k(int t, int n, int h, DevLengths len, const float* a, const float* uh,
                           float clip, float* hout) {
   DS2_GRID_LOOP(e, static_cast<size_t>(n) * h) {
     const int j = static_cast<int>(e / h);
-    hout[e] = t >= len[j] ? 0.0f : fminf(fmaxf(a[e] + uh[e], 0.0f), clip);
+    hout[e] = t >= len[j] ? 0.0f : detail::rnn_cell_forward(a[e], uh[e], clip);
   }
 }
 
@@ -21,7 +21,7 @@ __global__ void rnn_bwd_k(int t, int n, int h, DevLengths len, const float* hout
                           float clip, float* da) {
   DS2_GRID_LOOP(e, static_cast<size_t>(n) * h) {
     const int j = static_cast<int>(e / h);
-    da[e] = (t < len[j] && hout[e] > 0.0f && hout[e] < clip) ? dh[e] : 0.0f;
+    da[e] = t < len[j] ? detail::rnn_cell_backward(hout[e], dh[e], clip) : 0.0f;
   }
 }
 
@@ -37,10 +37,9 @@ __global__ void gru_fwd_k(int t, int n, int h, DevLengths len, const float* xg, 
     }
     const float* x = xg + static_cast<size_t>(j) * 3 * h;
     const float* u = uh + static_cast<size_t>(j) * 3 * h;
-    const float z = sigmoid(x[k] + u[k]);
-    const float r = sigmoid(x[h + k] + u[h + k]);
-    const float c = tanhf(x[2 * h + k] + r * u[2 * h + k]);
-    hout[e] = (1.0f - z) * c + z * h_prev[e];
+    float z, r, c;
+    hout[e] = detail::gru_cell_forward(x[k], x[h + k], x[2 * h + k], u[k], u[h + k], u[2 * h + k],
+                                       h_prev[e], &z, &r, &c);
     sv[k] = z;
     sv[h + k] = r;
     sv[2 * h + k] = c;
@@ -62,17 +61,15 @@ __global__ void gru_bwd_k(int t, int n, int h, DevLengths len, const float* h_pr
       continue;
     }
     const float* sv = saved + static_cast<size_t>(j) * 4 * h;
-    const float z = sv[k], r = sv[h + k], c = sv[2 * h + k], uc = sv[3 * h + k];
-    const float g = dh[e];
-    const float dc = g * (1.0f - z) * (1.0f - c * c);
-    const float dz = g * (h_prev[e] - c) * z * (1.0f - z);
-    const float dr = dc * uc * r * (1.0f - r);
-    dx[k] = dz;
-    dx[h + k] = dr;
-    dx[2 * h + k] = dc;
-    du[k] = dz;
-    du[h + k] = dr;
-    du[2 * h + k] = dc * r;
+    const float z = sv[k], r = sv[h + k], g = dh[e];
+    const detail::GruCellGrad d =
+        detail::gru_cell_backward(g, h_prev[e], z, r, sv[2 * h + k], sv[3 * h + k]);
+    dx[k] = d.dz;
+    dx[h + k] = d.dr;
+    dx[2 * h + k] = d.dc;
+    du[k] = d.dz;
+    du[h + k] = d.dr;
+    du[2 * h + k] = d.dc * r;
     dh_prev[e] = g * z;
   }
 }

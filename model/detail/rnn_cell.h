@@ -1,0 +1,55 @@
+// Per-element cell math of the recurrent layers (model/rnn.h), shared by the CPU and CUDA
+// backends: the CPU loops over the units of a row (model/cpu/rnn.cc), a CUDA kernel runs one
+// thread per (row, unit) (model/cuda/rnn.cu), and both call these functions, so the two cannot
+// drift apart. Plain float values only; ::expf/::tanhf exist on host and device alike. The
+// operation order is fixed here, so a backend that keeps the same libm gets the same bits.
+//
+// GRU (gate order z, r, c; x* = input part after batch norm, u* = (h_{t-1} U + b)*):
+//   z = sig(xz + uz), r = sig(xr + ur), c = tanh(xc + r uc), h = (1 - z) c + z h_prev.
+// Backward from g = dL/dh_t (the total gradient at h_t), with the saved z, r, c, uc:
+//   dc = g (1 - z)(1 - c^2)           (through tanh: d/d (xc + r uc))
+//   dz = g (h_prev - c) z (1 - z)     (through the sigmoid: d/d (xz + uz))
+//   dr = dc uc r (1 - r)              (d/d (xr + ur))
+//   d xz, xr, xc = dz, dr, dc;  d uz, ur, uc = dz, dr, dc r;  direct path dh_prev = g z.
+// Simple RNN: h = min(max(a + uh, 0), clip); da = g where 0 < h < clip, else 0.
+#pragma once
+
+#include "model/detail/math.h"
+
+namespace ds2::model::detail {
+
+DS2_HOSTDEVICE DS2_FORCE_INLINE float sigmoid(float x) { return 1.0f / (1.0f + ::expf(-x)); }
+
+// The forward gates of one unit; returns h and stores z, r, c for the backward step.
+DS2_HOSTDEVICE DS2_FORCE_INLINE float gru_cell_forward(float xz, float xr, float xc, float uz,
+                                                       float ur, float uc, float h_prev, float* z,
+                                                       float* r, float* c) {
+  *z = sigmoid(xz + uz);
+  *r = sigmoid(xr + ur);
+  *c = ::tanhf(xc + *r * uc);
+  return (1.0f - *z) * *c + *z * h_prev;
+}
+
+// Gradients of one unit w.r.t. the gate pre-activations (see the header comment).
+struct GruCellGrad {
+  float dz, dr, dc;
+};
+DS2_HOSTDEVICE DS2_FORCE_INLINE GruCellGrad gru_cell_backward(float g, float h_prev, float z,
+                                                              float r, float c, float uc) {
+  GruCellGrad d;
+  d.dc = g * (1.0f - z) * (1.0f - c * c);
+  d.dz = g * (h_prev - c) * z * (1.0f - z);
+  d.dr = d.dc * uc * r * (1.0f - r);
+  return d;
+}
+
+// clamp, not fminf/fmaxf: a NaN stays NaN (and reaches the loss, which counts it).
+DS2_HOSTDEVICE DS2_FORCE_INLINE float rnn_cell_forward(float a, float uh, float clip) {
+  return clamp(a + uh, 0.0f, clip);
+}
+// g where the forward output h lies strictly inside (0, clip), else 0.
+DS2_HOSTDEVICE DS2_FORCE_INLINE float rnn_cell_backward(float h, float g, float clip) {
+  return (h > 0.0f && h < clip) ? g : 0.0f;
+}
+
+}  // namespace ds2::model::detail
