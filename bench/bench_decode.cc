@@ -3,7 +3,7 @@
 // acoustic model's forward pass that produces such output (--am-config, ds2-small by default, CPU
 // backend, --am-threads 1: per core) on a batch of --am-batch utterances whose output has the
 // same T' frames, as RTF per core, x greedy, and achieved GFLOP/s (Network::forward_flops) as a
-// ratio to the same run's OpenBLAS sgemm at the network's dominant GEMM shape (as bench_model).
+// ratio to the same run's OpenBLAS sgemm per core (bench/sgemm_baseline.h, as bench_model).
 //
 //   bench_decode [--utts N] [--frames 300] [--beams 16,64,256] [--alpha 0.5] [--beta 1.0]
 //                [--top-k 40] [--prune -10] [--vocab 2000] [--iters N] [--csv] [--no-check]
@@ -25,7 +25,6 @@
 // thread, so per core), x greedy = CPU time / greedy CPU time, CER against the spelled-out truth,
 // workspace MiB. The check (on by default) asserts that the LM path at alpha = beta = 0 gives
 // exactly the no-LM result; how often beam 1 without LM equals greedy is printed.
-#include <cblas.h>
 #include <fmt/format.h>
 #include <time.h>
 
@@ -40,13 +39,12 @@
 #include <string>
 #include <vector>
 
+#include "bench/sgemm_baseline.h"
 #include "core/timer.h"
-#include "tests/testutil.h"
 #include "decode/arpa_lm.h"
 #include "decode/ctc_decode.h"
-#include "eval/stream.h"
 #include "decode/wer.h"
-#include "model/conv.h"
+#include "eval/stream.h"
 #include "model/network.h"
 #include "pipeline/alphabet.h"
 #include "pipeline/prep.h"
@@ -177,35 +175,10 @@ Utt make_utt(const pipeline::Alphabet& a, const std::vector<std::string>& vocab,
   return u;
 }
 
-// sgemm GFLOP/s per core at (m, n, k), row-major NN, on OpenBLAS's current thread count: best of
-// a few repetitions for ~0.5 s, timed in process CPU seconds like the network (bench_model's
-// baseline, which uses wall time on an idle machine).
-double sgemm_gflops_per_core(int m, int n, int k) {
-  std::mt19937 rng(5);
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  std::vector<float> a(static_cast<size_t>(m) * k), b(static_cast<size_t>(k) * n),
-      c(static_cast<size_t>(m) * n);
-  for (float& v : a) v = u(rng);
-  for (float& v : b) v = u(rng);
-  auto once = [&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a.data(), k, b.data(), n,
-                0.0f, c.data(), n);
-  };
-  once();
-  double best = 0;
-  ds2::Timer total;
-  while (total.seconds() < 0.5) {
-    const double c0 = cpu_seconds();
-    for (int i = 0; i < 4; ++i) once();
-    best = std::max(best, 4 * 2.0 * m * n * k / (cpu_seconds() - c0) / 1e9);
-  }
-  return best;
-}
-
 // The acoustic model's forward pass, timed; see the file comment.
 struct AmResult {
   bool ran = false;
-  int batch = 0, t_in = 0, t_out = 0, gm = 0, gn = 0, gk = 0;
+  int batch = 0, t_in = 0, t_out = 0;
   double wall = 0, cpu = 0, audio_s = 0;  // per batch, seconds
   double gflops = 0, sgemm = 0;           // per core
   size_t params = 0;
@@ -222,23 +195,6 @@ AmResult bench_acoustic(const std::string& config, int batch, int frames, int th
   r.t_in = frames * cfg.time_stride();
   r.t_out = cfg.out_length(r.t_in);
   r.audio_s = batch * r.t_in * 0.010;
-  // Dominant GEMM: the conv layer with the most FLOPs at conv.cc's chunk shape (bench_model).
-  double best_fl = 0;
-  int f = cfg.n_bins, c = 1;
-  r.gm = cfg.rnn_hidden, r.gn = batch * r.t_out, r.gk = cfg.rnn_input();
-  for (const auto& cl : cfg.conv_layers()) {
-    model::ConvSpec s;
-    s.c_in = c, s.c_out = cl.filters, s.kf = cl.kf, s.kt = cl.kt, s.sf = cl.sf, s.st = cl.st;
-    s.f_in = f;
-    const double fl = 2.0 * s.c_out * c * s.kf * s.kt * s.f_out() * s.out_length(r.t_in);
-    if (fl > best_fl) {
-      best_fl = fl;
-      const auto shape = s.gemm_shape(s.out_length(r.t_in));
-      r.gm = shape[0], r.gn = shape[1], r.gk = shape[2];
-    }
-    f = s.f_out();
-    c = s.c_out;
-  }
   model::Network net(cfg, /*with_grads=*/false);
   r.params = net.num_params();
   std::mt19937 rng(9);
@@ -256,9 +212,7 @@ AmResult bench_acoustic(const std::string& config, int batch, int frames, int th
   // Per core: process CPU seconds (all threads) for both, so a loaded machine counts against
   // neither.
   r.gflops = net.forward_flops(batch, r.t_in) / r.cpu / 1e9;
-  openblas_set_num_threads(threads);
-  r.sgemm = sgemm_gflops_per_core(r.gm, r.gn, r.gk);
-  openblas_set_num_threads(1);
+  r.sgemm = bench::sgemm_baseline_gflops(threads, /*per_core=*/true);
   return r;
 }
 
@@ -438,7 +392,8 @@ int main(int argc, char** argv) {
     ds2::Timer t;
     const double c0 = cpu_seconds();
     for (int it = 0; it < iters; ++it)
-      for (int u = 0; u < utts; ++u) hyps[u] = decode::greedy_decode(data[u].lp.data(), frames, c, c);
+      for (int u = 0; u < utts; ++u)
+        hyps[u] = decode::greedy_decode(data[u].lp.data(), frames, c, c);
     rows.push_back({"greedy", t.seconds() / iters, (cpu_seconds() - c0) / iters, cer_of(hyps), 0});
   }
   for (int beam : beams) {
@@ -452,7 +407,7 @@ int main(int argc, char** argv) {
       for (int it = 0; it < iters; ++it)
         for (int u = 0; u < utts; ++u)
           hyps[u] = decode::prefix_beam_search(data[u].lp.data(), frames, c, c, alphabet,
-                                             with_lm ? &lm : nullptr, o, &ws)[0]
+                                               with_lm ? &lm : nullptr, o, &ws)[0]
                         .labels;
       rows.push_back({"beam " + std::to_string(beam) + (with_lm ? " +3-gram" : " no LM"),
                       t.seconds() / iters, (cpu_seconds() - c0) / iters, cer_of(hyps),
@@ -499,10 +454,11 @@ int main(int argc, char** argv) {
     std::printf(
         "acoustic fwd: %s, %.2f M params, cpu backend, %d thread(s), batch %d x %d frames "
         "(T' %d): %.1f ms per batch (wall), RTF/core %.3g, %.0f x greedy; %.1f GFLOP/s per "
-        "core = %.2f of sgemm (%.1f GFLOP/s per core at %d x %d x %d)\n",
+        "core = %.2f of sgemm (%.1f GFLOP/s per core at %d x %d x %d, bench/sgemm_baseline.h)\n",
         am_config.c_str(), amr.params / 1e6, am_threads, amr.batch, amr.t_in, amr.t_out,
         1e3 * amr.wall, amr.cpu / amr.audio_s, (amr.cpu / amr.batch) / (greedy_s / utts),
-        amr.gflops, amr.gflops / amr.sgemm, amr.sgemm, amr.gm, amr.gn, amr.gk);
+        amr.gflops, amr.gflops / amr.sgemm, amr.sgemm, bench::kSgemmBaselineShape[0],
+        bench::kSgemmBaselineShape[1], bench::kSgemmBaselineShape[2]);
   if (sr.ran)
     std::printf(
         "streaming: %s, 1 thread, 2 utterances x %d frames, chunks of %d ms: RTF/core %.3g "
