@@ -81,12 +81,7 @@ void CpuBackend::gru_step_backward(int t, int n, int h, const int32_t* lengths, 
       const float z = sv[k], r = sv[h + k];
       const detail::GruCellGrad d =
           detail::gru_cell_backward(g[k], hp[k], z, r, sv[2 * h + k], sv[3 * h + k]);
-      dx[k] = d.dz;
-      dx[h + k] = d.dr;
-      dx[2 * h + k] = d.dc;
-      du[k] = d.dz;
-      du[h + k] = d.dr;
-      du[2 * h + k] = d.dc * r;
+      detail::gru_cell_store_grad(d, r, h, k, dx, du);
       dp[k] = g[k] * z;
     }
   }

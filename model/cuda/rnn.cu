@@ -64,12 +64,7 @@ __global__ void gru_bwd_k(int t, int n, int h, DevLengths len, const float* h_pr
     const float z = sv[k], r = sv[h + k], g = dh[e];
     const detail::GruCellGrad d =
         detail::gru_cell_backward(g, h_prev[e], z, r, sv[2 * h + k], sv[3 * h + k]);
-    dx[k] = d.dz;
-    dx[h + k] = d.dr;
-    dx[2 * h + k] = d.dc;
-    du[k] = d.dz;
-    du[h + k] = d.dr;
-    du[2 * h + k] = d.dc * r;
+    detail::gru_cell_store_grad(d, r, h, k, dx, du);
     dh_prev[e] = g * z;
   }
 }

@@ -44,6 +44,18 @@ DS2_HOSTDEVICE DS2_FORCE_INLINE GruCellGrad gru_cell_backward(float g, float h_p
 }
 
 // clamp, not fminf/fmaxf: a NaN stays NaN (and reaches the loss, which counts it).
+// Stores one unit k's gradients into its rows of dxg (3 h: dz, dr, dc) and duh (3 h: dz, dr,
+// dc r), the layout of Backend::gru_step_backward.
+DS2_HOSTDEVICE DS2_FORCE_INLINE void gru_cell_store_grad(const GruCellGrad& d, float r, int h,
+                                                         int k, float* dx, float* du) {
+  dx[k] = d.dz;
+  dx[h + k] = d.dr;
+  dx[2 * h + k] = d.dc;
+  du[k] = d.dz;
+  du[h + k] = d.dr;
+  du[2 * h + k] = d.dc * r;
+}
+
 DS2_HOSTDEVICE DS2_FORCE_INLINE float rnn_cell_forward(float a, float uh, float clip) {
   return clamp(a + uh, 0.0f, clip);
 }
