@@ -47,12 +47,20 @@
 // Lexicon mode (lexicon = "lm" or a file given to the LM): an extension that leaves the trie and
 // a space after a word that is not listed are not created, and a final unfinished word that is
 // not listed scores -inf.
+// Characters (an alphabet without a space, e.g. Mandarin): the LM is a character n-gram model
+// (share/lm/build_lm.sh --chars) and every label is one of its tokens, scored as it is appended:
+// score(l) = ln p(l) + alpha * sum_i ln P(l_i | <s> l_1..l_i-1) + beta * |l| (+ alpha ln
+// P(</s> | l) at the end). A label the LM does not know scores oov_logprob (the LM's <unk> when
+// NaN) and cannot be emitted in lexicon mode "lm"; there are no partial words.
 //
 // Pruning per frame: only the top_k labels (excluding blank) with ln y(c) >= prune_logprob are
-// tried as extensions; blank and the repeat of the last label are always applied. Relative to
-// the best: an extension whose mass + LM part falls more than beam_threshold below the previous
-// best prefix's score plus the frame's best ln y is not created, and after the frame only
-// candidates within beam_threshold of the best are kept, at most `beam` of them.
+// tried as extensions, and with cum_prob < 1 only those among the most probable symbols whose
+// probabilities first sum to cum_prob (blank counted in the sum, not extended with; DS2 sec. 7:
+// with thousands of characters most frames need a handful); blank and the repeat of the last label
+// are always applied. Relative to the best: an extension whose mass + LM part falls more than
+// beam_threshold below the previous best prefix's score plus the frame's best ln y is not created,
+// and after the frame only candidates within beam_threshold of the best are kept, at most `beam` of
+// them.
 #include "decode/ctc_decode.h"
 
 #include <algorithm>
@@ -88,8 +96,10 @@ void BeamOptions::add_to(po::options_description& d) {
       "per frame, skip characters whose ln probability is below this")(
       "top-k", po::value(&top_k)->default_value(top_k),
       "per frame, extend prefixes with at most this many characters")(
-      "lm-eos", po::value(&lm_eos)->default_value(lm_eos),
-      "score the end of sentence </s> with the LM")(
+      "cum-prob", po::value(&cum_prob)->default_value(cum_prob),
+      "per frame, extend only with the most probable characters whose probabilities (with "
+      "blank's) first sum to this (1: off)")("lm-eos", po::value(&lm_eos)->default_value(lm_eos),
+                                             "score the end of sentence </s> with the LM")(
       "oov-logprob", po::value(&oov_logprob)->default_value(oov_logprob),
       "ln P_lm of a word the LM does not know, instead of the LM's <unk> estimate (nan: use "
       "<unk>)")("oov-char-logprob", po::value(&oov_char_logprob)->default_value(oov_char_logprob),
@@ -156,10 +166,22 @@ using Impl = BeamWorkspace::Impl;
 
 using Setup = PrefixBeamSearch::Setup;
 
-Setup make_setup(const LanguageModel* lm, const BeamOptions& o) {
+Setup make_setup(const LanguageModel* lm, const BeamOptions& o, const pipeline::Alphabet& alphabet,
+                 bool has_space) {
   Setup u;
   if (!lm) return u;
   u.lexicon = !o.lexicon.empty();
+  if (!has_space) {  // characters are the LM's tokens: no words, no spelling trie
+    DS2_REQUIRE(!u.lexicon || o.lexicon == "lm", ConfigError,
+                "--lexicon {}: an alphabet without a space is decoded by characters; only "
+                "--lexicon lm (the LM's characters) applies",
+                o.lexicon);
+    u.chars = true;
+    u.char_ids.assign(alphabet.size(), LanguageModel::kNoWord);
+    for (int k = 0; k < alphabet.size(); ++k)
+      if (k != alphabet.blank()) u.char_ids[k] = lm->word_id(alphabet.symbol(k));
+    return u;
+  }
   if (u.lexicon) {
     if (o.lexicon == "lm") {
       u.trie = lm->vocabulary_trie();
@@ -253,8 +275,18 @@ struct Search {
     return lp;
   }
 
-  // Does appending a space to node n complete a word?
-  bool ends_word(int32_t n) const { return lm && n > 0 && w.nodes[n].label != space; }
+  // Does appending a space to node n complete a word? (Never when scoring characters.)
+  bool ends_word(int32_t n) const { return lm && !u.chars && n > 0 && w.nodes[n].label != space; }
+
+  // Characters: ln P_lm of label k after prefix node n (-inf: not allowed, lexicon mode).
+  double char_logp(int32_t n, int32_t k) const {
+    const int32_t id = u.char_ids[k];
+    const bool oov = id == LanguageModel::kNoWord || id == lm->unk_id();
+    if (oov && u.lexicon) return kNegInf;
+    if (oov && !std::isnan(o.oov_logprob)) return o.oov_logprob;
+    const int32_t st = w.nodes[n].state;
+    return lm->log_prob(&w.ctx[static_cast<size_t>(st) * w.width], w.ctx_len[st], id);
+  }
 
   // Fills the space cache of node n.
   void cache_space(int32_t n) {
@@ -280,7 +312,11 @@ struct Search {
     nd.state = p.state;
     nd.words = p.words;
     nd.lm_logp = p.lm_logp;
-    if (label == space) {
+    if (u.chars && lm) {
+      nd.lm_logp += char_logp(parent, label);
+      nd.words += 1;
+      nd.state = new_state(p.state, u.char_ids[label]);
+    } else if (label == space) {
       cache_space(parent);
       const Impl::Node& p2 = w.nodes[parent];
       nd.state = p2.space_state;
@@ -313,14 +349,30 @@ struct Search {
     w.frame_labels.clear();
     for (int k = 0; k < c; ++k)
       if (k != blank && lp[k] >= o.prune_logprob) w.frame_labels.push_back(k);
+    auto by_prob = [&](int32_t a, int32_t b) { return lp[a] > lp[b] || (lp[a] == lp[b] && a < b); };
     if (static_cast<int>(w.frame_labels.size()) > o.top_k) {
-      auto by_prob = [&](int32_t a, int32_t b) {
-        return lp[a] > lp[b] || (lp[a] == lp[b] && a < b);
-      };
       std::nth_element(w.frame_labels.begin(), w.frame_labels.begin() + o.top_k,
                        w.frame_labels.end(), by_prob);
       w.frame_labels.resize(o.top_k);
     }
+    if (o.cum_prob >= 1.0f) return;
+    // The most probable symbols until their mass reaches cum_prob; blank (before a label of
+    // equal probability) counts towards it. Labels cut by top_k or prune_logprob rank below
+    // every kept one, so the walk over the kept ones in order finds the same prefix.
+    std::sort(w.frame_labels.begin(), w.frame_labels.end(), by_prob);
+    double mass = 0;
+    bool blank_in = false;
+    size_t keep = 0;
+    for (; keep < w.frame_labels.size(); ++keep) {
+      const float p = lp[w.frame_labels[keep]];
+      if (!blank_in && lp[blank] >= p) {
+        mass += std::exp(static_cast<double>(lp[blank]));
+        blank_in = true;
+      }
+      if (mass >= o.cum_prob) break;
+      mass += std::exp(static_cast<double>(p));
+    }
+    w.frame_labels.resize(keep);
   }
 
   void step(const float* lp, int frame) {
@@ -349,7 +401,15 @@ struct Search {
       for (int32_t k : w.frame_labels) {
         double lmp_k = lmp;
         int32_t wn = 0, wl = 0;
-        if (k == space) {
+        if (u.chars) {
+          if (lm) {
+            // A node made at an earlier frame has its LM score already.
+            const int32_t child = w.children.find(static_cast<uint64_t>(n) * c + k);
+            const double lp_k = child >= 0 ? w.nodes[child].lm_logp : nd.lm_logp + char_logp(n, k);
+            if (lp_k == kNegInf) continue;  // lexicon mode: not one of the LM's characters
+            lmp_k = lm_part(nd.words + 1, lp_k, 0, 0);
+          }
+        } else if (k == space) {
           if (lm) {
             cache_space(n);
             lmp_k = lm_part(w.nodes[n].space_words, w.nodes[n].space_lm_logp, 0, 0);
@@ -424,9 +484,9 @@ PrefixBeamSearch::PrefixBeamSearch(int c, const pipeline::Alphabet& alphabet,
   DS2_REQUIRE(o_.top_k >= 1, ConfigError, "--top-k must be >= 1 (got {})", o_.top_k);
   DS2_REQUIRE(c == alphabet.size(), ConfigError,
               "decoder: {} scores per frame but the alphabet has {} symbols", c, alphabet.size());
-  setup_ = make_setup(lm, o_);
   for (int k = 1; k < alphabet.size(); ++k)
     if (alphabet.symbol(k) == " ") space_ = k;
+  setup_ = make_setup(lm, o_, alphabet, space_ >= 0);
 
   // Reset the workspace (keeps capacity).
   Impl& w = ws_->impl();

@@ -51,6 +51,10 @@ struct BeamOptions {
   float beta = 1.0f;            // bonus per word
   float prune_logprob = -10.f;  // per frame, skip characters with ln p below this
   int top_k = 40;               // per frame, extend with at most the k most probable characters
+  // Per frame, extend only with the characters among the most probable symbols (blank
+  // included) whose probabilities first sum to at least this (DS2's deployment pruning, for
+  // alphabets of thousands of characters); >= 1: off.
+  float cum_prob = 1.0f;
   // Per frame, drop prefixes whose score is more than this below the best one's (ln; inf: keep
   // the `beam` best whatever their score).
   float beam_threshold = 15.f;
@@ -101,7 +105,9 @@ class BeamWorkspace {
 
 // CTC prefix beam search (Hannun et al. 2014) over log-probabilities `log_probs` (natural log,
 // layout as above; use log_softmax_rows on activations). Words are separated by the alphabet's
-// space symbol (" "); when `lm` is null, alpha, beta and lm_eos are ignored and prefixes are
+// space symbol (" "); an alphabet without one (Mandarin) is scored by characters: every label is
+// a token of `lm` (a character LM, share/lm/build_lm.sh --chars) and beta is a bonus per
+// character. When `lm` is null, alpha, beta and lm_eos are ignored and prefixes are
 // ranked by ln P_ctc alone. Returns the final beam, best first (at most options.beam entries).
 // `ws` may be null (a temporary workspace is used).
 std::vector<Hypothesis> prefix_beam_search(const float* log_probs, int t, int c, int stride,
@@ -137,6 +143,8 @@ class PrefixBeamSearch {
     bool lexicon = false;            // only the trie's words can be emitted
     bool partial = false;            // unfinished words are scored (partial_words with a trie)
     double oov_partial = 0;          // ln P estimate of an unfinished word that left the trie
+    bool chars = false;              // no space in the alphabet: every label is an LM token
+    std::vector<int32_t> char_ids;   // chars: LM id of each label (kNoWord: not in the LM)
   };
 
  private:
