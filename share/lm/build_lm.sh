@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds a word n-gram language model in ARPA format from training transcripts with IRSTLM
-# (Debian package irstlm: build-lm.sh, then compile-lm --text=yes), for `ds2 eval --lm`.
+# Builds a word (or character) n-gram language model in ARPA format from training transcripts
+# with IRSTLM (Debian package irstlm: build-lm.sh, then compile-lm --text=yes), for `ds2 eval --lm`.
 #
-# Usage: share/lm/build_lm.sh [--order N] [--smoothing S] [--no-normalize] --out LM.arpa INPUT...
+# Usage: share/lm/build_lm.sh [--order N] [--smoothing S] [--no-normalize] [--chars]
+#                             --out LM.arpa INPUT...
 #   INPUT         a TSV manifest (path<TAB>duration<TAB>transcript; *.tsv: the third column is
 #                 used) or plain text, one sentence per line. Several inputs are concatenated.
 #   --order N     n-gram order (default 3)
@@ -12,6 +13,11 @@
 #                 alphabet's rules (pipeline/alphabet.h): ASCII lower-cased, - _ / as spaces,
 #                 other ASCII punctuation but the apostrophe dropped, spaces squeezed -- so the
 #                 LM's words match what the decoder spells.
+#   --chars       a character LM, for alphabets without a space (Mandarin): every character is
+#                 a token. Normalized (unless --no-normalize) as the alphabet's default rules do
+#                 it: NFKC + case folding, ANSI escape sequences (fortunes-zh) removed,
+#                 punctuation, symbols, spaces and control characters dropped. The decoder
+#                 scores characters with it when the alphabet has no <space> (decode/ctc_decode.h).
 # Sentences get <s> ... </s> (add-start-end.sh); the result has <s>, </s> and <unk>.
 # A large LM is best compiled once: `ds2 lm compile LM.arpa LM.bin` writes the memory-mapped
 # binary form (decode/compiled_lm.h: opens in O(header), shared by the ranks of a node, the
@@ -21,6 +27,7 @@ set -euo pipefail
 order=3
 smoothing=witten-bell
 normalize=1
+chars=0
 out=""
 inputs=()
 while [ $# -gt 0 ]; do
@@ -28,8 +35,9 @@ while [ $# -gt 0 ]; do
     --order) order="$2"; shift 2 ;;
     --smoothing) smoothing="$2"; shift 2 ;;
     --no-normalize) normalize=0; shift ;;
+    --chars) chars=1; shift ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "build_lm.sh: unknown option $1" >&2; exit 2 ;;
     *) inputs+=("$1"); shift ;;
   esac
@@ -56,7 +64,22 @@ for f in "${inputs[@]}"; do
   esac
 done > "$tmp/raw.txt"
 
-if [ "$normalize" = 1 ]; then
+if [ "$chars" = 1 ]; then
+  # One sentence per line, its characters separated by spaces.
+  command -v python3 > /dev/null || { echo "build_lm.sh: --chars needs python3" >&2; exit 3; }
+  python3 -c '
+import re, sys, unicodedata
+normalize = sys.argv[1] == "1"
+ansi = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+for line in open(sys.argv[2], encoding="utf-8", errors="replace"):
+    if normalize:
+        line = unicodedata.normalize("NFKC", ansi.sub("", line)).casefold()
+        kept = [ch for ch in line if unicodedata.category(ch)[0] not in "PSZC"]
+    else:
+        kept = [ch for ch in line if not ch.isspace()]
+    print(" ".join(kept))
+' "$normalize" "$tmp/raw.txt" > "$tmp/text.txt"
+elif [ "$normalize" = 1 ]; then
   LC_ALL=C tr 'A-Z' 'a-z' < "$tmp/raw.txt" | LC_ALL=C sed -e "s/[-_/]/ /g" \
     -e "s/[!\"#$%&()*+,.:;<=>?@^\`{|}~]//g" -e 's/\[//g; s/\]//g; s/\\//g' \
     -e 's/[[:space:]]\+/ /g; s/^ //; s/ $//' > "$tmp/text.txt"
@@ -74,4 +97,5 @@ compile-lm --text=yes "$tmp/lm.ilm.gz" "$tmp/lm.arpa" > "$tmp/compile.log" 2>&1 
   echo "build_lm.sh: IRSTLM compile-lm failed:" >&2; cat "$tmp/compile.log" >&2; exit 1; }
 mkdir -p "$(dirname "$out")"
 mv "$tmp/lm.arpa" "$out.tmp" && mv "$out.tmp" "$out"
-echo "build_lm.sh: wrote $out ($(grep -m3 '^ngram' "$out" | tr -s ' ' | paste -sd' '); order $order, $smoothing, $(wc -l < "$tmp/text.nonempty") sentences)"
+unit=words; [ "$chars" = 1 ] && unit=characters
+echo "build_lm.sh: wrote $out ($(grep -m3 '^ngram' "$out" | tr -s ' ' | paste -sd' '); order $order over $unit, $smoothing, $(wc -l < "$tmp/text.nonempty") sentences)"
