@@ -94,6 +94,14 @@ int eval_main(int argc, char** argv) {
 
 void print_summary(const Comm& world, const EvalSummary& s) {
   if (!world.root()) return;
+  if (!s.spaced) {  // no words (Mandarin): CER is the headline
+    std::printf("CER %.2f%% (%lld/%lld/%lld) on %lld utterances, RTF %.4f\n",
+                100.0 * s.chars.rate(), static_cast<long long>(s.chars.sub),
+                static_cast<long long>(s.chars.del), static_cast<long long>(s.chars.ins),
+                static_cast<long long>(s.utterances), s.rtf());
+    std::fflush(stdout);
+    return;
+  }
   std::printf("WER %.2f%% (%lld/%lld/%lld) CER %.2f%% on %lld utterances, RTF %.4f\n",
               100.0 * s.words.rate(), static_cast<long long>(s.words.sub),
               static_cast<long long>(s.words.del), static_cast<long long>(s.words.ins),

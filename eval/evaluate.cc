@@ -518,6 +518,9 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
     stored = std::make_unique<StoredLogProbs>(read_stored_slice(o.logprobs, plan, comm.rank()));
   }
   const pipeline::Alphabet& alphabet = am ? am->alphabet() : stored->alphabet;
+  EvalSummary s;
+  s.spaced = false;
+  for (int k = 1; k < alphabet.size(); ++k) s.spaced = s.spaced || alphabet.symbol(k) == " ";
   std::unique_ptr<LanguageModel> lm;
   if (!o.lm.empty()) lm = load_decoder_lm(o.lm, o.beam.lexicon);
   const double load_seconds = total_timer.seconds();
@@ -527,7 +530,6 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
   // ---- forward (or the stored outputs) + decode, one batch at a time ----
   DecodeSpec spec{o.decoder, o.beam, lm.get()};
   BeamWorkspace ws;
-  EvalSummary s;
   RecordSpill records;             // this rank's results (no log-probabilities)
   std::vector<UttLogProbs> kept;   // --save-logprobs only: the file is written from all of them
   auto decode_batch = [&](std::vector<UttLogProbs>& batch) {
@@ -603,6 +605,7 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
     return std::isfinite(e.rate()) ? nlohmann::json(e.rate()) : nlohmann::json(nullptr);
   };
   nlohmann::json j;
+  j["headline"] = s.spaced ? "wer" : "cer";
   j["wer"] = rate(s.words);
   j["cer"] = rate(s.chars);
   j["sub"] = s.words.sub;

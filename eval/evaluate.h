@@ -68,6 +68,9 @@ struct EvalOptions {
 
 struct EvalSummary {
   ErrorCounts words, chars;
+  // Whether the alphabet has a space: else (Mandarin) there are no words, each transcript is one
+  // token to WER, and CER is the headline (results.json "headline": "cer").
+  bool spaced = true;
   int64_t utterances = 0;
   double audio_seconds = 0, decode_seconds = 0;
   double rtf() const { return audio_seconds > 0 ? decode_seconds / audio_seconds : 0.0; }

@@ -9,18 +9,26 @@
 #   stage 4: a 3-gram LM from the train-split text (IRSTLM), `ds2 eval` of dev: greedy, and beam
 #            search with the LM; a `ds2 sweep` over alpha x beta into an SQLite history and an
 #            HTML report with the training curves; prints WER/CER and where the report is
+# --lang cmn (Mandarin): stage 1 synthesizes fortunes-zh sentences over the --vocab most frequent
+#            characters with espeak-ng cmn; stage 2 first makes the alphabet from the training
+#            text (`ds2 alphabet --no-space` of train.tsv and lm.txt); stage 4 builds a character 3-gram LM
+#            (build_lm.sh --chars) and evaluates dev greedy, beam without LM and beam with the
+#            character LM, scored by CER (no sweep: it ranks by WER)
 #
 # Usage: scripts/demo.sh [--hours H] [--epochs E] [--np N] [--stage N] [--work DIR] [--seed S]
 #                        [--augment SPEC] [--config INI] [--lr LR] [--anneal A] [--vocab K]
-#                        [--alpha A] [--beta B]
+#                        [--alpha A] [--beta B] [--lang en|cmn] [--max-utts N]
 # Defaults: 1 h of train audio (+ 0.1 h dev), 8 epochs, lr 3e-3 annealed 1.15x per epoch, 2
 # ranks, ds2-small: about 16 minutes on 2 cores once built (README, "Two commands").
+# --lang cmn defaults: --vocab 600 (characters), --work work/demo-cmn, alpha 0.5, beta 1
+# (share/demo/README.md has its figures). DS2=path picks the ds2 binary (default build/ds2).
 # The longer recipe of the README (greedy CER 5.6%, 4.5% with the LM; about 70 minutes):
 #   scripts/demo.sh --hours 2 --vocab 2000 --epochs 15 --anneal 1.1 --work work/long
 set -euo pipefail
 cd "$(dirname "$0")/.."
-HOURS=1.0 NP=2 STAGE=0 WORK=work/demo SEED=1 EPOCHS=8 LR=3e-3 ANNEAL=1.15 VOCAB=1000
-ALPHA=0.75 BETA=2 CONFIG=share/configs/ds2-small.ini
+HOURS=1.0 NP=2 STAGE=0 SEED=1 EPOCHS=8 LR=3e-3 ANNEAL=1.15
+ALPHA="" BETA="" CONFIG=share/configs/ds2-small.ini LANG_ID=en WORK="" VOCAB="" MAX_UTTS=""
+DS2=${DS2:-build/ds2}
 AUGMENT="copies=1,noise_prob=0.4,snr_db=5:20,speed=0.9:1.1,pitch_cents=-200:200"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -37,10 +45,19 @@ while [ $# -gt 0 ]; do
     --alpha) ALPHA=$2; shift 2 ;;
     --beta) BETA=$2; shift 2 ;;
     --config) CONFIG=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --lang) LANG_ID=$2; shift 2 ;;
+    --max-utts) MAX_UTTS=$2; shift 2 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+case "$LANG_ID" in
+  en) : "${WORK:=work/demo}" "${VOCAB:=1000}" "${ALPHA:=0.75}" "${BETA:=2}" ;;
+  cmn) : "${WORK:=work/demo-cmn}" "${VOCAB:=600}" "${ALPHA:=0.5}" "${BETA:=1}" ;;
+  *) echo "demo.sh: --lang must be en or cmn" >&2; exit 2 ;;
+esac
+corpus_extra=(--lang "$LANG_ID")
+[ -n "$MAX_UTTS" ] && corpus_extra+=(--max-utts "$MAX_UTTS")
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -56,7 +73,17 @@ fi
 if [ "$STAGE" -le 1 ]; then
   stamp "stage 1: demo corpus, $HOURS h (cached)"
   /usr/bin/python3 share/demo/make_corpus.py --out "$WORK/corpus" --hours "$HOURS" --seed "$SEED" \
-    --noise --vocab "$VOCAB"
+    --noise --vocab "$VOCAB" "${corpus_extra[@]}"
+fi
+ALPHABET=share/alphabets/en.txt
+[ "$LANG_ID" = cmn ] && ALPHABET="$WORK/alphabet.txt"
+if [ "$STAGE" -le 2 ] && [ "$LANG_ID" = cmn ]; then
+  # The characters of the training text: the train transcripts and lm.txt (every train-split
+  # sentence, spoken or not), given to `ds2 alphabet` as a manifest without audio.
+  stamp "stage 2: alphabet of the training text"
+  { cat "$WORK/corpus/train.tsv"; awk '{ printf "lm-%d.wav\t\t%s\n", NR, $0 }' "$WORK/corpus/lm.txt"; } \
+    > "$WORK/alphabet-text.tsv"
+  "$DS2" alphabet --manifest "$WORK/alphabet-text.tsv" --no-space --out "$ALPHABET"
 fi
 if [ "$STAGE" -le 2 ]; then
   for split in train dev; do
@@ -65,8 +92,8 @@ if [ "$STAGE" -le 2 ]; then
     if [ "$split" = train ] && [ -n "$AUGMENT" ]; then
       extra=(--augment "$AUGMENT" --noise-manifest "$WORK/corpus/noise.tsv" --babble 3)
     fi
-    "${MPIRUN[@]}" build/ds2 prep --manifest "$WORK/corpus/$split.tsv" --out "$WORK/data/$split" \
-      --shards $((NP * 4)) --threads 1 "${extra[@]}"
+    "${MPIRUN[@]}" "$DS2" prep --manifest "$WORK/corpus/$split.tsv" --out "$WORK/data/$split" \
+      --alphabet "$ALPHABET" --shards $((NP * 4)) --threads 1 "${extra[@]}"
   done
   h5dump -H -A 0 "$WORK/data/train/index.h5" >/dev/null && echo "index: $WORK/data/train/index.h5 (h5dump reads it)"
 fi
@@ -75,26 +102,44 @@ if [ "$STAGE" -le 3 ]; then
   RUN="$WORK/runs/$(basename "$CONFIG" .ini)"
   resume=()
   [ -f "$RUN/ckpt-last.h5" ] && resume=(--resume)
-  OMP_NUM_THREADS=1 "${MPIRUN[@]}" build/ds2 train --data "$WORK/data/train" --dev "$WORK/data/dev" \
+  size=()  # the network's outputs: the alphabet's symbols (blank included; not rules, comments)
+  [ "$LANG_ID" = cmn ] && size=(--model.alphabet_size "$(awk 'length($0) > 0 &&
+    !(length($0) >= 2 && ($0 ~ /^#/ || $0 ~ /^@/))' "$ALPHABET" | wc -l)")
+  OMP_NUM_THREADS=1 "${MPIRUN[@]}" "$DS2" train --data "$WORK/data/train" --dev "$WORK/data/dev" \
     --config "$CONFIG" --out "$RUN" --epochs "$EPOCHS" --lr "$LR" --anneal "$ANNEAL" \
-    --batch-size 16 "${resume[@]}"
+    --batch-size 16 "${size[@]}" "${resume[@]}"
   echo "dev loss and greedy CER per epoch ($RUN/dev.csv):"
   column -s, -t "$RUN/dev.csv" 2>/dev/null || cat "$RUN/dev.csv"
 fi
-if [ "$STAGE" -le 4 ]; then
+if [ "$STAGE" -le 4 ] && [ "$LANG_ID" = cmn ]; then
+  RUN="$WORK/runs/$(basename "$CONFIG" .ini)"
+  stamp "stage 4: character LM and evaluation of dev (CER)"
+  mkdir -p "$WORK/lm"
+  [ -f "$WORK/lm/chars3.arpa" ] || bash share/lm/build_lm.sh --chars --order 3 \
+    --out "$WORK/lm/chars3.arpa" "$WORK/corpus/lm.txt"
+  evals=(greedy "--decoder greedy"
+         beam "--decoder beam --beam 64 --cum-prob 0.99"
+         lm "--decoder beam --beam 64 --cum-prob 0.99 --lm $WORK/lm/chars3.arpa --alpha $ALPHA --beta $BETA")
+  for ((i = 0; i < ${#evals[@]}; i += 2)); do
+    # shellcheck disable=SC2086  # the options are words
+    "${MPIRUN[@]}" "$DS2" eval --model "$RUN/ckpt-best.h5" --data "$WORK/data/dev" \
+      --out "$WORK/eval/${evals[i]}" ${evals[i + 1]} -v 0 | sed "s/^/${evals[i]}: /"
+  done
+  echo "results: $WORK/eval/{greedy,beam,lm}/results.json"
+elif [ "$STAGE" -le 4 ]; then
   RUN="$WORK/runs/$(basename "$CONFIG" .ini)"
   stamp "stage 4: LM and evaluation of dev"
   mkdir -p "$WORK/lm"
   # The LM text is every train-split sentence of the corpus (lm.txt, never a dev sentence).
   [ -f "$WORK/lm/lm3.arpa" ] || bash share/lm/build_lm.sh --order 3 --out "$WORK/lm/lm3.arpa" \
     "$WORK/corpus/lm.txt"
-  "${MPIRUN[@]}" build/ds2 eval --model "$RUN/ckpt-best.h5" --data "$WORK/data/dev" \
+  "${MPIRUN[@]}" "$DS2" eval --model "$RUN/ckpt-best.h5" --data "$WORK/data/dev" \
     --out "$WORK/eval/greedy" --decoder greedy -v 0
-  "${MPIRUN[@]}" build/ds2 eval --model "$RUN/ckpt-best.h5" --data "$WORK/data/dev" \
+  "${MPIRUN[@]}" "$DS2" eval --model "$RUN/ckpt-best.h5" --data "$WORK/data/dev" \
     --out "$WORK/eval/lm" --decoder beam --lm "$WORK/lm/lm3.arpa" --beam 64 \
     --alpha "$ALPHA" --beta "$BETA" -v 0
   # A small alpha/beta grid into the SQLite history and the HTML report (with training curves).
-  "${MPIRUN[@]}" build/ds2 sweep --models "$RUN/" --checkpoints all --data "$WORK/data/dev" \
+  "${MPIRUN[@]}" "$DS2" sweep --models "$RUN/" --checkpoints all --data "$WORK/data/dev" \
     --lm "$WORK/lm/lm3.arpa" --grid "alpha=0.5:1.5:5,beta=0:4:5,beam=32" \
     --db "$WORK/history.sqlite" --report "$WORK/report.html" -v 0 >"$WORK/sweep.txt"
   if grep -q '^WER' "$WORK/sweep.txt"; then

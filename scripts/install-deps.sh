@@ -16,7 +16,7 @@ PKGS=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev sqlite3
   libicu-dev  # transcript normalization (NFKC_Casefold, Unicode categories)
   libxxhash-dev  # shard checksums (XXH3)
-  espeak-ng fortunes fortune-mod
+  espeak-ng fortunes fortune-mod fortunes-zh  # fortunes-zh: the Mandarin demo (demo.sh --lang cmn)
   python3 python3-h5py python3-numpy
   sctk irstlm
   flac

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Synthesize the ds2 demo corpus: labelled English speech made with espeak-ng.
+"""Synthesize the ds2 demo corpus: labelled English (or Mandarin) speech made with espeak-ng.
 
 Recipe (deterministic from --seed; the output does not depend on --jobs):
   1. Text: every entry of the Debian fortunes databases (/usr/share/games/fortunes, entries
@@ -29,6 +29,12 @@ Recipe (deterministic from --seed; the output does not depend on --jobs):
      dev sentence), synthesis.tsv (voice/speed/pitch per utterance), README.txt, and with --noise
      noise/{white,pink,brown}.wav + noise.tsv (sox synth, repeatable RNG, cut at a seeded
      offset, scaled to -20 dBFS RMS) unless real noise files are given with --noise-files.
+Mandarin (--lang cmn): the text is fortunes-zh's (share/demo/cmn_text.py: sentences of 4-20
+CJK characters, transcripts without spaces), --vocab K keeps the sentences whose characters are
+all among the K most frequent, and the voices are cmn with the same variants, speeds and pitches.
+espeak-ng 1.51's cmn dictionary pronounces the commonest characters in Mandarin and reads the
+others as pinyin syllables with the tone number in English ("shan four"): the same sound for
+the same character, so it is learnable, but not natural Mandarin.
 Caching: .complete holds a key of (script version, seed, hours, dev fraction, max utts, noise,
 espeak-ng and sox versions); a matching key ends the run at once ("cached"). Every WAV is
 written under a temporary name and renamed; .journal.tsv records the parameter hash of each
@@ -52,6 +58,8 @@ import sys
 import threading
 import time
 import wave
+
+import cmn_text
 
 SCRIPT_VERSION = 3  # bump whenever the output for the same settings changes (part of the cache key)
 FORTUNES_DIR = "/usr/share/games/fortunes"
@@ -170,6 +178,8 @@ def fortune_files(root):
         path = os.path.join(root, name)
         if name.endswith(".dat") or os.path.islink(path) or not os.path.isfile(path):
             continue  # skips indexes, the .u8 links and the off/ folder
+        if name in cmn_text.ZH_FILES:
+            continue  # fortunes-zh (--lang cmn)
         out.append(path)
     return out
 
@@ -252,9 +262,9 @@ def split_sentences(sentences, seed, dev_fraction):
     return splits
 
 
-def utt_params(seed, split, index):
+def utt_params(seed, split, index, voices=VOICES):
     rng = random.Random(h64("utt", seed, split, index))
-    voice = VOICES[rng.randrange(len(VOICES))]
+    voice = voices[rng.randrange(len(voices))]
     speed = SPEED_RANGE[0] + rng.randrange(SPEED_RANGE[1] - SPEED_RANGE[0] + 1)
     pitch = PITCH_RANGE[0] + rng.randrange(PITCH_RANGE[1] - PITCH_RANGE[0] + 1)
     return voice, speed, pitch
@@ -398,7 +408,8 @@ class Progress:
             f"ETA {int(eta) // 60}m{int(eta) % 60:02d}s")
 
 
-def synthesize_split(synth, split, sentences, pool, seed, target_s, max_utts, jobs, progress):
+def synthesize_split(synth, split, sentences, pool, seed, target_s, max_utts, jobs, progress,
+                     voices=VOICES):
     """Synthesizes utterances 0.. of a split in order until target_s or max_utts is reached.
 
     Work is submitted in a window of 2*jobs and consumed in index order, so the stop point and
@@ -415,7 +426,7 @@ def synthesize_split(synth, split, sentences, pool, seed, target_s, max_utts, jo
         limit = 0
 
     def submit(i):
-        voice, speed, pitch = utt_params(seed, split, i)
+        voice, speed, pitch = utt_params(seed, split, i, voices)
         utt_id = f"{split}-{i:06d}"
         rel = f"wav/{split}/{utt_id}.wav"
         text = sentences[i % len(sentences)]
@@ -550,6 +561,9 @@ def parse_args(argv):
     p.add_argument("--noise-files", nargs="+", metavar="FILE",
                    help="with --noise: real noise recordings to convert instead of synth noise")
     p.add_argument("--max-utts", type=int, help="cap on utterances in all (train + dev)")
+    p.add_argument("--lang", choices=("en", "cmn"), default="en",
+                   help="en: English fortunes (default); cmn: Mandarin from fortunes-zh, "
+                        "--vocab counting characters")
     p.add_argument("--fortunes", default=FORTUNES_DIR, help=f"text source ({FORTUNES_DIR})")
     p.add_argument("--vocab", type=int, default=0, metavar="K",
                    help="keep only sentences whose words are all among the K most frequent "
@@ -581,7 +595,7 @@ def run(a):
         noise_key = [os.path.abspath(f) for f in a.noise_files] if a.noise_files else "synth"
     key = json.dumps(dict(version=SCRIPT_VERSION, seed=a.seed, hours=a.hours,
                           dev_fraction=a.dev_fraction, max_utts=a.max_utts, noise=noise_key,
-                          vocab=a.vocab,
+                          vocab=a.vocab, **({"lang": a.lang} if a.lang != "en" else {}),
                           fortunes=os.path.abspath(a.fortunes), espeak=espeak_version,
                           sox=sox_version), sort_keys=True)
     stamp = os.path.join(out, ".complete")
@@ -590,14 +604,29 @@ def run(a):
             if f.read().strip() == key:
                 log(f"[make_corpus] cached: {out} is complete for these settings")
                 return
+    if a.lang == "cmn":
+        have = subprocess.run(["espeak-ng", "--voices=cmn"], capture_output=True, text=True).stdout
+        if " cmn " not in have:
+            raise RecipeError("espeak-ng lacks the voice cmn: reinstall espeak-ng-data")
     check_voices()
     os.makedirs(out, exist_ok=True)
     if os.path.exists(stamp):
         os.remove(stamp)
 
-    alphabet = load_alphabet()
-    pool, nfiles, nentries = collect_sentences(a.fortunes, alphabet)
-    if a.vocab:
+    voices = VOICES
+    if a.lang == "cmn":
+        voices = cmn_text.VOICES
+        try:
+            pool, nfiles, nentries = cmn_text.collect_sentences(a.fortunes)
+        except FileNotFoundError as e:
+            raise RecipeError(str(e)) from None
+        if a.vocab:
+            pool, used = cmn_text.limit_characters(pool, a.vocab)
+            log(f"[make_corpus] --vocab {a.vocab}: {len(pool)} sentences use only the "
+                f"{used} most frequent characters")
+    else:
+        pool, nfiles, nentries = collect_sentences(a.fortunes, load_alphabet())
+    if a.vocab and a.lang == "en":
         pool, vocab_used = limit_vocabulary(pool, a.vocab)
         log(f"[make_corpus] --vocab {a.vocab}: {len(pool)} sentences use only the "
             f"{vocab_used} most frequent words")
@@ -621,7 +650,8 @@ def run(a):
                 rows[split] = []
                 continue
             rows[split] = synthesize_split(synth, split, splits[split], pool, a.seed,
-                                           targets[split], caps[split], a.jobs, progress)
+                                           targets[split], caps[split], a.jobs, progress,
+                                           voices)
     finally:
         synth.close()
     synth_wall = time.monotonic() - t_synth
@@ -666,11 +696,11 @@ def run(a):
 Made by: {cmd}
 Seed {a.seed}, --hours {a.hours}, --dev-fraction {a.dev_fraction}, --max-utts {a.max_utts}, \
 --vocab {a.vocab}
-Text: natural English sentences from the fortunes databases in {a.fortunes}
+Text: {"Mandarin sentences from fortunes-zh" if a.lang == "cmn" else "natural English sentences from the fortunes databases"} in {a.fortunes}
   ({len(pool)} sentences kept after filtering, deduplicated; split by sentence,
   {len(splits['train'])} train / {len(splits['dev'])} dev available).
 Speech: {espeak_version}
-  voices {' '.join(VOICES)}
+  voices {' '.join(voices)}
   speed {SPEED_RANGE[0]}-{SPEED_RANGE[1]} wpm, pitch {PITCH_RANGE[0]}-{PITCH_RANGE[1]}
   (other espeak-ng voices and other TTS engines are kept for robustness evaluation)
 Audio: 16 kHz mono 16-bit WAV via {sox_version} (no dither, repeatable RNG)
