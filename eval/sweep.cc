@@ -122,6 +122,7 @@ std::string point_settings(const GridPoint& p, const BeamOptions& b, const std::
   if (p.decoder == "beam") {
     s += fmt::format(" beam={} prune_logprob={} top_k={} beam_threshold={}", p.beam,
                      b.prune_logprob, b.top_k, b.beam_threshold);
+    if (b.cum_prob < 1.0f) s += fmt::format(" cum_prob={}", b.cum_prob);  // (older rows: off)
     if (p.lm)
       s += fmt::format(
           " alpha={} beta={} lm_eos={} oov_logprob={} oov_char_logprob={} "

@@ -20,13 +20,13 @@
 #                        [--alpha A] [--beta B] [--lang en|cmn] [--max-utts N]
 # Defaults: 1 h of train audio (+ 0.1 h dev), 8 epochs, lr 3e-3 annealed 1.15x per epoch, 2
 # ranks, ds2-small: about 16 minutes on 2 cores once built (README, "Two commands").
-# --lang cmn defaults: --vocab 600 (characters), --work work/demo-cmn, alpha 0.5, beta 1
+# --lang cmn defaults: --hours 0.5, --vocab 600 (characters), --work work/demo-cmn, alpha 0.5, beta 1
 # (share/demo/README.md has its figures). DS2=path picks the ds2 binary (default build/ds2).
 # The longer recipe of the README (greedy CER 5.6%, 4.5% with the LM; about 70 minutes):
 #   scripts/demo.sh --hours 2 --vocab 2000 --epochs 15 --anneal 1.1 --work work/long
 set -euo pipefail
 cd "$(dirname "$0")/.."
-HOURS=1.0 NP=2 STAGE=0 SEED=1 EPOCHS=8 LR=3e-3 ANNEAL=1.15
+HOURS="" NP=2 STAGE=0 SEED=1 EPOCHS=8 LR=3e-3 ANNEAL=1.15
 ALPHA="" BETA="" CONFIG=share/configs/ds2-small.ini LANG_ID=en WORK="" VOCAB="" MAX_UTTS=""
 DS2=${DS2:-build/ds2}
 AUGMENT="copies=1,noise_prob=0.4,snr_db=5:20,speed=0.9:1.1,pitch_cents=-200:200"
@@ -47,13 +47,13 @@ while [ $# -gt 0 ]; do
     --config) CONFIG=$2; shift 2 ;;
     --lang) LANG_ID=$2; shift 2 ;;
     --max-utts) MAX_UTTS=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 case "$LANG_ID" in
-  en) : "${WORK:=work/demo}" "${VOCAB:=1000}" "${ALPHA:=0.75}" "${BETA:=2}" ;;
-  cmn) : "${WORK:=work/demo-cmn}" "${VOCAB:=600}" "${ALPHA:=0.5}" "${BETA:=1}" ;;
+  en) : "${WORK:=work/demo}" "${HOURS:=1.0}" "${VOCAB:=1000}" "${ALPHA:=0.75}" "${BETA:=2}" ;;
+  cmn) : "${WORK:=work/demo-cmn}" "${HOURS:=0.5}" "${VOCAB:=600}" "${ALPHA:=0.5}" "${BETA:=1}" ;;
   *) echo "demo.sh: --lang must be en or cmn" >&2; exit 2 ;;
 esac
 corpus_extra=(--lang "$LANG_ID")

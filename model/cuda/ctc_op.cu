@@ -8,9 +8,13 @@
 // extended labels and skip penalties; alpha for all T frames, rows padded with -inf cells at
 // -2, -1 and beyond the band so the cells can read s-2 .. s+2 unconditionally; log p(l|x) from
 // the last row. Backward, frame by frame from T-1: the beta row (two rows ping-pong), the
-// posteriors gamma_t(s), then one thread per class c sums the gamma of the states labelled c
-// (a gather, deterministic, no atomics) and writes grad[t, n, c] = softmax - sum. Frames
-// t >= T and utterances without an alignment get zero gradient.
+// posteriors gamma_t(s), then per class of the label one thread sums the gamma of the states
+// labelled c and writes grad[t, n, c] = softmax - sum (a gather, deterministic, no atomics); the
+// other classes keep the softmax. The states of a class are chained once per utterance (the
+// first state of each class heads its chain, each state points to the next with the same
+// label), so a frame costs O(S), not O(C S): with C = 5,000 (Mandarin) the per-class scan over
+// all states would dominate. Frames t >= T and utterances without an alignment get zero
+// gradient.
 #include "model/cuda/ctc_op.cuh"
 #include "model/detail/math.h"
 
@@ -44,6 +48,8 @@ __device__ Header header_of(const CtcDevLayout& lay, char* base) {
 struct Slot {
   double *lsm, *alpha, *beta0, *beta1, *emit, *pen, *gamma;
   int32_t* ext;
+  int32_t* chain;  // odd s: the next odd state with the same label (S: none)
+  int32_t* head;   // odd s: 1 when no earlier state has its label
 };
 
 __device__ Slot slot_of(const CtcDevLayout& lay, char* base) {
@@ -65,6 +71,8 @@ __device__ Slot slot_of(const CtcDevLayout& lay, char* base) {
   s.gamma = d + 2;
   d += w;
   s.ext = reinterpret_cast<int32_t*>(d) + 2;
+  s.chain = s.ext + w;
+  s.head = s.chain + w;
   return s;
 }
 
@@ -117,6 +125,15 @@ __global__ void __launch_bounds__(kThreads)
   __syncthreads();
   for (int s = 3 + 2 * tid; s < S; s += 2 * nt)
     w.pen[s] = (w.ext[s] != w.ext[s - 2]) ? 0.0 : kNegInf;
+  for (int s = 1 + 2 * tid; s < S; s += 2 * nt) {  // the chains of equal labels, O(L^2) once
+    int next = S, first = 1;
+    for (int u = s + 2; u < S && next == S; u += 2)
+      if (w.ext[u] == w.ext[s]) next = u;
+    for (int u = 1; u < s && first; u += 2)
+      if (w.ext[u] == w.ext[s]) first = 0;
+    w.chain[s] = next;
+    w.head[s] = first;
+  }
   __syncthreads();
 
   // Alpha, frame by frame; every cell of the row is written (-inf outside the band).
@@ -168,13 +185,18 @@ __global__ void __launch_bounds__(kThreads)
       w.gamma[s] = detail::ctc_posterior(alpha_t[s], cur[s], w.emit[s], log_p);
     __syncthreads();
     float* g = grad + t * row + static_cast<size_t>(n) * C;
-    for (int c = tid; c < C; c += nt) {
+    // The sums run over the band's states in increasing s, as a scan of all states would.
+    if (tid == nt - 1) {
       double acc = 0;
-      if (c == lay.blank) {
-        for (int s = lo + (lo & 1); s < hi; s += 2) acc += w.gamma[s];
-      }
-      for (int s = lo | 1; s < hi; s += 2)
-        if (w.ext[s] == c) acc += w.gamma[s];
+      for (int s = lo + (lo & 1); s < hi; s += 2) acc += w.gamma[s];
+      g[lay.blank] = static_cast<float>(static_cast<double>(g[lay.blank]) - acc);
+    }
+    for (int s = 1 + 2 * tid; s < S; s += 2 * nt) {
+      if (!w.head[s]) continue;
+      double acc = 0;
+      for (int u = s; u < S; u = w.chain[u])
+        if (u >= lo && u < hi) acc += w.gamma[u];
+      const int c = w.ext[s];
       g[c] = static_cast<float>(static_cast<double>(g[c]) - acc);
     }
     __syncthreads();  // emit / gamma / rows are rewritten by the next frame
@@ -197,7 +219,7 @@ CtcDevLayout ctc_dev_layout(int max_time, int batch, int alphabet, int max_label
   const size_t n = batch;
   lay.header_bytes = round_up(n * 8 + 3 * n * 4 + n * static_cast<size_t>(max_label) * 4);
   const size_t t = max_time, c = alphabet, w = lay.row;
-  lay.slot_bytes = round_up((t * c + t * w + 5 * w) * 8 + w * 4);
+  lay.slot_bytes = round_up((t * c + t * w + 5 * w) * 8 + 3 * w * 4);
   return lay;
 }
 

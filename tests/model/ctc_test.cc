@@ -271,6 +271,47 @@ TEST(CtcTest, MatchesTextbookForward) {
   }
 }
 
+// A Mandarin-sized alphabet (C = 5,000) at small T: the cost against the textbook forward pass,
+// and the gradient against central differences of the double instantiation on every label class,
+// the blank and a sample of other classes (which only carry the softmax); rows sum to zero.
+TEST(CtcTest, LargeAlphabetMatchesTextbookAndFiniteDifferences) {
+  const int C = 5000, N = 3, T = 12;
+  Batch<double> b(T, N, C);
+  b.act = random_normal(b.act.size(), 2.0, 77);
+  b.add(12, {4999, 17, 17, 2500, 1});
+  b.add(9, {3000, 4000, 3000});
+  b.add(5, {123, 4567});
+  b.run();
+  size_t off = 0;
+  for (int n = 0; n < N; ++n) {
+    const double want =
+        textbook_loss(&b.act[static_cast<size_t>(n) * C], static_cast<size_t>(N) * C,
+                      b.input_lengths[n], C, b.labels.data() + off, b.label_lengths[n]);
+    off += b.label_lengths[n];
+    EXPECT_NEAR(b.costs[n], want, 1e-10 * want) << "utterance " << n;
+  }
+  for (int t = 0; t < T; ++t)
+    for (int n = 0; n < N; ++n) {
+      double row = 0;
+      for (int k = 0; k < C; ++k) row += b.g(t, n, k);
+      EXPECT_NEAR(row, 0.0, 1e-9) << "t " << t << " n " << n;
+    }
+  const std::vector<int> classes = {0, 1, 17, 123, 2500, 3000, 4000, 4567, 4999, 2, 998, 4998};
+  const double eps = 1e-4;
+  for (int t : {0, 4, 8, 11})
+    for (int n = 0; n < N; ++n)
+      for (int k : classes) {
+        Batch<double> p = b;
+        p.at(t, n, k) += eps;
+        p.run(false);
+        const double up = p.costs[n];
+        p.at(t, n, k) -= 2 * eps;
+        p.run(false);
+        const double fd = t < b.input_lengths[n] ? (up - p.costs[n]) / (2 * eps) : 0.0;
+        EXPECT_NEAR(b.g(t, n, k), fd, 1e-7) << "t " << t << " n " << n << " class " << k;
+      }
+}
+
 // ---- finite differences ------------------------------------------------------------------------
 
 // Random batch of 3 utterances of different lengths: d cost / d act against central differences
