@@ -7,9 +7,9 @@
 //
 // Input: synthetic network output over C - 1 pseudo-characters (the code points U+4E00 + i):
 // each utterance spells a sequence of Zipf-random characters, each 1-3 frames with 0-2 blank
-// frames between; each frame's logits are N(0, 1) noise plus a boost of 4..10 on its target --
-// peaky, with ambiguous frames, and a long flat tail over thousands of classes (what makes the
-// unpruned search slow). The LM is a 3-gram over the same characters (bench/lm_fixture.h, 20k
+// frames between; each frame's logits are N(0, 1) noise plus a boost of 4..10 + ln((C-1)/28) on
+// its target (the target's probability as with 29 classes) -- peaky, with ambiguous frames, and a
+// long flat tail over thousands of classes (what makes the unpruned search slow). The LM is a 3-gram over the same characters (bench/lm_fixture.h, 20k
 // Zipf sentences). Rows: greedy; then per LM setting (none, the character LM) the beam search
 // with no label pruning (every character tried each frame: the baseline), with --prune (ln y
 // floor), + --top-k, + --cum-prob (DS2's deployment pruning, decode/ctc_decode.h).
@@ -78,7 +78,10 @@ Utt make_utt(int c, int t, bench::Zipf& z, std::mt19937& rng) {
     if (target.back() == u.truth.back()) u.truth.pop_back();
   }
   std::normal_distribution<float> noise(0.f, 1.f);
-  std::uniform_real_distribution<float> boost(4.f, 10.f);
+  // The boost grows with ln C so the target's probability is what it is at C = 29 (a trained
+  // softmax stays peaky however many classes it has).
+  const float scale = std::log(static_cast<float>(c - 1) / 28.f);
+  std::uniform_real_distribution<float> boost(4.f + scale, 10.f + scale);
   u.lp.resize(static_cast<size_t>(t) * c);
   std::vector<float> act(c);
   for (int i = 0; i < t; ++i) {
