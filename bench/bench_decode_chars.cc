@@ -9,14 +9,14 @@
 // each utterance spells a sequence of Zipf-random characters, each 1-3 frames with 0-2 blank
 // frames between; each frame's logits are N(0, 1) noise plus a boost of 4..10 + ln((C-1)/28) on
 // its target (the target's probability as with 29 classes) -- peaky, with ambiguous frames, and a
-// long flat tail over thousands of classes (what makes the unpruned search slow). The LM is a 3-gram over the same characters (bench/lm_fixture.h, 20k
-// Zipf sentences). Rows: greedy; then per LM setting (none, the character LM) the beam search
-// with no label pruning (every character tried each frame: the baseline), with --prune (ln y
-// floor), + --top-k, + --cum-prob (DS2's deployment pruning, decode/ctc_decode.h).
-// Columns: CPU ms per utterance, RTF per core (an output frame = 30 ms of audio, ds2-small's
-// time stride 3), speedup = the unpruned search's CPU time (same LM) / this row's, labels tried per
-// frame (average), CER against the spelled truth, same = share of utterances whose best
-// hypothesis equals the unpruned search's, peak RSS.
+// long flat tail over thousands of classes (what makes the unpruned search slow). The LM is a
+// 3-gram over the same characters (bench/lm_fixture.h, 20k Zipf sentences). Rows: greedy; then per
+// LM setting (none, the character LM) the beam search with no label pruning (every character tried
+// each frame: the baseline), with --prune (ln y floor), + --top-k, + --cum-prob (DS2's deployment
+// pruning, decode/ctc_decode.h). Columns: CPU ms per utterance, RTF per core (an output frame = 30
+// ms of audio, ds2-small's time stride 3), speedup = the unpruned search's CPU time (same LM) /
+// this row's, labels tried per frame (average), CER against the spelled truth, same = share of
+// utterances whose best hypothesis equals the unpruned search's, peak RSS.
 #include <fmt/format.h>
 #include <time.h>
 
