@@ -17,6 +17,7 @@
 #include "core/mpi.h"
 #include "core/node.h"
 #include "core/options.h"
+#include "eval/acoustic_model.h"
 #include "eval/evaluate.h"
 #include "model/checkpoint.h"
 #include "model/device.h"
@@ -30,10 +31,7 @@ namespace {
 std::string prepare_manifest(const Comm& world, const EvalOptions& o, const std::string& manifest,
                              double max_duration) {
   const model::CheckpointExtras extras = model::read_checkpoint_extras(o.model);
-  const auto ait = extras.str.find("alphabet");
-  DS2_REQUIRE(ait != extras.str.end(), FormatError,
-              "{}: no alphabet (/extra/alphabet); a checkpoint written by ds2 train has one",
-              o.model);
+  const std::string& alphabet = checkpoint_alphabet(extras, o.model);
   pipeline::PrepOptions p;
   p.manifest = manifest;
   p.out = o.out + "/data";
@@ -50,7 +48,7 @@ std::string prepare_manifest(const Comm& world, const EvalOptions& o, const std:
   }
   if (world.root()) {
     make_dirs(o.out);
-    write_file_atomic(p.alphabet, ait->second);
+    write_file_atomic(p.alphabet, alphabet);
   }
   world.barrier();
   const pipeline::PrepResult r = pipeline::run_prep(world, p, "ds2 eval --manifest " + manifest);

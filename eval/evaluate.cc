@@ -215,56 +215,6 @@ EvalPlan plan_eval(const std::string& data, int batch_size, int ranks, bool with
   return p;
 }
 
-AcousticModel::AcousticModel(const std::string& checkpoint, const EvalPlan& plan,
-                             const std::string& device, int threads,
-                             const std::string& normalize, bool warn)
-    : path_(checkpoint) {
-  const pipeline::DatasetIndex& index = plan.index;
-  model::ModelConfig cfg = model::read_checkpoint_config(checkpoint);
-  cfg.device = device;
-  cfg.num_threads = threads;
-  net_ = std::make_unique<model::Network>(cfg, /*with_grads=*/false);
-  model::load_checkpoint(checkpoint, *net_, &norm_, &extras_);
-  const size_t f = static_cast<size_t>(index.meta.n_bins);
-  DS2_REQUIRE(cfg.n_bins == index.meta.n_bins, ConfigError,
-              "{}: the model takes {} bins but {}/index.h5 has {}", checkpoint, cfg.n_bins,
-              plan.data, index.meta.n_bins);
-  pipeline::FeatureMeta trained;
-  if (model::get_feature_meta(extras_, checkpoint, &trained))
-    model::require_same_features(checkpoint, trained, plan.data + "/index.h5", index.meta);
-  else
-    log()->debug(
-        "{}: no feature settings (written before they were stored): not checked "
-        "against {}/index.h5 beyond the bins",
-        checkpoint, plan.data);
-  std::string mode = normalize.empty() ? model::trained_normalize(extras_) : normalize;
-  if (mode.empty()) mode = "global";
-  DS2_REQUIRE(pipeline::is_normalize_mode(mode), ConfigError,
-              "option 'normalize': '{}' (expected global, utterance or none)", mode);
-  if (mode == "global" && (norm_.mean.size() != f || norm_.std.size() != f)) {
-    DS2_REQUIRE(index.mean.size() == f && index.std.size() == f, FormatError,
-                "{}: no normalization statistics, nor in {}/index.h5", checkpoint, plan.data);
-    if (warn)
-      log()->warn("{} holds no normalization statistics: using {}/index.h5's", checkpoint,
-                  plan.data);
-    norm_ = {index.mean, index.std};
-  }
-  for (size_t b = 0; mode == "global" && b < f; ++b)
-    DS2_REQUIRE(norm_.std[b] > 0, FormatError, "{}: /norm/std: bin {} is {}", checkpoint, b,
-                norm_.std[b]);
-  normalizer_ = pipeline::FeatureNormalizer(mode, norm_.mean, norm_.std);
-  auto ait = extras_.str.find("alphabet");
-  const bool own = ait != extras_.str.end();
-  alphabet_ = pipeline::Alphabet::parse(
-      own ? ait->second : index.meta.alphabet,
-      own ? checkpoint + ":/extra/alphabet" : plan.data + "/index.h5:alphabet");
-  DS2_REQUIRE(alphabet_.size() == cfg.alphabet_size, ConfigError,
-              "{}: the model has {} outputs but its alphabet {} symbols", checkpoint,
-              cfg.alphabet_size, alphabet_.size());
-}
-
-AcousticModel::~AcousticModel() = default;
-
 std::vector<UttLogProbs> compute_log_probs(const EvalPlan& plan, int rank, AcousticModel& am,
                                            Progress* progress) {
   std::vector<UttLogProbs> all;
@@ -512,8 +462,8 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
   std::unique_ptr<AcousticModel> am;
   std::unique_ptr<StoredLogProbs> stored;
   if (o.logprobs.empty()) {
-    am = std::make_unique<AcousticModel>(o.model, plan, o.device, o.threads, o.normalize,
-                                         comm.root());
+    const AcousticModel::Dataset fit{plan.data, &plan.index, comm.root()};
+    am = std::make_unique<AcousticModel>(o.model, o.device, o.threads, o.normalize, &fit);
   } else {
     stored = std::make_unique<StoredLogProbs>(read_stored_slice(o.logprobs, plan, comm.rank()));
   }

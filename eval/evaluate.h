@@ -28,6 +28,7 @@
 #include "core/options.h"
 #include "decode/ctc_decode.h"
 #include "decode/wer.h"
+#include "eval/acoustic_model.h"
 #include "model/checkpoint.h"
 #include "pipeline/alphabet.h"
 #include "pipeline/index.h"
@@ -102,42 +103,6 @@ struct EvalPlan {
 // with_ids = false: the index's utterance ids are read in chunks only to pick the clean
 // utterances and not kept (index.utt_ids empty): what ranks that write no files need.
 EvalPlan plan_eval(const std::string& data, int batch_size, int ranks, bool with_ids = true);
-
-// A checkpoint loaded for inference on a plan's dataset: the network (batch norm on running
-// statistics), the normalization mode and statistics, and the alphabet (step 4).
-class AcousticModel {
- public:
-  // normalize: "" = as the model was trained (its train_ini), or global | utterance | none.
-  // `warn` logs the fallback to the index's statistics (pass comm.root()). Throws ConfigError /
-  // FormatError naming the checkpoint when it does not fit the dataset: different bins, alphabet
-  // size, or feature settings (model/checkpoint.h: a checkpoint that stores its training data's
-  // sample_rate/window_ms/hop_ms/n_bins/feature must match DATA/index.h5's; one from before
-  // they were stored is not checked beyond the bins, with a debug log).
-  AcousticModel(const std::string& checkpoint, const EvalPlan& plan, const std::string& device,
-                int threads, const std::string& normalize, bool warn);
-  ~AcousticModel();
-  AcousticModel(const AcousticModel&) = delete;
-  AcousticModel& operator=(const AcousticModel&) = delete;
-
-  const std::string& path() const { return path_; }
-  const pipeline::Alphabet& alphabet() const { return alphabet_; }
-  int classes() const { return alphabet_.size(); }
-  const std::string& normalize_mode() const { return normalizer_.mode(); }
-  // The trainer's extras (step, epoch, ... when present).
-  const model::CheckpointExtras& extras() const { return extras_; }
-  model::Network& net() { return *net_; }
-  const model::NormStats& norm() const { return norm_; }
-  // The features' normalization (normalize_mode() with norm()).
-  const pipeline::FeatureNormalizer& normalizer() const { return normalizer_; }
-
- private:
-  std::string path_;
-  std::unique_ptr<model::Network> net_;
-  model::NormStats norm_;
-  model::CheckpointExtras extras_;
-  pipeline::FeatureNormalizer normalizer_;
-  pipeline::Alphabet alphabet_;
-};
 
 // The network output of one utterance as log-probabilities.
 struct UttLogProbs {

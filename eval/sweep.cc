@@ -365,7 +365,8 @@ SweepResult run_sweep(const Comm& comm, const SweepOptions& o) {
 
       // Step 4: one streamed forward pass, every pending point decoded per batch.
       Timer wall;
-      AcousticModel am(ckpt, plan, o.device, o.threads, o.normalize, comm.root());
+      const AcousticModel::Dataset fit{plan.data, &plan.index, comm.root()};
+      AcousticModel am(ckpt, o.device, o.threads, o.normalize, &fit);
       for (size_t i : pending)
         if (points[i].lm && !lm) lm = load_decoder_lm(o.lm, o.beam.lexicon);
       std::vector<DecodeSpec> specs(points.size());

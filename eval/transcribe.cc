@@ -106,52 +106,23 @@ Transcriber::Transcriber(const TranscribeOptions& o) : o_(o) {
   DS2_REQUIRE(o.lm.empty() || o.decoder == "beam", ConfigError,
               "option 'lm': a language model needs --decoder beam");
   DS2_REQUIRE(o.chunk_ms > 0, ConfigError, "option 'chunk-ms': {} (must be > 0)", o.chunk_ms);
-  model::ModelConfig cfg = model::read_checkpoint_config(o.model);
-  cfg.device = o.device;
-  cfg.num_threads = o.threads;
-  if (o.stream && cfg.bidirectional)
+  if (o.stream && model::read_checkpoint_config(o.model).bidirectional)
     DS2_THROW(ConfigError,
               "{}: --stream needs a forward-only model (model.bidirectional = false, with a "
               "lookahead): this one is bidirectional, and its backward direction reads the "
               "utterance's last frame first",
               o.model);
-  net_ = std::make_unique<model::Network>(cfg, /*with_grads=*/false);
-  model::NormStats stats;
-  model::CheckpointExtras extras;
-  model::load_checkpoint(o.model, *net_, &stats, &extras);
-  resolve_features(&o_, extras);
+  am_ = std::make_unique<AcousticModel>(o.model, o.device, o.threads, o.normalize);
+  resolve_features(&o_, am_->extras());
   featurizer_ = std::make_unique<pipeline::Featurizer>(o_.features);
-  DS2_REQUIRE(cfg.n_bins == featurizer_->n_bins(), ConfigError,
+  const int n_bins = am_->net().config().n_bins;
+  DS2_REQUIRE(n_bins == featurizer_->n_bins(), ConfigError,
               "{}: the model takes {} bins but --window-ms {} at --sample-rate {} gives {}",
-              o.model, cfg.n_bins, o_.features.window_ms, o_.features.sample_rate,
+              o.model, n_bins, o_.features.window_ms, o_.features.sample_rate,
               featurizer_->n_bins());
-  std::string mode = o.normalize.empty() ? model::trained_normalize(extras) : o.normalize;
-  if (mode.empty()) mode = "global";
-  DS2_REQUIRE(pipeline::is_normalize_mode(mode), ConfigError,
-              "option 'normalize': '{}' (expected global, utterance or none)", mode);
-  const size_t f = static_cast<size_t>(cfg.n_bins);
-  if (mode == "global") {
-    DS2_REQUIRE(stats.mean.size() == f && stats.std.size() == f, FormatError,
-                "{}: no normalization statistics (/norm) for global normalization; pass "
-                "--normalize none or utterance if the model was trained so",
-                o.model);
-    for (size_t b = 0; b < f; ++b)
-      DS2_REQUIRE(stats.std[b] > 0, FormatError, "{}: /norm/std: bin {} is {}", o.model, b,
-                  stats.std[b]);
-  }
-  DS2_REQUIRE(!(o.stream && mode == "utterance"), ConfigError,
+  DS2_REQUIRE(!(o.stream && am_->normalize_mode() == "utterance"), ConfigError,
               "option 'stream': utterance normalization needs the whole utterance before the "
               "first frame (use a model trained with global normalization, or --normalize)");
-  norm_ = pipeline::FeatureNormalizer(mode, stats.mean, stats.std);
-  auto ait = extras.str.find("alphabet");
-  DS2_REQUIRE(ait != extras.str.end(), FormatError,
-              "{}: no alphabet (/extra/alphabet); a checkpoint written by ds2 train has one",
-              o.model);
-  alphabet_ = std::make_unique<pipeline::Alphabet>(
-      pipeline::Alphabet::parse(ait->second, o.model + ":/extra/alphabet"));
-  DS2_REQUIRE(alphabet_->size() == cfg.alphabet_size, ConfigError,
-              "{}: the model has {} outputs but its alphabet {} symbols", o.model,
-              cfg.alphabet_size, alphabet_->size());
   if (!o.lm.empty()) lm_ = load_decoder_lm(o.lm, o.beam.lexicon);
 }
 
@@ -169,18 +140,18 @@ std::vector<float> Transcriber::features(const std::string& path) {
   std::vector<float> feats;
   featurizer_->compute(samples(path), feats);
   const size_t f = static_cast<size_t>(featurizer_->n_bins());
-  norm_.apply(feats.data(), feats.size() / f, f);
+  am_->normalizer().apply(feats.data(), feats.size() / f, f);
   return feats;
 }
 
 std::string Transcriber::transcribe(const std::vector<float>& feats) {
-  const int f = featurizer_->n_bins(), c = net_->config().alphabet_size;
+  const int f = featurizer_->n_bins(), c = am_->net().config().alphabet_size;
   const int32_t t = static_cast<int32_t>(feats.size() / f);
   DS2_REQUIRE(t > 0, ConfigError, "Transcriber::transcribe: no feature frames");
-  const float* act = net_->forward(feats.data(), &t, 1, t, model::Mode::kInfer);
-  const int len = net_->out_lengths()[0];
+  const float* act = am_->net().forward(feats.data(), &t, 1, t, model::Mode::kInfer);
+  const int len = am_->net().out_lengths()[0];
   act_.resize(static_cast<size_t>(len) * c);
-  net_->backend().download(act_.data(), act, act_.size());
+  am_->net().backend().download(act_.data(), act, act_.size());
   return decode(act_.data(), len);
 }
 
@@ -190,9 +161,9 @@ std::string Transcriber::transcribe_stream(const std::string& path,
   const int rate = o_.features.sample_rate, hop = o_.features.hop();
   const size_t f = static_cast<size_t>(featurizer_->n_bins());
   const int64_t chunk = std::max<int64_t>(1, std::llround(o_.chunk_ms * rate / 1000.0));
-  StreamingForward stream(*net_);
+  StreamingForward stream(am_->net());
   Decoder decoder(*this);
-  const int c = net_->config().alphabet_size;
+  const int c = am_->net().config().alphabet_size;
   // Advances the decoder over the output frames made final since the last call; its text.
   auto decode_new = [&]() {
     const int t = stream.frames_final() - decoder.frames;
@@ -209,7 +180,7 @@ std::string Transcriber::transcribe_stream(const std::string& path,
     if (avail > done) {
       featurizer_->compute(audio.data() + done * hop, received - done * hop, feats);
       const size_t n = feats.size() / f;
-      norm_.apply(feats.data(), n, f);  // global / none: per frame
+      am_->normalizer().apply(feats.data(), n, f);  // global / none: per frame
       stream.push(feats.data(), static_cast<int>(n));
       done = avail;
     }
@@ -229,9 +200,9 @@ std::string Transcriber::transcribe_stream(const std::string& path,
 }
 
 Transcriber::Decoder::Decoder(Transcriber& tr)
-    : tr_(tr), c_(tr.net_->config().alphabet_size), greedy_(tr.alphabet_->blank()) {
+    : tr_(tr), c_(tr.am_->net().config().alphabet_size), greedy_(tr.am_->alphabet().blank()) {
   if (tr.o_.decoder != "greedy")
-    beam_ = std::make_unique<PrefixBeamSearch>(c_, *tr.alphabet_, tr.lm_.get(), tr.o_.beam,
+    beam_ = std::make_unique<PrefixBeamSearch>(c_, tr.am_->alphabet(), tr.lm_.get(), tr.o_.beam,
                                                &tr.ws_);
 }
 
@@ -260,7 +231,7 @@ std::string Transcriber::decode(const float* act, int t) {
 }
 
 std::string Transcriber::text(const std::vector<int32_t>& labels) const {
-  std::istringstream words(alphabet_->decode(labels.data(), labels.size()));
+  std::istringstream words(am_->alphabet().decode(labels.data(), labels.size()));
   std::string out, w;
   while (words >> w) out += (out.empty() ? "" : " ") + w;
   return out;

@@ -27,6 +27,7 @@
 
 #include "core/options.h"
 #include "decode/ctc_decode.h"
+#include "eval/acoustic_model.h"
 #include "pipeline/featurizer.h"
 #include "pipeline/normalize.h"
 
@@ -74,8 +75,8 @@ struct TranscribeOptions {
 // A checkpoint loaded for decoding one file at a time. Not thread-safe.
 class Transcriber {
  public:
-  // Loads the network (inference only), the normalization, the alphabet (/extra/alphabet) and
-  // the LM. ConfigError for inconsistent options (e.g. --stream with a bidirectional model or
+  // Loads the checkpoint (AcousticModel without a dataset: the alphabet and, for global
+  // normalization, the statistics must be the checkpoint's), the featurizer and the LM. ConfigError for inconsistent options (e.g. --stream with a bidirectional model or
   // with utterance normalization, --lm without --decoder beam, bins that do not match).
   explicit Transcriber(const TranscribeOptions& o);
   ~Transcriber();
@@ -98,10 +99,10 @@ class Transcriber {
   std::string decode(const float* act, int t);
   // Words of decoded labels: spaces at the ends and repeated spaces removed (as ds2 eval).
   std::string text(const std::vector<int32_t>& labels) const;
-  const std::string& normalize_mode() const { return norm_.mode(); }
+  const std::string& normalize_mode() const { return am_->normalize_mode(); }
   // The featurizer settings in use (the checkpoint's, or the options' where given).
   const pipeline::FeatureOptions& feature_options() const { return o_.features; }
-  model::Network& network() { return *net_; }
+  model::Network& network() { return am_->net(); }
 
  private:
   // Decoded mono samples at the feature rate; IoError / FormatError naming the file.
@@ -124,11 +125,9 @@ class Transcriber {
   };
 
   TranscribeOptions o_;
-  std::unique_ptr<model::Network> net_;
+  std::unique_ptr<AcousticModel> am_;  // network, normalization, alphabet (acoustic_model.h)
   std::unique_ptr<pipeline::Featurizer> featurizer_;
-  std::unique_ptr<pipeline::Alphabet> alphabet_;
   std::unique_ptr<LanguageModel> lm_;
-  pipeline::FeatureNormalizer norm_;
   BeamWorkspace ws_;
   std::vector<float> logp_, act_;
 };

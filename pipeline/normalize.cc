@@ -12,11 +12,15 @@ bool is_normalize_mode(const std::string& mode) {
   return mode == "global" || mode == "utterance" || mode == "none";
 }
 
+void require_normalize_mode(const std::string& mode) {
+  DS2_REQUIRE(is_normalize_mode(mode), ConfigError,
+              "option 'normalize': '{}' (expected global, utterance or none)", mode);
+}
+
 FeatureNormalizer::FeatureNormalizer(const std::string& mode, const std::vector<double>& mean,
                                      const std::vector<double>& std)
     : mode_(mode) {
-  DS2_REQUIRE(is_normalize_mode(mode), ConfigError,
-              "option 'normalize': '{}' (expected global, utterance or none)", mode);
+  require_normalize_mode(mode);
   if (mode != "global") return;
   DS2_REQUIRE(!mean.empty() && mean.size() == std.size(), FormatError,
               "global normalization: {} means and {} standard deviations", mean.size(), std.size());

@@ -21,6 +21,8 @@ namespace ds2::pipeline {
 
 // The modes above: "global", "utterance", "none".
 bool is_normalize_mode(const std::string& mode);
+// ConfigError "option 'normalize': 'MODE' (expected global, utterance or none)" unless it is one.
+void require_normalize_mode(const std::string& mode);
 
 class FeatureNormalizer {
  public:

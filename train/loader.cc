@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/h5.h"
 #include "core/log.h"
+#include "pipeline/normalize.h"
 #include "pipeline/shard.h"
 
 namespace ds2::train {
@@ -48,9 +49,7 @@ void LoaderOptions::add_to(po::options_description& d) {
 BatchLoader::BatchLoader(const std::string& data_dir, const pipeline::DatasetIndex& index,
                          const LoaderOptions& o)
     : dir_(data_dir), index_(index), opt_(o) {
-  DS2_REQUIRE(o.normalize == "global" || o.normalize == "utterance" || o.normalize == "none",
-              ConfigError, "option 'normalize': '{}' (expected global, utterance or none)",
-              o.normalize);
+  pipeline::require_normalize_mode(o.normalize);
   DS2_REQUIRE(o.prefetch >= 1, ConfigError, "option 'prefetch': {} (must be >= 1)", o.prefetch);
   DS2_REQUIRE(o.max_open_shards >= 1, ConfigError, "option 'max-open-shards': {} (must be >= 1)",
               o.max_open_shards);

@@ -53,8 +53,7 @@ TEST(Evaluate, AssignBalancedWithinGrahamBound) {
     for (int r : owner) ASSERT_TRUE(r >= 0 && r < ranks);
     // Largest-first greedy: makespan <= (4/3 - 1/(3m)) OPT.
     const int64_t opt = best_makespan(cost, ranks);
-    EXPECT_LE(3 * ranks * makespan(cost, owner, ranks), (4 * ranks - 1) * opt)
-        << "trial " << trial;
+    EXPECT_LE(3 * ranks * makespan(cost, owner, ranks), (4 * ranks - 1) * opt) << "trial " << trial;
     EXPECT_EQ(owner, assign_balanced(cost, ranks)) << "not deterministic";
   }
 }
@@ -141,10 +140,11 @@ TEST(Evaluate, AcousticModelChecksFeatureSettings) {
   const std::string old = make_checkpoint(dir, "old.h5", nullptr, "global");
   EvalPlan plan;  // only the index's metadata matters to AcousticModel
   plan.data = dir / "DATA";
-  EXPECT_NO_THROW(AcousticModel(ckpt, plan, "cpu", 1, "", false));
+  const AcousticModel::Dataset fit{plan.data, &plan.index};
+  EXPECT_NO_THROW(AcousticModel(ckpt, "cpu", 1, "", &fit));
   plan.index.meta.hop_ms = 20;  // same bins, other frames
   try {
-    AcousticModel am(ckpt, plan, "cpu", 1, "", false);
+    AcousticModel am(ckpt, "cpu", 1, "", &fit);
     ADD_FAILURE() << "a dataset with other feature settings accepted";
   } catch (const ConfigError& e) {
     const std::string msg = e.what();
@@ -154,24 +154,23 @@ TEST(Evaluate, AcousticModelChecksFeatureSettings) {
         << msg;
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
   }
-  EXPECT_NO_THROW(AcousticModel(old, plan, "cpu", 1, "", false));  // not stored: not checked
+  EXPECT_NO_THROW(AcousticModel(old, "cpu", 1, "", &fit));  // not stored: not checked
   plan.index.meta = defaults;
   plan.index.meta.feature = "log1p";
-  EXPECT_THROW(AcousticModel(ckpt, plan, "cpu", 1, "", false), ConfigError);
+  EXPECT_THROW(AcousticModel(ckpt, "cpu", 1, "", &fit), ConfigError);
   plan.index.meta.feature = "log";
   plan.index.meta.n_bins = 201;  // the model's bins are checked for every checkpoint
-  EXPECT_THROW(AcousticModel(old, plan, "cpu", 1, "", false), ConfigError);
+  EXPECT_THROW(AcousticModel(old, "cpu", 1, "", &fit), ConfigError);
 }
 
 TEST(Evaluate, AcousticModelNormalizesAsTrained) {
   test::TempDir dir("ds2-evaluate");
   EvalPlan plan;
   plan.data = dir / "DATA";
-  const AcousticModel utt(make_checkpoint(dir, "u.h5", nullptr, "utterance"), plan, "cpu", 1, "",
-                          false);
+  const AcousticModel::Dataset fit{plan.data, &plan.index};
+  const AcousticModel utt(make_checkpoint(dir, "u.h5", nullptr, "utterance"), "cpu", 1, "", &fit);
   EXPECT_EQ(utt.normalize_mode(), "utterance");
-  const AcousticModel am(make_checkpoint(dir, "g.h5", nullptr, "global"), plan, "cpu", 1, "",
-                         false);
+  const AcousticModel am(make_checkpoint(dir, "g.h5", nullptr, "global"), "cpu", 1, "", &fit);
   EXPECT_EQ(am.normalize_mode(), "global");
   std::vector<float> x(2 * 161), y(x.size());
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 13) - 6.0f;
@@ -180,8 +179,8 @@ TEST(Evaluate, AcousticModelNormalizesAsTrained) {
     const size_t b = i % 161;
     EXPECT_NEAR(y[i], (x[i] - am.norm().mean[b]) / am.norm().std[b], 1e-5) << i;
   }
-  EXPECT_EQ(AcousticModel(dir / "g.h5", plan, "cpu", 1, "none", false).normalize_mode(), "none");
-  EXPECT_THROW(AcousticModel(dir / "g.h5", plan, "cpu", 1, "cmvn", false), ConfigError);
+  EXPECT_EQ(AcousticModel(dir / "g.h5", "cpu", 1, "none", &fit).normalize_mode(), "none");
+  EXPECT_THROW(AcousticModel(dir / "g.h5", "cpu", 1, "cmvn", &fit), ConfigError);
 }
 
 }  // namespace
