@@ -28,6 +28,8 @@
 #include <fmt/format.h>
 #include <time.h>
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -41,6 +43,7 @@
 
 #include "bench/lm_fixture.h"
 #include "bench/sgemm_baseline.h"
+#include "core/blas_kernels.h"
 #include "core/timer.h"
 #include "decode/arpa_lm.h"
 #include "decode/ctc_decode.h"
@@ -205,6 +208,8 @@ StreamResult bench_stream(const std::string& config, int utts, int frames, int c
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As ds2 itself: OpenBLAS's kernels for this CPU, not its generic fallback (core/blas_kernels.h).
+  ds2::use_native_blas_kernels(openblas_get_corename(), argv);
   int utts = 20, frames = 300, vocab_n = 2000, iters = 1;
   std::vector<int> beams = {16, 64, 256};
   decode::BeamOptions base;

@@ -14,6 +14,7 @@
 
 #include "bench/bench_options.h"
 #include "bench/sgemm_baseline.h"
+#include "core/blas_kernels.h"
 #include "core/options.h"
 #include "core/timer.h"
 #include "model/network.h"
@@ -23,6 +24,8 @@ using namespace ds2;
 using namespace ds2::model;
 
 int main(int argc, char** argv) {
+  // As ds2 itself: OpenBLAS's kernels for this CPU, not its generic fallback (core/blas_kernels.h).
+  ds2::use_native_blas_kernels(openblas_get_corename(), argv);
   std::string config = std::string(DS2_SOURCE_ROOT) + "/share/configs/ds2-small.ini";
   std::string threads_list = "1 2";
   int batch = 16, frames = 600, iters = 2, warmup = 1;
@@ -44,6 +47,9 @@ int main(int argc, char** argv) {
 
   std::printf("# bench_model: %s, batch %d x %d frames x %d bins, %d timed iterations\n",
               config.c_str(), batch, frames, cfg.n_bins, iters);
+  const std::string blas_note = blas_kernels_note(openblas_get_corename());
+  std::printf("# OpenBLAS kernels %s%s%s\n", openblas_get_corename(), blas_note.empty() ? "" : ": ",
+              blas_note.c_str());
   std::printf("# sgemm baseline %d x %d x %d (bench/sgemm_baseline.h); train GFLOP per step %.1f\n",
               bench::kSgemmBaselineShape[0], bench::kSgemmBaselineShape[1],
               bench::kSgemmBaselineShape[2], Network(cfg, false).train_flops(batch, frames) / 1e9);

@@ -1,10 +1,13 @@
 // ds2: one binary, subcommands dispatched here and implemented in their folders.
 // Every subcommand runs the same under mpirun, under sbatch/srun, and as a single process.
+#include <cblas.h>
+
 #include <cstring>
 #include <iostream>
 #include <string>
 
 #include "cli/commands.h"
+#include "core/blas_kernels.h"
 #include "core/error.h"
 #include "core/h5.h"
 #include "core/log.h"
@@ -25,6 +28,8 @@ void usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First, before MPI and threads: OpenBLAS's own kernels for this CPU (core/blas_kernels.h).
+  ds2::use_native_blas_kernels(openblas_get_corename(), argv);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     usage();
     return argc < 2 ? 2 : 0;
@@ -44,6 +49,8 @@ int main(int argc, char** argv) {
     ds2::MpiEnv env(&argc, &argv, cmd->mpi_thread_level);
     ds2::Comm world;
     ds2::init_logging(world.rank(), world.size());
+    const std::string blas = ds2::blas_kernels_note(openblas_get_corename());
+    if (world.root() && !blas.empty()) ds2::logger("ds2")->info("{}", blas);
     try {
       rc = cmd->run(argc - 1, argv + 1);
     } catch (const std::exception& e) {
