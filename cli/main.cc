@@ -50,7 +50,9 @@ int main(int argc, char** argv) {
     ds2::Comm world;
     ds2::init_logging(world.rank(), world.size());
     const std::string blas = ds2::blas_kernels_note(openblas_get_corename());
-    if (world.root() && !blas.empty()) ds2::logger("ds2")->info("{}", blas);
+    // At debug level: an error must stay one line on stderr (--verbose shows it;
+    // bench_model prints it in its header).
+    if (world.root() && !blas.empty()) ds2::logger("ds2")->debug("{}", blas);
     try {
       rc = cmd->run(argc - 1, argv + 1);
     } catch (const std::exception& e) {
