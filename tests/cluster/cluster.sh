@@ -104,12 +104,21 @@ node_exec() {
     "node$i" "$@"
 }
 
-agent() {  # Open MPI calls: AGENT HOST orted ARGS... (one string or words)
-  local host=$1 i
+# Open MPI calls: AGENT HOST orted ARGS... (one string or words). Like ssh on a real cluster,
+# the agent stays on the launching node while the daemon runs in HOST's node: when that node
+# dies, Open MPI learns it from the daemon's lost connection and names the node ("lost
+# communication with a remote daemon ... on node 198.18.0.2"). An agent that died with the node
+# would race that report with its own exit, which Open MPI reads as "unable to reliably start
+# one or more daemons" and which names no node; so, like ssh noticing a dead peer late, an agent
+# whose daemon was killed by a signal waits before it exits.
+agent() {
+  local host=$1 i rc=0
   shift
   for ((i = 0; i < $(nodes); i++)); do
     if [[ $host == "$(node_ip "$i")" || $host == "node$i" ]]; then
-      node_exec "$i" sh -c "$*"
+      (node_exec "$i" sh -c "$*") || rc=$?
+      ((rc <= 128)) || sleep 3
+      exit "$rc"
     fi
   done
   die "agent: unknown host '$host'"
