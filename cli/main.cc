@@ -28,9 +28,8 @@ void usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Not yet: re-executing with OpenBLAS's native kernels (core/blas_kernels.h) made cluster_e2e's
-  // node-failure check fail once in two CI runs; until that is understood, set OPENBLAS_CORETYPE
-  // (the note below says when it is worth it).
+  // First, before MPI and threads: OpenBLAS's own kernels for this CPU (core/blas_kernels.h).
+  ds2::use_native_blas_kernels(openblas_get_corename(), argv);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     usage();
     return argc < 2 ? 2 : 0;
@@ -51,7 +50,8 @@ int main(int argc, char** argv) {
     ds2::Comm world;
     ds2::init_logging(world.rank(), world.size());
     const std::string blas = ds2::blas_kernels_note(openblas_get_corename());
-    // At debug level: an error must stay one line on stderr (bench_model prints it in its header).
+    // At debug level: an error must stay one line on stderr. The network's log line names the
+    // kernels at info level; bench_model prints them in its header.
     if (world.root() && !blas.empty()) ds2::logger("ds2")->debug("{}", blas);
     try {
       rc = cmd->run(argc - 1, argv + 1);

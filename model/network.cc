@@ -1,6 +1,8 @@
 // Network: layer assembly, forward/backward sequencing, CTC hookup.
 #include "model/network.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -66,10 +68,14 @@ Network::Network(const ModelConfig& cfg, bool with_grads, bool allocate) : cfg_(
     b->set_backend(backend_.get());
   DS2_LOG_ROOT("model", info,
                "network: {} conv, {} {} {} x {}, lookahead {}, fc {}, alphabet {}: {} parameters "
-               "({:.2f} M), device {} with {} threads",
+               "({:.2f} M), device {} with {} threads{}",
                convs_.size(), cfg_.rnn_layers, cfg_.bidirectional ? "bidirectional" : "forward",
                cfg_.rnn_type, cfg_.rnn_hidden, cfg_.lookahead, cfg_.fc_hidden, cfg_.alphabet_size,
-               num_params(), num_params() / 1e6, cfg_.device, backend_->num_threads());
+               num_params(), num_params() / 1e6, cfg_.device, backend_->num_threads(),
+               // Which OpenBLAS kernels run (core/blas_kernels.h: ds2 picks the CPU's own when
+               // OpenBLAS falls back to generic ones): a 4-5x difference in GEMM speed.
+               cfg_.device == "cpu" ? fmt::format(", OpenBLAS {} kernels", openblas_get_corename())
+                                    : std::string());
 }
 
 Network::~Network() {
