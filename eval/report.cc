@@ -10,8 +10,8 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
+#include "core/csv.h"
 #include "core/fs.h"
 #include "ds2/config.h"
 #include "eval/sweep_svg.h"
@@ -23,13 +23,6 @@ namespace fs = std::filesystem;
 using svg::escape;
 
 namespace {
-
-std::vector<std::string> split_csv(const std::string& line) {
-  std::vector<std::string> out;
-  std::stringstream in(line);
-  for (std::string f; std::getline(in, f, ',');) out.push_back(f);
-  return out;
-}
 
 bool to_double(const std::string& s, double* v) {
   try {
@@ -46,21 +39,20 @@ std::vector<std::vector<double>> read_columns(const std::string& path,
                                               const std::vector<std::string>& names, int64_t* bad) {
   std::ifstream in(path);
   std::vector<std::vector<double>> rows;
-  std::string line;
-  if (!in || !std::getline(in, line)) return rows;
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  const std::vector<std::string> header = split_csv(line);
+  CsvReader reader(in);
+  CsvRecord header;
+  if (!in || !reader.next(&header)) return rows;
   std::vector<size_t> idx;
   for (const std::string& n : names) {
-    const auto it = std::find(header.begin(), header.end(), n);
-    if (it == header.end()) return rows;  // not the expected file: nothing to draw
-    idx.push_back(static_cast<size_t>(it - header.begin()));
+    const auto it = std::find(header.fields.begin(), header.fields.end(), n);
+    if (it == header.fields.end()) return rows;  // not the expected file: nothing to draw
+    idx.push_back(static_cast<size_t>(it - header.fields.begin()));
   }
-  while (std::getline(in, line)) {
-    if (line.empty() || line == "\r") continue;
-    const std::vector<std::string> f = split_csv(line);
+  for (CsvRecord rec; reader.next(&rec);) {
+    const std::vector<std::string>& f = rec.fields;
+    if (f.size() == 1 && f[0].empty()) continue;  // an empty line
     std::vector<double> r(idx.size());
-    bool ok = true;
+    bool ok = rec.error.empty();
     for (size_t k = 0; k < idx.size() && ok; ++k)
       ok = idx[k] < f.size() && to_double(f[idx[k]], &r[k]);
     if (ok)

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "core/csv.h"
 #include "core/error.h"
 #include "pipeline/utt_id.h"
 
@@ -48,35 +49,6 @@ std::vector<std::string> split(const std::string& s, char sep) {
   }
   out.push_back(cur);
   return out;
-}
-
-// RFC 4180 fields; returns false on an unterminated quote.
-bool split_csv(const std::string& s, std::vector<std::string>* out) {
-  out->clear();
-  std::string cur;
-  bool quoted = false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < s.size() && s[i + 1] == '"') {
-        cur += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        cur += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      out->push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  out->push_back(cur);
-  return !quoted;
 }
 
 // Collects rows, then names them: derived ids (utt_id.h), id checks and collisions need the
@@ -191,20 +163,42 @@ void Builder::finish() {
                    [](const Reject& a, const Reject& b) { return a.line < b.line; });
 }
 
+// DeepSpeech CSV (RFC 4180, core/csv.h): a quoted transcript may hold commas, quotes and line
+// breaks; a record is numbered by the line it starts on.
+void read_csv(std::istream& in, Manifest* m, Builder* b) {
+  CsvReader reader(in);
+  bool header_checked = false;
+  for (CsvRecord r; reader.next(&r);) {
+    if (r.blank) continue;
+    const std::vector<std::string>& f = r.fields;
+    if (!header_checked) {
+      header_checked = true;
+      if (!f.empty() && f[0].rfind("wav_filename", 0) == 0) continue;  // the DeepSpeech header
+    }
+    ++m->rows;
+    if (!r.error.empty())
+      b->reject(r.line, "", r.error);
+    else if (f.size() != 3 && f.size() != 4)
+      b->reject(r.line, f[0],
+                fmt::format("expected 3 comma-separated fields (wav_filename, "
+                            "wav_filesize, transcript) or 4 (..., utt_id), "
+                            "found {}",
+                            f.size()));
+    else
+      b->add(r.line, f[0], -1, f[2], f.size() == 4 ? f[3] : "");
+  }
+}
+
 void read_lines(const std::string& path, Manifest* m, Builder* b) {
   std::ifstream in(path);
   DS2_REQUIRE(in, IoError, "{}: cannot open manifest", path);
+  if (m->format == "csv") return read_csv(in, m, b);
   std::string line;
   int64_t lineno = 0;
-  bool header_checked = false;
   while (std::getline(in, line)) {
     ++lineno;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    if (m->format == "csv" && !header_checked) {
-      header_checked = true;
-      if (line.rfind("wav_filename", 0) == 0) continue;  // the DeepSpeech header
-    }
     ++m->rows;
     if (m->format == "tsv") {
       auto f = split(line, '\t');
@@ -217,16 +211,6 @@ void read_lines(const std::string& path, Manifest* m, Builder* b) {
                                             printable(f[1])));
       else
         b->add(lineno, f[0], d, f[2], f.size() == 4 ? f[3] : "");
-    } else if (m->format == "csv") {
-      std::vector<std::string> f;
-      if (!split_csv(line, &f))
-        b->reject(lineno, "", "unterminated quote");
-      else if (f.size() != 3 && f.size() != 4)
-        b->reject(lineno, f[0], fmt::format("expected 3 comma-separated fields (wav_filename, "
-                                            "wav_filesize, transcript) or 4 (..., utt_id), "
-                                            "found {}", f.size()));
-      else
-        b->add(lineno, f[0], -1, f[2], f.size() == 4 ? f[3] : "");
     } else {  // jsonl
       nlohmann::json j;
       try {

@@ -3,10 +3,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <sstream>
+#include <fstream>
 #include <utility>
 #include <vector>
 
+#include "core/csv.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -55,11 +56,15 @@ void RunFiles::commit_checkpoint(int64_t step, bool best, int keep) const {
   prune_step_checkpoints(dir_, keep);
 }
 
-CsvLog::CsvLog(const std::string& path, const std::string& header) {
+CsvLog::CsvLog(const std::string& path, const std::vector<std::string>& columns) {
   const bool fresh = !fs::exists(path) || fs::file_size(path) == 0;
   out_.open(path, std::ios::app);
   DS2_REQUIRE(out_, IoError, "{}: cannot open for appending", path);
-  if (fresh) out_ << header << "\n" << std::flush;
+  if (fresh) write(columns);
+}
+
+void CsvLog::write(const std::vector<std::string>& fields) {
+  out_ << csv_record(fields) << "\n" << std::flush;
 }
 
 void prune_step_checkpoints(const std::string& dir, int keep) {
@@ -82,20 +87,14 @@ void prune_step_checkpoints(const std::string& dir, int keep) {
 void truncate_csv(const std::string& path, int64_t last_step, size_t step_column) {
   std::ifstream in(path);
   if (!in) return;
-  std::string line, kept;
-  bool header = true;
-  while (std::getline(in, line)) {
-    if (header) {
-      kept += line + "\n";
-      header = false;
-      continue;
-    }
-    std::istringstream fields(line);
-    std::string f;
-    for (size_t c = 0; c <= step_column && std::getline(fields, f, ','); ++c) {
-    }
+  CsvReader reader(in);
+  CsvRecord r;
+  std::string kept;
+  if (reader.next(&r)) kept += csv_record(r.fields) + "\n";  // the header
+  while (reader.next(&r)) {
+    if (!r.error.empty() || step_column >= r.fields.size()) continue;
     try {
-      if (std::stoll(f) <= last_step) kept += line + "\n";
+      if (std::stoll(r.fields[step_column]) <= last_step) kept += csv_record(r.fields) + "\n";
     } catch (const std::exception&) {
     }
   }

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace ds2::train {
 
@@ -40,20 +41,21 @@ class RunFiles {
   std::string dir_, metrics_;
 };
 
-// A CSV log appended one row per call and flushed after each (RUN/metrics.csv, RUN/dev.csv).
+// A CSV log appended one row per call and flushed after each (RUN/metrics.csv, RUN/dev.csv);
+// rows are written by core/csv.h.
 class CsvLog {
  public:
-  // Opens `path` for appending; writes `header` first when the file is new or empty. IoError
-  // naming the file when it cannot be opened.
-  CsvLog(const std::string& path, const std::string& header);
+  // Opens `path` for appending; writes the header of `columns` first when the file is new or
+  // empty. IoError naming the file when it cannot be opened.
+  CsvLog(const std::string& path, const std::vector<std::string>& columns);
+  // One row: each value as fmt's "{}" formats it.
   template <typename... A>
   void row(const A&... a) {
-    std::string s;
-    ((s += (s.empty() ? "" : ",") + fmt::format("{}", a)), ...);
-    out_ << s << "\n" << std::flush;
+    write({fmt::format("{}", a)...});
   }
 
  private:
+  void write(const std::vector<std::string>& fields);
   std::ofstream out_;
 };
 

@@ -184,10 +184,13 @@ class Trainer {
     bcast_params(world_, be_, net_.params(), np_);  // rank 0's parameters everywhere (trainer.h)
     if (root_) {
       files_.prepare(resolved_ini_, topt_.resume ? pos_.step : -1);
-      metrics_ = std::make_unique<CsvLog>(files_.metrics_path(),
-                                          "step,epoch,loss,lr,grad_norm,utts_per_s,skipped,time");
+      metrics_ = std::make_unique<CsvLog>(
+          files_.metrics_path(),
+          std::vector<std::string>{"step", "epoch", "loss", "lr", "grad_norm", "utts_per_s",
+                                   "skipped", "time"});
       if (dev_loader_)
-        dev_csv_ = std::make_unique<CsvLog>(files_.dev_path(), "epoch,step,dev_loss,dev_cer");
+        dev_csv_ = std::make_unique<CsvLog>(
+            files_.dev_path(), std::vector<std::string>{"epoch", "step", "dev_loss", "dev_cer"});
     }
     t0_ = std::chrono::steady_clock::now();
     first_step_ = pos_.step;

@@ -87,6 +87,29 @@ TEST(Manifest, CsvDeepSpeechWithQuotes) {
   EXPECT_TRUE(has_reason(m, 5, "unterminated quote"));
 }
 
+TEST(Manifest, CsvRecordsSpanLinesAndStrayQuotesAreRejected) {
+  // Expected fields written out from RFC 4180's grammar: a quoted field may hold a line break
+  // (the record is numbered by its first line); a quote inside an unquoted field, or text after
+  // a closing quote, is malformed.
+  test::TempDir d;
+  std::string p = d / "m.csv";
+  write_file_atomic(p,
+                    "wav_filename,wav_filesize,transcript\r\n"
+                    "a.wav,1,\"two\r\nlines\"\r\n"
+                    "b.wav,1,he said \"hi\"\r\n"
+                    "c.wav,1,\"closed\" then text\r\n"
+                    "d.wav,,\r\n");
+  Manifest m = read_manifest(p);
+  EXPECT_EQ(m.rows, 4);
+  ASSERT_EQ(m.entries.size(), 2u);
+  EXPECT_EQ(m.entries[0].transcript, "two\nlines");
+  EXPECT_EQ(m.entries[0].line, 2);
+  EXPECT_EQ(m.entries[1].transcript, "");
+  EXPECT_EQ(m.entries[1].line, 6);
+  EXPECT_TRUE(has_reason(m, 4, p + ":4: field 3: a quote inside an unquoted field"));
+  EXPECT_TRUE(has_reason(m, 5, p + ":5: field 3: text after its closing quote"));
+}
+
 TEST(Manifest, LibriSpeechTreeWithOrphans) {
   test::TempDir d;
   std::string ch = d / "19/198";
