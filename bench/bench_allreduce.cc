@@ -50,6 +50,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_options.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/mpi.h"
@@ -251,14 +252,11 @@ int run(int argc, char** argv) {
   ds2::init_logging(world.rank(), world.size(), 1);
   BenchOptions bo;
   ds2::train::AllreduceOptions ao;
-  ds2::po::options_description desc("bench_allreduce options");
+  ds2::po::options_description desc("bench_allreduce");
+  desc.add_options()("help,h", "usage (mpirun -np N bench_allreduce [options])");
   bo.add_to(desc);
   ao.add_to(desc);
-  ds2::po::variables_map vm;
-  ds2::CommonOptions common;
-  if (!ds2::parse_command(argc, argv, "mpirun -np N bench_allreduce [options]", desc, vm, common)) {
-    return 0;
-  }
+  if (!ds2::bench::parse_options(argc, argv, desc, world.root())) return 0;
   const size_t b = parse_size(bo.begin), e = parse_size(bo.end);
   DS2_REQUIRE(b >= 4 && e >= b && bo.factor > 1, ConfigError,
               "need 4 <= --begin <= --end and --factor > 1");

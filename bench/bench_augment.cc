@@ -36,6 +36,7 @@
 #include "augment/effects.h"
 #include "augment/mix.h"
 #include "augment/rng.h"
+#include "bench/bench_options.h"
 #include "core/options.h"
 #include "core/timer.h"
 
@@ -164,13 +165,7 @@ int main(int argc, char** argv) {
       ("check", ds2::po::value(&do_check)->default_value(do_check), "correctness checks (0/1)")
       ("csv", ds2::po::value(&csv), "also write the table as CSV to this file");
   // clang-format on
-  ds2::po::variables_map vm;
-  ds2::po::store(ds2::po::parse_command_line(argc, argv, desc), vm);
-  ds2::po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
+  if (!ds2::bench::parse_options(argc, argv, desc)) return 0;
 
   const size_t n_utts = std::max<size_t>(1, static_cast<size_t>(seconds / utt_seconds + 0.5));
   std::vector<std::vector<float>> utts;

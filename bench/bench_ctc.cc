@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_options.h"
 #include "core/timer.h"
 #include "tests/testutil.h"
 #include "model/ctc.h"
@@ -105,56 +106,43 @@ struct Reference {
 
 int main(int argc, char** argv) {
   int iters = 3, warmup = 1, alphabet = 29;
-  bool csv = false, check = true;
-  ds2::model::CtcCpuIsa isa = ds2::model::CtcCpuIsa::kAuto;
-  std::string isa_name = "auto";
-  std::vector<int> threads = {1, 2}, batches = {32, 64}, times = {150, 300, 700};
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> const char* {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "bench_ctc: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--iters")
-      iters = std::max(1, std::atoi(next()));
-    else if (a == "--warmup")
-      warmup = std::max(0, std::atoi(next()));
-    else if (a == "--csv")
-      csv = true;
-    else if (a == "--no-check")
-      check = false;
-    else if (a == "--threads")
-      threads = ds2::test::parse_int_list(next());
-    else if (a == "--batch")
-      batches = ds2::test::parse_int_list(next());
-    else if (a == "--time")
-      times = ds2::test::parse_int_list(next());
-    else if (a == "--alphabet")
-      alphabet = std::atoi(next());
-    else if (a == "--isa") {
-      isa_name = next();
-      const char* names[] = {"auto", "baseline", "avx2", "avx512"};
-      const auto* it = std::find(std::begin(names), std::end(names), isa_name);
-      if (it == std::end(names)) {
-        std::fprintf(stderr, "bench_ctc: --isa must be auto, baseline, avx2 or avx512\n");
-        return 2;
-      }
-      isa = static_cast<ds2::model::CtcCpuIsa>(it - std::begin(names));
-      if (!ds2::model::ctc_cpu_isa_available(isa)) {
-        std::fprintf(stderr, "bench_ctc: --isa %s is not available on this CPU\n",
-                     isa_name.c_str());
-        return 2;
-      }
-    } else {
-      std::fprintf(stderr,
-                   "usage: bench_ctc [--iters N] [--warmup N] [--csv] [--no-check] "
-                   "[--threads 1,2] [--batch 32,64] [--time 150,300,700] [--alphabet 29] "
-                   "[--isa auto|baseline|avx2|avx512]\n");
-      return a == "--help" ? 0 : 2;
-    }
+  bool csv = false, no_check = false;
+  std::string isa_name = "auto", threads_list = "1,2", batch_list = "32,64",
+              time_list = "150,300,700";
+  ds2::po::options_description desc("bench_ctc");
+  // clang-format off
+  desc.add_options()("help,h", "usage")
+      ("iters", ds2::po::value(&iters)->default_value(iters), "timed minibatches (at least 1)")
+      ("warmup", ds2::po::value(&warmup)->default_value(warmup), "untimed minibatches first")
+      ("csv", ds2::po::bool_switch(&csv), "print the table as CSV")
+      ("no-check", ds2::po::bool_switch(&no_check), "skip the comparison with the reference")
+      ("threads", ds2::po::value(&threads_list)->default_value(threads_list),
+       "thread counts, comma-separated")
+      ("batch", ds2::po::value(&batch_list)->default_value(batch_list),
+       "minibatch sizes N, comma-separated")
+      ("time", ds2::po::value(&time_list)->default_value(time_list),
+       "frames per utterance T, comma-separated")
+      ("alphabet", ds2::po::value(&alphabet)->default_value(alphabet), "classes C (blank included)")
+      ("isa", ds2::po::value(&isa_name)->default_value(isa_name),
+       "CTC kernel: auto, baseline, avx2 or avx512");
+  // clang-format on
+  if (!ds2::bench::parse_options(argc, argv, desc)) return 0;
+  iters = std::max(1, iters);
+  warmup = std::max(0, warmup);
+  const bool check = !no_check;
+  const std::vector<int> threads = ds2::test::parse_int_list(threads_list),
+                         batches = ds2::test::parse_int_list(batch_list),
+                         times = ds2::test::parse_int_list(time_list);
+  const char* names[] = {"auto", "baseline", "avx2", "avx512"};
+  const auto* it = std::find(std::begin(names), std::end(names), isa_name);
+  if (it == std::end(names)) {
+    std::fprintf(stderr, "bench_ctc: --isa must be auto, baseline, avx2 or avx512\n");
+    return 2;
+  }
+  const auto isa = static_cast<ds2::model::CtcCpuIsa>(it - std::begin(names));
+  if (!ds2::model::ctc_cpu_isa_available(isa)) {
+    std::fprintf(stderr, "bench_ctc: --isa %s is not available on this CPU\n", isa_name.c_str());
+    return 2;
   }
   const int C = alphabet;
   if (!csv)

@@ -41,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_options.h"
 #include "bench/lm_fixture.h"
 #include "bench/sgemm_baseline.h"
 #include "core/blas_kernels.h"
@@ -211,64 +212,38 @@ int main(int argc, char** argv) {
   // As ds2 itself: OpenBLAS's kernels for this CPU, not its generic fallback (core/blas_kernels.h).
   ds2::use_native_blas_kernels(openblas_get_corename(), argv);
   int utts = 20, frames = 300, vocab_n = 2000, iters = 1;
-  std::vector<int> beams = {16, 64, 256};
+  std::string beam_list = "16,64,256";
   decode::BeamOptions base;
-  bool csv = false, check = true, am = true;
+  bool csv = false, no_check = false, no_am = false;
   std::string am_config = pipeline::resolve_share_path("share/configs/ds2-small.ini");
   std::string stream_config = pipeline::resolve_share_path("share/configs/ds2-stream.ini");
   int am_batch = 4, am_threads = 1, chunk_ms = 320;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> const char* {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "bench_decode: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--utts")
-      utts = std::atoi(next());
-    else if (a == "--frames")
-      frames = std::atoi(next());
-    else if (a == "--beams")
-      beams = ds2::test::parse_int_list(next());
-    else if (a == "--alpha")
-      base.alpha = std::strtof(next(), nullptr);
-    else if (a == "--beta")
-      base.beta = std::strtof(next(), nullptr);
-    else if (a == "--top-k")
-      base.top_k = std::atoi(next());
-    else if (a == "--prune")
-      base.prune_logprob = std::strtof(next(), nullptr);
-    else if (a == "--vocab")
-      vocab_n = std::atoi(next());
-    else if (a == "--iters")
-      iters = std::atoi(next());
-    else if (a == "--csv")
-      csv = true;
-    else if (a == "--no-check")
-      check = false;
-    else if (a == "--am-config")
-      am_config = next();
-    else if (a == "--am-batch")
-      am_batch = std::atoi(next());
-    else if (a == "--am-threads")
-      am_threads = std::atoi(next());
-    else if (a == "--no-am")
-      am = false;
-    else if (a == "--stream-config")
-      stream_config = next();
-    else if (a == "--chunk-ms")
-      chunk_ms = std::atoi(next());
-    else {
-      std::fprintf(stderr,
-                   "usage: bench_decode [--utts N] [--frames T] [--beams 16,64,256] [--alpha A] "
-                   "[--beta B] [--top-k K] [--prune LOGP] [--vocab N] [--iters N] [--csv] "
-                   "[--no-check] [--am-config INI] [--am-batch N] [--am-threads N] [--no-am] "
-                   "[--stream-config INI] [--chunk-ms 320]\n");
-      return 2;
-    }
-  }
+  po::options_description desc("bench_decode");
+  // clang-format off
+  desc.add_options()("help,h", "usage")
+      ("utts", po::value(&utts)->default_value(utts), "utterances")
+      ("frames", po::value(&frames)->default_value(frames), "frames T per utterance (after the conv)")
+      ("beams", po::value(&beam_list)->default_value(beam_list), "beam widths, comma-separated")
+      ("alpha", po::value(&base.alpha)->default_value(base.alpha), "LM weight")
+      ("beta", po::value(&base.beta)->default_value(base.beta), "word insertion bonus")
+      ("top-k", po::value(&base.top_k)->default_value(base.top_k), "classes tried per frame")
+      ("prune", po::value(&base.prune_logprob)->default_value(base.prune_logprob),
+       "skip classes below this log-probability")
+      ("vocab", po::value(&vocab_n)->default_value(vocab_n), "words of the synthetic LM")
+      ("iters", po::value(&iters)->default_value(iters), "timed runs (best is reported)")
+      ("csv", po::bool_switch(&csv), "print the table as CSV")
+      ("no-check", po::bool_switch(&no_check), "skip the greedy and LM-weight checks")
+      ("am-config", po::value(&am_config)->default_value(am_config), "acoustic model INI")
+      ("am-batch", po::value(&am_batch)->default_value(am_batch), "acoustic model batch")
+      ("am-threads", po::value(&am_threads)->default_value(am_threads), "acoustic model threads")
+      ("no-am", po::bool_switch(&no_am), "skip the acoustic model and streaming rows")
+      ("stream-config", po::value(&stream_config)->default_value(stream_config),
+       "streaming model INI")
+      ("chunk-ms", po::value(&chunk_ms)->default_value(chunk_ms), "streaming chunk (ms)");
+  // clang-format on
+  if (!ds2::bench::parse_options(argc, argv, desc)) return 0;
+  const std::vector<int> beams = ds2::test::parse_int_list(beam_list);
+  const bool check = !no_check, am = !no_am;
   const auto alphabet =
       pipeline::Alphabet::load(pipeline::resolve_share_path("share/alphabets/en.txt"));
   const int c = alphabet.size();

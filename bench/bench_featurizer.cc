@@ -18,6 +18,7 @@
 #include <random>
 #include <vector>
 
+#include "bench/bench_options.h"
 #include "bench/bench_util.h"
 #include "core/options.h"
 #include "core/timer.h"
@@ -67,13 +68,7 @@ int main(int argc, char** argv) {
       ("check", ds2::po::value(&check)->default_value(check), "compare (b) with (a)")
       ("csv", ds2::po::value(&csv), "also write the table as CSV to this file");
   // clang-format on
-  ds2::po::variables_map vm;
-  ds2::po::store(ds2::po::parse_command_line(argc, argv, desc), vm);
-  ds2::po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
+  if (!ds2::bench::parse_options(argc, argv, desc)) return 0;
 
   FeatureOptions opt;
   const std::vector<float> x = synth(seconds, opt.sample_rate);

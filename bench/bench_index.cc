@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_options.h"
 #include "pipeline/index.h"
 #include "tests/testutil.h"
 
@@ -48,22 +49,19 @@ double plain_read_s(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<int> sizes = {2000000, 8000000};
+  std::string size_list = "2000000,8000000";
   std::string dir = "/tmp/ds2-bench-index";
   bool keep = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--utts" && i + 1 < argc) {
-      sizes = ds2::test::parse_int_list(argv[++i]);
-    } else if (a == "--dir" && i + 1 < argc) {
-      dir = argv[++i];
-    } else if (a == "--keep") {
-      keep = true;
-    } else {
-      std::fprintf(stderr, "usage: bench_index [--utts 2000000,8000000] [--dir DIR] [--keep]\n");
-      return a == "--help" || a == "-h" ? 0 : 2;
-    }
-  }
+  ds2::po::options_description desc("bench_index");
+  // clang-format off
+  desc.add_options()("help,h", "usage")
+      ("utts", ds2::po::value(&size_list)->default_value(size_list),
+       "index sizes in utterances, comma-separated")
+      ("dir", ds2::po::value(&dir)->default_value(dir), "where the index files are written")
+      ("keep", ds2::po::bool_switch(&keep), "keep the index files");
+  // clang-format on
+  if (!ds2::bench::parse_options(argc, argv, desc)) return 0;
+  const std::vector<int> sizes = ds2::test::parse_int_list(size_list);
   fs::create_directories(dir);
   std::printf("%12s %9s %10s %12s %12s %9s %12s %9s %12s\n", "utterances", "file MB", "write s",
               "open no-ids", "vs_read()", "RSS MiB", "open ids", "vs_read()", "RSS MiB");

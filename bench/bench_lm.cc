@@ -41,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_options.h"
 #include "core/rng.h"
 #include "core/timer.h"
 #include "decode/arpa_lm.h"
@@ -305,44 +306,29 @@ double run_queries(const Lm& lm, const std::vector<int32_t>& q, uint64_t* hash) 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<int64_t> sizes = {1000000, 10000000};
+  std::string size_list = "1000000,10000000";
   int order = 5;
   int64_t queries = 1000000;
   std::string dir_arg, kenlm;
-  bool keep = false, csv = false, check = true;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> const char* {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "bench_lm: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--ngrams") {
-      sizes.clear();
-      for (int x : ds2::test::parse_int_list(next())) sizes.push_back(x);
-    } else if (a == "--order") {
-      order = std::atoi(next());
-    } else if (a == "--queries") {
-      queries = std::atoll(next());
-    } else if (a == "--dir") {
-      dir_arg = next();
-    } else if (a == "--keep") {
-      keep = true;
-    } else if (a == "--csv") {
-      csv = true;
-    } else if (a == "--no-check") {
-      check = false;
-    } else if (a == "--kenlm-build-binary") {
-      kenlm = next();
-    } else {
-      std::fprintf(stderr,
-                   "usage: bench_lm [--ngrams 1000000,10000000] [--order 5] [--queries N] "
-                   "[--dir DIR] [--keep] [--csv] [--no-check] [--kenlm-build-binary PATH]\n");
-      return 2;
-    }
-  }
+  bool keep = false, csv = false, no_check = false;
+  ds2::po::options_description desc("bench_lm");
+  // clang-format off
+  desc.add_options()("help,h", "usage")
+      ("ngrams", ds2::po::value(&size_list)->default_value(size_list),
+       "model sizes in n-grams, comma-separated")
+      ("order", ds2::po::value(&order)->default_value(order), "n-gram order (2..8)")
+      ("queries", ds2::po::value(&queries)->default_value(queries), "scores timed per model")
+      ("dir", ds2::po::value(&dir_arg), "where the models are written (default: a temp dir)")
+      ("keep", ds2::po::bool_switch(&keep), "keep the models")
+      ("csv", ds2::po::bool_switch(&csv), "print the table as CSV")
+      ("no-check", ds2::po::bool_switch(&no_check), "skip the ARPA vs compiled comparison")
+      ("kenlm-build-binary", ds2::po::value(&kenlm),
+       "KenLM's build_binary, to compare its trie size");
+  // clang-format on
+  if (!ds2::bench::parse_options(argc, argv, desc)) return 0;
+  const bool check = !no_check;
+  std::vector<int64_t> sizes;
+  for (int x : ds2::test::parse_int_list(size_list)) sizes.push_back(x);
   if (order < 2 || order > 8) {
     std::fprintf(stderr, "bench_lm: --order 2..8\n");
     return 2;

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_options.h"
 #include "core/timer.h"
 #include "tests/testutil.h"
 #include "pipeline/index.h"
@@ -74,46 +75,30 @@ ds2::pipeline::DatasetIndex write_corpus(const std::string& dir, int n, int shar
 }  // namespace
 
 int main(int argc, char** argv) {
-  int utts = 20000, ranks = 64, batch = 32, bins = 161, lo = 60, hi = 140;
-  std::vector<int> shard_counts = {64, 1000}, opens = {1, 16, 64};
+  int utts = 20000, ranks = 64, batch = 32, bins = 161;
+  std::string shard_list = "64,1000", open_list = "1,16,64", frames = "60:140";
   std::string dir;
   bool keep = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "bench_loader: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--utts")
-      utts = std::atoi(next().c_str());
-    else if (a == "--shards")
-      shard_counts = ds2::test::parse_int_list(next());
-    else if (a == "--open")
-      opens = ds2::test::parse_int_list(next());
-    else if (a == "--ranks")
-      ranks = std::atoi(next().c_str());
-    else if (a == "--batch")
-      batch = std::atoi(next().c_str());
-    else if (a == "--bins")
-      bins = std::atoi(next().c_str());
-    else if (a == "--dir")
-      dir = next();
-    else if (a == "--keep")
-      keep = true;
-    else if (a == "--frames") {
-      const std::string v = next();
-      lo = std::atoi(v.c_str());
-      hi = std::atoi(v.substr(v.find(':') + 1).c_str());
-    } else {
-      std::printf(
-          "usage: bench_loader [--utts 20000] [--shards 64,1000] [--open 1,16,64] [--ranks 64]\n"
-          "                    [--batch 32] [--frames 60:140] [--bins 161] [--dir DIR] [--keep]\n");
-      return a == "--help" ? 0 : 2;
-    }
-  }
+  ds2::po::options_description desc("bench_loader");
+  // clang-format off
+  desc.add_options()("help,h", "usage")
+      ("utts", ds2::po::value(&utts)->default_value(utts), "utterances")
+      ("shards", ds2::po::value(&shard_list)->default_value(shard_list),
+       "shard counts, comma-separated")
+      ("open", ds2::po::value(&open_list)->default_value(open_list),
+       "shards kept open at once, comma-separated")
+      ("ranks", ds2::po::value(&ranks)->default_value(ranks), "ranks simulated")
+      ("batch", ds2::po::value(&batch)->default_value(batch), "global batch")
+      ("frames", ds2::po::value(&frames)->default_value(frames), "utterance frames LO:HI")
+      ("bins", ds2::po::value(&bins)->default_value(bins), "feature bins")
+      ("dir", ds2::po::value(&dir), "where the shards are written (default: a temp dir)")
+      ("keep", ds2::po::bool_switch(&keep), "keep the shards");
+  // clang-format on
+  if (!ds2::bench::parse_options(argc, argv, desc)) return 0;
+  const std::vector<int> shard_counts = ds2::test::parse_int_list(shard_list),
+                         opens = ds2::test::parse_int_list(open_list);
+  const int lo = std::atoi(frames.c_str()),
+            hi = std::atoi(frames.substr(frames.find(':') + 1).c_str());
   if (utts < 1 || ranks < 1 || batch < 1 || lo < 1 || hi < lo || ds2::test::bytes_read() < 0) {
     std::fprintf(stderr, "bench_loader: bad sizes, or /proc/self/io is not readable\n");
     return 2;

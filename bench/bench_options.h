@@ -2,19 +2,33 @@
 // switch, parsed the same way by every bench_* program.
 #pragma once
 
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <string>
 
 #include "core/options.h"
 
 namespace ds2::bench {
 
-// Parses argv into `desc` (notify included, so bound variables are set). Returns false when
-// --help was given, after printing the options when `print` (pass false on ranks other than 0).
+// Parses argv into `desc` (notify included, so bound variables are set); `desc` declares
+// "help" (or "help,h") itself. Returns false when --help was given, after printing the options
+// when `print` (pass false on ranks other than 0). A bad option or value prints one line naming
+// it (when `print`) and exits with status 2, as a usage error.
 inline bool parse_options(int argc, char** argv, const po::options_description& desc,
                           bool print = true) {
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, desc), vm);
-  po::notify(vm);
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    if (print) {
+      const std::string prog = argv[0];
+      std::fprintf(stderr, "%s: %s (see --help)\n", prog.substr(prog.rfind('/') + 1).c_str(),
+                   e.what());
+    }
+    std::exit(2);
+  }
   if (!vm.count("help")) return true;
   if (print) std::cout << desc << "\n";
   return false;
