@@ -329,6 +329,12 @@ int main(int argc, char** argv) {
   const bool check = !no_check;
   std::vector<int64_t> sizes;
   for (int x : ds2::test::parse_int_list(size_list)) sizes.push_back(x);
+  for (int64_t n : sizes)
+    if (n < 10000) {  // make_model's vocabulary alone is 2,003 unigrams
+      std::fprintf(stderr, "bench_lm: --ngrams %lld: each size must be at least 10000\n",
+                   static_cast<long long>(n));
+      return 2;
+    }
   if (order < 2 || order > 8) {
     std::fprintf(stderr, "bench_lm: --order 2..8\n");
     return 2;
