@@ -68,7 +68,7 @@ make_data() {  # $1: folder, $2: utterances
   "$PYTHON" - "$1" "$2" "$SRC" <<'PY' || return 1
 import sys
 sys.path.insert(0, sys.argv[3] + "/tests")
-from tone_corpus import make_corpus
+from e2e_util import make_corpus
 make_corpus(sys.argv[1], "train", int(sys.argv[2]), 7, max_words=3)
 PY
   timeout 120 "$DS2" prep --manifest "$1/train.tsv" --out "$1/data" \

@@ -10,7 +10,7 @@
 #   no forward pass).
 #
 #   bench/sweep_scale.sh [--ds2 build/ds2] [--utts 500] [--factor 8] [--keep DIR]
-# The corpus is tests/tone_corpus.py's (needs numpy: /usr/bin/python3).
+# The corpus is tests/e2e_util.py's make_corpus (needs numpy: /usr/bin/python3).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -33,7 +33,7 @@ export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 /usr/bin/python3 - "$root/tests" "$utts" "$factor" <<'PY'
 import sys
 sys.path.insert(0, sys.argv[1])
-from tone_corpus import make_corpus
+from e2e_util import make_corpus
 n, f = int(sys.argv[2]), int(sys.argv[3])
 make_corpus(".", "train", 48, 1)
 make_corpus(".", "small", n, 2, max_words=8)

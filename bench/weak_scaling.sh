@@ -8,8 +8,8 @@
 # gives each repeat, then the median and range of the efficiency. Peak RSS is per rank, from
 # /usr/bin/time (max resident set, MiB), the largest rank of the run.
 #
-# The corpus is the synthetic tone corpus of the tests (tests/tone_corpus.py: 80 ms tones per
-# letter), prepared once with `ds2 prep`.
+# The corpus is the synthetic tone corpus of the tests (make_corpus in tests/e2e_util.py: 80 ms
+# tones per letter), prepared once with `ds2 prep`.
 #
 #   bench/weak_scaling.sh --ds2 build/ds2 [--config share/configs/ds2-tiny.ini] [--utts 128]
 #       [--batch 8] [--epochs 4] [--repeat 3] [--mpiexec mpirun] [--keep DIR] [--python PY]
@@ -55,7 +55,7 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
 if [ ! -f "$work/data/index.h5" ]; then
   "$python" -c "import sys; sys.path.insert(0, '$root/tests'); \
-from tone_corpus import make_corpus; make_corpus('$work', 'train', $utts, 1, max_words=3)"
+from e2e_util import make_corpus; make_corpus('$work', 'train', $utts, 1, max_words=3)"
   "$ds2" prep --manifest "$work/train.tsv" --out "$work/data" --shards 2 \
     --alphabet "$root/share/alphabets/en.txt" > "$work/prep.log" 2>&1 ||
     { cat "$work/prep.log" >&2; exit 1; }

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """End-to-end test of `ds2 eval` through mpirun on a tiny synthetic corpus.
 
-A tiny corpus (each letter a tone, as tests/train/train_e2e_test.py) is prepared; the eval set
-also gets one augmented copy per utterance ("~aug" ids, which eval must skip). ds2-tiny trains
-for a few epochs (it need not be good: the checks are about eval's distribution and files).
+The model is the tiny_model fixture (ds2-tiny trained for 3 epochs on the tone_corpus fixture's
+24 utterances, tests/e2e_fixtures.py: it need not be good, the checks are about eval's
+distribution and files). The eval set is this test's own: 14 tone-corpus utterances, prepared
+with one augmented copy per utterance ("~aug" ids, which eval must skip).
 Checks, each against an independent expectation:
   * np=1 and np=3 give byte-identical ref.trn, hyp.trn and alignments.txt and the same counts in
     results.json, for the greedy decoder and for beam search with a unigram ARPA LM written here;
@@ -16,11 +17,11 @@ Checks, each against an independent expectation:
   * with a checkpoint whose blank output always wins, every hypothesis is empty: hyp.trn holds
     exactly "(id)" lines and every reference word is a deletion.
 Usage: eval_e2e_test.py --ds2 BUILD/ds2 --config share/configs/ds2-tiny.ini
-       [--mpiexec mpiexec] [--mpiflags "..."] [--keep DIR]
+       --tone-corpus FIXTURE --tiny-model FIXTURE [--mpiexec mpiexec] [--mpiflags "..."]
+       [--keep DIR]
 """
 import collections
 import json
-import math
 import os
 import re
 import shutil
@@ -32,23 +33,12 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from e2e_util import MpiRunner as Runner, Skips, e2e_parser, read_trn, work_dir  # noqa: E402
-from tone_corpus import make_corpus  # noqa: E402
+from e2e_util import (MpiRunner as Runner, Skips, e2e_parser, make_corpus,  # noqa: E402
+                      manifest_texts, read_trn, work_dir, write_unigram_arpa)
 
 SCLITE = "/usr/lib/sctk/bin/sclite"
 SKIPS = Skips()
 
-
-
-def write_unigram_arpa(path, texts):
-    counts = collections.Counter(w for t in texts for w in t.split())
-    total = sum(counts.values()) + len(texts) + 1  # + </s> per sentence + <unk>
-    lines = ["\\data\\", f"ngram 1={len(counts) + 3}", "", "\\1-grams:",
-             f"{math.log10(1 / total):.6f}\t<unk>", "-99\t<s>",
-             f"{math.log10(len(texts) / total):.6f}\t</s>"]
-    lines += [f"{math.log10(c / total):.6f}\t{w}" for w, c in sorted(counts.items())]
-    lines += ["", "\\end\\", ""]
-    open(path, "w").write("\n".join(lines))
 
 
 COUNT_KEYS = ("sub", "del", "ins", "correct", "words", "chars", "cer_sub", "cer_del", "cer_ins",
@@ -121,21 +111,19 @@ def check_logprobs(path_np1, path_np3, clean):
 
 
 def main():
-    ap = e2e_parser()
+    ap = e2e_parser(fixtures=("tone_corpus", "tiny_model"))
     args = ap.parse_args()
     t0 = time.time()
     with work_dir(args.keep, "ds2-eval-e2e-") as tmp:
         r = Runner(args)
         alphabet = os.path.join(os.path.dirname(args.config), "..", "alphabets", "en.txt")
-        m_train, train_texts = make_corpus(tmp, "train", 24, 1)
+        # Fixtures (read-only): the training set, its transcripts and the model trained on it.
+        data = f"{args.tone_corpus}/data"
+        train_texts = manifest_texts(f"{args.tone_corpus}/corpus/train.tsv")
+        model = f"{args.tiny_model}/run/ckpt-best.h5"
         m_eval, _ = make_corpus(tmp, "test", 14, 2)
-        r.run(2, "prep", "--manifest", m_train, "--out", f"{tmp}/data", "--shards", "2",
-              "--alphabet", alphabet)
         r.run(2, "prep", "--manifest", m_eval, "--out", f"{tmp}/test", "--shards", "3",
               "--alphabet", alphabet, "--augment", "copies=1,noise_prob=0,speed=0.9:1.1")
-        r.run(1, "train", "--data", f"{tmp}/data", "--config", args.config, "--out",
-              f"{tmp}/run", "--batch-size", "4", "--epochs", "6", "--lr", "0.003",
-              "--momentum", "0.9", "--model.num_threads", "1", "--log-every", "1000")
         with h5py.File(f"{tmp}/test/index.h5", "r") as f:
             ids = [x.decode() if isinstance(x, bytes) else x for x in f["utt_id"][()]]
             shards = [x.decode() if isinstance(x, bytes) else x for x in f["shards"][()]]
@@ -156,7 +144,7 @@ def main():
             results = []
             for np_ in (1, 3):
                 d = f"{tmp}/eval-{name}-np{np_}"
-                p = r.run(np_, "eval", "--model", f"{tmp}/run/ckpt-best.h5", "--data",
+                p = r.run(np_, "eval", "--model", model, "--data",
                           f"{tmp}/test", "--out", d, "--batch-size", "4", "--threads", "1",
                           "--save-logprobs", f"{d}/logprobs.h5", *opts)
                 line = [x for x in p.stdout.splitlines() if x.startswith("WER ")]
@@ -208,7 +196,7 @@ def main():
             open(f"{tmp}/eval-greedy-np1/hyp.trn", "rb").read(), "decode --data: hyp.trn differs"
         # Stored outputs decoded over another dataset: refused in one line naming the file.
         p = r.run(1, "eval", "--logprobs", f"{tmp}/eval-greedy-np3/logprobs.h5", "--data",
-                  f"{tmp}/data", "--out", f"{tmp}/eval-wrong", expect_rc=None)
+                  data, "--out", f"{tmp}/eval-wrong", expect_rc=None)
         assert p.returncode != 0 and "written over another dataset" in p.stderr, p.stderr[-2000:]
         p = r.run(1, "eval", "--logprobs", f"{tmp}/test/index.h5", "--data", f"{tmp}/test",
                   "--out", f"{tmp}/eval-wrong", expect_rc=None)
@@ -220,7 +208,7 @@ def main():
         bad = f"{tmp}/test-bad.tsv"
         open(bad, "w").write(open(m_eval).read() + "test/missing.wav\t\tab cd\n")
         d = f"{tmp}/eval-manifest"
-        r.run(2, "eval", "--model", f"{tmp}/run/ckpt-best.h5", "--manifest", bad, "--out", d,
+        r.run(2, "eval", "--model", model, "--manifest", bad, "--out", d,
               "--batch-size", "4", "--threads", "1")
         rejects = open(f"{d}/data/rejects.tsv").read().splitlines()
         assert len(rejects) == 2 and "missing.wav" in rejects[1], rejects
@@ -233,7 +221,7 @@ def main():
         # checkpoint): every hypothesis is empty, each still has its "(id)" line, and every
         # reference word is a deletion.
         blank_ckpt = f"{tmp}/blank.h5"
-        shutil.copy(f"{tmp}/run/ckpt-best.h5", blank_ckpt)
+        shutil.copy(model, blank_ckpt)
         with h5py.File(blank_ckpt, "r+") as f:
             f["params/out.bias"][0] = 1e4
         d = f"{tmp}/eval-empty"

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""End-to-end test of `ds2 sweep` through mpirun on the tiny tone corpus (tests/tone_corpus.py).
+"""End-to-end test of `ds2 sweep` through mpirun on the tiny tone corpus (e2e_util.make_corpus).
 
-ds2-tiny trains for a few epochs with a dev set (so the run folder has metrics.csv, dev.csv and
-several ckpt-step files); then `ds2 sweep` runs under mpirun -np 2 over every checkpoint of the
+The run is a copy of the tiny_model fixture (tests/e2e_fixtures.py: ds2-tiny trained for 3
+epochs on the tone_corpus fixture's data with its test set as dev, so the run folder has
+metrics.csv, dev.csv and several ckpt-step files), the datasets copies of the tone_corpus
+fixture's test (12 utterances) and other (6); then `ds2 sweep` runs under mpirun -np 2 over every checkpoint of the
 run with a 2 x 2 alpha x beta grid at beam 8 with a unigram LM, plus the greedy decoder
 (beam=1), on two datasets (--data twice). Checks, each against an independent expectation:
   * the history (read with Python's sqlite3) has schema version 2 and one row per checkpoint x
@@ -25,7 +27,8 @@ run with a 2 x 2 alpha x beta grid at beam 8 with a unigram LM, plus the greedy 
   * a bad grid token, a missing checkpoint and an unwritable database each fail with one line
     naming the token or the file.
 Usage: sweep_e2e_test.py --ds2 BUILD/ds2 --config share/configs/ds2-tiny.ini
-       [--mpiexec mpiexec] [--mpiflags "..."] [--report-out FILE] [--keep DIR]
+       --tone-corpus FIXTURE --tiny-model FIXTURE [--mpiexec mpiexec] [--mpiflags "..."]
+       [--report-out FILE] [--keep DIR]
 """
 import json
 import os
@@ -39,12 +42,9 @@ import xml.etree.ElementTree as ET
 
 import h5py
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, ".."))
-sys.path.insert(0, HERE)
-from tone_corpus import make_corpus  # noqa: E402
-from e2e_util import MpiRunner as Runner, e2e_parser, work_dir  # noqa: E402
-from eval_e2e_test import write_unigram_arpa  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from e2e_util import (MpiRunner as Runner, copy_fixture, e2e_parser,  # noqa: E402
+                      manifest_texts, work_dir, write_unigram_arpa)
 
 GRID = "alpha=0:2:2,beta=0:3:2,beam=8,beam=1"
 
@@ -67,26 +67,17 @@ def check_fails(r, args, want):
 
 
 def main():
-    ap = e2e_parser()
+    ap = e2e_parser(fixtures=("tone_corpus", "tiny_model"))
     ap.add_argument("--report-out", help="copy the final report here (for the screenshot test)")
     args = ap.parse_args()
     t0 = time.time()
     with work_dir(args.keep, "ds2-sweep-e2e-") as tmp:
         r = Runner(args)
-        alphabet = os.path.join(os.path.dirname(args.config), "..", "alphabets", "en.txt")
-        m_train, train_texts = make_corpus(tmp, "train", 24, 1)
-        m_test, _ = make_corpus(tmp, "test", 12, 2)
-        m_other, _ = make_corpus(tmp, "other", 6, 3)
-        r.run(2, "prep", "--manifest", m_train, "--out", f"{tmp}/data", "--shards", "2",
-              "--alphabet", alphabet)
-        r.run(2, "prep", "--manifest", m_test, "--out", f"{tmp}/test", "--shards", "2",
-              "--alphabet", alphabet)
-        r.run(1, "prep", "--manifest", m_other, "--out", f"{tmp}/other", "--shards", "1",
-              "--alphabet", alphabet)
-        run = f"{tmp}/run"
-        r.run(1, "train", "--data", f"{tmp}/data", "--dev", f"{tmp}/test", "--config",
-              args.config, "--out", run, "--batch-size", "4", "--epochs", "3", "--lr", "0.003",
-              "--momentum", "0.9", "--model.num_threads", "1", "--log-every", "1000")
+        # Copies of the fixtures: the test writes into the run folder and moves `other`.
+        train_texts = manifest_texts(f"{args.tone_corpus}/corpus/train.tsv")
+        for name in ("test", "other"):
+            copy_fixture(f"{args.tone_corpus}/{name}", f"{tmp}/{name}")
+        run = copy_fixture(f"{args.tiny_model}/run", f"{tmp}/run")
         assert os.path.exists(f"{run}/dev.csv") and os.path.exists(f"{run}/metrics.csv")
         ckpts = sorted((f for f in os.listdir(run) if re.fullmatch(r"ckpt-step\d+\.h5", f)),
                        key=lambda f: int(f[9:-3]))

@@ -15,28 +15,14 @@ Usage: prep_e2e_test.py --ds2 BUILD/ds2 [--mpiexec mpiexec] [--mpiflags "..."] [
 """
 import math
 import os
-import struct
 import subprocess
 import sys
-import wave
 
 import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from e2e_util import e2e_parser, work_dir  # noqa: E402
-
-RATE = 16000
-
-
-def write_wav(path, samples, rate=RATE, channels=1):
-    data = np.clip(np.asarray(samples), -1, 1)
-    pcm = (data * 32767).astype("<i2")
-    with wave.open(path, "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
+from e2e_util import RATE, MpiRunner, e2e_parser, work_dir, write_wav  # noqa: E402
 
 
 def tone(seconds, freq, seed, rate=RATE):
@@ -108,18 +94,14 @@ def make_corpus(d):
     return manifest, good, bad
 
 
-class Runner:
-    def __init__(self, args):
-        self.args = args
-
+class Runner(MpiRunner):
     def prep(self, np_, manifest, out, *extra, expect_ok=True, shards=5):
-        cmd = [self.args.mpiexec, "-np", str(np_)] + self.args.mpiflags.split() + [
-            self.args.ds2, "prep", "--manifest", manifest, "--out", out, "--shards", str(shards),
-            "--max-duration", "5"] + (list(extra) if "-v" in extra else ["-v", "0"] + list(extra))
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        if expect_ok and p.returncode != 0:
-            sys.exit(f"FAIL: {' '.join(cmd)} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
-        return p
+        """`ds2 prep` of `manifest` into `out` under mpiexec -np np_ (-v 0 unless extra sets -v);
+        with expect_ok, an exit status other than 0 fails the test."""
+        verbosity = [] if "-v" in extra else ["-v", "0"]
+        return self.run(np_, "prep", "--manifest", manifest, "--out", out, "--shards", str(shards),
+                        "--max-duration", "5", *verbosity, *extra,
+                        expect_rc=0 if expect_ok else None)
 
 
 def shard_contents(out):
@@ -206,10 +188,9 @@ def main():
             seconds = float(np.sum(f["utt_duration"][()].astype(np.float64)))
         mb = seconds * 100 * 161 * 4 / 3.5 / 2**20
         for np_ in (1, 3):
-            cmd = [args.mpiexec, "-np", str(np_)] + args.mpiflags.split() + [
-                args.ds2, "prep", "--manifest", manifest, "--out", f"{tmp}/bytes{np_}",
-                "--shard-mb", f"{mb:.6f}", "--max-duration", "5", "-v", "0"]
-            p = subprocess.run(cmd, capture_output=True, text=True)
+            p = run.run(np_, "prep", "--manifest", manifest, "--out", f"{tmp}/bytes{np_}",
+                        "--shard-mb", f"{mb:.6f}", "--max-duration", "5", "-v", "0",
+                        expect_rc=None)
             check(p.returncode == 0, f"prep --shard-mb at np={np_}: {p.stderr[-500:]}")
             made = sorted(x for x in os.listdir(f"{tmp}/bytes{np_}") if x.endswith(".h5") and
                           x.startswith("shard-"))

@@ -26,8 +26,7 @@ import time
 import h5py
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from e2e_util import e2e_parser, run_cmd, work_dir  # noqa: E402
-from tone_corpus import make_corpus  # noqa: E402
+from e2e_util import e2e_parser, make_corpus, run_cmd, work_dir  # noqa: E402
 
 SKIP = 77
 

@@ -34,8 +34,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from e2e_util import MpiRunner, e2e_parser, work_dir  # noqa: E402
-from tone_corpus import make_corpus  # noqa: E402
+from e2e_util import MpiRunner, e2e_parser, make_corpus, work_dir  # noqa: E402
 
 LOSS_FACTOR = 0.5
 
