@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # `sbatch slurm/eval_sweep.sh` on a throwaway single-node Slurm (tests/slurm/slurm_cluster.sh):
 # two nights of the nightly sweep, then a job array.
-# Usage: eval_sweep_sbatch_test.sh SOURCE_DIR DS2_BINARY
+# Usage: eval_sweep_sbatch_test.sh SOURCE_DIR DS2_BINARY FIXTURE (the demo_corpus fixture)
 # Debian's Slurm has no scrontab, so the nightly schedule is its equivalent, the job that
 # resubmits itself (DS2_SWEEP_RESUBMIT, sbatch --begin); "the next night" comes when the test
 # moves the pending job's start time to now (scontrol update StartTime=now).
-#   night 1: trains ds2-tiny for 2 epochs on a 12-utterance demo corpus; the sweep (2 tasks,
-#            --checkpoints all) scores every checkpoint of runA and submits night 2, which
-#            waits for its begin time (checked: PENDING, reason BeginTime);
+#   night 1: trains ds2-tiny for 2 epochs on the 12-utterance demo corpus (the fixture's
+#            data); the sweep (2 tasks, --checkpoints all) scores every checkpoint of runA and
+#            submits night 2, which waits for its begin time (checked: PENDING, reason
+#            BeginTime);
 #   then:    `ds2 train --resume --epochs 3` adds a checkpoint (and rewrites ckpt-last.h5 in
 #            place: a new content digest under the same name);
 #   night 2: decodes only the checkpoint contents the history does not hold. Checked row by row
@@ -25,7 +26,8 @@
 # does not start.
 set -euo pipefail
 src=${1:?usage: eval_sweep_sbatch_test.sh SOURCE_DIR DS2_BINARY}
-ds2=${2:?usage: eval_sweep_sbatch_test.sh SOURCE_DIR DS2_BINARY}
+ds2=${2:?usage: eval_sweep_sbatch_test.sh SOURCE_DIR DS2_BINARY FIXTURE}
+fixture=${3:?usage: eval_sweep_sbatch_test.sh SOURCE_DIR DS2_BINARY FIXTURE}
 source "$src/tests/slurm/slurm_cluster.sh"
 t0=$SECONDS
 for tool in espeak-ng sqlite3 h5dump; do
@@ -35,11 +37,7 @@ slurm_cluster_start
 slurm_test_workdir
 export DS2_BIN=$ds2 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
-slurm_test_corpus "$src"
-for split in train dev; do
-  srun --mpi=pmix -n 2 "$ds2" prep --manifest "corpus/$split.tsv" --out "data/$split" \
-    --shards 2 --threads 1 >"prep-$split.log" 2>&1 || { cat "prep-$split.log"; fail "prep"; }
-done
+slurm_test_fixture "$fixture" data
 train() { # RUN EPOCHS [--resume]
   srun --mpi=pmix -n 2 "$ds2" train --data data/train --config "$src/share/configs/ds2-tiny.ini" \
     --out "$1" --epochs "$2" --batch-size 4 --model.num_threads 1 "${@:3}" >>"$1.log" 2>&1 ||

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `sbatch slurm/prep.sh` on a throwaway single-node Slurm (tests/slurm/slurm_cluster.sh).
-# Usage: prep_sbatch_test.sh SOURCE_DIR DS2_BINARY
+# Usage: prep_sbatch_test.sh SOURCE_DIR DS2_BINARY FIXTURE (the demo_corpus fixture; its corpus)
 # Checks, against expectations computed here: the job completes with exit 0 on 2 tasks; its log
 # is logs/ds2-prep-<jobid>.log and shows one MPI job of size 2 (not two singletons); index.h5
 # lists exactly the manifest's utterances; a resubmission reuses every shard and takes its srun
@@ -9,14 +9,15 @@
 # Exits 77 (skipped) when Slurm, munge or espeak-ng are missing or the cluster does not start.
 set -euo pipefail
 src=${1:?usage: prep_sbatch_test.sh SOURCE_DIR DS2_BINARY}
-ds2=${2:?usage: prep_sbatch_test.sh SOURCE_DIR DS2_BINARY}
+ds2=${2:?usage: prep_sbatch_test.sh SOURCE_DIR DS2_BINARY FIXTURE}
+fixture=${3:?usage: prep_sbatch_test.sh SOURCE_DIR DS2_BINARY FIXTURE}
 command -v espeak-ng >/dev/null || { echo "SKIP: espeak-ng not installed (demo corpus)"; exit 77; }
 source "$src/tests/slurm/slurm_cluster.sh"
 t0=$SECONDS
 slurm_cluster_start
 
 slurm_test_workdir
-slurm_test_corpus "$src"
+slurm_test_fixture "$fixture"
 export DS2_BIN=$ds2
 
 submit() { # prints the job id; waits for the end; returns the job's exit code

@@ -218,9 +218,14 @@ slurm_test_workdir() {
   cd "$work"
 }
 
-# A 12-utterance demo corpus (train + dev manifests) in ./corpus, made with espeak-ng.
-slurm_test_corpus() {
-  local src=$1
-  /usr/bin/python3 "$src/share/demo/make_corpus.py" --out corpus --max-utts 12 --jobs 2 \
-    --seed 5 2>corpus.log || { cat corpus.log; fail "demo corpus"; }
+# The demo_corpus fixture (tests/e2e_fixtures.py demo-corpus: 12 espeak-ng utterances in
+# FIXTURE/corpus, prepared with np=2 and 2 shards into FIXTURE/data/{train,dev}) linked into the
+# work folder as ./corpus and, with a second argument "data", as ./data. The tests only read
+# them (their own files go next to the links, never into the fixture).
+slurm_test_fixture() {
+  local fixture=$1
+  [[ -f $fixture/corpus/train.tsv && -f $fixture/data/dev/index.h5 ]] ||
+    fail "no demo corpus fixture in $fixture (ctest sets it up: fixture_demo_corpus)"
+  ln -s "$fixture/corpus" corpus
+  [[ ${2:-} != data ]] || ln -s "$fixture/data" data
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `sbatch slurm/train.sh` on a throwaway single-node Slurm (tests/slurm/slurm_cluster.sh).
-# Usage: train_sbatch_test.sh SOURCE_DIR DS2_BINARY
-# On a 12-utterance demo corpus, ds2-tiny, 2 tasks:
+# Usage: train_sbatch_test.sh SOURCE_DIR DS2_BINARY FIXTURE
+# On the 12-utterance demo corpus, prepared (the demo_corpus fixture), ds2-tiny, 2 tasks:
 #  1. a 2-epoch job completes (exit 0, one MPI job of 2 ranks) and leaves RUN/ckpt-last.h5 at
 #     the last step of metrics.csv, whose steps run 1..N;
 #  2. the time-limit path: a longer job is sent USR1 as `--signal=B:USR1@120` would send it
@@ -16,7 +16,8 @@
 # the cluster does not start.
 set -euo pipefail
 src=${1:?usage: train_sbatch_test.sh SOURCE_DIR DS2_BINARY}
-ds2=${2:?usage: train_sbatch_test.sh SOURCE_DIR DS2_BINARY}
+ds2=${2:?usage: train_sbatch_test.sh SOURCE_DIR DS2_BINARY FIXTURE}
+fixture=${3:?usage: train_sbatch_test.sh SOURCE_DIR DS2_BINARY FIXTURE}
 "$ds2" train --help >/dev/null 2>&1 || { echo "SKIP: ds2 train not built yet"; exit 77; }
 command -v espeak-ng >/dev/null || { echo "SKIP: espeak-ng not installed (demo corpus)"; exit 77; }
 source "$src/tests/slurm/slurm_cluster.sh"
@@ -24,12 +25,8 @@ t0=$SECONDS
 slurm_cluster_start
 
 slurm_test_workdir
-slurm_test_corpus "$src"
+slurm_test_fixture "$fixture" data
 export DS2_BIN=$ds2 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-for split in train dev; do
-  srun --mpi=pmix -n 2 "$ds2" prep --manifest "corpus/$split.tsv" --out "data/$split" \
-    --shards 2 --threads 1 >"prep-$split.log" 2>&1 || { cat "prep-$split.log"; fail "prep"; }
-done
 train_args=(--data data/train --dev data/dev --config "$src/share/configs/ds2-tiny.ini"
   --batch-size 4 --model.num_threads 1)
 
