@@ -32,6 +32,16 @@ void init_logging(int rank, int size, int verbosity) {
   spdlog::set_level(g_level);
 }
 
+void set_log_verbosity(int verbosity) {
+  int rank, size;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    rank = g_rank;
+    size = g_size;
+  }
+  init_logging(rank, size, verbosity);
+}
+
 std::shared_ptr<spdlog::logger> logger(const std::string& component) {
   std::lock_guard<std::mutex> lock(g_mu);
   auto l = spdlog::get(component);

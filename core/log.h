@@ -12,6 +12,9 @@ namespace ds2 {
 
 // verbosity: 0 = warnings only, 1 = info (default), 2 = debug, 3 = trace.
 void init_logging(int rank, int size, int verbosity = 1);
+// The same level scale, keeping the rank and size given to init_logging (a subcommand's
+// --verbose, after ds2's main set up logging for its rank).
+void set_log_verbosity(int verbosity);
 
 // The logger for a component ("prep", "train", ...); created on first use with the shared sink.
 std::shared_ptr<spdlog::logger> logger(const std::string& component);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/log.h"
 
 namespace ds2 {
 
@@ -86,6 +87,13 @@ std::string value_text(const boost::any& v) {
   return "?";
 }
 }  // namespace
+
+bool start_command(int argc, char** argv, const std::string& usage, po::options_description& desc,
+                   CommandArgs* args, const po::positional_options_description* positional) {
+  if (!parse_command(argc, argv, usage, desc, args->vm, args->common, positional)) return false;
+  set_log_verbosity(args->common.verbose);
+  return true;
+}
 
 std::string resolved_config(const po::variables_map& vm) {
   std::ostringstream out;

@@ -27,6 +27,20 @@ bool parse_command(int argc, char** argv, const std::string& usage, po::options_
                    po::variables_map& vm, CommonOptions& common,
                    const po::positional_options_description* positional = nullptr);
 
+// What start_command() parsed.
+struct CommandArgs {
+  po::variables_map vm;  // every option with its value (resolved_config(vm) writes them out)
+  CommonOptions common;
+};
+
+// The start every ds2 subcommand shares (`*_main(argc, argv)`, argv[0] the subcommand's name):
+// parse_command() on argv, then the log level of --verbose (ds2's main set up logging with
+// this process's rank and size; they are kept). Returns false, after printing usage, when
+// --help was given: the subcommand then returns 0. A bad option or value: ConfigError naming it.
+bool start_command(int argc, char** argv, const std::string& usage, po::options_description& desc,
+                   CommandArgs* args,
+                   const po::positional_options_description* positional = nullptr);
+
 // The resolved options as INI text (every option with a value, defaulted or not), for writing
 // next to the outputs so a run can be reproduced.
 std::string resolved_config(const po::variables_map& vm);

@@ -41,11 +41,8 @@ int compile_main(int argc, char** argv) {
       "out", po::value(&out)->required(), "compiled file to write (positional 2)");
   po::positional_options_description pos;
   pos.add("arpa", 1).add("out", 1);
-  po::variables_map vm;
-  CommonOptions common;
-  if (!parse_command(argc, argv, "ds2 lm compile IN.arpa OUT.bin", desc, vm, common, &pos))
-    return 0;
-  init_logging(log_rank(), 1, common.verbose);
+  CommandArgs args;
+  if (!start_command(argc, argv, "ds2 lm compile IN.arpa OUT.bin", desc, &args, &pos)) return 0;
   auto log = logger("lm");
   Timer t;
   const LmCompileStats st =
@@ -75,10 +72,8 @@ int info_main(int argc, char** argv) {
       "verify", po::bool_switch(&verify), "also check the body checksum (reads the whole file)");
   po::positional_options_description pos;
   pos.add("lm", 1);
-  po::variables_map vm;
-  CommonOptions common;
-  if (!parse_command(argc, argv, "ds2 lm info FILE [--verify]", desc, vm, common, &pos)) return 0;
-  init_logging(log_rank(), 1, common.verbose);
+  CommandArgs args;
+  if (!start_command(argc, argv, "ds2 lm info FILE [--verify]", desc, &args, &pos)) return 0;
   DS2_REQUIRE(is_compiled_lm(path), FormatError,
               "{}: field 'magic': not a compiled ds2-lm file (ds2 lm compile makes one)", path);
   Timer t;
@@ -109,11 +104,8 @@ int query_main(int argc, char** argv) {
   desc.add_options()("lm", po::value(&path)->required(), "ARPA or compiled LM (positional)");
   po::positional_options_description pos;
   pos.add("lm", 1);
-  po::variables_map vm;
-  CommonOptions common;
-  if (!parse_command(argc, argv, "ds2 lm query LM < sentences.txt", desc, vm, common, &pos))
-    return 0;
-  init_logging(log_rank(), 1, common.verbose);
+  CommandArgs args;
+  if (!start_command(argc, argv, "ds2 lm query LM < sentences.txt", desc, &args, &pos)) return 0;
   const std::unique_ptr<LanguageModel> lm = load_decoder_lm(path, "");
   auto log10_of = [&](const std::vector<int32_t>& ctx, int32_t w) {
     return lm->log_prob(ctx.data(), static_cast<int>(ctx.size()), w) / 2.302585092994045684;

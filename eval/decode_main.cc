@@ -27,15 +27,13 @@ int decode_main(int argc, char** argv) {
       "data", po::value(&o.data),
       "prepared dataset folder the file was written over (default: the one it names)");
   o.add_decode_to(desc);
-  po::variables_map vm;
-  CommonOptions common;
-  if (!parse_command(argc, argv,
+  CommandArgs args;
+  if (!start_command(argc, argv,
                      "ds2 decode --logprobs DEV.h5 --out DECODEDIR [--data DATA] [--decoder "
                      "greedy|beam] [--lm LM.arpa --alpha A --beta B --beam W]",
-                     desc, vm, common))
+                     desc, &args))
     return 0;
   Comm world;
-  init_logging(world.rank(), world.size(), common.verbose);
   if (o.data.empty()) {
     o.data = stored_data_folder(o.logprobs);
     DS2_REQUIRE(file_exists(o.data + "/index.h5"), IoError,

@@ -70,15 +70,13 @@ int eval_main(int argc, char** argv) {
                      "prep) prepared into EVALDIR/data with the checkpoint's settings first")(
       "max-duration", po::value(&max_duration)->default_value(max_duration),
       "with --manifest: longest utterance in seconds (longer rows are rejected)");
-  po::variables_map vm;
-  CommonOptions common;
-  if (!parse_command(argc, argv,
+  CommandArgs args;
+  if (!start_command(argc, argv,
                      "ds2 eval --model RUN/ckpt-best.h5 (--data DATA | --manifest FILE) --out "
                      "EVALDIR [--decoder greedy|beam] [--lm LM.arpa --alpha A --beta B --beam W]",
-                     desc, vm, common))
+                     desc, &args))
     return 0;
   Comm world;
-  init_logging(world.rank(), world.size(), common.verbose);
   model::select_gpu(o.device, node_place(world));  // one GPU per rank (model/device.h)
   if (!manifest.empty()) {
     DS2_REQUIRE(o.data.empty(), ConfigError, "give --data or --manifest, not both");

@@ -38,13 +38,11 @@ int score_main(int argc, char** argv) {
   ScoreOptions o;
   po::options_description desc("ds2 score options");
   o.add_to(desc);
-  po::variables_map vm;
-  CommonOptions common;
-  if (!parse_command(argc, argv, "ds2 score --ref REF.trn --hyp HYP.trn [--cer] [--json FILE]",
-                     desc, vm, common))
+  CommandArgs args;
+  if (!start_command(argc, argv, "ds2 score --ref REF.trn --hyp HYP.trn [--cer] [--json FILE]",
+                     desc, &args))
     return 0;
   Comm world;
-  init_logging(world.rank(), world.size(), common.verbose);
   const Unit unit = o.cer ? Unit::kChar : Unit::kWord;
   const ScoreResult r = score(read_trn(o.ref), read_trn(o.hyp), unit, o.ref, o.hyp);
   const ErrorCounts& t = r.total;

@@ -27,9 +27,8 @@ int sweep_main(int argc, char** argv) {
   SweepOptions o;
   po::options_description desc("ds2 sweep options");
   o.add_to(desc);
-  po::variables_map vm;
-  CommonOptions common;
-  if (!parse_command(argc, argv,
+  CommandArgs args;
+  if (!start_command(argc, argv,
                      "ds2 sweep --models RUN/ [--models RUN2/ ...] --data DATA [--data DATA2 ...] "
                      "--grid alpha=0.5:2.0:4,beta=0:2:3,beam=64 --db history.sqlite "
                      "[--report report.html] [--lm LM.arpa] [--checkpoints best|last|all] "
@@ -44,10 +43,9 @@ int sweep_main(int argc, char** argv) {
                      "digests and settings) are skipped unless --rescore.\n"
                      "Exit status 4 with --fail-on-regression when a row of this sweep is a "
                      "regression.",
-                     desc, vm, common))
+                     desc, &args))
     return 0;
   Comm world;
-  init_logging(world.rank(), world.size(), common.verbose);
   model::select_gpu(o.device, node_place(world));  // one GPU per rank (model/device.h)
   if (o.models.empty()) {
     DS2_REQUIRE(!o.report.empty(), ConfigError,

@@ -21,17 +21,15 @@ int transcribe_main(int argc, char** argv) {
   o.add_to(desc);
   po::positional_options_description pos;
   pos.add("file", -1);
-  po::variables_map vm;
-  CommonOptions common;
-  if (!parse_command(argc, argv,
+  CommandArgs args;
+  if (!start_command(argc, argv,
                      "ds2 transcribe --model RUN/ckpt-best.h5 [--decoder greedy|beam] "
                      "[--lm LM.arpa --alpha A --beta B --beam W] [--stream [--chunk-ms 320]] "
                      "FILE...\n"
                      "prints FILE<TAB>text per file on stdout, in argument order",
-                     desc, vm, common, &pos))
+                     desc, &args, &pos))
     return 0;
   Comm world;
-  init_logging(world.rank(), world.size(), common.verbose);
   model::select_gpu(o.device, node_place(world));  // one GPU per rank (model/device.h)
   auto log = logger("transcribe");
 

@@ -48,16 +48,14 @@ int alphabet_main(int argc, char** argv) {
   AlphabetOptions o;
   po::options_description desc("ds2 alphabet options", 100, 50);
   o.add_to(desc);
-  po::variables_map vm;
-  CommonOptions common;
-  if (!parse_command(argc, argv,
+  CommandArgs args;
+  if (!start_command(argc, argv,
                      "ds2 alphabet --manifest FILE --out ALPHABET.txt [--min-count K] [--rules "
                      "A.txt] [--no-space]",
-                     desc, vm, common))
+                     desc, &args))
     return 0;
   DS2_REQUIRE(o.min_count >= 1, ConfigError, "option 'min-count': must be >= 1, got {}",
               o.min_count);
-  init_logging(log_rank(), 1, common.verbose);
   if (log_rank() != 0) return 0;  // under mpirun: one writer
   auto log = logger("alphabet");
   const Alphabet base = o.rules.empty() ? Alphabet::parse("<blank>\n<space>\n", "default rules")

@@ -14,18 +14,16 @@ int prep_main(int argc, char** argv) {
   PrepOptions o;
   po::options_description desc("ds2 prep options", 100, 50);
   o.add_to(desc);
-  po::variables_map vm;
-  CommonOptions common;
-  if (!parse_command(argc, argv, "ds2 prep --manifest FILE --out DIR [--shards N] [options]", desc,
-                     vm, common))
+  CommandArgs args;
+  if (!start_command(argc, argv, "ds2 prep --manifest FILE --out DIR [--shards N] [options]", desc,
+                     &args))
     return 0;
   retain_freed_memory();  // per-utterance buffers reused, not faulted in again (core/malloc_policy.h)
   Comm world;
-  init_logging(world.rank(), world.size(), common.verbose);
   const std::string command = command_line(argc, argv);
   if (world.root()) {
     make_dirs(o.out);
-    write_file_atomic(o.out + "/prep.ini", "# " + command + "\n" + resolved_config(vm));
+    write_file_atomic(o.out + "/prep.ini", "# " + command + "\n" + resolved_config(args.vm));
   }
   PrepResult r = run_prep(world, o, "ds2 " + command);
   if (world.root() && r.accepted == 0) {

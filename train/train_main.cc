@@ -71,16 +71,14 @@ int train_main(int argc, char** argv) {
   aopt.add_to(d_ar);
   mcfg.add_to(d_model);
   desc.add(d_train).add(d_sched).add(d_load).add(d_opt).add(d_ar).add(d_model);
-  po::variables_map vm;
-  CommonOptions common;
-  if (!parse_command(argc, argv,
+  CommandArgs args;
+  if (!start_command(argc, argv,
                      "ds2 train --data DIR --config share/configs/ds2-small.ini --out RUN "
                      "[--dev DIR] [--epochs N] [--resume] [options]",
-                     desc, vm, common))
+                     desc, &args))
     return 0;
   mcfg.validate();
   Comm world;
-  init_logging(world.rank(), world.size(), common.verbose);
   // Requests this build or machine cannot serve are refused here, in one line, before any work.
   model::select_gpu(mcfg.device, node_place(world), topt.gpu);  // one GPU per rank (device.h)
   require_nccl_possible(aopt, model::parse_device(mcfg.device));
@@ -88,7 +86,7 @@ int train_main(int argc, char** argv) {
   std::signal(SIGUSR1, on_stop_signal);
   const TrainSummary s =
       run_training(world, topt, sopt, lopt, oopt, aopt, mcfg,
-                   resolved_ini(vm, mcfg, "ds2 " + command_line(argc, argv)), g_stop);
+                   resolved_ini(args.vm, mcfg, "ds2 " + command_line(argc, argv)), g_stop);
   if (world.root())
     logger("train")->info("done: {} steps, {} epochs complete, {} skipped{}", s.steps,
                           s.epochs_done, s.skipped, s.stopped ? " (stopped on request)" : "");

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/fs.h"
+#include "core/log.h"
 #include "core/progress.h"
 #include "tests/testutil.h"
 
@@ -73,6 +74,30 @@ TEST(Options, BadValueIsOneLineConfigError) {
   const char* argv2[] = {"prep"};
   po::variables_map vm2;
   EXPECT_THROW(parse_command(1, const_cast<char**>(argv2), "prep", d, vm2, common), ConfigError);
+}
+
+TEST(Options, StartCommandSetsTheLogLevelOfVerboseAndKeepsRankAndSize) {
+  // The oracle: log.h's level table (2 = debug, 0 = warnings only) and init_logging's rank/size.
+  init_logging(3, 4, 1);
+  Opts o;
+  po::options_description d("prep");
+  o.add_to(d);
+  CommandArgs args;
+  const char* argv[] = {"prep", "--out", "x", "--verbose", "2"};
+  ASSERT_TRUE(start_command(5, const_cast<char**>(argv), "prep", d, &args));
+  EXPECT_EQ(o.out, "x");
+  EXPECT_EQ(args.common.verbose, 2);
+  EXPECT_EQ(args.vm["out"].as<std::string>(), "x");
+  EXPECT_EQ(spdlog::get_level(), spdlog::level::debug);
+  EXPECT_EQ(log_rank(), 3);
+  const char* quiet[] = {"prep", "--out", "x", "-v", "0"};
+  CommandArgs args2;
+  ASSERT_TRUE(start_command(5, const_cast<char**>(quiet), "prep", d, &args2));
+  EXPECT_EQ(spdlog::get_level(), spdlog::level::warn);
+  const char* help[] = {"prep", "--help"};
+  CommandArgs args3;
+  EXPECT_FALSE(start_command(2, const_cast<char**>(help), "prep", d, &args3));
+  init_logging(0, 1, 1);
 }
 
 TEST(Options, CommandLineQuoting) {
