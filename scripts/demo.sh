@@ -10,23 +10,24 @@
 #            search with the LM; a `ds2 sweep` over alpha x beta into an SQLite history and an
 #            HTML report with the training curves; prints WER/CER and where the report is
 # --lang cmn (Mandarin): stage 1 synthesizes fortunes-zh sentences over the --vocab most frequent
-#            characters with espeak-ng cmn; stage 2 first makes the alphabet from the training
-#            text (`ds2 alphabet --no-space` of train.tsv and lm.txt); stage 4 builds a character 3-gram LM
+#            characters with espeak-ng cmn-latn-pinyin; stage 2 first makes the alphabet from the
+#            training text (`ds2 alphabet --no-space` of train.tsv and lm.txt); stage 4 builds a character 3-gram LM
 #            (build_lm.sh --chars) and evaluates dev greedy, beam without LM and beam with the
 #            character LM, scored by CER (no sweep: it ranks by WER)
 #
 # Usage: scripts/demo.sh [--hours H] [--epochs E] [--np N] [--stage N] [--work DIR] [--seed S]
 #                        [--augment SPEC] [--config INI] [--lr LR] [--anneal A] [--vocab K]
-#                        [--alpha A] [--beta B] [--lang en|cmn] [--max-utts N]
+#                        [--alpha A] [--beta B] [--lang en|cmn] [--max-utts N] [--rnn gru|rnn]
 # Defaults: 1 h of train audio (+ 0.1 h dev), 8 epochs, lr 3e-3 annealed 1.15x per epoch, 2
 # ranks, ds2-small: about 16 minutes on 2 cores once built (README, "Two commands").
-# --lang cmn defaults: --hours 0.5, --vocab 600 (characters), --work work/demo-cmn, alpha 0.5, beta 1
-# (share/demo/README.md has its figures). DS2=path picks the ds2 binary (default build/ds2).
+# --lang cmn defaults: --hours 0.5, --vocab 300 (characters), --rnn rnn (ds2-small with simple
+# RNN cells), --work work/demo-cmn, alpha 0.5, beta 1 (share/demo/README.md has its figures).
+# DS2=path picks the ds2 binary (default build/ds2).
 # The longer recipe of the README (greedy CER 5.6%, 4.5% with the LM; about 70 minutes):
 #   scripts/demo.sh --hours 2 --vocab 2000 --epochs 15 --anneal 1.1 --work work/long
 set -euo pipefail
 cd "$(dirname "$0")/.."
-HOURS="" NP=2 STAGE=0 SEED=1 EPOCHS=8 LR=3e-3 ANNEAL=1.15
+HOURS="" NP=2 STAGE=0 SEED=1 EPOCHS="" LR=3e-3 ANNEAL=1.15 RNN=""
 ALPHA="" BETA="" CONFIG=share/configs/ds2-small.ini LANG_ID=en WORK="" VOCAB="" MAX_UTTS=""
 DS2=${DS2:-build/ds2}
 AUGMENT="copies=1,noise_prob=0.4,snr_db=5:20,speed=0.9:1.1,pitch_cents=-200:200"
@@ -47,13 +48,16 @@ while [ $# -gt 0 ]; do
     --config) CONFIG=$2; shift 2 ;;
     --lang) LANG_ID=$2; shift 2 ;;
     --max-utts) MAX_UTTS=$2; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    --rnn) RNN=$2; shift 2 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 case "$LANG_ID" in
-  en) : "${WORK:=work/demo}" "${HOURS:=1.0}" "${VOCAB:=1000}" "${ALPHA:=0.75}" "${BETA:=2}" ;;
-  cmn) : "${WORK:=work/demo-cmn}" "${HOURS:=0.5}" "${VOCAB:=600}" "${ALPHA:=0.5}" "${BETA:=1}" ;;
+  en) : "${WORK:=work/demo}" "${HOURS:=1.0}" "${VOCAB:=1000}" "${ALPHA:=0.75}" "${BETA:=2}" \
+        "${EPOCHS:=8}" ;;
+  cmn) : "${WORK:=work/demo-cmn}" "${HOURS:=0.5}" "${VOCAB:=300}" "${ALPHA:=0.5}" "${BETA:=1}" \
+         "${EPOCHS:=8}" "${RNN:=rnn}" ;;
   *) echo "demo.sh: --lang must be en or cmn" >&2; exit 2 ;;
 esac
 corpus_extra=(--lang "$LANG_ID")
@@ -102,9 +106,12 @@ if [ "$STAGE" -le 3 ]; then
   RUN="$WORK/runs/$(basename "$CONFIG" .ini)"
   resume=()
   [ -f "$RUN/ckpt-last.h5" ] && resume=(--resume)
-  size=()  # the network's outputs: the alphabet's symbols (blank included; not rules, comments)
+  # Model overrides: the network's outputs are the alphabet's symbols (blank included; not rules
+  # or comments); --rnn picks the recurrent cell (cmn: the simple RNN, see share/demo/README.md).
+  size=()
   [ "$LANG_ID" = cmn ] && size=(--model.alphabet_size "$(awk 'length($0) > 0 &&
     !(length($0) >= 2 && ($0 ~ /^#/ || $0 ~ /^@/))' "$ALPHABET" | wc -l)")
+  [ -n "$RNN" ] && size+=(--model.rnn_type "$RNN")
   OMP_NUM_THREADS=1 "${MPIRUN[@]}" "$DS2" train --data "$WORK/data/train" --dev "$WORK/data/dev" \
     --config "$CONFIG" --out "$RUN" --epochs "$EPOCHS" --lr "$LR" --anneal "$ANNEAL" \
     --batch-size 16 "${size[@]}" "${resume[@]}"

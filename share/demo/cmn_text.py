@@ -17,7 +17,12 @@ import re
 ZH_FILES = ("chinese", "song100", "tang300")
 MIN_CHARS, MAX_CHARS = 4, 20
 VARIANTS = tuple(f"m{i}" for i in range(1, 8)) + tuple(f"f{i}" for i in range(1, 5))
-VOICES = tuple(f"cmn+{v}" for v in VARIANTS)
+# espeak-ng 1.51's cmn dictionary turns each character into its pinyin syllable with a tone
+# number; the voice "cmn" then reads that Latin text as English ("bu four" for 不: 4,739 of
+# fortunes-zh's 5,566 characters), "cmn-latn-pinyin" reads it as Mandarin pinyin (p'u51): every
+# character as one Mandarin syllable with its tone.
+VOICE = "cmn-latn-pinyin"
+VOICES = tuple(f"{VOICE}+{v}" for v in VARIANTS)
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _HAN = re.compile(r"^[\u4e00-\u9fff]+$")

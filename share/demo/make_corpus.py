@@ -31,10 +31,10 @@ Recipe (deterministic from --seed; the output does not depend on --jobs):
      offset, scaled to -20 dBFS RMS) unless real noise files are given with --noise-files.
 Mandarin (--lang cmn): the text is fortunes-zh's (share/demo/cmn_text.py: sentences of 4-20
 CJK characters, transcripts without spaces), --vocab K keeps the sentences whose characters are
-all among the K most frequent, and the voices are cmn with the same variants, speeds and pitches.
-espeak-ng 1.51's cmn dictionary pronounces the commonest characters in Mandarin and reads the
-others as pinyin syllables with the tone number in English ("shan four"): the same sound for
-the same character, so it is learnable, but not natural Mandarin.
+all among the K most frequent, and the voices are espeak-ng's cmn-latn-pinyin with the same
+variants, speeds and pitches: espeak-ng 1.51's cmn dictionary turns every character into its
+pinyin syllable with a tone number, which this voice speaks as Mandarin (the plain cmn voice
+reads it as English, "bu four" for 不, for 4,739 of fortunes-zh's 5,566 characters).
 Caching: .complete holds a key of (script version, seed, hours, dev fraction, max utts, noise,
 espeak-ng and sox versions); a matching key ends the run at once ("cached"). Every WAV is
 written under a temporary name and renamed; .journal.tsv records the parameter hash of each
@@ -593,9 +593,12 @@ def run(a):
     noise_key = None
     if a.noise:
         noise_key = [os.path.abspath(f) for f in a.noise_files] if a.noise_files else "synth"
+    lang_key = {}
+    if a.lang == "cmn":
+        lang_key = {"lang": a.lang, "voice": cmn_text.VOICE}
     key = json.dumps(dict(version=SCRIPT_VERSION, seed=a.seed, hours=a.hours,
                           dev_fraction=a.dev_fraction, max_utts=a.max_utts, noise=noise_key,
-                          vocab=a.vocab, **({"lang": a.lang} if a.lang != "en" else {}),
+                          vocab=a.vocab, **lang_key,
                           fortunes=os.path.abspath(a.fortunes), espeak=espeak_version,
                           sox=sox_version), sort_keys=True)
     stamp = os.path.join(out, ".complete")
@@ -606,8 +609,9 @@ def run(a):
                 return
     if a.lang == "cmn":
         have = subprocess.run(["espeak-ng", "--voices=cmn"], capture_output=True, text=True).stdout
-        if " cmn " not in have:
-            raise RecipeError("espeak-ng lacks the voice cmn: reinstall espeak-ng-data")
+        if f" {cmn_text.VOICE} " not in have:
+            raise RecipeError(f"espeak-ng lacks the voice {cmn_text.VOICE}: reinstall "
+                              "espeak-ng-data")
     check_voices()
     os.makedirs(out, exist_ok=True)
     if os.path.exists(stamp):

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`scripts/demo.sh --lang cmn` end to end at toy size: a handful of Mandarin sentences
-synthesized with espeak-ng cmn, the alphabet from the train transcripts, prep, a few steps of
-ds2-tiny, a character LM, and dev decoded greedy, by beam, and by beam with the character LM.
+synthesized with espeak-ng cmn-latn-pinyin, the alphabet from the train transcripts, prep, a few
+steps of ds2-tiny, a character LM, and dev decoded greedy, by beam, and by beam with the character
+LM.
 
 Checks, against counts made here independently of ds2:
   * the alphabet has no <space> and holds exactly the characters of the training text (train.tsv's
@@ -13,8 +14,8 @@ Checks, against counts made here independently of ds2:
     is the sum of their lengths, and sclite -c (code points, -e utf-8) counts the same errors
     and reference characters on ref.trn/hyp.trn.
 Usage: demo_cmn_test.py --source SOURCE_DIR --ds2 BUILD/ds2 [--keep DIR]
-Exits 77 (skipped) when espeak-ng's cmn voice, fortunes-zh or IRSTLM is missing; a missing
-sclite skips only its check (reported as SKIPPED).
+Exits 77 (skipped) when espeak-ng's cmn-latn-pinyin voice, fortunes-zh or IRSTLM is missing; a
+missing sclite skips only its check (reported as SKIPPED).
 """
 import argparse
 import json
@@ -51,8 +52,8 @@ def main():
     ap.add_argument("--keep")
     a = ap.parse_args()
     voices = subprocess.run(["espeak-ng", "--voices=cmn"], capture_output=True, text=True)
-    if " cmn " not in voices.stdout:
-        print("SKIPPED: espeak-ng has no cmn voice")
+    if " cmn-latn-pinyin " not in voices.stdout:
+        print("SKIPPED: espeak-ng has no cmn-latn-pinyin voice")
         return SKIP_RC
     if not os.path.exists("/usr/share/games/fortunes/chinese"):
         print("SKIPPED: fortunes-zh not installed")
