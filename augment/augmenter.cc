@@ -1,3 +1,7 @@
+// augment(): one augmented copy of one utterance (augmenter.h). The order is fixed: the sox
+// effects (speed, tempo, pitch; effects.h) first, then noise mixed in at the drawn SNR over the
+// effected length (a noise file from the drawn offset, or babble of the drawn corpus
+// utterances, mix.h), then peak limiting; what was applied becomes the copy's /augment JSON.
 #include "augment/augmenter.h"
 
 #include <cmath>

@@ -1,3 +1,6 @@
+// draw_params() and to_json() (draw.h): the parameters of one copy from a generator seeded by
+// (seed, utt_id, copy), every draw made in a fixed order whether used or not, so a copy gets the
+// same parameters on any rank count, thread or processing order.
 #include "augment/draw.h"
 
 #include <algorithm>

@@ -1,3 +1,9 @@
+// Noise at a target SNR, babble and peak limiting (mix.h).
+// mix_at_snr: gain g = sqrt(P_speech / (P_noise * 10^(SNR/10))), with P_noise the mean power of
+// the very segment added (the noise looped from its offset over the speech's length); the SNR
+// actually reached is measured from the float samples added. make_babble: each talker scaled to
+// unit mean power, looped from its offset, summed. limit_peak scales the whole utterance down
+// when its peak passes kPeakLimit (no hard clipping).
 #include "augment/mix.h"
 
 #include <cmath>

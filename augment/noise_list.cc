@@ -1,3 +1,5 @@
+// read_noise_list() (noise_list.h): one noise file per line (first tab-separated field),
+// relative to the list's folder; blank lines and '#' comments skipped; an empty list is an error.
 #include "augment/noise_list.h"
 
 #include <filesystem>

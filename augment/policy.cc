@@ -1,3 +1,5 @@
+// Parsing the --augment spec (policy.h): key=value pairs, strict numbers, lo:hi ranges; an
+// unknown key or a bad value is a ConfigError naming the key.
 #include "augment/policy.h"
 
 #include <cerrno>

@@ -1,3 +1,6 @@
+// The one libsox initialization and the effect-handler cache (sox_init.h): init_sox() runs
+// sox_init() once per process (std::call_once), libsox's messages are routed to the "sox"
+// logger and kept per thread for error texts, and sox_find_effect() runs under one mutex.
 #include "augment/sox_init.h"
 
 #include <cstdarg>

@@ -1,3 +1,5 @@
+// AugmentSummary (summary.h): counts and means over the shards' /augment JSON records (clean,
+// augmented, noise file or babble, mean speed/tempo/pitch, requested vs measured SNR).
 #include "augment/summary.h"
 
 #include <cmath>

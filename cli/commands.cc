@@ -1,3 +1,5 @@
+// The subcommand table (commands.h): name, one-line summary, entry point and the MPI thread
+// level main() initializes MPI with for it.
 #include "cli/commands.h"
 
 #include <mpi.h>

@@ -13,7 +13,7 @@ function(ds2_library folder)
     list(APPEND srcs ${s})
   endforeach()
   if(NOT srcs)
-    set(srcs ${CMAKE_SOURCE_DIR}/cmake/empty.cc)  # a folder whose sources are still to come
+    set(srcs ${CMAKE_SOURCE_DIR}/cmake/empty.cc)  # a folder with no .cc (a library needs one)
   endif()
   add_library(ds2_${folder} STATIC ${srcs})
   add_dependencies(ds2_${folder} ds2_git_describe)

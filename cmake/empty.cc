@@ -1,1 +1,1 @@
-// Compiled into a folder library that has no sources yet.
+// Compiled into a folder library that has no .cc file of its own (cmake/ds2.cmake).

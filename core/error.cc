@@ -1,3 +1,4 @@
+// short_path() for DS2_THROW's "[file:line]" suffix: source paths relative to the source tree.
 #include "core/error.h"
 
 #include <cstring>

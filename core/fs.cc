@@ -1,3 +1,5 @@
+// Atomic file writes (fs.h): "<path>.tmp.<pid>" then rename(2), which is atomic within one file
+// system; directories, whole-file reads and the disk-full note for write errors.
 #include "core/fs.h"
 
 #include <unistd.h>

@@ -1,3 +1,8 @@
+// The RAII layer over the HDF5 C API (h5.h). Every HDF5 call is checked and a failure throws
+// naming the file and the object; HDF5's own error printing is off on each thread. mutex() is
+// the one process-wide lock that threads sharing HDF5 take (HDF5 is one library state per
+// process). Strings are variable-length UTF-8; RowReader reads row ranges of a 2-D dataset;
+// Appender buffers one chunk of rows at a time and extends a chunked dataset.
 #include "core/h5.h"
 
 #include <algorithm>

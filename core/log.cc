@@ -1,3 +1,5 @@
+// The rank-aware spdlog setup (log.h): one pattern "[time] [r<rank>/<size>] [level] [component]"
+// and one level for every component's logger, all on stderr (stdout is for results).
 #include "core/log.h"
 
 #include <spdlog/sinks/stdout_sinks.h>

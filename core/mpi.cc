@@ -1,3 +1,6 @@
+// MpiEnv, Comm and abort_all (mpi.h). Variable-length strings travel as a gather of lengths then
+// one MPI_*v call of the bytes (each limited to 2^31 bytes, as MPI counts are int); abort_all
+// prints the reason once and takes every rank down with MPI_Abort.
 #include "core/mpi.h"
 
 #include <cstdio>

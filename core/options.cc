@@ -1,3 +1,6 @@
+// parse_command(), start_command(), resolved_config() and command_line() (options.h): the
+// command line first, then the INI file of --config (its top-level keys, the subcommand's own
+// section and sections of dotted option names), every Boost error turned into one ConfigError.
 #include "core/options.h"
 
 #include <fstream>

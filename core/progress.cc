@@ -1,3 +1,6 @@
+// Job-wide progress (progress.h): non-root ranks send their counts to rank 0 with at most one
+// non-blocking send in flight; rank 0 drains them with MPI_Iprobe in add() and logs done/total,
+// rate and ETA; finish() is the one collective.
 #include "core/progress.h"
 
 #include <cmath>

@@ -1,6 +1,7 @@
 // The operations the DS2 network needs, as one interface with one implementation per device:
-// model/cpu/ (OpenBLAS sgemm + OpenMP loops; the reference) and, later, model/cuda/ with the
-// same file names. Layers (model/*.cc) call only these operations, so they run on any backend.
+// model/cpu/ (OpenBLAS sgemm + OpenMP loops; the reference) and model/cuda/ (cuBLAS and custom
+// kernels; built with DS2_CUDA=ON, or AUTO when a toolkit is found) with the same file names.
+// Layers (model/*.cc) call only these operations, so they run on any backend.
 //
 // Conventions for every op: matrices are row-major; float pointers live in the backend's
 // memory space (host for cpu); `lengths` arrays (int32 per utterance) are always HOST memory;

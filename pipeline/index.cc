@@ -1,3 +1,6 @@
+// DatasetIndex::write / read (index.h): DATA/index.h5 written under a temporary name and
+// renamed; the per-utterance utt_id strings are read only when asked for (with_ids), so a rank
+// that does not need them holds no per-utterance strings (DESIGN.md "Scale").
 #include "pipeline/index.h"
 
 #include <cmath>

@@ -1,3 +1,6 @@
+// read_manifest() (manifest.h): TSV, JSON lines, CSV (core/csv.h) and LibriSpeech trees read into
+// rows; the Builder then names them (utt_id.h), rejects invalid and colliding ids, and every row
+// ends as an entry or a reject naming its file and line.
 #include "pipeline/manifest.h"
 
 #include <algorithm>

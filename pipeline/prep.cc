@@ -1,3 +1,6 @@
+// run_prep() (prep.h): the five stages of `ds2 prep`, each a function below -- 1-2 manifest,
+// transcripts and durations; 3 the shard plan (rank 0); 4 the shards, one round of ranks at a
+// time; 5 index.h5, rejects.tsv and the check accepted + rejected == rows.
 #include "pipeline/prep.h"
 
 #include <algorithm>

@@ -1,3 +1,5 @@
+// One utterance of prep (prep_item.h): decode, the clean copy and K augmented ones, featurize;
+// featurizers come from a pool so worker threads do not share one FFTW plan.
 #include "pipeline/prep_item.h"
 
 #include "augment/draw.h"

@@ -1,3 +1,5 @@
+// assign_shards() (prep_plan.h): longest-processing-time-first over a min-heap of (load, shard),
+// items sorted by duration with a stable sort, so the plan depends on the items alone.
 #include "pipeline/prep_plan.h"
 
 #include <fmt/format.h>

@@ -1,3 +1,7 @@
+// ShardWriter and ShardReader (shard.h): features appended in unfiltered chunks of 1024 rows,
+// labels and offsets, per-utterance checksums (XXH3 of the stored bytes in version 3) and the
+// statistics sums, all written under a temporary name and renamed by commit(); the reader reads
+// by row or by frame offset and gives each row's stored checksums to the callers that verify.
 #include "pipeline/shard.h"
 
 #include <cstdio>

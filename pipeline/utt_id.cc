@@ -1,3 +1,6 @@
+// Utterance ids (utt_id.h): the validity rules (valid UTF-8; no white space, Unicode spaces
+// included, control characters, parentheses or '~') and derive_utt_ids(): stems when all are
+// unique, else paths relative to the common folder with '/' -> '-'.
 #include "pipeline/utt_id.h"
 
 #include <fmt/format.h>

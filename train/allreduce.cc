@@ -1,25 +1,13 @@
 // Allreducer: algorithm dispatch, the cross-rank contract check and the asynchronous bucket queue.
 // The ring itself is in ring_allreduce.cc.
 //
-// How the defaults were chosen (bench/bench_allreduce, Open MPI 4.1 over shared memory (vader,
-// CMA single copy) on the 2-core development VM while other builds and trainings kept its load
-// average near 6-10; ratios are MPI_Allreduce time / ring time):
-//   chunk (np=2, 16-64 MiB)   256 KiB 0.4-0.8   1 MiB 0.56-1.6  4 MiB 0.73-2.3   16 MiB 1.0-2.2
-//   chunk (np=4, 16-64 MiB)   256 KiB 0.7-1.1   1 MiB 1.05-1.9  4 MiB 0.81-1.9   16 MiB 1.0-1.6
-//     -> 4 MiB: per-message costs (a rendezvous handshake that needs both processes scheduled)
-//        dominate on an oversubscribed box, so fewer larger chunks win; on a real network, where
-//        more hops pipeline, re-measure with --chunk-kib 256,1024,4096.
-//   ring vs MPI (--stat median, median of 3 runs): np=2 1 KiB 0.52, 4 KiB-1 MiB 0.99-1.02,
-//     4-16 MiB 0.76-0.97 (spread 0.7-1.2), 32 MiB 1.69, 64-256 MiB 1.4-1.8; np=4 1 KiB-1 MiB
-//     0.48-0.88, 4-16 MiB 0.91-1.15, 32 MiB 1.53, 64-256 MiB 1.5-1.8
-//     -> threshold 32 MiB: from there up the ring wins by a clear margin at both rank counts;
-//        below it auto IS MPI_Allreduce (we do not reimplement recursive doubling, which is what
-//        MPI uses for small buffers, and the ring's 2(n-1) latency steps lose at small sizes), so
-//        auto == MPI there: same call, ratios 0.88-1.13 with median 1.00, i.e. load noise.
-//   ring vs the p2p bound (the ring's exchanges without the additions) at 64-256 MiB: 0.8-0.9;
-//     with the additions switched off (an experiment, not an option) 0.96-1.2, so the schedule
-//     itself costs nothing and the gap is the additions, which run at memory bandwidth on the
-//     same cores that do the shared-memory copies (ring_allreduce.cc, "Copies").
+// The defaults (auto: MPI_Allreduce below 32 MiB, the ring at and above it; 4 MiB chunks) come
+// from bench/bench_allreduce through bench/allreduce_table.sh; the figures, the command that made
+// them and why each default won are in bench/README.md ("All-reduce"). In short: below 32 MiB
+// MPI's own algorithms (recursive doubling for small buffers, which we do not reimplement) are
+// as fast or faster and the ring's 2(n-1) latency steps lose, so auto there IS MPI_Allreduce;
+// from 64 MiB up the ring wins by a clear margin over shared memory and TCP at np = 2 and 4.
+// Re-measure on a cluster over its own transport (--chunk-kib, --allreduce-threshold-kib).
 #include "train/allreduce.h"
 
 #include <unistd.h>

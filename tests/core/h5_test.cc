@@ -1,3 +1,6 @@
+// core/h5.h: datasets, attributes and strings read back as written (the values written by hand
+// are the oracle for the reader; writer and reader are both this code), and errors that name
+// the file and the object.
 #include "core/h5.h"
 
 #include <gtest/gtest.h>

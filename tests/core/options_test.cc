@@ -1,3 +1,5 @@
+// core/options.h: INI file vs command line precedence, one-line errors naming the option,
+// start_command's log level, shell quoting of the command line (expected values by hand).
 #include "core/options.h"
 
 #include <gtest/gtest.h>

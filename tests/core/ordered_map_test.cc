@@ -1,3 +1,5 @@
+// core/ordered_map.h: results come back in input order for any worker count, a worker's
+// exception surfaces at its index, and the window bounds how far workers run ahead.
 #include "core/ordered_map.h"
 
 #include <gtest/gtest.h>

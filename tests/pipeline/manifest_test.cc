@@ -1,3 +1,5 @@
+// pipeline/manifest.h and utt_id.h: each input format's rows, rejects named by file and line,
+// and the id rules, against expected values written by hand.
 #include "pipeline/manifest.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,6 @@
+// pipeline/shard.h, index.h, prep_plan.h: round trips, older shard versions written by hand
+// through the HDF5 C API, corruption named with its utterance, statistics in closed form, and
+// the LPT plan's balance.
 #include <gtest/gtest.h>
 
 #include <hdf5.h>
