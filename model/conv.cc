@@ -13,6 +13,14 @@
 // dW += dz col^T, dcol = W^T dz, dx += col2im(dcol); on the tap path with dP, the shifted copies
 // of dz (conv_tap_spread), in place of dz.
 // Chunks hold at most spec.col_budget floats (32 MiB), so the workspace does not grow with T.
+//
+// Threads: the utterances of a batch are independent until the weight gradient, so on the CPU
+// they are spread over min(threads, N) workers (Backend::parallel_tasks), each with its own
+// workspace and running its GEMMs on one thread: at 2 threads that scales better than splitting
+// each (M, N, K) product in two. The weight gradient is summed per group of utterances
+// (utterance j in group j % G, G = min(N, kGradGroups), each group's partial sum in its own
+// buffer) and the groups are added in order, so the result is the same on any thread count.
+// On a GPU there is one worker and one group (the device runs one product at a time).
 #include "model/conv.h"
 
 #include <algorithm>
@@ -40,7 +48,7 @@ Conv2d::Conv2d(ParamStore& store, const std::string& name, const ConvSpec& spec)
   w_ = store.add_param(name + ".weight", {spec.c_out, spec.kt, spec.c_in, spec.kf}, Init::kNormal,
                        static_cast<float>(std::sqrt(2.0 / k)));
   bn_ = std::make_unique<BatchNorm>(store, name + ".bn", spec.c_out, spec.bn_momentum, spec.bn_eps);
-  for (Buffer* b : {&z_, &y_, &dz_, &dx_, &col_, &p_}) b->set_backend(&store.backend());
+  for (Buffer* b : {&z_, &y_, &dz_, &dx_}) b->set_backend(&store.backend());
 }
 
 int ConvSpec::chunk_frames() const {
@@ -78,8 +86,31 @@ ConvGeom freq_geom(const ConvGeom& g) {
 }
 }  // namespace
 
-void Conv2d::forward_chunk(const float* xj, int t0, int nt, float* zj, float* col) {
+namespace {
+constexpr int kGradGroups = 8;  // weight-gradient groups on the CPU (at most 8 workers use them)
+}  // namespace
+
+int Conv2d::workers(int n) const {
+  const Backend& be = store_->backend();
+  return be.device_index() >= 0 ? 1 : std::max(1, std::min(n, be.num_threads()));
+}
+
+int Conv2d::grad_groups(int n) const {
+  return store_->backend().device_index() >= 0 ? 1 : std::max(1, std::min(n, kGradGroups));
+}
+
+Conv2d::Workspace& Conv2d::workspace(int w) {
+  while (static_cast<int>(ws_.size()) <= w) {
+    ws_.emplace_back();
+    ws_.back().col.set_backend(&store_->backend());
+    ws_.back().p.set_backend(&store_->backend());
+  }
+  return ws_[w];
+}
+
+void Conv2d::forward_chunk(const float* xj, int t0, int nt, float* zj, Workspace& ws) {
   Backend& be = store_->backend();
+  float* col = ws.col.data();
   const int to = geom_.t_out(), fo = geom_.f_out(), co = spec_.c_out;
   const float* w = store_->param(w_);
   float* z = zj + static_cast<size_t>(t0) * fo;
@@ -90,18 +121,18 @@ void Conv2d::forward_chunk(const float* xj, int t0, int nt, float* zj, float* co
     return;
   }
   const int kc = spec_.c_in * spec_.kf, ns = nt + spec_.kt - 1, rows = co * spec_.kt;
-  float* p = p_.ensure(static_cast<size_t>(rows) * ns * fo);
+  float* p = ws.p.ensure(static_cast<size_t>(rows) * ns * fo);
   be.im2col(freq_geom(geom_), xj, t0 - geom_.pt, ns, col);
   be.gemm(false, false, rows, ns * fo, kc, 1.0f, w, kc, col, ns * fo, 0.0f, p, ns * fo);
   be.conv_tap_sum(p, co, spec_.kt, nt, fo, z, to * fo);
 }
 
 void Conv2d::backward_chunk(const float* xj, const float* dzj, int t0, int nt, float* dxj,
-                            float* col) {
+                            float* dw, Workspace& ws) {
   Backend& be = store_->backend();
   const int to = geom_.t_out(), fo = geom_.f_out(), co = spec_.c_out;
   const float* w = store_->param(w_);
-  float* dw = store_->grad(w_);
+  float* col = ws.col.data();
   const float* g = dzj + static_cast<size_t>(t0) * fo;
   if (!tap_path()) {
     const int k = geom_.col_rows();
@@ -114,7 +145,7 @@ void Conv2d::backward_chunk(const float* xj, const float* dzj, int t0, int nt, f
   }
   const int kc = spec_.c_in * spec_.kf, ns = nt + spec_.kt - 1, rows = co * spec_.kt;
   const ConvGeom fg = freq_geom(geom_);
-  float* dp = p_.ensure(static_cast<size_t>(rows) * ns * fo);
+  float* dp = ws.p.ensure(static_cast<size_t>(rows) * ns * fo);
   be.im2col(fg, xj, t0 - geom_.pt, ns, col);
   be.conv_tap_spread(g, to * fo, co, spec_.kt, nt, fo, dp);
   be.gemm(false, true, rows, kc, ns * fo, 1.0f, dp, ns * fo, col, ns * fo, 1.0f, dw, kc);
@@ -136,12 +167,14 @@ const float* Conv2d::forward(const float* x, int n, int t, const int32_t* length
   for (int j = 0; j < n; ++j) out_lengths_[j] = std::min(to, spec_.out_length(lengths[j]));
   float* z = z_.ensure(out_plane * n);
   be.fill(z, out_plane * n, 0.0f);
-  const int chunk = spec_.chunk_frames();
-  float* col = col_.ensure(col_floats(chunk, to));
-  for (int j = 0; j < n; ++j)
-    for (int t0 = 0; t0 < out_lengths_[j]; t0 += chunk)
-      forward_chunk(x + j * in_plane, t0, std::min(chunk, out_lengths_[j] - t0), z + j * out_plane,
-                    col);
+  const int chunk = spec_.chunk_frames(), nw = workers(n);
+  for (int w = 0; w < nw; ++w) workspace(w).col.ensure(col_floats(chunk, to));
+  be.parallel_tasks(nw, [&](int w) {
+    for (int j = w; j < n; j += nw)
+      for (int t0 = 0; t0 < out_lengths_[j]; t0 += chunk)
+        forward_chunk(x + j * in_plane, t0, std::min(chunk, out_lengths_[j] - t0),
+                      z + j * out_plane, ws_[w]);
+  });
   float* y = y_.ensure(out_plane * n);
   bn_->forward(BnLayout{BnLayout::kChannels, n, co, to, fo, out_lengths_.data()}, z, y, mode);
   be.clipped_relu(y, out_plane * n, spec_.clip);
@@ -163,12 +196,31 @@ float* Conv2d::backward(float* dy, bool need_dx) {
     dx = dx_.ensure(in_plane * n);
     be.fill(dx, in_plane * n, 0.0f);
   }
-  const int chunk = spec_.chunk_frames();
-  float* col = col_.ensure(col_floats(chunk, to));
-  for (int j = 0; j < n; ++j)
-    for (int t0 = 0; t0 < out_lengths_[j]; t0 += chunk)
-      backward_chunk(x_ + j * in_plane, dz + j * out_plane, t0,
-                     std::min(chunk, out_lengths_[j] - t0), dx ? dx + j * in_plane : nullptr, col);
+  const int chunk = spec_.chunk_frames(), groups = grad_groups(n);
+  const int nw = std::min(workers(n), groups);
+  for (int w = 0; w < nw; ++w) workspace(w).col.ensure(col_floats(chunk, to));
+  // One group: straight into the gradient. Several: each group's sum apart, then in order.
+  const size_t wsize = store_->params_info()[w_].size;
+  while (groups > 1 && dw_parts_.size() < static_cast<size_t>(groups)) {
+    dw_parts_.emplace_back();
+    dw_parts_.back().set_backend(&be);
+  }
+  be.parallel_tasks(nw, [&](int w) {
+    for (int g = w; g < groups; g += nw) {
+      float* dw = store_->grad(w_);
+      if (groups > 1) {
+        dw = dw_parts_[g].ensure(wsize);
+        be.fill(dw, wsize, 0.0f);
+      }
+      for (int j = g; j < n; j += groups)
+        for (int t0 = 0; t0 < out_lengths_[j]; t0 += chunk)
+          backward_chunk(x_ + j * in_plane, dz + j * out_plane, t0,
+                         std::min(chunk, out_lengths_[j] - t0), dx ? dx + j * in_plane : nullptr,
+                         dw, ws_[w]);
+    }
+  });
+  if (groups > 1)
+    for (int g = 0; g < groups; ++g) be.axpy(wsize, 1.0f, dw_parts_[g].data(), store_->grad(w_));
   if (dx) be.mask_maps(dx, n, spec_.c_in, t, spec_.f_in, lengths_);
   return dx;
 }

@@ -50,10 +50,22 @@ class Conv2d {
  private:
   bool tap_path() const { return spec_.st == 1; }
   size_t col_floats(int chunk, int t_out) const;
-  // Computes z for utterance j's output frames [t0, t0 + nt) (forward), or the weight and
-  // input gradients from dz (backward); col is the chunk workspace.
-  void forward_chunk(const float* xj, int t0, int nt, float* zj, float* col);
-  void backward_chunk(const float* xj, const float* dzj, int t0, int nt, float* dxj, float* col);
+  // One worker's chunk workspace: the unfolded columns and, on the tap path, the per-tap
+  // partial outputs.
+  struct Workspace {
+    Buffer col, p;
+  };
+  // Computes z for utterance j's output frames [t0, t0 + nt) (forward), or adds the weight
+  // gradient to dw and the input gradient to dxj from dz (backward).
+  void forward_chunk(const float* xj, int t0, int nt, float* zj, Workspace& ws);
+  void backward_chunk(const float* xj, const float* dzj, int t0, int nt, float* dxj, float* dw,
+                      Workspace& ws);
+  // Utterances run on min(threads, n) workers; on the CPU the weight gradient is summed over
+  // grad_groups(n) fixed groups of utterances (j % groups), so that it does not depend on the
+  // thread count (conv.cc).
+  int workers(int n) const;
+  int grad_groups(int n) const;
+  Workspace& workspace(int w);
   ParamStore* store_;
   ConvSpec spec_;
   ConvGeom geom_;
@@ -63,7 +75,9 @@ class Conv2d {
   const int32_t* lengths_ = nullptr;
   int n_ = 0;
   std::vector<int32_t> out_lengths_;
-  Buffer z_, y_, dz_, dx_, col_, p_;  // p_: per-tap partial outputs (tap path)
+  Buffer z_, y_, dz_, dx_;
+  std::vector<Workspace> ws_;     // one per worker
+  std::vector<Buffer> dw_parts_;  // one weight gradient per group, when there are several
 };
 
 }  // namespace ds2::model

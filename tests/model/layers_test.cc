@@ -232,6 +232,45 @@ TEST_F(LayersTest, ConvChunkingChangesNothing) {
   }
 }
 
+// The utterances of a batch run on several workers and the weight gradient is summed over
+// fixed groups (conv.cc): outputs, input and weight gradients are bit-identical on 1, 2 and 3
+// threads (a regression check between thread counts; ConvGradient checks the values), with more
+// utterances than groups so that groups hold several.
+TEST(ConvThreads, SameBitsOnAnyThreadCount) {
+  for (int st : {1, 2}) {
+    std::vector<std::vector<float>> outs, grads, dxs;
+    for (int threads : {1, 2, 3}) {
+      std::unique_ptr<Backend> be = make_backend(Device::kCpu, threads);
+      ConvSpec spec;
+      spec.c_in = 2, spec.c_out = 4, spec.kf = 5, spec.kt = 3, spec.sf = 2, spec.st = st;
+      spec.f_in = 11;
+      ParamStore store(*be);
+      Conv2d conv(store, "conv", spec);
+      store.allocate(true, 9);
+      const int t = 13, n = 11;
+      std::vector<int32_t> len(n);
+      for (int j = 0; j < n; ++j) len[j] = t - (j * 5) % 9;
+      auto x = test::random_vector(static_cast<size_t>(n) * 2 * t * 11, 15);
+      for (int j = 0; j < n; ++j)
+        for (int c = 0; c < 2; ++c)
+          for (int ti = len[j]; ti < t; ++ti)
+            std::fill_n(x.begin() + ((j * 2 + c) * t + ti) * 11, 11, 0.0f);
+      const float* y = conv.forward(x.data(), n, t, len.data(), Mode::kTrain);
+      const size_t ysize = static_cast<size_t>(n) * 4 * conv.t_out() * spec.f_out();
+      outs.emplace_back(y, y + ysize);
+      auto dy = test::random_vector(ysize, 3);
+      const float* dx = conv.backward(dy.data(), true);
+      dxs.emplace_back(dx, dx + x.size());
+      grads.emplace_back(store.grads(), store.grads() + store.num_params());
+    }
+    for (size_t k = 1; k < outs.size(); ++k) {
+      EXPECT_EQ(outs[0], outs[k]) << "stride " << st << ", run " << k;
+      EXPECT_EQ(dxs[0], dxs[k]) << "stride " << st << ", run " << k;
+      EXPECT_EQ(grads[0], grads[k]) << "stride " << st << ", run " << k;
+    }
+  }
+}
+
 TEST_F(LayersTest, LookaheadGradient) {
   ParamStore store(*be_);
   Lookahead la(store, "la", 4, 2, 20.0f);
