@@ -38,6 +38,22 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_util import SKIP_RC, MpiRunner, make_corpus, run_cmd  # noqa: E402
 
 
+def remove_stale(out):
+    """Removes OUT.tmp-PID / OUT.old-PID folders whose process is gone (a setup killed by
+    ctest's timeout leaves its temporary folder; a live one may be another ctest's)."""
+    parent, base = os.path.split(out)
+    for name in os.listdir(parent):
+        stem, _, pid = name.rpartition("-")
+        if stem not in (f"{base}.tmp", f"{base}.old") or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+        except PermissionError:
+            pass
+
+
 def publish(tmp, out):
     """Renames the finished folder `tmp` to `out`, replacing a previous `out`."""
     old = f"{out}.old-{os.getpid()}"
@@ -97,6 +113,8 @@ def main():
     t0 = time.time()
     out = os.path.abspath(a.out)
     tmp = f"{out}.tmp-{os.getpid()}"
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    remove_stale(out)
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     try:
