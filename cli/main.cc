@@ -12,12 +12,13 @@
 #include "core/h5.h"
 #include "core/log.h"
 #include "core/mpi.h"
+#include "core/version.h"
 #include "ds2/config.h"
 
 namespace {
 
 void usage() {
-  std::cout << "ds2 " << DS2_VERSION << " (" << DS2_GIT_DESCRIBE << ")"
+  std::cout << "ds2 " << DS2_VERSION << " (" << ds2::git_describe() << ")"
             << " -- Deep Speech 2 training on MPI clusters\n\n"
             << "usage: [mpirun -np N] ds2 <command> [options]   (ds2 <command> --help)\n\n"
             << "commands:\n";
@@ -35,7 +36,7 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   if (!std::strcmp(argv[1], "--version")) {
-    std::cout << "ds2 " << DS2_VERSION << " (" << DS2_GIT_DESCRIBE << ")\n";
+    std::cout << "ds2 " << DS2_VERSION << " (" << ds2::git_describe() << ")\n";
     return 0;
   }
   const ds2::cli::Command* cmd = ds2::cli::find(argv[1]);

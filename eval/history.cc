@@ -13,7 +13,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "ds2/config.h"
+#include "core/version.h"
 
 namespace ds2::eval {
 
@@ -333,6 +333,6 @@ std::string host_name() {
   return buf;
 }
 
-std::string build_git_commit() { return DS2_GIT_DESCRIBE; }
+std::string build_git_commit() { return git_describe(); }
 
 }  // namespace ds2::eval

@@ -116,7 +116,8 @@ class History {
 std::string utc_now_iso8601();
 // This host's name ("unknown" when it cannot be read).
 std::string host_name();
-// The ds2 source version baked in at configure time (DS2_GIT_DESCRIBE, "unknown" outside git).
+// The ds2 source version stamped at build time (git_describe(), core/version.h; "unknown"
+// outside git).
 std::string build_git_commit();
 
 }  // namespace ds2::eval

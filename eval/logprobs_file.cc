@@ -15,7 +15,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/h5.h"
-#include "ds2/config.h"
+#include "core/version.h"
 
 namespace ds2::eval {
 
@@ -97,7 +97,7 @@ void write_logprobs(const Comm& comm, const std::string& path, const EvalPlan& p
     f.write_attr_str("model", model);
     // Absolute, so that `ds2 decode` finds the dataset from any working directory.
     f.write_attr_str("data", std::filesystem::absolute(plan.data).lexically_normal().string());
-    f.write_attr_str("created_by", std::string("ds2 ") + DS2_GIT_DESCRIBE);
+    f.write_attr_str("created_by", std::string("ds2 ") + git_describe());
     h5::Appender<float> rows(f, "/logprobs", static_cast<hsize_t>(c), kChunkRows);
     std::vector<int64_t> offset{0}, pos;
     std::vector<std::string> ids, refs;

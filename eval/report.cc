@@ -13,6 +13,7 @@
 
 #include "core/csv.h"
 #include "core/fs.h"
+#include "core/version.h"
 #include "ds2/config.h"
 #include "eval/sweep_svg.h"
 #include "eval/trends.h"
@@ -263,7 +264,7 @@ std::string render_report(const std::vector<HistoryRow>& rows, const std::vector
       "td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}"
       "th{{background:#f0f0f0}}.note{{color:#666;font-size:12px}}</style></head><body>\n"
       "<h1>{0}</h1>\n<p class=\"note\">{1} results from {2}; ds2 {3} ({4}).</p>\n",
-      escape(title), rows.size(), escape(source), DS2_VERSION, escape(DS2_GIT_DESCRIBE));
+      escape(title), rows.size(), escape(source), DS2_VERSION, escape(git_describe()));
   h += "<h2>Trends per run and dataset</h2>\n";
   const std::vector<TrendSeries> series = trend_series(rows);
   if (series.empty()) h += "<p class=\"note\">No results yet.</p>\n";

@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/h5.h"
-#include "ds2/config.h"
+#include "core/version.h"
 #include "model/network.h"
 
 namespace ds2::model {
@@ -84,7 +84,7 @@ void save_checkpoint(const std::string& path, Network& net, const NormStats& nor
     const ModelConfig& cfg = net.config();
     f.write_attr_str("format", kFormat);
     f.write_attr<int64_t>("version", kVersion);
-    f.write_attr_str("created_by", std::string("ds2 ") + DS2_GIT_DESCRIBE);
+    f.write_attr_str("created_by", std::string("ds2 ") + git_describe());
     f.write_attr_str("model_config", cfg.to_ini());
     f.write_attr<int64_t>("num_params", static_cast<int64_t>(net.num_params()));
     f.create_group("/config");

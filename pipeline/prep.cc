@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/timer.h"
+#include "core/version.h"
 #include "ds2/config.h"
 #include "ds2/paths.h"
 #include "pipeline/alphabet.h"
@@ -268,7 +269,7 @@ FeatureMeta feature_meta(const PrepOptions& o, const Alphabet& alphabet) {
   meta.n_bins = o.features.n_bins();
   meta.feature = o.features.feature;
   meta.alphabet = alphabet.to_string();
-  meta.created_by = fmt::format("ds2 {} ({})", DS2_VERSION, DS2_GIT_DESCRIBE);
+  meta.created_by = fmt::format("ds2 {} ({})", DS2_VERSION, git_describe());
   return meta;
 }
 
