@@ -344,22 +344,19 @@ int run(int argc, char** argv) {
       const double algbw = bytes / v.best_s() / 1e9;
       const double busbw = algbw * bus;
       const bool ours = v.kind == Variant::kOurs || v.kind == Variant::kMpi;
-      auto paired = [&](auto f) {
-        return fmt::format("{:.2f}", median_over_rounds(rounds, f));
-      };
+      auto paired = [&](auto f) { return fmt::format("{:.2f}", median_over_rounds(rounds, f)); };
       const std::string vs =
           mpi && ours ? paired([&](size_t i) { return mpi->round_s[i] / v.round_s[i]; }) : "-";
-      const std::string of =
-          p2p && n > 1 && v.kind != Variant::kAdd
-              ? paired([&](size_t i) { return p2p->round_s[i] / v.round_s[i]; })
-              : "-";
+      const std::string of = p2p && n > 1 && v.kind != Variant::kAdd
+                                 ? paired([&](size_t i) { return p2p->round_s[i] / v.round_s[i]; })
+                                 : "-";
       const std::string of_add =
           p2p && add && n > 1 && ours
               ? paired([&](size_t i) { return (p2p->round_s[i] + add->round_s[i]) / v.round_s[i]; })
               : "-";
-      std::printf("%9s %11zu %12s %11.1f %8.3f %8.3f %7s %7s %10s  %s\n",
-                  size_text(bytes).c_str(), count, v.name.c_str(), v.best_s() * 1e6, algbw, busbw,
-                  vs.c_str(), of.c_str(), of_add.c_str(), check.c_str());
+      std::printf("%9s %11zu %12s %11.1f %8.3f %8.3f %7s %7s %10s  %s\n", size_text(bytes).c_str(),
+                  count, v.name.c_str(), v.best_s() * 1e6, algbw, busbw, vs.c_str(), of.c_str(),
+                  of_add.c_str(), check.c_str());
       if (csv) {
         csv << n << ',' << bytes << ',' << count << ',' << v.name << ',' << v.best_s() * 1e6 << ','
             << algbw << ',' << busbw << ',' << vs << ',' << of << ',' << of_add << ',' << check

@@ -26,8 +26,8 @@
 
 #include "bench/bench_options.h"
 #include "core/timer.h"
-#include "tests/testutil.h"
 #include "model/ctc.h"
+#include "tests/testutil.h"
 
 namespace {
 

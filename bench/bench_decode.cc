@@ -25,10 +25,9 @@
 // thread, so per core), x greedy = CPU time / greedy CPU time, CER against the spelled-out truth,
 // workspace MiB. The check (on by default) asserts that the LM path at alpha = beta = 0 gives
 // exactly the no-LM result; how often beam 1 without LM equals greedy is printed.
+#include <cblas.h>
 #include <fmt/format.h>
 #include <time.h>
-
-#include <cblas.h>
 
 #include <algorithm>
 #include <cmath>

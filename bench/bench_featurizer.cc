@@ -31,7 +31,9 @@ using ds2::pipeline::Featurizer;
 
 using ds2::bench::BareFftw;
 
-std::vector<float> synth(double seconds, int rate) { return ds2::bench::synth_speech(seconds, rate); }
+std::vector<float> synth(double seconds, int rate) {
+  return ds2::bench::synth_speech(seconds, rate);
+}
 
 // Best-of-`iters` seconds of two runs, alternated so both see the same machine load.
 template <typename A, typename B>

@@ -73,7 +73,8 @@ int main(int argc, char** argv) {
       idx.meta.alphabet = "<blank>\n<space>\na\n";
       idx.meta.created_by = "bench_index";
       const int per_shard = 3000;
-      for (int s = 0; s * per_shard < n; ++s) idx.shards.push_back("shard-" + std::to_string(s) + ".h5");
+      for (int s = 0; s * per_shard < n; ++s)
+        idx.shards.push_back("shard-" + std::to_string(s) + ".h5");
       idx.utts.reserve(static_cast<size_t>(n));
       idx.utt_ids.reserve(static_cast<size_t>(n));
       for (int u = 0; u < n; ++u) {

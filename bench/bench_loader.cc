@@ -26,9 +26,9 @@
 
 #include "bench/bench_options.h"
 #include "core/timer.h"
-#include "tests/testutil.h"
 #include "pipeline/index.h"
 #include "pipeline/shard.h"
+#include "tests/testutil.h"
 #include "train/loader.h"
 #include "train/schedule.h"
 
@@ -139,7 +139,8 @@ int main(int argc, char** argv) {
       std::printf(
           "# %d shards: %.1f KiB read at a shard's first open, %.1f KiB at a re-open "
           "(%.1f MB per shard)\n",
-          shards, (r1 - r0) / 1024.0, (ds2::test::bytes_read() - r1) / 1024.0, shard_bytes / 1e6 / shards);
+          shards, (r1 - r0) / 1024.0, (ds2::test::bytes_read() - r1) / 1024.0,
+          shard_bytes / 1e6 / shards);
     }
     ds2::train::ScheduleOptions so;
     so.batch_size = batch;
@@ -157,7 +158,8 @@ int main(int argc, char** argv) {
           loaded += loader.load(ds2::train::Schedule::slice(b, r, ranks)).n;
       }
       const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-      const double ratio = static_cast<double>(ds2::test::bytes_read() - before) / static_cast<double>(shard_bytes);
+      const double ratio =
+          static_cast<double>(ds2::test::bytes_read() - before) / static_cast<double>(shard_bytes);
       if (loaded != static_cast<int64_t>(index.utts.size())) rc = 1;
       std::printf("%7d %6d %10.1f %12.3f %10.0f %10.2f %9.0f\n", shards, open, shard_bytes / 1e6,
                   ratio, shard_bytes / 1e6 / s, base_s / s, ds2::peak_rss_mib());

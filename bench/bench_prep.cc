@@ -8,7 +8,8 @@
 // Prints x real time per rank for both, the ratio (b)/(a), and peak RSS per rank after each
 // size: RSS should not grow with the corpus size, since prep streams utterance by utterance.
 //
-//   mpirun -np N bench_prep [--minutes 10,40] [--iters 3] [--threads T] [--default-heap] [--keep DIR]
+//   mpirun -np N bench_prep [--minutes 10,40] [--iters 3] [--threads T] [--default-heap] [--keep
+//   DIR]
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -67,13 +68,16 @@ int main(int argc, char** argv) {
   int threads = pipeline::PrepOptions().threads;
   bool default_heap = false;
   po::options_description desc("bench_prep");
-  desc.add_options()("help,h", "usage")
-      ("minutes", po::value(&minutes_list)->default_value(minutes_list), "corpus sizes, comma-separated")
-      ("iters", po::value(&iters)->default_value(iters), "timed prep runs per size (best reported)")
-      ("threads", po::value(&threads)->default_value(threads), "ds2 prep --threads (worker threads per rank)")
-      ("default-heap", po::bool_switch(&default_heap),
-       "keep glibc's default heap policy (ds2 prep calls retain_freed_memory(), core/malloc_policy.h)")
-      ("keep", po::value(&keep), "make the corpus here and keep it (default: a temp dir)");
+  desc.add_options()("help,h", "usage")("minutes",
+                                        po::value(&minutes_list)->default_value(minutes_list),
+                                        "corpus sizes, comma-separated")(
+      "iters", po::value(&iters)->default_value(iters), "timed prep runs per size (best reported)")(
+      "threads", po::value(&threads)->default_value(threads),
+      "ds2 prep --threads (worker threads per rank)")(
+      "default-heap", po::bool_switch(&default_heap),
+      "keep glibc's default heap policy (ds2 prep calls retain_freed_memory(), "
+      "core/malloc_policy.h)")("keep", po::value(&keep),
+                               "make the corpus here and keep it (default: a temp dir)");
   if (!ds2::bench::parse_options(argc, argv, desc, world.root())) return 0;
   if (!default_heap) retain_freed_memory();  // as ds2 prep does
   // Rank 0 makes the scratch folder; every rank uses that one.
@@ -83,9 +87,10 @@ int main(int argc, char** argv) {
   world.bcast_string(base);
   pipeline::FeatureOptions fo;
   if (world.root())
-    std::printf("# bench_prep: %d rank(s); x real time = audio seconds per wall second per rank\n"
-                "%8s %10s %12s %12s %8s %14s\n", world.size(), "minutes", "files",
-                "bare_fftw_x", "prep_x/rank", "ratio", "peak_rss_MiB");
+    std::printf(
+        "# bench_prep: %d rank(s); x real time = audio seconds per wall second per rank\n"
+        "%8s %10s %12s %12s %8s %14s\n",
+        world.size(), "minutes", "files", "bare_fftw_x", "prep_x/rank", "ratio", "peak_rss_MiB");
   std::stringstream ss(minutes_list);
   std::string item;
   while (std::getline(ss, item, ',')) {
@@ -127,8 +132,8 @@ int main(int argc, char** argv) {
     double rss = world.allreduce_value<double>(peak_rss_mib(), MPI_MAX);
     if (world.root()) {
       double prep_x = seconds / best / world.size();
-      std::printf("%8.1f %10zu %12.0f %12.0f %8.2f %14.1f\n", minutes, static_cast<size_t>(r.accepted),
-                  bare_x, prep_x, prep_x / bare_x, rss);
+      std::printf("%8.1f %10zu %12.0f %12.0f %8.2f %14.1f\n", minutes,
+                  static_cast<size_t>(r.accepted), bare_x, prep_x, prep_x / bare_x, rss);
       std::fflush(stdout);
     }
   }

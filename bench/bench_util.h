@@ -39,7 +39,8 @@ class BareFftw {
     out_ = fftwf_alloc_complex(bins_);
     plan_ = fftwf_plan_dft_r2c_1d(n_, in_, out_, FFTW_ESTIMATE);
     w_.resize(n_);
-    for (int i = 0; i < n_; ++i) w_[i] = static_cast<float>(0.54 - 0.46 * std::cos(2 * M_PI * i / (n_ - 1)));
+    for (int i = 0; i < n_; ++i)
+      w_[i] = static_cast<float>(0.54 - 0.46 * std::cos(2 * M_PI * i / (n_ - 1)));
   }
   ~BareFftw() {
     fftwf_destroy_plan(plan_);

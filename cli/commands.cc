@@ -31,8 +31,10 @@ const std::vector<Command>& commands() {
        &ds2::eval::eval_main, MPI_THREAD_FUNNELED},
       {"decode", "re-decode log-probabilities stored by eval --save-logprobs (no network), as eval",
        &ds2::eval::decode_main, MPI_THREAD_FUNNELED},
-      {"sweep", "checkpoints x alpha x beta x beam -> SQLite history + HTML report (AM once per "
-       "checkpoint)", &ds2::eval::sweep_main, MPI_THREAD_FUNNELED},
+      {"sweep",
+       "checkpoints x alpha x beta x beam -> SQLite history + HTML report (AM once per "
+       "checkpoint)",
+       &ds2::eval::sweep_main, MPI_THREAD_FUNNELED},
       {"transcribe", "text of audio files from a checkpoint (greedy or beam + LM; --stream)",
        &ds2::eval::transcribe_main, MPI_THREAD_FUNNELED},
       {"lm", "ARPA LM -> memory-mapped compiled form (compile), info, query", &ds2::decode::lm_main,

@@ -1,12 +1,12 @@
 // See blas_kernels.h.
 #include "core/blas_kernels.h"
 
+#include <strings.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstdlib>
 #include <cstring>
-#include <strings.h>
 
 namespace ds2 {
 namespace {
@@ -14,8 +14,8 @@ namespace {
 // OpenBLAS's x86 cores older than AVX: what its DYNAMIC_ARCH falls back to for an unknown model.
 bool is_generic_core(const char* core) {
   static constexpr std::array<const char*, 10> kGeneric = {
-      "prescott", "core2",  "penryn",   "dunnington", "nehalem",
-      "atom",     "katmai", "northwood", "banias",    "generic"};
+      "prescott", "core2",  "penryn",    "dunnington", "nehalem",
+      "atom",     "katmai", "northwood", "banias",     "generic"};
   if (!core) return false;
   for (const char* g : kGeneric)
     if (strcasecmp(core, g) == 0) return true;
@@ -51,12 +51,16 @@ void use_native_blas_kernels(const char* core, char** argv) {
 std::string blas_kernels_note(const char* core) {
   const std::string now = core ? core : "?";
   if (const char* was = std::getenv("DS2_BLAS_FALLBACK"))
-    return "OpenBLAS chose its generic " + std::string(was) + " kernels on this CPU; ds2 runs with "
-           "OPENBLAS_CORETYPE=" + now + " instead (set OPENBLAS_CORETYPE to choose yourself)";
+    return "OpenBLAS chose its generic " + std::string(was) +
+           " kernels on this CPU; ds2 runs with "
+           "OPENBLAS_CORETYPE=" +
+           now + " instead (set OPENBLAS_CORETYPE to choose yourself)";
   if (is_generic_core(core) && native_core_type() && !std::getenv("OPENBLAS_CORETYPE"))
     return "OpenBLAS runs its generic " + now + " kernels although this CPU has " +
-           native_core_type() + "'s instructions: GEMMs are several times slower (set "
-           "OPENBLAS_CORETYPE=" + native_core_type() + ")";
+           native_core_type() +
+           "'s instructions: GEMMs are several times slower (set "
+           "OPENBLAS_CORETYPE=" +
+           native_core_type() + ")";
   return "";
 }
 

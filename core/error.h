@@ -45,12 +45,12 @@ const char* short_path(const char* file);
 }  // namespace ds2
 
 // DS2_THROW(IoError, "cannot open {}", path) -- message formatted with fmt, location appended.
-#define DS2_THROW(Type, ...)                                                               \
-  throw ::ds2::Type(fmt::format("{} [{}:{}]", fmt::format(__VA_ARGS__),                   \
+#define DS2_THROW(Type, ...)                                            \
+  throw ::ds2::Type(fmt::format("{} [{}:{}]", fmt::format(__VA_ARGS__), \
                                 ::ds2::detail::short_path(__FILE__), __LINE__))
 
 // DS2_REQUIRE(cond, Type, fmt, ...) -- throws Type when cond is false.
-#define DS2_REQUIRE(cond, Type, ...) \
-  do {                               \
+#define DS2_REQUIRE(cond, Type, ...)           \
+  do {                                         \
     if (!(cond)) DS2_THROW(Type, __VA_ARGS__); \
   } while (0)

@@ -28,9 +28,9 @@ void quiet_errors() {
   }
 }
 
-#define DS2_H5(call, ...)                                       \
-  do {                                                          \
-    if ((call) < 0) DS2_THROW(IoError, __VA_ARGS__);            \
+#define DS2_H5(call, ...)                            \
+  do {                                               \
+    if ((call) < 0) DS2_THROW(IoError, __VA_ARGS__); \
   } while (0)
 
 File File::create(const std::string& path, bool compact) {
@@ -85,12 +85,14 @@ void File::write_attr(const std::string& name, T value, const std::string& obj) 
 }
 
 template <typename T>
-void File::write_attr_vec(const std::string& name, const std::vector<T>& v, const std::string& obj) {
+void File::write_attr_vec(const std::string& name, const std::vector<T>& v,
+                          const std::string& obj) {
   Handle o = open_obj(obj);
   if (H5Aexists(o, name.c_str()) > 0) H5Adelete(o, name.c_str());
   hsize_t n = v.size();
   Handle space(v.size() == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr), H5Sclose);
-  Handle a(H5Acreate2(o, name.c_str(), native_type<T>(), space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  Handle a(H5Acreate2(o, name.c_str(), native_type<T>(), space, H5P_DEFAULT, H5P_DEFAULT),
+           H5Aclose);
   DS2_REQUIRE(a.valid(), IoError, "{}: cannot create attribute '{}'", path_, name);
   DS2_H5(H5Awrite(a, native_type<T>(), v.data()), "{}: cannot write attribute '{}'{}", path_, name,
          disk_full_note(path_));
@@ -105,7 +107,8 @@ Handle utf8_vlen_type() {
 }
 }  // namespace
 
-void File::write_attr_str(const std::string& name, const std::string& value, const std::string& obj) {
+void File::write_attr_str(const std::string& name, const std::string& value,
+                          const std::string& obj) {
   Handle o = open_obj(obj);
   if (H5Aexists(o, name.c_str()) > 0) H5Adelete(o, name.c_str());
   Handle t = utf8_vlen_type();
@@ -199,7 +202,8 @@ void File::write_strings(const std::string& name, const std::vector<std::string>
   Handle t = utf8_vlen_type();
   hsize_t n = v.size();
   Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
-  Handle ds(H5Dcreate2(h_, name.c_str(), t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  Handle ds(H5Dcreate2(h_, name.c_str(), t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+            H5Dclose);
   DS2_REQUIRE(ds.valid(), IoError, "{}: cannot create dataset '{}'", path_, name);
   std::vector<const char*> ptrs(v.size());
   for (size_t i = 0; i < v.size(); ++i) ptrs[i] = v[i].c_str();
@@ -278,8 +282,8 @@ std::vector<std::string> File::read_strings(const std::string& name, hsize_t row
   Handle space(H5Dget_space(ds), H5Sclose);
   const hssize_t n = H5Sget_simple_extent_npoints(space);
   DS2_REQUIRE(H5Sget_simple_extent_ndims(space) == 1 && row0 + nrows <= static_cast<hsize_t>(n),
-              FormatError, "{}: dataset '{}': rows {}..{} of {}", path_, name, row0,
-              row0 + nrows, n);
+              FormatError, "{}: dataset '{}': rows {}..{} of {}", path_, name, row0, row0 + nrows,
+              n);
   std::vector<std::string> out(static_cast<size_t>(nrows));
   if (nrows == 0) return out;
   DS2_H5(H5Sselect_hyperslab(space, H5S_SELECT_SET, &row0, nullptr, &nrows, nullptr),
@@ -303,7 +307,7 @@ RowReader<T>::RowReader(const File& f, const std::string& name) : path_(f.path()
     filtered_ = H5Pget_nfilters(dcpl) > 0;
   }
   if (!filtered_) {  // reopen without a chunk cache: reads go straight to the selected bytes
-    ds_.reset();  // closed first: a second open of an open dataset shares its cache settings
+    ds_.reset();     // closed first: a second open of an open dataset shares its cache settings
     Handle dapl(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
     DS2_H5(H5Pset_chunk_cache(dapl, H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 0, H5D_CHUNK_CACHE_W0_DEFAULT),
            "{}: dataset '{}': cannot set its chunk cache", path_, name);
@@ -352,9 +356,9 @@ Appender<T>::Appender(File& f, const std::string& name, hsize_t cols, hsize_t ch
   Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
   H5Pset_chunk(dcpl, nd, chunk);
   if (fletcher32) H5Pset_fletcher32(dcpl);
-  ds_ = Handle(H5Dcreate2(f.id(), name.c_str(), native_type<T>(), space, H5P_DEFAULT, dcpl,
-                          H5P_DEFAULT),
-               H5Dclose);
+  ds_ = Handle(
+      H5Dcreate2(f.id(), name.c_str(), native_type<T>(), space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+      H5Dclose);
   DS2_REQUIRE(ds_.valid(), IoError, "{}: cannot create dataset '{}'", f.path(), name);
 }
 
@@ -397,22 +401,21 @@ void Appender<T>::write_rows(const T* rows, hsize_t nrows) {
   H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
   Handle mem(H5Screate_simple(nd, count, nullptr), H5Sclose);
   DS2_H5(H5Dwrite(ds_, native_type<T>(), mem, space, H5P_DEFAULT, rows),
-         "{}: dataset '{}': write failed{}", f_->path(), name_,
-         disk_full_note(f_->path()));
+         "{}: dataset '{}': write failed{}", f_->path(), name_, disk_full_note(f_->path()));
   written_ += nrows;
 }
 
-#define DS2_H5_INSTANTIATE(T)                                                                  \
-  template void File::write_attr<T>(const std::string&, T, const std::string&);                \
-  template void File::write_attr_vec<T>(const std::string&, const std::vector<T>&,             \
-                                        const std::string&);                                   \
-  template T File::read_attr<T>(const std::string&, const std::string&) const;                 \
+#define DS2_H5_INSTANTIATE(T)                                                                   \
+  template void File::write_attr<T>(const std::string&, T, const std::string&);                 \
+  template void File::write_attr_vec<T>(const std::string&, const std::vector<T>&,              \
+                                        const std::string&);                                    \
+  template T File::read_attr<T>(const std::string&, const std::string&) const;                  \
   template std::vector<T> File::read_attr_vec<T>(const std::string&, const std::string&) const; \
   template void File::write<T>(const std::string&, const std::vector<T>&, std::vector<hsize_t>, \
-                               hsize_t, bool);                                                 \
-  template std::vector<T> File::read<T>(const std::string&, std::vector<hsize_t>*) const;      \
-  template std::vector<T> File::read_rows<T>(const std::string&, hsize_t, hsize_t) const;      \
-  template class Appender<T>;                                                                  \
+                               hsize_t, bool);                                                  \
+  template std::vector<T> File::read<T>(const std::string&, std::vector<hsize_t>*) const;       \
+  template std::vector<T> File::read_rows<T>(const std::string&, hsize_t, hsize_t) const;       \
+  template class Appender<T>;                                                                   \
   template class RowReader<T>;
 
 DS2_H5_INSTANTIATE(float)

@@ -64,13 +64,20 @@ class Handle {
 
 template <typename T>
 hid_t native_type() {
-  if constexpr (std::is_same_v<T, float>) return H5T_NATIVE_FLOAT;
-  else if constexpr (std::is_same_v<T, double>) return H5T_NATIVE_DOUBLE;
-  else if constexpr (std::is_same_v<T, int32_t>) return H5T_NATIVE_INT32;
-  else if constexpr (std::is_same_v<T, int64_t>) return H5T_NATIVE_INT64;
-  else if constexpr (std::is_same_v<T, uint64_t>) return H5T_NATIVE_UINT64;
-  else if constexpr (std::is_same_v<T, uint8_t>) return H5T_NATIVE_UINT8;
-  else static_assert(sizeof(T) == 0, "no HDF5 type for this type");
+  if constexpr (std::is_same_v<T, float>)
+    return H5T_NATIVE_FLOAT;
+  else if constexpr (std::is_same_v<T, double>)
+    return H5T_NATIVE_DOUBLE;
+  else if constexpr (std::is_same_v<T, int32_t>)
+    return H5T_NATIVE_INT32;
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return H5T_NATIVE_INT64;
+  else if constexpr (std::is_same_v<T, uint64_t>)
+    return H5T_NATIVE_UINT64;
+  else if constexpr (std::is_same_v<T, uint8_t>)
+    return H5T_NATIVE_UINT8;
+  else
+    static_assert(sizeof(T) == 0, "no HDF5 type for this type");
 }
 
 // An open HDF5 file. The path is kept for error messages.
@@ -92,8 +99,10 @@ class File {
   template <typename T>
   void write_attr(const std::string& name, T value, const std::string& obj = "/");
   template <typename T>
-  void write_attr_vec(const std::string& name, const std::vector<T>& v, const std::string& obj = "/");
-  void write_attr_str(const std::string& name, const std::string& value, const std::string& obj = "/");
+  void write_attr_vec(const std::string& name, const std::vector<T>& v,
+                      const std::string& obj = "/");
+  void write_attr_str(const std::string& name, const std::string& value,
+                      const std::string& obj = "/");
   bool has_attr(const std::string& name, const std::string& obj = "/") const;
   template <typename T>
   T read_attr(const std::string& name, const std::string& obj = "/") const;
@@ -112,8 +121,7 @@ class File {
   std::vector<T> read(const std::string& name, std::vector<hsize_t>* dims = nullptr) const;
   std::vector<std::string> read_strings(const std::string& name) const;
   // Rows [row0, row0 + nrows) of a 1-D string dataset (FormatError past its end).
-  std::vector<std::string> read_strings(const std::string& name, hsize_t row0,
-                                        hsize_t nrows) const;
+  std::vector<std::string> read_strings(const std::string& name, hsize_t row0, hsize_t nrows) const;
   // Rows [row0, row0 + nrows) of a 1-D or 2-D dataset (all columns).
   template <typename T>
   std::vector<T> read_rows(const std::string& name, hsize_t row0, hsize_t nrows) const;

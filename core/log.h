@@ -25,7 +25,7 @@ int log_rank();
 }  // namespace ds2
 
 // Once-per-job messages: only rank 0 logs them.
-#define DS2_LOG_ROOT(component, level, ...)                  \
-  do {                                                       \
+#define DS2_LOG_ROOT(component, level, ...)                                   \
+  do {                                                                        \
     if (::ds2::log_rank() == 0) ::ds2::logger(component)->level(__VA_ARGS__); \
   } while (0)

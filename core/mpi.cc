@@ -50,8 +50,7 @@ Comm::~Comm() {
   }
 }
 
-Comm::Comm(Comm&& o) noexcept
-    : comm_(o.comm_), owned_(o.owned_), rank_(o.rank_), size_(o.size_) {
+Comm::Comm(Comm&& o) noexcept : comm_(o.comm_), owned_(o.owned_), rank_(o.rank_), size_(o.size_) {
   o.comm_ = MPI_COMM_NULL;
   o.owned_ = false;
 }
@@ -95,8 +94,7 @@ std::vector<std::string> Comm::allgather_strings(const std::string& mine) const 
     displs[r] = static_cast<int>(total);
     total += lens[r];
   }
-  DS2_REQUIRE(total < (int64_t(1) << 31), CommError, "allgather_strings: {} bytes in all",
-              total);
+  DS2_REQUIRE(total < (int64_t(1) << 31), CommError, "allgather_strings: {} bytes in all", total);
   std::string all(static_cast<size_t>(total), '\0');
   DS2_MPI_CHECK(MPI_Allgatherv(mine.data(), static_cast<int>(mine.size()), MPI_CHAR, all.data(),
                                lens.data(), displs.data(), MPI_CHAR, comm_));

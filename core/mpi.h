@@ -17,9 +17,9 @@
 
 #include "core/error.h"
 
-#define DS2_MPI_CHECK(call)                                                       \
-  do {                                                                            \
-    int ds2_mpi_rc_ = (call);                                                     \
+#define DS2_MPI_CHECK(call)                                                                  \
+  do {                                                                                       \
+    int ds2_mpi_rc_ = (call);                                                                \
     if (ds2_mpi_rc_ != MPI_SUCCESS) ::ds2::mpi_fail(#call, ds2_mpi_rc_, __FILE__, __LINE__); \
   } while (0)
 
@@ -30,15 +30,24 @@ namespace ds2 {
 // Maps a C++ arithmetic type to its MPI datatype.
 template <typename T>
 MPI_Datatype mpi_type() {
-  if constexpr (std::is_same_v<T, float>) return MPI_FLOAT;
-  else if constexpr (std::is_same_v<T, double>) return MPI_DOUBLE;
-  else if constexpr (std::is_same_v<T, int32_t>) return MPI_INT32_T;
-  else if constexpr (std::is_same_v<T, int64_t>) return MPI_INT64_T;
-  else if constexpr (std::is_same_v<T, uint64_t>) return MPI_UINT64_T;
-  else if constexpr (std::is_same_v<T, uint32_t>) return MPI_UINT32_T;
-  else if constexpr (std::is_same_v<T, char>) return MPI_CHAR;
-  else if constexpr (std::is_same_v<T, uint8_t>) return MPI_UINT8_T;
-  else static_assert(sizeof(T) == 0, "no MPI datatype for this type");
+  if constexpr (std::is_same_v<T, float>)
+    return MPI_FLOAT;
+  else if constexpr (std::is_same_v<T, double>)
+    return MPI_DOUBLE;
+  else if constexpr (std::is_same_v<T, int32_t>)
+    return MPI_INT32_T;
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return MPI_INT64_T;
+  else if constexpr (std::is_same_v<T, uint64_t>)
+    return MPI_UINT64_T;
+  else if constexpr (std::is_same_v<T, uint32_t>)
+    return MPI_UINT32_T;
+  else if constexpr (std::is_same_v<T, char>)
+    return MPI_CHAR;
+  else if constexpr (std::is_same_v<T, uint8_t>)
+    return MPI_UINT8_T;
+  else
+    static_assert(sizeof(T) == 0, "no MPI datatype for this type");
 }
 
 // Initializes MPI (thread level FUNNELED by default, or what `required` asks) on construction

@@ -18,11 +18,10 @@ bool parse_command(int argc, char** argv, const std::string& usage, po::options_
                    const po::positional_options_description* positional) {
   po::options_description all(100, 50);
   po::options_description common_desc("Common options", 100, 50);
-  common_desc.add_options()
-      ("help,h", po::bool_switch(&common.help), "print this help and exit")
-      ("config", po::value(&common.config), "INI file with options (command line wins)")
-      ("verbose,v", po::value(&common.verbose)->default_value(common.verbose),
-       "log level: 0 warnings, 1 info, 2 debug, 3 trace");
+  common_desc.add_options()("help,h", po::bool_switch(&common.help), "print this help and exit")(
+      "config", po::value(&common.config), "INI file with options (command line wins)")(
+      "verbose,v", po::value(&common.verbose)->default_value(common.verbose),
+      "log level: 0 warnings, 1 info, 2 debug, 3 trace");
   all.add(desc).add(common_desc);
   try {
     po::command_line_parser parser(argc, argv);

@@ -87,7 +87,8 @@ void Progress::poll_root() {
     DS2_MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, kTag, comm_.raw(), &flag, &st));
     if (!flag) return;
     double buf[2];
-    DS2_MPI_CHECK(MPI_Recv(buf, 2, MPI_DOUBLE, st.MPI_SOURCE, kTag, comm_.raw(), MPI_STATUS_IGNORE));
+    DS2_MPI_CHECK(
+        MPI_Recv(buf, 2, MPI_DOUBLE, st.MPI_SOURCE, kTag, comm_.raw(), MPI_STATUS_IGNORE));
     per_rank_[st.MPI_SOURCE] = buf[0];
     if (buf[1] != 0.0) ++finals_;  // a rank that finished before rank 0 did
   }
@@ -98,15 +99,16 @@ void Progress::log_line(bool final) {
   double el = seconds_since(start_);
   double rate = el > 0 ? d / el : 0;
   if (final) {
-    logger(component_)->info("{}: done {:.0f} of {:.0f} {} in {} ({:.1f} {}/s)", what_, d, total_,
-                             unit_, format_duration(el), rate, unit_);
+    logger(component_)
+        ->info("{}: done {:.0f} of {:.0f} {} in {} ({:.1f} {}/s)", what_, d, total_, unit_,
+               format_duration(el), rate, unit_);
     return;
   }
   double eta = rate > 0 ? (total_ - d) / rate : NAN;
   double pct = total_ > 0 ? 100.0 * d / total_ : 100.0;
-  logger(component_)->info("{}: {:.0f}/{:.0f} {} ({:.1f}%), {:.1f} {}/s, elapsed {}, ETA {}", what_,
-                           d, total_, unit_, pct, rate, unit_, format_duration(el),
-                           format_duration(eta));
+  logger(component_)
+      ->info("{}: {:.0f}/{:.0f} {} ({:.1f}%), {:.1f} {}/s, elapsed {}, ETA {}", what_, d, total_,
+             unit_, pct, rate, unit_, format_duration(el), format_duration(eta));
 }
 
 void Progress::finish() {

@@ -22,7 +22,7 @@ class Timer {
 
 // Peak resident set size of this process, in MiB (getrusage ru_maxrss).
 inline double peak_rss_mib() {
-  struct rusage ru{};
+  struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<double>(ru.ru_maxrss) / 1024.0;
 }

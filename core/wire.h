@@ -55,8 +55,8 @@ class Reader {
   }
   bool at_end() const { return at_ == b_.size(); }
   void done() const {
-    DS2_REQUIRE(at_ == b_.size(), CommError, "{}: {} bytes left over after the last field",
-                origin_, b_.size() - at_);
+    DS2_REQUIRE(at_ == b_.size(), CommError, "{}: {} bytes left over after the last field", origin_,
+                b_.size() - at_);
   }
 
  private:

@@ -4,10 +4,10 @@
 // Greedy. The best path pi* = argmax_k y_t(k) per frame, collapsed by the CTC map B (merge
 // repeats, then drop blanks). It is the labelling of the most probable *alignment*, not the most
 // probable labelling: many alignments collapse to one labelling and their probabilities add.
-#include "decode/ctc_decode.h"
-
 #include <algorithm>
 #include <cmath>
+
+#include "decode/ctc_decode.h"
 
 namespace ds2::decode {
 

@@ -2,7 +2,6 @@
 #include "decode/wer.h"
 
 #include <algorithm>
-
 #include <fstream>
 #include <limits>
 #include <unordered_map>
@@ -122,10 +121,18 @@ ErrorCounts align_counts(const std::vector<std::string>& ref, const std::vector<
   e.ref = static_cast<int64_t>(ref.size());
   for (const AlignStep& s : align_path(ref, hyp)) {
     switch (s.op) {
-      case AlignOp::kCorrect: ++e.correct; break;
-      case AlignOp::kSub: ++e.sub; break;
-      case AlignOp::kDel: ++e.del; break;
-      case AlignOp::kIns: ++e.ins; break;
+      case AlignOp::kCorrect:
+        ++e.correct;
+        break;
+      case AlignOp::kSub:
+        ++e.sub;
+        break;
+      case AlignOp::kDel:
+        ++e.del;
+        break;
+      case AlignOp::kIns:
+        ++e.ins;
+        break;
     }
   }
   return e;

@@ -6,7 +6,8 @@
 // deletion when it is < insertion, else to insertion; the path is traced back from the end.
 // The cost weights decide between e.g. 1 substitution (4) and 1 deletion + 1 insertion (6), and
 // the tie order fixes the sub/del/ins split among equal-cost paths, so the counts agree with
-// sclite's, utterance by utterance (the Sclite cases of tests/decode/wer_test.cc run sclite itself).
+// sclite's, utterance by utterance (the Sclite cases of tests/decode/wer_test.cc run sclite
+// itself).
 //
 // Tokens. Words: whitespace-separated. Characters (CER): the UTF-8 code points of the words,
 // spaces dropped -- what `sclite -c` counts (it splits words into characters and aligns those;

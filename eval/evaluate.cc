@@ -32,9 +32,10 @@
 //      anonymous temporary file as it decodes (RecordSpill: 24 bytes of memory per utterance);
 //      only rank 0 keeps the index's utterance ids (--logprobs: every rank, to check them). The
 //      records go to rank 0
-//      only, in rounds of --gather-round index positions (32,768; one Gatherv each), and rank 0 appends each
-//      round to ref.trn, hyp.trn and alignments.txt in index order: rank 0 holds one round,
-//      no message nears MPI's 2 GiB limit, and the files are renamed into place when complete.
+//      only, in rounds of --gather-round index positions (32,768; one Gatherv each), and rank 0
+//      appends each round to ref.trn, hyp.trn and alignments.txt in index order: rank 0 holds one
+//      round, no message nears MPI's 2 GiB limit, and the files are renamed into place when
+//      complete.
 #include "eval/evaluate.h"
 
 #include <algorithm>
@@ -177,8 +178,7 @@ std::string format_alignment(const std::vector<std::string>& ref,
 }
 
 EvalPlan plan_eval(const std::string& data, int batch_size, int ranks, bool with_ids) {
-  DS2_REQUIRE(batch_size >= 1, ConfigError, "option 'batch-size': {} (must be >= 1)",
-              batch_size);
+  DS2_REQUIRE(batch_size >= 1, ConfigError, "option 'batch-size': {} (must be >= 1)", batch_size);
   EvalPlan p;
   p.data = data;
   p.index = pipeline::DatasetIndex::read(data + "/index.h5", with_ids);
@@ -186,13 +186,15 @@ EvalPlan plan_eval(const std::string& data, int batch_size, int ranks, bool with
   // Augmented copies ("~aug" in the id) are not evaluated.
   std::vector<char> clean(utts.size(), 1);
   if (with_ids) {
-    for (size_t i = 0; i < utts.size(); ++i) clean[i] = p.index.utt_ids[i].find("~aug") == std::string::npos;
+    for (size_t i = 0; i < utts.size(); ++i)
+      clean[i] = p.index.utt_ids[i].find("~aug") == std::string::npos;
   } else {
     const h5::File f = h5::File::open(data + "/index.h5");
     const hsize_t chunk = 65536;
     for (hsize_t i0 = 0; i0 < utts.size(); i0 += chunk) {
       const auto ids = f.read_strings("/utt_id", i0, std::min<hsize_t>(chunk, utts.size() - i0));
-      for (size_t k = 0; k < ids.size(); ++k) clean[i0 + k] = ids[k].find("~aug") == std::string::npos;
+      for (size_t k = 0; k < ids.size(); ++k)
+        clean[i0 + k] = ids[k].find("~aug") == std::string::npos;
     }
   }
   std::vector<int64_t> keep;
@@ -224,8 +226,7 @@ std::vector<UttLogProbs> compute_log_probs(const EvalPlan& plan, int rank, Acous
   return all;
 }
 
-void for_each_log_prob_batch(const EvalPlan& plan, int rank, AcousticModel& am,
-                             Progress* progress,
+void for_each_log_prob_batch(const EvalPlan& plan, int rank, AcousticModel& am, Progress* progress,
                              const std::function<void(std::vector<UttLogProbs>& batch)>& sink) {
   const pipeline::DatasetIndex& index = plan.index;
   const size_t f = static_cast<size_t>(index.meta.n_bins);
@@ -258,8 +259,8 @@ void for_each_log_prob_batch(const EvalPlan& plan, int rank, AcousticModel& am,
       // The row must be the utterance the index names: its frames always, its id where this
       // rank holds the index's ids (rank 0 of ds2 eval; every rank of ds2 sweep).
       const bool ids = !index.utt_ids.empty();
-      const std::string id = ids ? index.utt_id(static_cast<size_t>(batch[i]))
-                                 : "#" + std::to_string(batch[i]);
+      const std::string id =
+          ids ? index.utt_id(static_cast<size_t>(batch[i])) : "#" + std::to_string(batch[i]);
       DS2_REQUIRE(iu.row >= 0 && iu.row < sh->size() && sh->frames(iu.row) == iu.frames &&
                       (!ids || sh->utt_id(iu.row) == id),
                   FormatError, "{}: row {} is not utterance '{}' of {} frames the index names",
@@ -277,8 +278,8 @@ void for_each_log_prob_batch(const EvalPlan& plan, int rank, AcousticModel& am,
     // forward() returns (T', N, C) in the BACKEND's memory (model/backend.h): device memory on
     // cuda, which the host must not dereference.
     const float* dev_act = net.forward(x.data(), lengths.data(), n, t, model::Mode::kInfer);
-    const float* act = net.backend().host_view(
-        dev_act, static_cast<size_t>(net.out_time()) * n * c, &host_act);
+    const float* act =
+        net.backend().host_view(dev_act, static_cast<size_t>(net.out_time()) * n * c, &host_act);
     for (int i = 0; i < n; ++i) {
       UttLogProbs& u = out[static_cast<size_t>(i)];
       u.frames = net.out_lengths()[i];
@@ -394,8 +395,8 @@ class RecordSpill {
 
 // Error counts and utterances summed over the ranks (every rank gets the sums).
 void sum_over_ranks(const Comm& comm, EvalSummary* s) {
-  int64_t v[11] = {s->words.sub, s->words.del,  s->words.ins, s->words.correct,
-                   s->words.ref, s->chars.sub,  s->chars.del, s->chars.ins,
+  int64_t v[11] = {s->words.sub,     s->words.del, s->words.ins, s->words.correct,
+                   s->words.ref,     s->chars.sub, s->chars.del, s->chars.ins,
                    s->chars.correct, s->chars.ref, s->utterances};
   comm.allreduce(v, 11);
   s->words = {v[0], v[1], v[2], v[3], v[4]};
@@ -425,16 +426,18 @@ StoredLogProbs read_stored_slice(const std::string& path, const EvalPlan& plan, 
   StoredLogProbs s = read_logprobs(path, mine);
   DS2_REQUIRE(outside < 0, FormatError,
               "{}: position {} is past the {} utterances of {}/index.h5: the file was written over "
-              "another dataset", path, outside, plan.index.utts.size(), plan.data);
+              "another dataset",
+              path, outside, plan.index.utts.size(), plan.data);
   for (size_t i = 0; i < s.utts.size(); ++i)
-    DS2_REQUIRE(s.utt_ids[i] == plan.index.utt_id(static_cast<size_t>(s.utts[i].pos)),
-                FormatError, "{}: utterance '{}' is at position {}, where {}/index.h5 has '{}': "
-                "the file was written over another dataset", path, s.utt_ids[i], s.utts[i].pos,
-                plan.data, plan.index.utt_id(static_cast<size_t>(s.utts[i].pos)));
+    DS2_REQUIRE(s.utt_ids[i] == plan.index.utt_id(static_cast<size_t>(s.utts[i].pos)), FormatError,
+                "{}: utterance '{}' is at position {}, where {}/index.h5 has '{}': "
+                "the file was written over another dataset",
+                path, s.utt_ids[i], s.utts[i].pos, plan.data,
+                plan.index.utt_id(static_cast<size_t>(s.utts[i].pos)));
   DS2_REQUIRE(s.utts.size() == wanted, FormatError,
               "{}: holds {} of the {} utterances of {} that rank {} decodes: the file was written "
-              "over another dataset (or a part of it)", path, s.utts.size(), wanted, plan.data,
-              rank);
+              "over another dataset (or a part of it)",
+              path, s.utts.size(), wanted, plan.data, rank);
   return s;
 }
 
@@ -480,8 +483,8 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
   // ---- forward (or the stored outputs) + decode, one batch at a time ----
   DecodeSpec spec{o.decoder, o.beam, lm.get()};
   BeamWorkspace ws;
-  RecordSpill records;             // this rank's results (no log-probabilities)
-  std::vector<UttLogProbs> kept;   // --save-logprobs only: the file is written from all of them
+  RecordSpill records;            // this rank's results (no log-probabilities)
+  std::vector<UttLogProbs> kept;  // --save-logprobs only: the file is written from all of them
   auto decode_batch = [&](std::vector<UttLogProbs>& batch) {
     for (UttLogProbs& u : batch) {
       Record rec;
@@ -507,7 +510,8 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
   log()->debug("decoded {} utterances", records.size());
   const std::string mode = am ? am->normalize_mode() : "stored";
   s.decode_seconds = timer.seconds();
-  if (!o.save_logprobs.empty()) write_logprobs(comm, o.save_logprobs, plan, kept, alphabet, o.model);
+  if (!o.save_logprobs.empty())
+    write_logprobs(comm, o.save_logprobs, plan, kept, alphabet, o.model);
   kept.clear();
   comm.allreduce(&s.decode_seconds, 1, MPI_MAX);
   sum_over_ranks(comm, &s);
@@ -573,8 +577,8 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
   j["alpha"] = lm ? nlohmann::json(o.beam.alpha) : nlohmann::json(nullptr);
   j["beta"] = lm ? nlohmann::json(o.beam.beta) : nlohmann::json(nullptr);
   j["lm"] = o.lm.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.lm);
-  j["lexicon"] = lm && !o.beam.lexicon.empty() ? nlohmann::json(o.beam.lexicon)
-                                               : nlohmann::json(nullptr);
+  j["lexicon"] =
+      lm && !o.beam.lexicon.empty() ? nlohmann::json(o.beam.lexicon) : nlohmann::json(nullptr);
   j["normalize"] = mode;
   j["audio_seconds"] = s.audio_seconds;
   j["decode_seconds"] = s.decode_seconds;

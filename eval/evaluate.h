@@ -46,15 +46,15 @@ namespace ds2::eval {
 using namespace ::ds2::decode;  // the decoders and scorers eval builds on
 
 struct EvalOptions {
-  std::string model;             // checkpoint (ckpt-best.h5)
-  std::string data;              // prepared dataset folder (index.h5 + shards)
-  std::string out;               // output folder
-  std::string lm;                // ARPA word LM (beam decoder only); empty: none
+  std::string model;               // checkpoint (ckpt-best.h5)
+  std::string data;                // prepared dataset folder (index.h5 + shards)
+  std::string out;                 // output folder
+  std::string lm;                  // ARPA word LM (beam decoder only); empty: none
   std::string decoder = "greedy";  // greedy | beam
-  int batch_size = 16;           // utterances per forward pass
-  std::string device = "cpu";    // network backend: cpu | cuda (when built with CUDA)
-  int threads = 0;               // CPU threads of the network (0: OpenMP default)
-  std::string normalize;         // "" = as the checkpoint was trained; global | utterance | none
+  int batch_size = 16;             // utterances per forward pass
+  std::string device = "cpu";      // network backend: cpu | cuda (when built with CUDA)
+  int threads = 0;                 // CPU threads of the network (0: OpenMP default)
+  std::string normalize;           // "" = as the checkpoint was trained; global | utterance | none
   BeamOptions beam;
   std::string save_logprobs;     // also write the log-probabilities here (eval/logprobs_file.h)
   std::string logprobs;          // decode this log-probability file instead of running --model
@@ -133,8 +133,8 @@ struct DecodeSpec {
 };
 
 struct UttResult {
-  std::string hyp;              // decoded words, single-spaced, no spaces at the ends
-  ErrorCounts words, chars;     // against the reference (decode/wer.h tokens)
+  std::string hyp;           // decoded words, single-spaced, no spaces at the ends
+  ErrorCounts words, chars;  // against the reference (decode/wer.h tokens)
 };
 // Decodes one utterance and scores it. `alignment` (may be null) receives format_alignment's
 // block. `ws` may be null.

@@ -76,8 +76,9 @@ struct TranscribeOptions {
 class Transcriber {
  public:
   // Loads the checkpoint (AcousticModel without a dataset: the alphabet and, for global
-  // normalization, the statistics must be the checkpoint's), the featurizer and the LM. ConfigError for inconsistent options (e.g. --stream with a bidirectional model or
-  // with utterance normalization, --lm without --decoder beam, bins that do not match).
+  // normalization, the statistics must be the checkpoint's), the featurizer and the LM. ConfigError
+  // for inconsistent options (e.g. --stream with a bidirectional model or with utterance
+  // normalization, --lm without --decoder beam, bins that do not match).
   explicit Transcriber(const TranscribeOptions& o);
   ~Transcriber();
 

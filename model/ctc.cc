@@ -306,7 +306,6 @@ auto pick_kernel(CtcCpuIsa isa) {
   return kernel;
 }
 
-
 }  // namespace
 
 void ctc_check_inputs(const void* act, const int32_t* labels, const int32_t* label_lengths,

@@ -122,9 +122,8 @@ SoxFile open_input(const std::string& path, const RawFormat* raw) {
   if (!f) DS2_THROW(FormatError, "{}: cannot open audio: {}", path, fail_reason("not decodable"));
   SoxFile file(f);
   DS2_REQUIRE(f->signal.rate >= 1 && f->signal.rate <= kMaxRate && f->signal.channels > 0,
-              FormatError,
-              "{}: cannot open audio: header gives rate {} and {} channels", path, f->signal.rate,
-              f->signal.channels);
+              FormatError, "{}: cannot open audio: header gives rate {} and {} channels", path,
+              f->signal.rate, f->signal.channels);
   DS2_REQUIRE(std::floor(f->signal.rate) == f->signal.rate, FormatError,
               "{}: non-integer sample rate {} is not supported", path, f->signal.rate);
   f->sox_errno = 0;
@@ -174,9 +173,8 @@ std::vector<sox_sample_t> read_mono(sox_format_t* f, const std::string& path) {
   std::vector<sox_sample_t> mono;
   if (ch == 1) {
     // One more than the header's count, so the read that returns 0 needs no growth.
-    mono.resize(length_known(f->signal.length)
-                    ? std::min<size_t>(f->signal.length, kMaxReserve) + 1
-                    : kReadBlock);
+    mono.resize(length_known(f->signal.length) ? std::min<size_t>(f->signal.length, kMaxReserve) + 1
+                                               : kReadBlock);
     size_t have = 0;
     for (;;) {
       if (have == mono.size()) mono.resize(2 * have);

@@ -31,8 +31,8 @@ const std::string& DatasetIndex::utt_id(size_t u) const {
 }
 
 void DatasetIndex::write(const std::string& path) const {
-  DS2_REQUIRE(utt_ids.size() == utts.size(), ConfigError,
-              "{}: {} utterance ids for {} utterances", path, utt_ids.size(), utts.size());
+  DS2_REQUIRE(utt_ids.size() == utts.size(), ConfigError, "{}: {} utterance ids for {} utterances",
+              path, utt_ids.size(), utts.size());
   std::string tmp = temp_path_for(path);
   {
     auto f = h5::File::create(tmp);
@@ -96,8 +96,9 @@ DatasetIndex DatasetIndex::read(const std::string& path, bool with_ids) {
   auto column = [&](const std::string& name, auto tag, auto&& put) {
     using T = decltype(tag);
     const std::vector<T> c = f.read<T>(name);
-    DS2_REQUIRE(c.size() == n, FormatError, "{}: the /utt_* datasets differ in length ('{}': {} of {})",
-                path, name, c.size(), n);
+    DS2_REQUIRE(c.size() == n, FormatError,
+                "{}: the /utt_* datasets differ in length ('{}': {} of {})", path, name, c.size(),
+                n);
     for (size_t i = 0; i < n; ++i) put(d.utts[i], c[i], i);
   };
   const int32_t n_shards = static_cast<int32_t>(d.shards.size());
@@ -112,7 +113,8 @@ DatasetIndex DatasetIndex::read(const std::string& path, bool with_ids) {
     u.row = static_cast<int32_t>(v);
   });
   column("/utt_frames", int32_t{}, [](IndexUtt& u, int32_t v, size_t) { u.frames = v; });
-  column("/utt_label_length", int32_t{}, [](IndexUtt& u, int32_t v, size_t) { u.label_length = v; });
+  column("/utt_label_length", int32_t{},
+         [](IndexUtt& u, int32_t v, size_t) { u.label_length = v; });
   column("/utt_duration", float{}, [](IndexUtt& u, float v, size_t) { u.duration = v; });
   if (with_ids) {
     d.utt_ids = f.read_strings("/utt_id");

@@ -61,9 +61,9 @@ class Builder {
   Builder(Manifest* m, fs::path base) : m_(m), base_(std::move(base)) {}
   // `what` names its own "file:line" for a tree (whose rows are numbered across files).
   void reject(int64_t line, const std::string& path, const std::string& what) {
-    m_->rejects.push_back({line, path, m_->format == "librispeech"
-                                           ? what
-                                           : fmt::format("{}:{}: {}", m_->path, line, what)});
+    m_->rejects.push_back(
+        {line, path,
+         m_->format == "librispeech" ? what : fmt::format("{}:{}: {}", m_->path, line, what)});
   }
   // `utt_id` empty: derived from the path. `source` empty: "manifest:line".
   void add(int64_t line, const std::string& raw_path, double dur, const std::string& text,
@@ -140,7 +140,8 @@ void Builder::finish() {
       if (same_file) {
         if (k == 0) continue;
         reject_entry(e, fmt::format("duplicate utterance id '{}': the same audio as line {}, "
-                                    "which is kept", id, first.line));
+                                    "which is kept",
+                                    id, first.line));
       } else {
         std::string others;
         int named = 0;
@@ -207,11 +208,14 @@ void read_lines(const std::string& path, Manifest* m, Builder* b) {
       auto f = split(line, '\t');
       double d;
       if (f.size() != 3 && f.size() != 4)
-        b->reject(lineno, f[0], fmt::format("expected 3 tab-separated fields (path, duration, "
-                                            "transcript) or 4 (..., utt_id), found {}", f.size()));
+        b->reject(lineno, f[0],
+                  fmt::format("expected 3 tab-separated fields (path, duration, "
+                              "transcript) or 4 (..., utt_id), found {}",
+                              f.size()));
       else if (!parse_duration(f[1], &d))
-        b->reject(lineno, f[0], fmt::format("field 'duration': not a non-negative number: '{}'",
-                                            printable(f[1])));
+        b->reject(
+            lineno, f[0],
+            fmt::format("field 'duration': not a non-negative number: '{}'", printable(f[1])));
       else
         b->add(lineno, f[0], d, f[2], f.size() == 4 ? f[3] : "");
     } else {  // jsonl
@@ -255,7 +259,8 @@ void read_librispeech(const std::string& root, Manifest* m, Builder* b) {
   for (const auto& de : fs::recursive_directory_iterator(root)) {
     if (!de.is_regular_file()) continue;
     std::string name = de.path().filename().string();
-    if (name.size() > 10 && name.substr(name.size() - 10) == ".trans.txt") trans.push_back(de.path());
+    if (name.size() > 10 && name.substr(name.size() - 10) == ".trans.txt")
+      trans.push_back(de.path());
     else if (de.path().extension() == ".flac" || de.path().extension() == ".wav")
       audio[de.path().stem().string()].push_back(de.path());
   }
@@ -282,8 +287,8 @@ void read_librispeech(const std::string& root, Manifest* m, Builder* b) {
       auto u = used.find(id);
       if (u != used.end()) {
         b->reject(ordinal, (t.parent_path() / id).string(),
-                  fmt::format("{}: duplicate utterance id '{}' (first at {})", where,
-                              printable(id), u->second));
+                  fmt::format("{}: duplicate utterance id '{}' (first at {})", where, printable(id),
+                              u->second));
       } else if (it == audio.end()) {
         b->reject(ordinal, (t.parent_path() / (id + ".flac")).string(),
                   fmt::format("{}: no audio file for '{}'", where, printable(id)));
@@ -292,7 +297,8 @@ void read_librispeech(const std::string& root, Manifest* m, Builder* b) {
         for (const auto& p : it->second) files += (files.empty() ? "" : ", ") + p.string();
         b->reject(ordinal, it->second[0].string(),
                   fmt::format("{}: utterance id '{}' names {} audio files ({}); every one is "
-                              "rejected", where, printable(id), it->second.size(), files));
+                              "rejected",
+                              where, printable(id), it->second.size(), files));
         audio.erase(it);
       } else {
         b->add(ordinal, fs::relative(it->second[0], root).string(), -1, text, id, where);
@@ -317,18 +323,28 @@ Manifest read_manifest(const std::string& path, const std::string& format) {
   m.format = format;
   if (m.format == "auto") {
     std::string ext = fs::path(path).extension().string();
-    if (fs::is_directory(path)) m.format = "librispeech";
-    else if (ext == ".json" || ext == ".jsonl") m.format = "jsonl";
-    else if (ext == ".csv") m.format = "csv";
-    else if (ext == ".tsv" || ext == ".txt") m.format = "tsv";
-    else DS2_THROW(ConfigError, "{}: cannot tell the manifest format from '{}'; use --format", path, ext);
+    if (fs::is_directory(path))
+      m.format = "librispeech";
+    else if (ext == ".json" || ext == ".jsonl")
+      m.format = "jsonl";
+    else if (ext == ".csv")
+      m.format = "csv";
+    else if (ext == ".tsv" || ext == ".txt")
+      m.format = "tsv";
+    else
+      DS2_THROW(ConfigError, "{}: cannot tell the manifest format from '{}'; use --format", path,
+                ext);
   }
   fs::path base = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
   if (base.empty()) base = ".";
   Builder b(&m, base);
-  if (m.format == "librispeech") read_librispeech(path, &m, &b);
-  else if (m.format == "tsv" || m.format == "csv" || m.format == "jsonl") read_lines(path, &m, &b);
-  else DS2_THROW(ConfigError, "--format: unknown manifest format '{}' (tsv|jsonl|csv|librispeech)", m.format);
+  if (m.format == "librispeech")
+    read_librispeech(path, &m, &b);
+  else if (m.format == "tsv" || m.format == "csv" || m.format == "jsonl")
+    read_lines(path, &m, &b);
+  else
+    DS2_THROW(ConfigError, "--format: unknown manifest format '{}' (tsv|jsonl|csv|librispeech)",
+              m.format);
   b.finish();
   return m;
 }

@@ -34,30 +34,34 @@ namespace ds2::pipeline {
 namespace fs = std::filesystem;
 
 void PrepOptions::add_to(po::options_description& d) {
-  d.add_options()
-      ("manifest", po::value(&manifest)->required(),
-       "corpus: .tsv (path, duration, text), .jsonl (NeMo), .csv (DeepSpeech) or a LibriSpeech tree")
-      ("format", po::value(&format)->default_value(format), "manifest format: auto|tsv|jsonl|csv|librispeech")
-      ("out", po::value(&out)->required(), "output folder for shards, index.h5, rejects.tsv")
-      ("alphabet", po::value(&alphabet)->default_value(alphabet), "alphabet file")
-      ("shards", po::value(&shards)->default_value(shards),
-       "number of shards (independent of ranks); 0: from --shard-mb")
-      ("shard-mb", po::value(&shard_mb)->default_value(shard_mb),
-       "with --shards 0: target MiB of features per shard (estimated from the durations)")
-      ("max-duration", po::value(&max_duration)->default_value(max_duration),
-       "reject utterances longer than this many seconds")
-      ("resume", po::bool_switch(&resume), "reuse finished shards (the default; stated for scripts)")
-      ("force", po::bool_switch(&force), "remake every shard, even finished ones")
-      ("threads", po::value(&threads)->default_value(threads),
-       "worker threads per rank that decode and featurize ahead of the shard writer (0: none)")
-      ("raw-rate", po::value(&raw.sample_rate)->default_value(raw.sample_rate), "sample rate of .raw/.pcm files")
-      ("raw-channels", po::value(&raw.channels)->default_value(raw.channels), "channels of .raw/.pcm files")
-      ("raw-bits", po::value(&raw.bits)->default_value(raw.bits), "bits per sample of .raw/.pcm files")
-      ("raw-encoding", po::value(&raw.encoding)->default_value(raw.encoding),
-       "encoding of .raw/.pcm files: signed-integer|unsigned-integer|floating-point|a-law|u-law")
-      ("fault-kill-after", po::value(&fault_kill_after)->default_value(0),
-       "testing: SIGKILL this process after writing N utterances (on --fault-rank)")
-      ("fault-rank", po::value(&fault_rank)->default_value(0), "testing: the rank --fault-kill-after hits");
+  d.add_options()("manifest", po::value(&manifest)->required(),
+                  "corpus: .tsv (path, duration, text), .jsonl (NeMo), .csv (DeepSpeech) or a "
+                  "LibriSpeech tree")("format", po::value(&format)->default_value(format),
+                                      "manifest format: auto|tsv|jsonl|csv|librispeech")(
+      "out", po::value(&out)->required(), "output folder for shards, index.h5, rejects.tsv")(
+      "alphabet", po::value(&alphabet)->default_value(alphabet), "alphabet file")(
+      "shards", po::value(&shards)->default_value(shards),
+      "number of shards (independent of ranks); 0: from --shard-mb")(
+      "shard-mb", po::value(&shard_mb)->default_value(shard_mb),
+      "with --shards 0: target MiB of features per shard (estimated from the durations)")(
+      "max-duration", po::value(&max_duration)->default_value(max_duration),
+      "reject utterances longer than this many seconds")(
+      "resume", po::bool_switch(&resume),
+      "reuse finished shards (the default; stated for scripts)")(
+      "force", po::bool_switch(&force), "remake every shard, even finished ones")(
+      "threads", po::value(&threads)->default_value(threads),
+      "worker threads per rank that decode and featurize ahead of the shard writer (0: none)")(
+      "raw-rate", po::value(&raw.sample_rate)->default_value(raw.sample_rate),
+      "sample rate of .raw/.pcm files")(
+      "raw-channels", po::value(&raw.channels)->default_value(raw.channels),
+      "channels of .raw/.pcm files")("raw-bits", po::value(&raw.bits)->default_value(raw.bits),
+                                     "bits per sample of .raw/.pcm files")(
+      "raw-encoding", po::value(&raw.encoding)->default_value(raw.encoding),
+      "encoding of .raw/.pcm files: signed-integer|unsigned-integer|floating-point|a-law|u-law")(
+      "fault-kill-after", po::value(&fault_kill_after)->default_value(0),
+      "testing: SIGKILL this process after writing N utterances (on --fault-rank)")(
+      "fault-rank", po::value(&fault_rank)->default_value(0),
+      "testing: the rank --fault-kill-after hits");
   features.add_to(d);
   augment.add_to(d);
 }
@@ -70,7 +74,6 @@ std::string resolve_share_path(const std::string& path) {
 
 namespace {
 
-
 std::vector<Reject> parse_rejects(const std::string& text, const std::string& origin) {
   std::vector<Reject> out;
   std::istringstream in(text);
@@ -80,7 +83,8 @@ std::vector<Reject> parse_rejects(const std::string& text, const std::string& or
     size_t a = line.find('\t'), b = line.find('\t', a + 1);
     DS2_REQUIRE(a != std::string::npos && b != std::string::npos, FormatError,
                 "{}: malformed line '{}'", origin, line);
-    out.push_back({std::stoll(line.substr(0, a)), line.substr(a + 1, b - a - 1), line.substr(b + 1)});
+    out.push_back(
+        {std::stoll(line.substr(0, a)), line.substr(a + 1, b - a - 1), line.substr(b + 1)});
   }
   return out;
 }
@@ -92,8 +96,8 @@ std::vector<Reject> parse_rejects(const std::string& text, const std::string& or
 constexpr size_t kProbeRound = 2048;
 
 void measure_durations(const Comm& comm, const std::vector<const ManifestEntry*>& acc,
-                       const RawFormat& raw,
-                       std::vector<double>* dur, std::vector<std::string>* err) {
+                       const RawFormat& raw, std::vector<double>* dur,
+                       std::vector<std::string>* err) {
   std::vector<ProbeJob> jobs;
   if (comm.root()) {
     dur->assign(acc.size(), -1);
@@ -145,7 +149,8 @@ void remove_stale_temps(const std::string& out, const Comm& comm) {
     if (name.rfind("shard-", 0) != 0 || t == std::string::npos) continue;
     int shard = std::atoi(name.c_str() + 6);
     if (shard % comm.size() != comm.rank()) continue;
-    logger("prep")->info("{}: removing the temporary file of an interrupted run", de.path().string());
+    logger("prep")->info("{}: removing the temporary file of an interrupted run",
+                         de.path().string());
     fs::remove(de.path());
   }
 }
@@ -171,9 +176,11 @@ void read_corpus(const Comm& comm, const PrepOptions& o, const Alphabet& alphabe
     for (auto& e : p->m.entries) {
       std::string text, why;
       if (!alphabet.normalize(e.transcript, &text, &why))
-        p->rejects.push_back({e.line, e.path, fmt::format("{}: field 'transcript': {}", e.source, why)});
+        p->rejects.push_back(
+            {e.line, e.path, fmt::format("{}: field 'transcript': {}", e.source, why)});
       else if (text.empty())
-        p->rejects.push_back({e.line, e.path, fmt::format("{}: field 'transcript': empty", e.source)});
+        p->rejects.push_back(
+            {e.line, e.path, fmt::format("{}: field 'transcript': empty", e.source)});
       else {
         e.transcript = std::move(text);
         acc.push_back(&e);
@@ -190,8 +197,9 @@ void read_corpus(const Comm& comm, const PrepOptions& o, const Alphabet& alphabe
     if (!err[i].empty()) {
       p->rejects.push_back({e.line, e.path, err[i]});
     } else if (dur[i] > o.max_duration) {
-      p->rejects.push_back({e.line, e.path, fmt::format("too long: {:.2f} s > --max-duration {}",
-                                                        dur[i], o.max_duration)});
+      p->rejects.push_back(
+          {e.line, e.path,
+           fmt::format("too long: {:.2f} s > --max-duration {}", dur[i], o.max_duration)});
     } else {
       planned_dur->push_back(dur[i]);
       p->utts.push_back(acc[i]);
@@ -206,21 +214,23 @@ void plan_shards(const Comm& comm, const PrepOptions& o, const FeatureMeta& meta
                  const AugmentContext& aug, const std::vector<double>& planned_dur, Planned* p) {
   std::vector<PrepItem> items;
   for (size_t i = 0; i < p->utts.size(); ++i)
-    items.push_back({static_cast<int32_t>(i),
-                     planned_seconds(aug, p->utts[i]->utt_id, i, planned_dur[i])});
+    items.push_back(
+        {static_cast<int32_t>(i), planned_seconds(aug, p->utts[i]->utt_id, i, planned_dur[i])});
   int n_shards = o.shards;
   if (n_shards == 0) {
     double seconds = 0;
     for (const auto& it : items) seconds += it.duration;
     const double bytes = seconds * (1000.0 / meta.hop_ms) * meta.n_bins * sizeof(float);
     n_shards = static_cast<int>(std::max(1.0, std::ceil(bytes / (o.shard_mb * 1048576.0))));
-    logger("prep")->info("{} shards of ~{:.0f} MiB ({:.1f} GB of features estimated; --shard-mb {})",
-                         n_shards, bytes / n_shards / 1048576.0, bytes / 1e9, o.shard_mb);
+    logger("prep")->info(
+        "{} shards of ~{:.0f} MiB ({:.1f} GB of features estimated; --shard-mb {})", n_shards,
+        bytes / n_shards / 1048576.0, bytes / 1e9, o.shard_mb);
   }
   if (n_shards < comm.size())
-    logger("prep")->info("{} shards for {} ranks: ranks make each shard in teams of {}-{}, the "
-                         "lowest rank of a team writing it", n_shards, comm.size(),
-                         comm.size() / n_shards, (comm.size() + n_shards - 1) / n_shards);
+    logger("prep")->info(
+        "{} shards for {} ranks: ranks make each shard in teams of {}-{}, the "
+        "lowest rank of a team writing it",
+        n_shards, comm.size(), comm.size() / n_shards, (comm.size() + n_shards - 1) / n_shards);
   p->plans = assign_shards(items, n_shards);
   uint64_t base = fnv1a64(meta.alphabet + fmt::format("|{}|{}|{}|{}|{}|{}", meta.sample_rate,
                                                       meta.window_ms, meta.hop_ms, meta.feature,

@@ -36,8 +36,8 @@ struct PrepOptions {
   std::string format = "auto";
   std::string out;
   std::string alphabet = "share/alphabets/en.txt";
-  int shards = 0;          // 0: as many as --shard-mb asks for
-  double shard_mb = 1024;  // target shard size in MiB of features, when --shards is 0
+  int shards = 0;              // 0: as many as --shard-mb asks for
+  double shard_mb = 1024;      // target shard size in MiB of features, when --shards is 0
   double max_duration = 30.0;  // seconds
   bool resume = false;         // reusing finished shards is the default; this only says so
   int threads = 1;             // decode/featurize workers per rank besides the writer thread

@@ -94,7 +94,8 @@ double planned_seconds(const AugmentContext& aug, const std::string& utt_id, siz
                        double seconds) {
   double total = seconds;
   for (int k = 1; k <= aug.policy.copies; ++k) {
-    auto p = augment::draw_params(aug.policy, utt_id, k, aug.noise.files.size(), aug.n_corpus, index);
+    auto p =
+        augment::draw_params(aug.policy, utt_id, k, aug.noise.files.size(), aug.n_corpus, index);
     total += seconds / (p.speed * p.tempo);
   }
   return total;

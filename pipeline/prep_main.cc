@@ -18,7 +18,8 @@ int prep_main(int argc, char** argv) {
   if (!start_command(argc, argv, "ds2 prep --manifest FILE --out DIR [--shards N] [options]", desc,
                      &args))
     return 0;
-  retain_freed_memory();  // per-utterance buffers reused, not faulted in again (core/malloc_policy.h)
+  retain_freed_memory();  // per-utterance buffers reused, not faulted in again
+                          // (core/malloc_policy.h)
   Comm world;
   const std::string command = command_line(argc, argv);
   if (world.root()) {

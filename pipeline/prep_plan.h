@@ -1,7 +1,7 @@
 // Planning for `ds2 prep`: which utterance copies go to which shard.
 //
-// Items (an accepted utterance with all its copies: clean + K augmented) are assigned to S shards by
-// longest-processing-time-first: sorted by estimated duration (longest first, ties by item
+// Items (an accepted utterance with all its copies: clean + K augmented) are assigned to S shards
+// by longest-processing-time-first: sorted by estimated duration (longest first, ties by item
 // order), each goes to the shard with the least total duration so far (ties: lowest shard
 // index). The greedy LPT makespan is within 4/3 of optimal and, with thousands of utterances
 // per shard, shards differ by well under one utterance's duration. Within a shard, items keep

@@ -80,7 +80,8 @@ std::string pack(const Prepared& p) {
     o.str(c.augment_json);
     o.pod<int64_t>(c.frames);
     o.pod<float>(c.seconds);
-    o.str(std::string(reinterpret_cast<const char*>(c.feats.data()), c.feats.size() * sizeof(float)));
+    o.str(
+        std::string(reinterpret_cast<const char*>(c.feats.data()), c.feats.size() * sizeof(float)));
   }
   return o.take();
 }

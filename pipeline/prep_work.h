@@ -21,10 +21,10 @@ namespace ds2::pipeline {
 struct ShardWork {
   int shard = -1;  // -1: no shard for this rank in this round
   std::string digest;
-  double duration = 0;                  // planned seconds of all copies (progress)
-  std::vector<ManifestEntry> entries;   // transcript holds the NORMALIZED text
-  std::vector<int32_t> index;           // each entry's position in the planned list
-  std::vector<double> seconds;          // each entry's planned seconds of all copies
+  double duration = 0;                 // planned seconds of all copies (progress)
+  std::vector<ManifestEntry> entries;  // transcript holds the NORMALIZED text
+  std::vector<int32_t> index;          // each entry's position in the planned list
+  std::vector<double> seconds;         // each entry's planned seconds of all copies
   std::vector<std::pair<uint64_t, std::string>> babble;  // planned position -> audio path, sorted
   // More ranks than shards: ranks q = shard + m * n_shards (m = 0..team-1) make the shard
   // together; member m prepares utterances k with k % team == m, member 0 (the leader) writes.

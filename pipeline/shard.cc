@@ -4,8 +4,9 @@
 // by row or by frame offset and gives each row's stored checksums to the callers that verify.
 #include "pipeline/shard.h"
 
-#include <cstdio>
 #include <xxhash.h>
+
+#include <cstdio>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -44,8 +45,10 @@ void FeatureMeta::check_same(const FeatureMeta& o, const std::string& what) cons
   auto bad = [&](const char* field, const std::string& a, const std::string& b) {
     DS2_THROW(FormatError, "{}: field '{}' is {} but {} expected", what, field, b, a);
   };
-  if (sample_rate != o.sample_rate) bad("sample_rate", std::to_string(sample_rate), std::to_string(o.sample_rate));
-  if (window_ms != o.window_ms) bad("window_ms", fmt::format("{}", window_ms), fmt::format("{}", o.window_ms));
+  if (sample_rate != o.sample_rate)
+    bad("sample_rate", std::to_string(sample_rate), std::to_string(o.sample_rate));
+  if (window_ms != o.window_ms)
+    bad("window_ms", fmt::format("{}", window_ms), fmt::format("{}", o.window_ms));
   if (hop_ms != o.hop_ms) bad("hop_ms", fmt::format("{}", hop_ms), fmt::format("{}", o.hop_ms));
   if (n_bins != o.n_bins) bad("n_bins", std::to_string(n_bins), std::to_string(o.n_bins));
   if (feature != o.feature) bad("feature", feature, o.feature);
@@ -54,7 +57,10 @@ void FeatureMeta::check_same(const FeatureMeta& o, const std::string& what) cons
 
 ShardWriter::ShardWriter(const std::string& path, const FeatureMeta& meta,
                          const std::string& plan_digest)
-    : path_(path), tmp_(temp_path_for(path)), n_bins_(meta.n_bins), sum_(meta.n_bins, 0.0),
+    : path_(path),
+      tmp_(temp_path_for(path)),
+      n_bins_(meta.n_bins),
+      sum_(meta.n_bins, 0.0),
       sumsq_(meta.n_bins, 0.0) {
   file_ = std::make_unique<h5::File>(h5::File::create(tmp_, true));
   try {  // the destructor does not run for a constructor that throws: remove the file here
@@ -222,8 +228,8 @@ std::vector<float> ShardReader::features(int64_t row) const {
   }
   if (has_checksums())
     DS2_REQUIRE(checksum_of(version_, v.data(), v.size()) == feature_checksum(row), FormatError,
-                "{}: utterance '{}' (row {}): features fail their checksum (corrupt shard)",
-                path(), utt_id(row), row);
+                "{}: utterance '{}' (row {}): features fail their checksum (corrupt shard)", path(),
+                utt_id(row), row);
   return v;
 }
 
@@ -238,7 +244,8 @@ std::vector<int32_t> ShardReader::labels(int64_t row) const {
   return v;
 }
 
-void ShardReader::stats(std::vector<double>* sum, std::vector<double>* sumsq, int64_t* frames) const {
+void ShardReader::stats(std::vector<double>* sum, std::vector<double>* sumsq,
+                        int64_t* frames) const {
   *sum = file_.read_attr_vec<double>("stats_sum");
   *sumsq = file_.read_attr_vec<double>("stats_sumsq");
   *frames = file_.read_attr<int64_t>("stats_frames");

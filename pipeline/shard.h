@@ -98,8 +98,7 @@ class ShardReader {
   // check_format = false skips the 'format' attribute check (a string attribute: it reads the
   // file's global heap), for a re-open of a shard this process has checked before: a re-open
   // then reads 5.6 KiB of metadata instead of 9.6 (bench_loader prints both).
-  explicit ShardReader(const std::string& path, bool with_offsets = true,
-                       bool check_format = true);
+  explicit ShardReader(const std::string& path, bool with_offsets = true, bool check_format = true);
   const std::string& path() const { return file_.path(); }
   int version() const { return version_; }
   int64_t size() const { return n_utts_; }

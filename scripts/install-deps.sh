@@ -14,6 +14,7 @@ PKGS=(
   libboost-program-options-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev sqlite3
+  clang-format  # scripts/check_format.sh (test format)
   libicu-dev  # transcript normalization (NFKC_Casefold, Unicode categories)
   libxxhash-dev  # shard checksums (XXH3)
   espeak-ng fortunes fortune-mod fortunes-zh  # fortunes-zh: the Mandarin demo (demo.sh --lang cmn)

@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
     while (!done) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       if (now_s() - g_last_progress > limit) {
-        std::fprintf(stderr, "rank %d: watchdog: a test made no progress for %lld s (hung collective?)\n",
+        std::fprintf(stderr,
+                     "rank %d: watchdog: a test made no progress for %lld s (hung collective?)\n",
                      rank, static_cast<long long>(limit));
         MPI_Abort(MPI_COMM_WORLD, 3);
       }

@@ -94,7 +94,8 @@ void check_allreduce_contract(const Comm& comm, uint64_t count, uint64_t dtype, 
 // compute queue), reduces it there with the chosen algorithm and copies the sum back, while the
 // training thread keeps queueing the earlier layers' backward kernels. The pinned blocks, one
 // per bucket position, add up to the gradient arena's size (4 bytes per parameter), allocated
-// in the first step. sum() always takes host memory. With no backend or the CPU backend, buffers are host memory and nothing is staged.
+// in the first step. sum() always takes host memory. With no backend or the CPU backend, buffers
+// are host memory and nothing is staged.
 class Allreducer {
  public:
   // Collective over `comm` (duplicates it; with NCCL also bootstraps its communicator). Throws

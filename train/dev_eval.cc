@@ -43,11 +43,11 @@ DevResult evaluate_dev(const Comm& comm, model::Network& net, const BatchLoader&
     for (int n = 0; n < b.n; ++n) {
       // Utterance n of (T, N, C): rows c * N apart, its first out_lengths()[n] frames.
       const auto path = decode::greedy_decode(probs + static_cast<size_t>(n) * c,
-                                            std::min(net.out_time(), net.out_lengths()[n]), c,
-                                            b.n * c, alphabet.blank());
+                                              std::min(net.out_time(), net.out_lengths()[n]), c,
+                                              b.n * c, alphabet.blank());
       const std::string hyp = alphabet.decode(path.data(), path.size());
       const decode::ErrorCounts e = decode::align_counts(decode::tokenize(b.transcripts[n], kChar),
-                                                     decode::tokenize(hyp, kChar));
+                                                         decode::tokenize(hyp, kChar));
       acc[3] += static_cast<double>(e.errors());
       acc[4] += static_cast<double>(e.ref);
     }

@@ -84,8 +84,10 @@ BatchLoader::BatchLoader(const std::string& data_dir, const pipeline::DatasetInd
                 "row {} (rows must be listed in order)",
                 data_dir, u, iu.row, iu.shard, shard_utts_[iu.shard]);
     DS2_REQUIRE(shard_frames_[iu.shard] <= UINT32_MAX && shard_labels_[iu.shard] <= UINT32_MAX,
-                FormatError, "{}/index.h5: shard {} holds over 2^32 frames or labels (remake it "
-                "with a smaller --shard-mb)", data_dir, iu.shard);
+                FormatError,
+                "{}/index.h5: shard {} holds over 2^32 frames or labels (remake it "
+                "with a smaller --shard-mb)",
+                data_dir, iu.shard);
     frame0_[u] = static_cast<uint32_t>(shard_frames_[iu.shard]);
     label0_[u] = static_cast<uint32_t>(shard_labels_[iu.shard]);
     ++shard_utts_[iu.shard];
@@ -211,11 +213,11 @@ Batch BatchLoader::load(const std::vector<int64_t>& utts) const {
                 FormatError,
                 "{}: utterance '{}' (row {}): features fail their checksum (corrupt shard)",
                 shard_path(iu), id_for_error(i), iu.row);
-    DS2_REQUIRE(
-        pipeline::ShardReader::checksum_of(verify[i], labels[i].data(), labels[i].size()) ==
-            stored[2 * i + 1],
-        FormatError, "{}: utterance '{}' (row {}): labels fail their checksum (corrupt shard)",
-        shard_path(iu), id_for_error(i), iu.row);
+    DS2_REQUIRE(pipeline::ShardReader::checksum_of(verify[i], labels[i].data(), labels[i].size()) ==
+                    stored[2 * i + 1],
+                FormatError,
+                "{}: utterance '{}' (row {}): labels fail their checksum (corrupt shard)",
+                shard_path(iu), id_for_error(i), iu.row);
   }
   for (size_t i = 0; i < utts.size(); ++i) {
     const pipeline::IndexUtt& iu = index_.utts[utts[i]];

@@ -3,10 +3,10 @@
 //
 // Threading and HDF5: a serial HDF5 build may not be thread-safe (H5is_library_threadsafe()).
 // Every HDF5 call the loader makes -- from its thread, from load(), and when opening or closing
-// shards -- holds the one process-wide mutex h5::mutex() (core/h5.h); normalization and padding run outside
-// it. With a thread-safe HDF5 library (the Debian/Ubuntu serial build is one) other code may use
-// HDF5 freely while the loader runs. With a library that is NOT thread-safe (the loader logs a
-// warning once), any other HDF5 use in the process (checkpoint writes, dev sets read without
+// shards -- holds the one process-wide mutex h5::mutex() (core/h5.h); normalization and padding run
+// outside it. With a thread-safe HDF5 library (the Debian/Ubuntu serial build is one) other code
+// may use HDF5 freely while the loader runs. With a library that is NOT thread-safe (the loader
+// logs a warning once), any other HDF5 use in the process (checkpoint writes, dev sets read without
 // load()) must hold h5::mutex() while a BatchLoader is running.
 //
 // Memory: at most prefetch queued batches + the one the thread is assembling + the one the
@@ -40,7 +40,6 @@
 
 namespace ds2::train {
 
-
 struct Batch {
   int n = 0, t = 0, f = 0;             // utterances (this rank's slice), max frames, bins
   std::vector<float> features;         // (n, t, f) row-major, normalized, padding zero
@@ -48,7 +47,7 @@ struct Batch {
   std::vector<int32_t> labels;         // concatenated label sequences (alphabet indices, 0 = blank)
   std::vector<int32_t> label_lengths;  // (n)
   std::vector<int64_t> utts;           // index positions of the utterances
-  std::vector<std::string> utt_ids;      // only when the index was read with its ids
+  std::vector<std::string> utt_ids;    // only when the index was read with its ids
   std::vector<std::string> transcripts;  // only with LoaderOptions::transcripts
   int64_t step = 0;                      // global step this batch belongs to
 };
@@ -94,7 +93,7 @@ class BatchLoader {
  private:
   struct OpenShard;
   struct Queue;
-  const OpenShard& shard(int32_t s) const;  // caller holds h5::mutex()
+  const OpenShard& shard(int32_t s) const;                 // caller holds h5::mutex()
   std::unique_ptr<OpenShard> open_shard(int32_t s) const;  // shard()'s miss path
   void stop();
   void run(Queue* q, std::vector<std::vector<int64_t>> slices, size_t from, int64_t first_step);
@@ -102,11 +101,11 @@ class BatchLoader {
   std::string dir_;
   const pipeline::DatasetIndex& index_;
   LoaderOptions opt_;
-  pipeline::FeatureNormalizer norm_;      // opt_.normalize with the index's stats
+  pipeline::FeatureNormalizer norm_;       // opt_.normalize with the index's stats
   std::vector<uint32_t> frame0_, label0_;  // per utterance: offsets within its shard (< 2^32)
   std::vector<int64_t> shard_utts_, shard_frames_, shard_labels_;  // per shard, as the index lists
-  mutable std::vector<uint8_t> checked_;                 // per shard: format checked at an open
-  mutable Lru<OpenShard> open_;  // max_open_shards readers
+  mutable std::vector<uint8_t> checked_;  // per shard: format checked at an open
+  mutable Lru<OpenShard> open_;           // max_open_shards readers
   std::unique_ptr<Queue> queue_;
   std::thread thread_;
 };

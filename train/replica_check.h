@@ -9,7 +9,8 @@
 //
 // Cost: each rank hashes its tensors (bytes_digest, 4.1 GB/s on one core of the development
 // machine: ~0.2 s for the 800 MB of parameters + velocity of a 100 M-parameter model, 6 ms for
-// ds2-small's 25 MB) and all-gathers one 64-bit digest per tensor, a few KiB. The trainer runs it every
+// ds2-small's 25 MB) and all-gathers one 64-bit digest per tensor, a few KiB. The trainer runs it
+// every
 // --replica-check-every steps (default 100) and before every checkpoint.
 //
 // Batch-norm running statistics are NOT compared: each rank keeps statistics of its own slices

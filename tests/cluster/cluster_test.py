@@ -28,7 +28,7 @@ import h5py
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 from e2e_util import ENV, SKIP_RC, e2e_parser, run_cmd, work_dir  # noqa: E402
-from tone_corpus import make_corpus  # noqa: E402
+from e2e_util import make_corpus  # noqa: E402
 
 CLUSTER = os.path.join(HERE, "cluster.sh")
 NODES = 4

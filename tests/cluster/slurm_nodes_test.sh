@@ -74,7 +74,7 @@ export DS2_BIN=$ds2 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 /usr/bin/python3 - "$src/tests" <<'EOF'
 import sys
 sys.path.insert(0, sys.argv[1])
-from tone_corpus import make_corpus
+from e2e_util import make_corpus
 make_corpus(".", "train", 32, 1, max_words=2)
 EOF
 on0 srun --mpi=pmix -N 2 -n 2 "$ds2" prep --manifest train.tsv --out data --shards 3 \

@@ -1,11 +1,11 @@
 // Runs under mpirun with 1..3 ranks (see CMakeLists).
 #include <gtest/gtest.h>
 
-#include "core/mpi.h"
-#include "core/progress.h"
-
 #include <chrono>
 #include <thread>
+
+#include "core/mpi.h"
+#include "core/progress.h"
 
 namespace ds2 {
 namespace {
@@ -31,7 +31,8 @@ TEST(Comm, TypedCollectivesAgreeWithClosedForms) {
   std::vector<std::string> parts;
   if (c.rank() == root)
     for (int r = 0; r < n; ++r) parts.push_back(std::string(2 * r, static_cast<char>('a' + r)));
-  EXPECT_EQ(c.scatter_strings(parts, root), std::string(2 * c.rank(), static_cast<char>('a' + c.rank())));
+  EXPECT_EQ(c.scatter_strings(parts, root),
+            std::string(2 * c.rank(), static_cast<char>('a' + c.rank())));
   // Point to point around a ring, two messages each (order kept), one of them empty.
   if (n > 1) {
     const int next = (c.rank() + 1) % n, prev = (c.rank() + n - 1) % n;

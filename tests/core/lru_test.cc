@@ -1,14 +1,14 @@
 // core/lru.h against a reference model written from the definition (a list of keys, most
 // recent first, truncated to the capacity): the same misses (make() calls) and the same
 // resident keys after every access, on random access sequences.
+#include "core/lru.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <memory>
 #include <random>
 #include <vector>
-
-#include "core/lru.h"
 
 namespace ds2 {
 namespace {

@@ -25,7 +25,9 @@ struct Opts {
 
 TEST(Options, CommandLineOverridesIniFile) {
   test::TempDir dir;
-  write_file_atomic(dir / "c.ini", "out = from_file\n[other]\nunknown = 1\n[prep]\nshards = 4\n[model]\nlayers = 3\n");
+  write_file_atomic(
+      dir / "c.ini",
+      "out = from_file\n[other]\nunknown = 1\n[prep]\nshards = 4\n[model]\nlayers = 3\n");
   Opts o;
   po::options_description d("prep");
   o.add_to(d);

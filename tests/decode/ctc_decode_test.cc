@@ -356,11 +356,11 @@ TEST(PrefixBeamSearch, PiecesGiveTheWholeSearchAndEachPartialIsThePrefixSearch) 
   o.beam = 12;
   o.top_k = 8;
   o.oov_logprob = -1.0f;  // random "words": a mild OOV score so that prefixes keep spaces
-  for (const LanguageModel* model : {static_cast<const LanguageModel*>(nullptr),
-                                     static_cast<const LanguageModel*>(&lm)}) {
+  for (const LanguageModel* model :
+       {static_cast<const LanguageModel*>(nullptr), static_cast<const LanguageModel*>(&lm)}) {
     for (uint32_t seed : {4u, 5u}) {
-      const std::string what = std::string(model ? "lm" : "no lm") + " seed " +
-                               std::to_string(seed);
+      const std::string what =
+          std::string(model ? "lm" : "no lm") + " seed " + std::to_string(seed);
       auto x = peaky(t, c, seed, 0.55);
       for (int i = 7; i < t; i += 12) {  // a space is the favourite every 12 frames: words
         float* row = &x[static_cast<size_t>(i) * c];
@@ -389,7 +389,8 @@ TEST(PrefixBeamSearch, PiecesGiveTheWholeSearchAndEachPartialIsThePrefixSearch) 
       if (model) {
         int words = 0;
         for (const auto& h : whole) words = std::max(words, h.words);
-        EXPECT_GE(words, 3) << what << ": the LM must have scored words: " << text(a, whole[0].labels);
+        EXPECT_GE(words, 3) << what
+                            << ": the LM must have scored words: " << text(a, whole[0].labels);
       }
     }
   }

@@ -20,8 +20,7 @@ struct FixtureStats {
 
 inline std::string save_fixture_checkpoint(const TempDir& dir, const std::string& name,
                                            const model::ModelConfig& config,
-                                           const FixtureStats& stats,
-                                           const std::string& train_ini,
+                                           const FixtureStats& stats, const std::string& train_ini,
                                            const pipeline::FeatureMeta* meta) {
   model::Network net(config, false);
   model::NormStats norm;

@@ -6,12 +6,11 @@
 
 #include <gtest/gtest.h>
 
-#include "ds2/config.h"
-
 #include <cmath>
 #include <tuple>
 
 #include "core/error.h"
+#include "ds2/config.h"
 #include "model/conv.h"
 #include "model/params.h"
 #include "tests/model/gradcheck.h"

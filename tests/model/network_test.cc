@@ -5,11 +5,10 @@
 
 #include <gtest/gtest.h>
 
-#include "ds2/config.h"
-
 #include <cmath>
 
 #include "core/error.h"
+#include "ds2/config.h"
 #include "tests/model/gradcheck.h"
 #include "tests/testutil.h"
 

@@ -153,7 +153,8 @@ TEST(ManifestIds, SpacesParenthesesNonAsciiAndAbsolutePaths) {
   write_file_atomic(p,
                     "clips/my file.wav\t\tspace in the name\n"
                     "clips/take(2).wav\t\tparentheses\n"
-                    "clips/\xC3\xBC" "ber.wav\t\tnon ascii\n"         // über.wav
+                    "clips/\xC3\xBC"
+                    "ber.wav\t\tnon ascii\n"  // über.wav
                     "/abs/elsewhere/u1.wav\t\tabsolute\n"
                     "clips/bad\xFF.wav\t\tinvalid utf-8 name\n"
                     "clips/tilde~aug1.wav\t\treserved\n"
@@ -161,7 +162,10 @@ TEST(ManifestIds, SpacesParenthesesNonAsciiAndAbsolutePaths) {
   Manifest m = read_manifest(p);
   EXPECT_EQ(m.rows, 7);
   EXPECT_EQ(m.id_rule, "file stems");
-  EXPECT_EQ(ids_by_line(m), (std::map<int64_t, std::string>{{3, "\xC3\xBC" "ber"}, {4, "u1"}}));
+  EXPECT_EQ(ids_by_line(m), (std::map<int64_t, std::string>{{3,
+                                                             "\xC3\xBC"
+                                                             "ber"},
+                                                            {4, "u1"}}));
   EXPECT_TRUE(has_reason(m, 1, p + ":1: utterance id 'my file' holds a space (U+0020)"));
   EXPECT_TRUE(has_reason(m, 2, "utterance id 'take(2)' holds '('"));
   EXPECT_TRUE(has_reason(m, 5, "utterance id 'bad\\xFF' not valid UTF-8"));
@@ -181,8 +185,8 @@ TEST(ManifestIds, RelativePathsWhenStemsRepeat) {
                     "spk2/b.wav\t\tsame row again\n");
   Manifest m = read_manifest(p);
   EXPECT_EQ(m.id_rule, "paths relative to " + d.path());
-  EXPECT_EQ(ids_by_line(m), (std::map<int64_t, std::string>{
-                                {1, "spk1-a"}, {2, "spk2-a"}, {3, "spk2-b"}}));
+  EXPECT_EQ(ids_by_line(m),
+            (std::map<int64_t, std::string>{{1, "spk1-a"}, {2, "spk2-a"}, {3, "spk2-b"}}));
   ASSERT_EQ(m.rejects.size(), 1u);
   EXPECT_TRUE(has_reason(m, 4, "duplicate utterance id 'spk2-b': the same audio as line 3"));
   expect_accounted(m);
@@ -232,13 +236,13 @@ TEST(ManifestIds, ExplicitIdColumnInEachFormat) {
   std::string tsv = d / "m.tsv";
   write_file_atomic(tsv,
                     "x/a.wav\t\tone\tspk1_0001\n"
-                    "y/a.wav\t\ttwo\t\n"          // empty id field: derived (stem 'a')
-                    "z.wav\t\tthree\ta\n"          // explicit 'a' collides with line 2's stem
+                    "y/a.wav\t\ttwo\t\n"   // empty id field: derived (stem 'a')
+                    "z.wav\t\tthree\ta\n"  // explicit 'a' collides with line 2's stem
                     "w.wav\t\tfour\tbad id\n"
                     "v.wav\t\tfive\t\xE6\x97\xA5\xE6\x9C\xAC\n");  // 日本
   Manifest m = read_manifest(tsv);
-  EXPECT_EQ(ids_by_line(m), (std::map<int64_t, std::string>{
-                                {1, "spk1_0001"}, {5, "\xE6\x97\xA5\xE6\x9C\xAC"}}));
+  EXPECT_EQ(ids_by_line(m),
+            (std::map<int64_t, std::string>{{1, "spk1_0001"}, {5, "\xE6\x97\xA5\xE6\x9C\xAC"}}));
   EXPECT_TRUE(has_reason(m, 2, "utterance id 'a' collides with line 3"));
   EXPECT_TRUE(has_reason(m, 3, "utterance id 'a' collides with line 2"));
   EXPECT_TRUE(has_reason(m, 4, "utterance id 'bad id' holds a space"));
@@ -284,9 +288,9 @@ TEST(ManifestIds, LibriSpeechIdsNamingTwoFilesOrRepeated) {
   EXPECT_EQ(m.rows, 4);
   EXPECT_EQ(ids_by_line(m), (std::map<int64_t, std::string>{{1, "1-10-0000"}}));
   const std::string t = d / "1/10/1-10.trans.txt";
-  EXPECT_TRUE(has_reason(m, 2, t + ":2: utterance id '1-10-0001' names 2 audio files (" +
-                                   d.path() + "/1/10/1-10-0001.flac, " + d.path() +
-                                   "/2/20/1-10-0001.wav)"));
+  EXPECT_TRUE(has_reason(m, 2,
+                         t + ":2: utterance id '1-10-0001' names 2 audio files (" + d.path() +
+                             "/1/10/1-10-0001.flac, " + d.path() + "/2/20/1-10-0001.wav)"));
   EXPECT_TRUE(
       has_reason(m, 3, t + ":3: duplicate utterance id '1-10-0000' (first at " + t + ":1)"));
   EXPECT_TRUE(has_reason(m, 4, t + ":4: utterance id '1-10-(3)' holds '('"));
@@ -294,9 +298,14 @@ TEST(ManifestIds, LibriSpeechIdsNamingTwoFilesOrRepeated) {
 }
 
 TEST(UttId, ValidityAndPrintable) {
-  for (const char* ok : {"a", "spk1-utt_2.x", "\xC3\xBC" "ber", "\xE6\x97\xA5", "a/b", "A:B,c"})
+  for (const char* ok : {"a", "spk1-utt_2.x",
+                         "\xC3\xBC"
+                         "ber",
+                         "\xE6\x97\xA5", "a/b", "A:B,c"})
     EXPECT_EQ(utt_id_problem(ok), "") << ok;
-  for (const char* bad : {"", "a b", "a\tb", "a(1", "x)", "u~aug1", "\xFF", "a\xC2\xA0" "b",
+  for (const char* bad : {"", "a b", "a\tb", "a(1", "x)", "u~aug1", "\xFF",
+                          "a\xC2\xA0"
+                          "b",
                           "a\x01", "\xE3\x80\x80", "\xC0\xAF"})
     EXPECT_NE(utt_id_problem(bad), "") << printable(bad);
   EXPECT_EQ(printable("a\tb\\\xFF\xC3\xBC"), "a\\x09b\\x5C\\xFF\xC3\xBC");

@@ -1,10 +1,11 @@
 // prep's wire form (pipeline/prep_work.h): what rank 0 sends is what a rank receives, field by
 // field against the values the test put in (the oracle), and a cut or padded message is refused
 // with CommError instead of being read past its end.
+#include "pipeline/prep_work.h"
+
 #include <gtest/gtest.h>
 
 #include "core/error.h"
-#include "pipeline/prep_work.h"
 
 namespace ds2::pipeline {
 namespace {

@@ -2,7 +2,6 @@
 // through the HDF5 C API, corruption named with its utterance, statistics in closed form, and
 // the LPT plan's balance.
 #include <gtest/gtest.h>
-
 #include <hdf5.h>
 #include <xxhash.h>
 

@@ -3,11 +3,11 @@
 // itself -- rank slicing, the rank-averaged batch norm -- is tested in dev_eval_mpi_test.cc; the
 // dev CER is decode/wer.h's scorer, tested against sclite; train_e2e checks that the dev CER of the
 // last epoch equals `ds2 eval`'s for the same checkpoint.
-#include "decode/ctc_decode.h"
-
 #include <gtest/gtest.h>
 
 #include <vector>
+
+#include "decode/ctc_decode.h"
 
 namespace ds2::train {
 namespace {

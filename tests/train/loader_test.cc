@@ -216,7 +216,8 @@ TEST(Loader, UtteranceNormalizationGivesZeroMeanUnitStdPerBin) {
 // read() total from /proc/self/io). Version 1 shards read every 644 KiB chunk once per utterance
 // in it; this test failed with them (9.8x here, as with a chunk cache that re-reads them).
 TEST(Loader, OneEpochReadsEachShardByteAboutOnce) {
-  if (test::bytes_read() < 0) GTEST_SKIP() << "/proc/self/io not available: bytes cannot be measured";
+  if (test::bytes_read() < 0)
+    GTEST_SKIP() << "/proc/self/io not available: bytes cannot be measured";
   test::TempDir dir("ds2-loader-bytes");
   const int bins = 161, shards = 12, per_shard = 30;
   std::mt19937 g(3);
@@ -246,7 +247,8 @@ TEST(Loader, OneEpochReadsEachShardByteAboutOnce) {
     for (const auto& batch : schedule.epoch(1))
       loaded += loader.load(Schedule::slice(batch, rank, 2)).n;
   }
-  const double ratio = static_cast<double>(test::bytes_read() - before) / static_cast<double>(shard_bytes);
+  const double ratio =
+      static_cast<double>(test::bytes_read() - before) / static_cast<double>(shard_bytes);
   std::printf("[  BYTES   ] %lld utterances, %.3f MB of shards, read %.3fx\n",
               static_cast<long long>(loaded), shard_bytes / 1e6, ratio);
   EXPECT_EQ(loaded, static_cast<int64_t>(utts.size()));
