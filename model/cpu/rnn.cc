@@ -1,7 +1,15 @@
 // CPU recurrent steps (simple RNN with clipped ReLU, GRU) and the lookahead row convolution.
 // The GEMMs (W x for all frames, U h_prev per step) are done by the layer; these are the
 // elementwise parts of one time step, with padded rows (t >= lengths[n]) forced to zero; the
-// per-unit cell math is model/detail/rnn_cell.h (shared with model/cuda/rnn.cu).
+// per-unit cell math is model/detail/rnn_cell.h (shared with model/cuda/rnn.cu). The GRU
+// forward row loop is compiled for baseline x86-64, AVX2+FMA and AVX-512 and chosen at run time
+// (as the CTC kernel, model/ctc.cc), since the project builds without -march.
+
+// Under g++'s default -ftrapping-math the selects of the cell math stay branches and the loops
+// scalar; nothing here relies on FP exceptions (see model/ctc.cc).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 #include <algorithm>
 #include <cmath>
 
@@ -9,6 +17,57 @@
 #include "model/detail/rnn_cell.h"
 
 namespace ds2::model::cpu {
+
+namespace {
+
+// One row of the GRU forward step: h units from the input part x (3 h), uh (3 h), h_prev.
+DS2_FORCE_INLINE void gru_row_body(int h, const float* __restrict x, const float* __restrict u,
+                                   const float* __restrict hp, float* __restrict o,
+                                   float* __restrict sv) {
+  for (int k = 0; k < h; ++k) {
+    float z, r, c;
+    o[k] = detail::gru_cell_forward(x[k], x[h + k], x[2 * h + k], u[k], u[h + k], u[2 * h + k],
+                                    hp[k], &z, &r, &c);
+    sv[k] = z;
+    sv[h + k] = r;
+    sv[2 * h + k] = c;
+    sv[3 * h + k] = u[2 * h + k];
+  }
+}
+
+using GruRow = void (*)(int, const float*, const float*, const float*, float*, float*);
+
+void gru_row_generic(int h, const float* x, const float* u, const float* hp, float* o, float* sv) {
+  gru_row_body(h, x, u, hp, o, sv);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2,fma"))) void gru_row_avx2(int h, const float* x, const float* u,
+                                                      const float* hp, float* o, float* sv) {
+  gru_row_body(h, x, u, hp, o, sv);
+}
+#if defined(__clang__)
+__attribute__((target("avx512f,avx512dq,avx512vl,fma")))
+#else  // g++ otherwise keeps 256-bit vectors for AVX-512 code
+__attribute__((target("avx512f,avx512dq,avx512vl,fma,prefer-vector-width=512")))
+#endif
+void gru_row_avx512(int h, const float* x, const float* u, const float* hp, float* o, float* sv) {
+  gru_row_body(h, x, u, hp, o, sv);
+}
+#endif
+
+// The widest variant this CPU runs.
+GruRow pick_gru_row() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma"))
+    return &gru_row_avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &gru_row_avx2;
+#endif
+  return &gru_row_generic;
+}
+
+}  // namespace
 
 void CpuBackend::rnn_step_forward(int t, int n, int h, const int32_t* lengths, const float* a,
                                   const float* uh, float clip, float* hout) {
@@ -40,6 +99,7 @@ void CpuBackend::rnn_step_backward(int t, int n, int h, const int32_t* lengths, 
 
 void CpuBackend::gru_step_forward(int t, int n, int h, const int32_t* lengths, const float* xg,
                                   const float* uh, const float* h_prev, float* hout, float* saved) {
+  static const GruRow row = pick_gru_row();
 #pragma omp parallel for num_threads(threads_) schedule(static) if (n * h > 8192)
   for (int j = 0; j < n; ++j) {
     float* o = hout + static_cast<size_t>(j) * h;
@@ -51,12 +111,7 @@ void CpuBackend::gru_step_forward(int t, int n, int h, const int32_t* lengths, c
     }
     const float* x = xg + static_cast<size_t>(j) * 3 * h;
     const float* u = uh + static_cast<size_t>(j) * 3 * h;
-    const float* hp = h_prev + static_cast<size_t>(j) * h;
-    for (int k = 0; k < h; ++k) {
-      o[k] = detail::gru_cell_forward(x[k], x[h + k], x[2 * h + k], u[k], u[h + k], u[2 * h + k],
-                                      hp[k], &sv[k], &sv[h + k], &sv[2 * h + k]);
-      sv[3 * h + k] = u[2 * h + k];
-    }
+    row(h, x, u, h_prev + static_cast<size_t>(j) * h, o, sv);
   }
 }
 

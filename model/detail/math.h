@@ -7,6 +7,7 @@
 //   exp_poly, log_poly               branch-free double exp/log (relative error < 2e-14) built
 //                                    from +, *, / and bit operations only, so a loop over them
 //                                    vectorizes on the CPU and runs the same on the GPU
+//   exp_polyf                        the same for float (relative error < 4e-7), for the GRU cell
 //   log_sum_exp3                     log(e^a + e^b + e^c) with -inf handling, 2 exp + 1 log
 //   ctc_band_lo/hi, ctc_alpha_cell,  one cell of the CTC alpha/beta recursions (see model/ctc.h
 //   ctc_beta_cell, ctc_posterior     for the algorithm); the CPU loops over s, a CUDA kernel
@@ -78,6 +79,25 @@ DS2_HOSTDEVICE DS2_FORCE_INLINE double double_of(int64_t i) {
 #endif
 }
 
+DS2_HOSTDEVICE DS2_FORCE_INLINE int32_t bits_of(float x) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_int(x);
+#else
+  int32_t i;
+  memcpy(&i, &x, sizeof i);
+  return i;
+#endif
+}
+DS2_HOSTDEVICE DS2_FORCE_INLINE float float_of(int32_t i) {
+#if defined(__CUDA_ARCH__)
+  return __int_as_float(i);
+#else
+  float x;
+  memcpy(&x, &i, sizeof x);
+  return x;
+#endif
+}
+
 // 1.5 * 2^52: adding it rounds a double of magnitude < 2^51 to an integer held in the low
 // mantissa bits (round to nearest even), which avoids double<->int64 conversions that SSE2
 // cannot vectorize.
@@ -115,6 +135,30 @@ DS2_HOSTDEVICE DS2_FORCE_INLINE double exp_poly(double x) {
   p = p * r + 1.0;
   const double scale = double_of((k + 1023) << 52);  // 2^k, k in [-1022, 1023]
   return p * scale * keep;
+}
+
+// e^x in float for x in [-87, 88] (clamped to it outside, and NaN is taken as -87: callers that
+// must propagate NaN test for it), relative error < 4e-7 (float rounding of the steps below; the
+// polynomial's truncation is 0.347^8/8! = 5e-9). x = k ln2 + r with ln2 split so that k ln2_hi is
+// exact (ln2_hi has 9 significant bits, |k| <= 127), then a degree-7 Taylor polynomial for e^r.
+DS2_HOSTDEVICE DS2_FORCE_INLINE float exp_polyf(float x) {
+  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23, the float analogue of kRoundMagic
+  constexpr float kLn2HiF = 0.693359375f, kLn2LoF = -2.12194440054690583e-4f;
+  x = x > -87.0f ? x : -87.0f;
+  x = x < 88.0f ? x : 88.0f;
+  const float kd_magic = x * 1.44269504088896341f + kMagic;
+  const float kd = kd_magic - kMagic;
+  const int32_t k = bits_of(kd_magic) - bits_of(kMagic);
+  const float r = (x - kd * kLn2HiF) - kd * kLn2LoF;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  return p * float_of((k + 127) << 23);  // 2^k, k in [-126, 127]
 }
 
 // ln x for positive normal x (the caller guarantees it; CTC calls it on [1, 3]), absolute error

@@ -1,17 +1,20 @@
 // CPU backend ops against independent oracles: sgemm vs a naive triple loop (all transposes,
 // leading dimensions), im2col convolution vs a direct nested-loop convolution, softmax vs the
 // closed form, batch-norm statistics vs a naive masked mean/variance, thread setting, the
-// training-step ops (scale, sum of squares, Nesterov SGD, row broadcast, events, staging).
+// training-step ops (scale, sum of squares, Nesterov SGD, row broadcast, events, staging), the
+// GRU step and its float exp/sigmoid/tanh against the closed form in double with libm.
 #include "model/backend.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <tuple>
 
 #include "core/error.h"
 #include "ds2/config.h"
 #include "model/conv.h"
+#include "model/detail/rnn_cell.h"
 #include "model/params.h"
 #include "tests/model/gradcheck.h"
 
@@ -197,6 +200,69 @@ TEST(Backend, TrainingStepOpsMatchClosedForms) {
   for (size_t i = 0; i < n; ++i) EXPECT_EQ(h[i], x[i]);
   be->free(d);
   be->free_host(h);
+}
+
+TEST(Backend, CellMathMatchesLibm) {
+  using namespace detail;
+  for (double x = -87; x <= 88; x += 0.0173) {
+    const float xf = static_cast<float>(x);
+    const double want = std::exp(static_cast<double>(xf));
+    EXPECT_NEAR(exp_polyf(xf), want, 4e-7 * want) << x;
+  }
+  for (double x = -40; x <= 40; x += 0.00731) {
+    const float xf = static_cast<float>(x);
+    EXPECT_NEAR(sigmoid(xf), 1.0 / (1.0 + std::exp(-static_cast<double>(xf))), 1e-7) << x;
+    EXPECT_NEAR(tanh_cell(xf), std::tanh(static_cast<double>(xf)), 2e-7) << x;
+  }
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::nanf("");
+  EXPECT_EQ(sigmoid(inf), 1.0f);
+  EXPECT_EQ(sigmoid(-inf), 0.0f + sigmoid(-inf));  // finite, >= 0
+  EXPECT_LT(sigmoid(-inf), 1e-37f);
+  EXPECT_EQ(tanh_cell(inf), 1.0f);
+  EXPECT_EQ(tanh_cell(-inf), -1.0f);
+  EXPECT_EQ(tanh_cell(0.0f), 0.0f);
+  EXPECT_TRUE(std::isnan(sigmoid(nan)));
+  EXPECT_TRUE(std::isnan(tanh_cell(nan)));
+}
+
+// One GRU step on the CPU backend (the vectorized row loop: 37 units, so both its vector body
+// and its remainder run) against z, r, c, h in double; a padded row is zero; a NaN input stays
+// NaN in its unit only.
+TEST(Backend, GruStepMatchesClosedForm) {
+  auto be = make_backend(Device::kCpu, 1);
+  const int n = 3, h = 37;
+  const std::vector<int32_t> lengths = {1, 1, 0};
+  auto xg = test::random_vector(static_cast<size_t>(n) * 3 * h, 21);
+  auto uh = test::random_vector(static_cast<size_t>(n) * 3 * h, 22);
+  auto hp = test::random_vector(static_cast<size_t>(n) * h, 23);
+  for (auto& v : xg) v *= 8.0f;  // pre-activations up to about +-15: saturated gates too
+  xg[h + 5] = std::nanf("");     // row 0, r gate of unit 5
+  std::vector<float> out(static_cast<size_t>(n) * h, -1.0f), saved(static_cast<size_t>(n) * 4 * h);
+  be->gru_step_forward(0, n, h, lengths.data(), xg.data(), uh.data(), hp.data(), out.data(),
+                       saved.data());
+  auto sig = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
+  for (int j = 0; j < n; ++j)
+    for (int k = 0; k < h; ++k) {
+      const float* x = &xg[static_cast<size_t>(j) * 3 * h];
+      const float* u = &uh[static_cast<size_t>(j) * 3 * h];
+      const float got = out[static_cast<size_t>(j) * h + k];
+      if (j == 2) {
+        EXPECT_EQ(got, 0.0f);
+        continue;
+      }
+      if (j == 0 && k == 5) {
+        EXPECT_TRUE(std::isnan(got));
+        continue;
+      }
+      const double z = sig(x[k] + u[k]), r = sig(x[h + k] + u[h + k]);
+      const double c = std::tanh(x[2 * h + k] + r * u[2 * h + k]);
+      EXPECT_NEAR(got, (1 - z) * c + z * hp[static_cast<size_t>(j) * h + k], 1e-6) << j << " " << k;
+      const float* sv = &saved[static_cast<size_t>(j) * 4 * h];
+      EXPECT_NEAR(sv[k], z, 1e-6);
+      EXPECT_NEAR(sv[h + k], r, 1e-6);
+      EXPECT_NEAR(sv[2 * h + k], c, 1e-6);
+      EXPECT_EQ(sv[3 * h + k], u[2 * h + k]);
+    }
 }
 
 TEST(Backend, CudaWithoutBuildOrDeviceIsConfigError) {
