@@ -119,13 +119,17 @@ class Backend {
   // dx(C, T, F) += the scatter of col (accumulates).
   virtual void col2im(const ConvGeom& g, const float* col, int t0, int nt, float* dx) = 0;
 
-  // Time-tap helpers of the stride-1 convolution (conv.cc), P rows ordered (c, i), i < kt:
-  // z[c, tt F + f] = sum_i p[c kt + i, (tt + i) F + f] for tt < nt; z has leading dim ldz and
-  // p has (nt + kt - 1) F columns.
-  virtual void conv_tap_sum(const float* p, int c, int kt, int nt, int f, float* z, int ldz) = 0;
-  // The adjoint: dp[c kt + i, s F + f] = dz[c, (s - i) F + f] where 0 <= s - i < nt, else 0.
-  virtual void conv_tap_spread(const float* dz, int ldz, int c, int kt, int nt, int f,
-                               float* dp) = 0;
+  // Time-tap helpers of the stride-1 convolution (conv.cc). p holds, for the m input frames
+  // s0 .. s0 + m - 1, every tap's partial output: rows (c, i), i < kt, of m F columns. Tap i of
+  // input frame s belongs to output frame s + pt - i:
+  // z[c, (s + pt - i) F + f] += p[c kt + i, (s - s0) F + f] wherever 0 <= s + pt - i < t_out,
+  // adding each output element's taps in increasing i (z has leading dim ldz).
+  virtual void conv_tap_add(const float* p, int c, int kt, int s0, int m, int pt, int t_out, int f,
+                            float* z, int ldz) = 0;
+  // The adjoint: dp[c kt + i, (s - s0) F + f] = dz[c, (s + pt - i) F + f] where
+  // 0 <= s + pt - i < t_out, else 0.
+  virtual void conv_tap_gather(const float* dz, int ldz, int c, int kt, int s0, int m, int pt,
+                               int t_out, int f, float* dp) = 0;
 
   // ---- recurrent steps for one time step t of a batch of n rows, hidden size h ----
   // Simple RNN: hout = clip_relu(a + uh), a and uh (n, h); padded rows -> 0.

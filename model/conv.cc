@@ -1,17 +1,20 @@
 // Conv2d block: convolution as sgemm, then batch norm and clipped ReLU.
 //
 // Weights are (C_out, kt, C_in, kf): for each time tap i, W_i = W[:, i] is a (C_out, C_in kf)
-// matrix with leading dimension kt C_in kf. Per utterance and chunk of output frames
-// [t0, t0 + nt) (only frames < out_length(T_n) are computed; the rest stay zero):
-//  - time stride 1 ("tap" path, the dominant layers): colf = im2col over frequency only,
-//    (C_in kf, ns F') for the ns = nt + kt - 1 input frames t0 - pt .. t0 + nt - 1 - pt + kt - 1;
-//    one GEMM P = W (C_out kt, C_in kf) colf gives every tap's partial output, and
-//    z[:, t'] = sum_i P[(c, i), t' + i] (conv_tap_sum). The unfolded matrix is kt times smaller
-//    than a full im2col and the GEMM has C_out kt rows, which keeps sgemm efficient.
-//  - time stride > 1: the full im2col (C_in kt kf, nt F') and one GEMM z = W col.
+// matrix with leading dimension kt C_in kf. Per utterance, in chunks of frames (only the valid
+// ones: input frames < T_n, output frames < out_length(T_n); the rest of z stays zero):
+//  - time stride 1 ("tap" path, the dominant layers), chunks of m input frames s0 .. s0 + m - 1:
+//    colf = im2col over frequency only, (C_in kf, m F'); one GEMM P = W (C_out kt, C_in kf) colf
+//    gives every tap's partial output, and tap i of input frame s is added to output frame
+//    s + pt - i (conv_tap_add). The unfolded matrix is kt times smaller than a full im2col, the
+//    GEMM has C_out kt rows, which keeps sgemm efficient, and the chunks need no halo: each input
+//    frame is unfolded and multiplied once, so on the CPU a chunk can be sized to stay in the
+//    core's cache (kCpuTapBudget) without repeating work.
+//  - time stride > 1, chunks of output frames: the full im2col (C_in kt kf, nt F') and one GEMM
+//    z = W col.
 // Backward recomputes the columns per chunk instead of storing them (memory stays one chunk):
-// dW += dz col^T, dcol = W^T dz, dx += col2im(dcol); on the tap path with dP, the shifted copies
-// of dz (conv_tap_spread), in place of dz.
+// dW += dz col^T, dcol = W^T dz, dx += col2im(dcol); on the tap path with dP (conv_tap_gather:
+// each tap's slice of dz for the chunk's input frames) in place of dz.
 // Chunks hold at most spec.col_budget floats (32 MiB), so the workspace does not grow with T.
 //
 // Threads: the utterances of a batch are independent until the weight gradient, so on the CPU
@@ -51,27 +54,15 @@ Conv2d::Conv2d(ParamStore& store, const std::string& name, const ConvSpec& spec)
   for (Buffer* b : {&z_, &y_, &dz_, &dx_}) b->set_backend(&store.backend());
 }
 
-int ConvSpec::chunk_frames() const {
-  if (st == 1) {
-    const size_t per_frame = static_cast<size_t>(std::max(c_in * kf, c_out * kt)) * f_out();
-    const size_t frames = col_budget / per_frame;  // input frames incl. the kt - 1 halo
-    const size_t halo = static_cast<size_t>(kt - 1);
-    return static_cast<int>(std::min<size_t>(1 << 20, frames > halo + 1 ? frames - halo : 1));
-  }
-  const size_t per_frame = static_cast<size_t>(c_in) * kt * kf * f_out();
-  return static_cast<int>(std::clamp<size_t>(col_budget / per_frame, 1, 1 << 20));
+int ConvSpec::chunk_frames(size_t budget) const {
+  const size_t per_frame = st == 1 ? static_cast<size_t>(std::max(c_in * kf, c_out * kt)) * f_out()
+                                   : static_cast<size_t>(c_in) * kt * kf * f_out();
+  return static_cast<int>(std::clamp<size_t>(budget / per_frame, 1, 1 << 20));
 }
 
-std::array<int, 3> ConvSpec::gemm_shape(int t_out) const {
-  const int nt = std::min(chunk_frames(), t_out);
-  if (st == 1) return {c_out * kt, (nt + kt - 1) * f_out(), c_in * kf};
-  return {c_out, nt * f_out(), c_in * kt * kf};
-}
-
-size_t Conv2d::col_floats(int chunk, int t_out) const {
-  const size_t nt = std::min(chunk, t_out);
-  if (tap_path())
-    return static_cast<size_t>(spec_.c_in) * spec_.kf * (nt + spec_.kt - 1) * geom_.f_out();
+size_t Conv2d::col_floats(int chunk, int frames) const {
+  const size_t nt = std::min(chunk, frames);
+  if (tap_path()) return static_cast<size_t>(spec_.c_in) * spec_.kf * nt * geom_.f_out();
   return static_cast<size_t>(geom_.col_rows()) * nt * geom_.f_out();
 }
 
@@ -88,7 +79,20 @@ ConvGeom freq_geom(const ConvGeom& g) {
 
 namespace {
 constexpr int kGradGroups = 8;  // weight-gradient groups on the CPU (at most 8 workers use them)
+// Floats per tap-path chunk on the CPU: the unfolded columns and P of a chunk then fit in a core's
+// L2 cache, where im2col writes them and the GEMM reads them back (bench_model).
+constexpr size_t kCpuTapBudget = size_t{1} << 18;  // 1 MiB
 }  // namespace
+
+int Conv2d::chunk() const {
+  const bool cpu = store_->backend().device_index() < 0;
+  return spec_.chunk_frames(cpu && tap_path() ? std::min(spec_.col_budget, kCpuTapBudget)
+                                              : spec_.col_budget);
+}
+
+int Conv2d::frames(int j) const {
+  return tap_path() ? std::min(geom_.t_in, lengths_[j]) : out_lengths_[j];
+}
 
 int Conv2d::workers(int n) const {
   const Backend& be = store_->backend();
@@ -108,34 +112,34 @@ Conv2d::Workspace& Conv2d::workspace(int w) {
   return ws_[w];
 }
 
-void Conv2d::forward_chunk(const float* xj, int t0, int nt, float* zj, Workspace& ws) {
+void Conv2d::forward_chunk(const float* xj, int t0, int nt, int out_len, float* zj, Workspace& ws) {
   Backend& be = store_->backend();
   float* col = ws.col.data();
   const int to = geom_.t_out(), fo = geom_.f_out(), co = spec_.c_out;
   const float* w = store_->param(w_);
-  float* z = zj + static_cast<size_t>(t0) * fo;
   if (!tap_path()) {
     const int k = geom_.col_rows();
     be.im2col(geom_, xj, t0, nt, col);
-    be.gemm(false, false, co, nt * fo, k, 1.0f, w, k, col, nt * fo, 0.0f, z, to * fo);
+    be.gemm(false, false, co, nt * fo, k, 1.0f, w, k, col, nt * fo, 0.0f,
+            zj + static_cast<size_t>(t0) * fo, to * fo);
     return;
   }
-  const int kc = spec_.c_in * spec_.kf, ns = nt + spec_.kt - 1, rows = co * spec_.kt;
-  float* p = ws.p.ensure(static_cast<size_t>(rows) * ns * fo);
-  be.im2col(freq_geom(geom_), xj, t0 - geom_.pt, ns, col);
-  be.gemm(false, false, rows, ns * fo, kc, 1.0f, w, kc, col, ns * fo, 0.0f, p, ns * fo);
-  be.conv_tap_sum(p, co, spec_.kt, nt, fo, z, to * fo);
+  const int kc = spec_.c_in * spec_.kf, rows = co * spec_.kt;
+  float* p = ws.p.ensure(static_cast<size_t>(rows) * nt * fo);
+  be.im2col(freq_geom(geom_), xj, t0, nt, col);
+  be.gemm(false, false, rows, nt * fo, kc, 1.0f, w, kc, col, nt * fo, 0.0f, p, nt * fo);
+  be.conv_tap_add(p, co, spec_.kt, t0, nt, geom_.pt, out_len, fo, zj, to * fo);
 }
 
-void Conv2d::backward_chunk(const float* xj, const float* dzj, int t0, int nt, float* dxj,
-                            float* dw, Workspace& ws) {
+void Conv2d::backward_chunk(const float* xj, const float* dzj, int t0, int nt, int out_len,
+                            float* dxj, float* dw, Workspace& ws) {
   Backend& be = store_->backend();
   const int to = geom_.t_out(), fo = geom_.f_out(), co = spec_.c_out;
   const float* w = store_->param(w_);
   float* col = ws.col.data();
-  const float* g = dzj + static_cast<size_t>(t0) * fo;
   if (!tap_path()) {
     const int k = geom_.col_rows();
+    const float* g = dzj + static_cast<size_t>(t0) * fo;
     be.im2col(geom_, xj, t0, nt, col);
     be.gemm(false, true, co, k, nt * fo, 1.0f, g, to * fo, col, nt * fo, 1.0f, dw, k);
     if (!dxj) return;
@@ -143,15 +147,15 @@ void Conv2d::backward_chunk(const float* xj, const float* dzj, int t0, int nt, f
     be.col2im(geom_, col, t0, nt, dxj);
     return;
   }
-  const int kc = spec_.c_in * spec_.kf, ns = nt + spec_.kt - 1, rows = co * spec_.kt;
+  const int kc = spec_.c_in * spec_.kf, rows = co * spec_.kt;
   const ConvGeom fg = freq_geom(geom_);
-  float* dp = ws.p.ensure(static_cast<size_t>(rows) * ns * fo);
-  be.im2col(fg, xj, t0 - geom_.pt, ns, col);
-  be.conv_tap_spread(g, to * fo, co, spec_.kt, nt, fo, dp);
-  be.gemm(false, true, rows, kc, ns * fo, 1.0f, dp, ns * fo, col, ns * fo, 1.0f, dw, kc);
+  float* dp = ws.p.ensure(static_cast<size_t>(rows) * nt * fo);
+  be.im2col(fg, xj, t0, nt, col);
+  be.conv_tap_gather(dzj, to * fo, co, spec_.kt, t0, nt, geom_.pt, out_len, fo, dp);
+  be.gemm(false, true, rows, kc, nt * fo, 1.0f, dp, nt * fo, col, nt * fo, 1.0f, dw, kc);
   if (!dxj) return;
-  be.gemm(true, false, kc, ns * fo, rows, 1.0f, w, kc, dp, ns * fo, 0.0f, col, ns * fo);
-  be.col2im(fg, col, t0 - geom_.pt, ns, dxj);
+  be.gemm(true, false, kc, nt * fo, rows, 1.0f, w, kc, dp, nt * fo, 0.0f, col, nt * fo);
+  be.col2im(fg, col, t0, nt, dxj);
 }
 
 const float* Conv2d::forward(const float* x, int n, int t, const int32_t* lengths, Mode mode) {
@@ -167,12 +171,12 @@ const float* Conv2d::forward(const float* x, int n, int t, const int32_t* length
   for (int j = 0; j < n; ++j) out_lengths_[j] = std::min(to, spec_.out_length(lengths[j]));
   float* z = z_.ensure(out_plane * n);
   be.fill(z, out_plane * n, 0.0f);
-  const int chunk = spec_.chunk_frames(), nw = workers(n);
-  for (int w = 0; w < nw; ++w) workspace(w).col.ensure(col_floats(chunk, to));
+  const int chunk = this->chunk(), nw = workers(n);
+  for (int w = 0; w < nw; ++w) workspace(w).col.ensure(col_floats(chunk, tap_path() ? t : to));
   be.parallel_tasks(nw, [&](int w) {
     for (int j = w; j < n; j += nw)
-      for (int t0 = 0; t0 < out_lengths_[j]; t0 += chunk)
-        forward_chunk(x + j * in_plane, t0, std::min(chunk, out_lengths_[j] - t0),
+      for (int t0 = 0; t0 < frames(j); t0 += chunk)
+        forward_chunk(x + j * in_plane, t0, std::min(chunk, frames(j) - t0), out_lengths_[j],
                       z + j * out_plane, ws_[w]);
   });
   float* y = y_.ensure(out_plane * n);
@@ -196,9 +200,9 @@ float* Conv2d::backward(float* dy, bool need_dx) {
     dx = dx_.ensure(in_plane * n);
     be.fill(dx, in_plane * n, 0.0f);
   }
-  const int chunk = spec_.chunk_frames(), groups = grad_groups(n);
+  const int chunk = this->chunk(), groups = grad_groups(n);
   const int nw = std::min(workers(n), groups);
-  for (int w = 0; w < nw; ++w) workspace(w).col.ensure(col_floats(chunk, to));
+  for (int w = 0; w < nw; ++w) workspace(w).col.ensure(col_floats(chunk, tap_path() ? t : to));
   // One group: straight into the gradient. Several: each group's sum apart, then in order.
   const size_t wsize = store_->params_info()[w_].size;
   while (groups > 1 && dw_parts_.size() < static_cast<size_t>(groups)) {
@@ -213,10 +217,9 @@ float* Conv2d::backward(float* dy, bool need_dx) {
         be.fill(dw, wsize, 0.0f);
       }
       for (int j = g; j < n; j += groups)
-        for (int t0 = 0; t0 < out_lengths_[j]; t0 += chunk)
-          backward_chunk(x_ + j * in_plane, dz + j * out_plane, t0,
-                         std::min(chunk, out_lengths_[j] - t0), dx ? dx + j * in_plane : nullptr,
-                         dw, ws_[w]);
+        for (int t0 = 0; t0 < frames(j); t0 += chunk)
+          backward_chunk(x_ + j * in_plane, dz + j * out_plane, t0, std::min(chunk, frames(j) - t0),
+                         out_lengths_[j], dx ? dx + j * in_plane : nullptr, dw, ws_[w]);
     }
   });
   if (groups > 1)

@@ -8,7 +8,6 @@
 // Parameters "<name>.weight" (C_out, kt, C_in, kf), N(0, 2 / (C_in kt kf)), plus "<name>.bn.*".
 #pragma once
 
-#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,11 +27,9 @@ struct ConvSpec {
   int pt() const { return (kt - 1) / 2; }
   int f_out() const { return (f_in + 2 * pf() - kf) / sf + 1; }
   int out_length(int t) const { return t <= 0 ? 0 : (t + 2 * pt() - kt) / st + 1; }
-  // Output frames per chunk (bounded by col_budget), and the (m, n, k) of the layer's main
-  // forward GEMM for a full chunk: stride 1: (C_out kt, (chunk + kt - 1) F', C_in kf);
-  // else (C_out, chunk F', C_in kt kf). See conv.cc.
-  int chunk_frames() const;
-  std::array<int, 3> gemm_shape(int t_out) const;
+  // Frames per chunk whose workspace fits in `budget` floats: input frames on the tap path
+  // (stride 1), output frames otherwise. See conv.cc.
+  int chunk_frames(size_t budget) const;
 };
 
 class Conv2d {
@@ -49,17 +46,20 @@ class Conv2d {
 
  private:
   bool tap_path() const { return spec_.st == 1; }
-  size_t col_floats(int chunk, int t_out) const;
+  size_t col_floats(int chunk, int frames) const;
+  int chunk() const;        // frames per chunk on this backend
+  int frames(int j) const;  // the frames utterance j is chunked over: input (tap path) or output
   // One worker's chunk workspace: the unfolded columns and, on the tap path, the per-tap
   // partial outputs.
   struct Workspace {
     Buffer col, p;
   };
-  // Computes z for utterance j's output frames [t0, t0 + nt) (forward), or adds the weight
-  // gradient to dw and the input gradient to dxj from dz (backward).
-  void forward_chunk(const float* xj, int t0, int nt, float* zj, Workspace& ws);
-  void backward_chunk(const float* xj, const float* dzj, int t0, int nt, float* dxj, float* dw,
-                      Workspace& ws);
+  // Adds to z what utterance j's chunk [t0, t0 + nt) of frames(j) contributes (forward), or
+  // adds that chunk's weight gradient to dw and input gradient to dxj from dz (backward);
+  // out_len: the utterance's valid output frames.
+  void forward_chunk(const float* xj, int t0, int nt, int out_len, float* zj, Workspace& ws);
+  void backward_chunk(const float* xj, const float* dzj, int t0, int nt, int out_len, float* dxj,
+                      float* dw, Workspace& ws);
   // Utterances run on min(threads, n) workers; on the CPU the weight gradient is summed over
   // grad_groups(n) fixed groups of utterances (j % groups), so that it does not depend on the
   // thread count (conv.cc).

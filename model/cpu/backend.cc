@@ -72,12 +72,19 @@ void CpuBackend::add_bias(float* y, const float* bias, int rows, int cols) {
 }
 
 void CpuBackend::bias_grad(const float* dy, int rows, int cols, float* db) {
-  // Column sums in double, parallel over columns.
+  // Column sums in double, over blocks of columns (one per task) read row by row: each column
+  // still sums its rows in order, so the bits do not depend on the blocks or the threads.
+  constexpr int kBlock = 256;
+  const int blocks = (cols + kBlock - 1) / kBlock;
 #pragma omp parallel for num_threads(threads_) schedule(static) if (rows * cols > 65536)
-  for (int c = 0; c < cols; ++c) {
-    double s = 0;
-    for (int r = 0; r < rows; ++r) s += dy[static_cast<size_t>(r) * cols + c];
-    db[c] += static_cast<float>(s);
+  for (int bi = 0; bi < blocks; ++bi) {
+    const int c0 = bi * kBlock, nc = std::min(kBlock, cols - c0);
+    double s[kBlock] = {};
+    for (int r = 0; r < rows; ++r) {
+      const float* row = dy + static_cast<size_t>(r) * cols + c0;
+      for (int c = 0; c < nc; ++c) s[c] += row[c];
+    }
+    for (int c = 0; c < nc; ++c) db[c0 + c] += static_cast<float>(s[c]);
   }
 }
 

@@ -284,12 +284,13 @@ void CudaBackend::im2col(const ConvGeom& g, const float* x, int t0, int nt, floa
 void CudaBackend::col2im(const ConvGeom& g, const float* col, int t0, int nt, float* dx) {
   DS2_CUDA_CHECK(launch_col2im(stream_, g, col, t0, nt, dx));
 }
-void CudaBackend::conv_tap_sum(const float* p, int c, int kt, int nt, int f, float* z, int ldz) {
-  DS2_CUDA_CHECK(launch_conv_tap_sum(stream_, p, c, kt, nt, f, z, ldz));
+void CudaBackend::conv_tap_add(const float* p, int c, int kt, int s0, int m, int pt, int t_out,
+                               int f, float* z, int ldz) {
+  DS2_CUDA_CHECK(launch_conv_tap_add(stream_, p, c, kt, s0, m, pt, t_out, f, z, ldz));
 }
-void CudaBackend::conv_tap_spread(const float* dz, int ldz, int c, int kt, int nt, int f,
-                                  float* dp) {
-  DS2_CUDA_CHECK(launch_conv_tap_spread(stream_, dz, ldz, c, kt, nt, f, dp));
+void CudaBackend::conv_tap_gather(const float* dz, int ldz, int c, int kt, int s0, int m, int pt,
+                                  int t_out, int f, float* dp) {
+  DS2_CUDA_CHECK(launch_conv_tap_gather(stream_, dz, ldz, c, kt, s0, m, pt, t_out, f, dp));
 }
 
 void CudaBackend::rnn_step_forward(int t, int n, int h, const int32_t* lengths, const float* a,

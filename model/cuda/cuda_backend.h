@@ -90,8 +90,10 @@ class CudaBackend final : public Backend {
 
   void im2col(const ConvGeom& g, const float* x, int t0, int nt, float* col) override;
   void col2im(const ConvGeom& g, const float* col, int t0, int nt, float* dx) override;
-  void conv_tap_sum(const float* p, int c, int kt, int nt, int f, float* z, int ldz) override;
-  void conv_tap_spread(const float* dz, int ldz, int c, int kt, int nt, int f, float* dp) override;
+  void conv_tap_add(const float* p, int c, int kt, int s0, int m, int pt, int t_out, int f,
+                    float* z, int ldz) override;
+  void conv_tap_gather(const float* dz, int ldz, int c, int kt, int s0, int m, int pt, int t_out,
+                       int f, float* dp) override;
 
   void rnn_step_forward(int t, int n, int h, const int32_t* lengths, const float* a,
                         const float* uh, float clip, float* hout) override;

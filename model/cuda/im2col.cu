@@ -51,25 +51,37 @@ __global__ void col2im_k(ConvGeom g, int fo, const float* col, int t0, int nt, f
   }
 }
 
-__global__ void tap_sum_k(const float* p, int c, int kt, int nt, int f, float* z, int ldz) {
-  const size_t ldp = static_cast<size_t>(nt + kt - 1) * f, n = static_cast<size_t>(nt) * f;
+// One thread per element (ch, t', f) of the output frames the chunk touches, t' in
+// [t_lo, t_lo + nt): its taps i whose input frame s = t' - pt + i lies in the chunk, in
+// increasing i (the CPU's order).
+__global__ void tap_add_k(const float* p, int c, int kt, int s0, int m, int pt, int t_lo, int nt,
+                          int f, float* z, int ldz) {
+  const size_t ldp = static_cast<size_t>(m) * f, n = static_cast<size_t>(nt) * f;
   DS2_GRID_LOOP(e, n * c) {
     const int ch = static_cast<int>(e / n);
-    const size_t q = e % n;
-    const float* p0 = p + static_cast<size_t>(ch) * kt * ldp + q;
-    float s = p0[0];
-    for (int i = 1; i < kt; ++i) s += p0[i * ldp + static_cast<size_t>(i) * f];
-    z[static_cast<size_t>(ch) * ldz + q] = s;
+    const int tt = t_lo + static_cast<int>((e % n) / f), q = static_cast<int>(e % f);
+    float* out = z + static_cast<size_t>(ch) * ldz + static_cast<size_t>(tt) * f + q;
+    float acc = *out;
+    for (int i = 0; i < kt; ++i) {
+      const int s = tt - pt + i;
+      if (s >= s0 && s < s0 + m)
+        acc += p[(static_cast<size_t>(ch) * kt + i) * ldp + static_cast<size_t>(s - s0) * f + q];
+    }
+    *out = acc;
   }
 }
 
-__global__ void tap_spread_k(const float* dz, int ldz, int c, int kt, int nt, int f, float* dp) {
-  const size_t ldp = static_cast<size_t>(nt + kt - 1) * f, n = static_cast<size_t>(nt) * f;
+__global__ void tap_gather_k(const float* dz, int ldz, int c, int kt, int s0, int m, int pt,
+                             int t_out, int f, float* dp) {
+  const size_t ldp = static_cast<size_t>(m) * f;
   DS2_GRID_LOOP(e, ldp * kt * c) {
-    const size_t row = e / ldp, s = e % ldp;
+    const size_t row = e / ldp;
     const int ch = static_cast<int>(row / kt), i = static_cast<int>(row % kt);
-    const size_t lo = static_cast<size_t>(i) * f;
-    dp[e] = (s >= lo && s < lo + n) ? dz[static_cast<size_t>(ch) * ldz + (s - lo)] : 0.0f;
+    const int s = s0 + static_cast<int>((e % ldp) / f), q = static_cast<int>(e % f);
+    const int tt = s + pt - i;
+    dp[e] = (tt >= 0 && tt < t_out)
+                ? dz[static_cast<size_t>(ch) * ldz + static_cast<size_t>(tt) * f + q]
+                : 0.0f;
   }
 }
 
@@ -88,16 +100,22 @@ cudaError_t launch_col2im(cudaStream_t s, const ConvGeom& g, const float* col, i
     col2im_k<<<grid_for(total), kThreads, 0, s>>>(g, g.f_out(), col, t0, nt, dx, total);
   return cudaGetLastError();
 }
-cudaError_t launch_conv_tap_sum(cudaStream_t s, const float* p, int c, int kt, int nt, int f,
-                                float* z, int ldz) {
-  const size_t total = static_cast<size_t>(c) * nt * f;
-  if (total) tap_sum_k<<<grid_for(total), kThreads, 0, s>>>(p, c, kt, nt, f, z, ldz);
+cudaError_t launch_conv_tap_add(cudaStream_t s, const float* p, int c, int kt, int s0, int m,
+                                int pt, int t_out, int f, float* z, int ldz) {
+  // Output frames reached by the chunk's taps: s + pt - i for s in [s0, s0 + m), i < kt.
+  const int t_lo = s0 + pt - (kt - 1) > 0 ? s0 + pt - (kt - 1) : 0;
+  const int t_hi = s0 + m + pt < t_out ? s0 + m + pt : t_out;
+  const size_t total = t_hi > t_lo ? static_cast<size_t>(c) * (t_hi - t_lo) * f : 0;
+  if (total)
+    tap_add_k<<<grid_for(total), kThreads, 0, s>>>(p, c, kt, s0, m, pt, t_lo, t_hi - t_lo, f, z,
+                                                   ldz);
   return cudaGetLastError();
 }
-cudaError_t launch_conv_tap_spread(cudaStream_t s, const float* dz, int ldz, int c, int kt, int nt,
-                                   int f, float* dp) {
-  const size_t total = static_cast<size_t>(c) * kt * (nt + kt - 1) * f;
-  if (total) tap_spread_k<<<grid_for(total), kThreads, 0, s>>>(dz, ldz, c, kt, nt, f, dp);
+cudaError_t launch_conv_tap_gather(cudaStream_t s, const float* dz, int ldz, int c, int kt, int s0,
+                                   int m, int pt, int t_out, int f, float* dp) {
+  const size_t total = static_cast<size_t>(c) * kt * m * f;
+  if (total)
+    tap_gather_k<<<grid_for(total), kThreads, 0, s>>>(dz, ldz, c, kt, s0, m, pt, t_out, f, dp);
   return cudaGetLastError();
 }
 

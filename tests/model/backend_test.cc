@@ -2,7 +2,8 @@
 // leading dimensions), im2col convolution vs a direct nested-loop convolution, softmax vs the
 // closed form, batch-norm statistics vs a naive masked mean/variance, thread setting, the
 // training-step ops (scale, sum of squares, Nesterov SGD, row broadcast, events, staging), the
-// GRU step and its float exp/sigmoid/tanh against the closed form in double with libm.
+// bias gradient, the GRU step and its float exp/sigmoid/tanh against the closed form in double with
+// libm.
 #include "model/backend.h"
 
 #include <gtest/gtest.h>
@@ -75,7 +76,8 @@ TEST(Backend, Im2colConvMatchesDirect) {
   struct G {
     int c_in, t, f, c_out, kt, kf, st, sf;
   };
-  for (G s : {G{1, 13, 21, 4, 5, 7, 2, 2}, G{3, 9, 11, 2, 3, 5, 1, 2}, G{2, 6, 4, 3, 3, 9, 2, 1}}) {
+  for (G s : {G{1, 13, 21, 4, 5, 7, 2, 2}, G{3, 9, 11, 2, 3, 5, 1, 2}, G{2, 6, 4, 3, 3, 9, 2, 1},
+              G{2, 8, 17, 3, 3, 7, 1, 3}}) {
     ConvGeom g;
     g.c_in = s.c_in, g.t_in = s.t, g.f_in = s.f, g.c_out = s.c_out, g.kt = s.kt, g.kf = s.kf;
     g.st = s.st, g.sf = s.sf, g.pt = (s.kt - 1) / 2, g.pf = (s.kf - 1) / 2;
@@ -200,6 +202,24 @@ TEST(Backend, TrainingStepOpsMatchClosedForms) {
   for (size_t i = 0; i < n; ++i) EXPECT_EQ(h[i], x[i]);
   be->free(d);
   be->free_host(h);
+}
+
+// Column sums (the bias gradient) against a naive sum in double per column, rows in order:
+// small (one thread) and large (two threads, column blocks with a remainder).
+TEST(Backend, BiasGradMatchesNaiveColumnSums) {
+  auto be = make_backend(Device::kCpu, 2);
+  for (auto [rows, cols] : {std::pair{7, 5}, std::pair{301, 600}}) {
+    auto dy = test::random_vector(static_cast<size_t>(rows) * cols, 31);
+    auto db = test::random_vector(static_cast<size_t>(cols), 32);
+    std::vector<float> want = db;
+    for (int c = 0; c < cols; ++c) {
+      double s = 0;
+      for (int r = 0; r < rows; ++r) s += dy[static_cast<size_t>(r) * cols + c];
+      want[c] += static_cast<float>(s);
+    }
+    be->bias_grad(dy.data(), rows, cols, db.data());
+    for (int c = 0; c < cols; ++c) EXPECT_EQ(db[c], want[c]) << rows << "x" << cols << " col " << c;
+  }
 }
 
 TEST(Backend, CellMathMatchesLibm) {

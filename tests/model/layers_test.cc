@@ -3,6 +3,9 @@
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "model/backend.h"
 #include "model/batch_norm.h"
 #include "model/conv.h"
@@ -198,6 +201,72 @@ TEST_F(LayersTest, ConvGradient) {
     EXPECT_EQ(conv.t_out(), st == 1 ? kT : (kT + 1) / 2);
     EXPECT_EQ(conv.out_lengths()[1], st == 1 ? 3 : 2);
   }
+}
+
+// The layer's output against a direct convolution in double followed by the closed form of batch
+// norm at initialization (gamma 1, beta 0: per channel, over the valid output positions,
+// (z - mean) / sqrt(var + eps)) and the clipped ReLU, on both paths (stride 1: the tap path;
+// stride 2: full im2col), in one chunk and in chunks of one frame, with a short utterance.
+TEST_F(LayersTest, ConvMatchesDirectConvolution) {
+  for (int st : {1, 2})
+    for (size_t budget : {size_t{1}, size_t{1} << 21}) {
+      ConvSpec spec;
+      spec.c_in = 2, spec.c_out = 3, spec.kf = 5, spec.kt = 5, spec.sf = 2, spec.st = st;
+      spec.f_in = 11, spec.col_budget = budget;
+      ParamStore store(*be_);
+      Conv2d conv(store, "conv", spec);
+      store.allocate(true, 9);
+      const int t = 12, n = 2, ci = 2, co = 3, fi = 11, fo = spec.f_out();
+      const std::vector<int32_t> len = {12, 7};
+      auto x = test::random_vector(static_cast<size_t>(n) * ci * t * fi, 15);
+      for (int j = 0; j < n; ++j)
+        for (int c = 0; c < ci; ++c)
+          for (int ti = len[j]; ti < t; ++ti)
+            std::fill_n(x.begin() + ((j * ci + c) * t + ti) * fi, fi, 0.0f);
+      const float* w = store.param(0);  // conv.weight (C_out, kt, C_in, kf)
+      ASSERT_EQ(store.params_info()[0].name, "conv.weight");
+      const float* y = conv.forward(x.data(), n, t, len.data(), Mode::kTrain);
+      const int to = conv.t_out();
+      std::vector<double> z(static_cast<size_t>(n) * co * to * fo, 0.0);
+      auto zat = [&](int j, int o, int tt, int f) -> double& {
+        return z[((static_cast<size_t>(j) * co + o) * to + tt) * fo + f];
+      };
+      for (int j = 0; j < n; ++j)
+        for (int o = 0; o < co; ++o)
+          for (int tt = 0; tt < spec.out_length(len[j]); ++tt)
+            for (int f = 0; f < fo; ++f)
+              for (int c = 0; c < ci; ++c)
+                for (int i = 0; i < spec.kt; ++i)
+                  for (int k = 0; k < spec.kf; ++k) {
+                    const int ts = tt * st - spec.pt() + i, fs = f * spec.sf - spec.pf() + k;
+                    if (ts < 0 || ts >= t || fs < 0 || fs >= fi) continue;
+                    zat(j, o, tt, f) +=
+                        static_cast<double>(w[((o * spec.kt + i) * ci + c) * spec.kf + k]) *
+                        x[((j * ci + c) * t + ts) * fi + fs];
+                  }
+      for (int o = 0; o < co; ++o) {
+        double s = 0, q = 0, cnt = 0;
+        for (int j = 0; j < n; ++j)
+          for (int tt = 0; tt < spec.out_length(len[j]); ++tt)
+            for (int f = 0; f < fo; ++f) s += zat(j, o, tt, f), cnt += 1;
+        const double mean = s / cnt;
+        for (int j = 0; j < n; ++j)
+          for (int tt = 0; tt < spec.out_length(len[j]); ++tt)
+            for (int f = 0; f < fo; ++f) q += (zat(j, o, tt, f) - mean) * (zat(j, o, tt, f) - mean);
+        const double invstd = 1.0 / std::sqrt(q / cnt + spec.bn_eps);
+        for (int j = 0; j < n; ++j)
+          for (int tt = 0; tt < to; ++tt)
+            for (int f = 0; f < fo; ++f) {
+              const bool valid = tt < spec.out_length(len[j]);
+              const double want =
+                  valid ? std::clamp((zat(j, o, tt, f) - mean) * invstd, 0.0, double{spec.clip})
+                        : 0.0;
+              ASSERT_NEAR(y[((static_cast<size_t>(j) * co + o) * to + tt) * fo + f], want, 1e-4)
+                  << "st " << st << " budget " << budget << " utt " << j << " ch " << o << " t "
+                  << tt;
+            }
+      }
+    }
 }
 
 // Chunked im2col (one output frame per chunk) gives the same outputs and gradients as one chunk.

@@ -2,10 +2,11 @@
 // model/backend.h runs on both with the same random inputs, and each output is compared by the
 // normalized mean squared error nmse = sum (gpu - cpu)^2 / sum cpu^2 under a per-op tolerance:
 //   exact (0)    fill, copy, upload/download, masks, layout moves, clipped ReLU (+ backward),
-//                im2col, conv time-tap spread
-//   1e-12        axpy, add_bias, rnn steps, conv time-tap sum (a few roundings each)
+//                im2col, conv time-tap gather
+//   1e-12        axpy, add_bias, rnn steps, conv time-tap add (a few roundings each)
 //   1e-10        gemm (fp32, different summation order), bias_grad, col2im, softmax, GRU steps
-//                (expf/tanhf vs std::), lookahead, batch norm (double statistics), CTC gradient
+//                (the shared float exp, FMA contraction), lookahead, batch norm (double
+//                statistics), CTC gradient
 //   1e-6 rel.    CTC costs (double lattice on both, rounded to float)
 //   whole ds2-tiny training step: loss 1e-4 relative, gradient nmse 1e-6 (float sums over
 //                the batch in different orders; ReLU/clip boundaries can amplify).
@@ -388,19 +389,23 @@ TEST_F(CudaConformance, ConvHelpers) {
     a.be().col2im(g, a.in(colv), t0, nt, dx);
     return Outputs{a.get(dx)};
   });
-  const int c = 3, kt = 4, ntap = 6, f = 5, ldz = ntap * f + 2;
-  const size_t np = static_cast<size_t>(c) * kt * (ntap + kt - 1) * f;
-  const auto p = rnd(np, 64), dz = rnd(static_cast<size_t>(c) * ldz, 65);
-  check("conv_tap_sum", 1e-12, [&](Arena& a) {
-    float* z = a.in(rnd(static_cast<size_t>(c) * ldz, 66));
-    a.be().conv_tap_sum(a.in(p), c, kt, ntap, f, z, ldz);
-    return Outputs{a.get(z)};
-  });
-  check("conv_tap_spread", 0, [&](Arena& a) {
-    float* dp = a.in(rnd(np, 67));
-    a.be().conv_tap_spread(a.in(dz), ldz, c, kt, ntap, f, dp);
-    return Outputs{a.get(dp)};
-  });
+  // Tap helpers on a chunk inside the utterance and one at its end (taps beyond t_out dropped).
+  const int c = 3, kt = 4, pt = 1, t_out = 9, f = 5, ldz = t_out * f + 2;
+  for (auto [s0, m] : {std::pair{2, 5}, std::pair{6, 3}}) {
+    const size_t np = static_cast<size_t>(c) * kt * m * f;
+    const auto p = rnd(np, 64), dz = rnd(static_cast<size_t>(c) * ldz, 65);
+    const std::string at = " s0=" + std::to_string(s0);
+    check("conv_tap_add" + at, 1e-12, [&](Arena& a) {
+      float* z = a.in(rnd(static_cast<size_t>(c) * ldz, 66));
+      a.be().conv_tap_add(a.in(p), c, kt, s0, m, pt, t_out, f, z, ldz);
+      return Outputs{a.get(z)};
+    });
+    check("conv_tap_gather" + at, 0, [&](Arena& a) {
+      float* dp = a.in(rnd(np, 67));
+      a.be().conv_tap_gather(a.in(dz), ldz, c, kt, s0, m, pt, t_out, f, dp);
+      return Outputs{a.get(dp)};
+    });
+  }
 }
 
 TEST_F(CudaConformance, RecurrentSteps) {
