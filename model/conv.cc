@@ -1,21 +1,26 @@
 // Conv2d block: convolution as sgemm, then batch norm and clipped ReLU.
 //
-// Weights are (C_out, kt, C_in, kf): for each time tap i, W_i = W[:, i] is a (C_out, C_in kf)
-// matrix with leading dimension kt C_in kf. Per utterance, in chunks of frames (only the valid
-// ones: input frames < T_n, output frames < out_length(T_n); the rest of z stays zero):
-//  - time stride 1 ("tap" path, the dominant layers), chunks of m input frames s0 .. s0 + m - 1:
-//    colf = im2col over frequency only, (C_in kf, m F'); one GEMM P = W (C_out kt, C_in kf) colf
-//    gives every tap's partial output, and tap i of input frame s is added to output frame
-//    s + pt - i (conv_tap_add). The unfolded matrix is kt times smaller than a full im2col, the
-//    GEMM has C_out kt rows, which keeps sgemm efficient, and the chunks need no halo: each input
-//    frame is unfolded and multiplied once, so on the CPU a chunk can be sized to stay in the
-//    core's cache (kCpuTapBudget) without repeating work.
-//  - time stride > 1, chunks of output frames: the full im2col (C_in kt kf, nt F') and one GEMM
-//    z = W col.
+// Weights are (C_out, kt, C_in, kf), i.e. a (C_out kt, C_in kf) matrix whose row (c, i) is tap i
+// of output channel c. Tap i of output frame t' reads input frame s = t' st - pt + i, so input
+// frame s meets only the taps i with i = s + pt (mod st), and gives them to output frame
+// t' = (s + pt - i) / st. The taps therefore fall into st residue classes rho (i = rho + a st,
+// a < k_rho), each met by the input frames s = first_rho + u st, u = 0, 1, ...: a stride-1
+// convolution over u with k_rho taps, output frame t' = u + delta_rho - a. Per utterance and
+// class, in chunks of m such input frames (only valid ones: s < T_n; output frames >=
+// out_length(T_n) are dropped and stay zero):
+//   colf = im2col over frequency only of the chunk's frames, (C_in kf, m F');
+//   P = W_rho (C_out k_rho, C_in kf) colf, one GEMM giving every tap's partial output;
+//   z[c, u + delta - a] += P[(c, a), u] (conv_tap_add).
+// Every input frame is unfolded and multiplied once, with no halo between chunks, the unfolded
+// matrix holds C_in kf rows per input frame (a full im2col would hold C_in kt kf per output
+// frame), and the GEMM has C_out k_rho rows, which keeps sgemm efficient (for DS2's first layer,
+// 32 filters 41x11 at time stride 3: 128 rows instead of 32, and 41 x 3 unfolded rows per output
+// frame instead of 451). On the CPU a chunk is sized to stay in the core's L2 cache
+// (kCpuChunkBudget). W_rho is W itself at stride 1 and a packed copy of its rows otherwise.
 // Backward recomputes the columns per chunk instead of storing them (memory stays one chunk):
-// dW += dz col^T, dcol = W^T dz, dx += col2im(dcol); on the tap path with dP (conv_tap_gather:
-// each tap's slice of dz for the chunk's input frames) in place of dz.
-// Chunks hold at most spec.col_budget floats (32 MiB), so the workspace does not grow with T.
+// dP = each tap's slice of dz (conv_tap_gather), dW_rho += dP colf^T, dcolf = W_rho^T dP,
+// dx += col2im(dcolf). Chunks hold at most spec.col_budget floats (32 MiB), so the workspace
+// does not grow with T.
 //
 // Threads: the utterances of a batch are independent until the weight gradient, so on the CPU
 // they are spread over min(threads, N) workers (Backend::parallel_tasks), each with its own
@@ -51,47 +56,78 @@ Conv2d::Conv2d(ParamStore& store, const std::string& name, const ConvSpec& spec)
   w_ = store.add_param(name + ".weight", {spec.c_out, spec.kt, spec.c_in, spec.kf}, Init::kNormal,
                        static_cast<float>(std::sqrt(2.0 / k)));
   bn_ = std::make_unique<BatchNorm>(store, name + ".bn", spec.c_out, spec.bn_momentum, spec.bn_eps);
-  for (Buffer* b : {&z_, &y_, &dz_, &dx_}) b->set_backend(&store.backend());
+  for (Buffer* b : {&z_, &y_, &dz_, &dx_, &w_packed_}) b->set_backend(&store.backend());
 }
 
 int ConvSpec::chunk_frames(size_t budget) const {
-  const size_t per_frame = st == 1 ? static_cast<size_t>(std::max(c_in * kf, c_out * kt)) * f_out()
-                                   : static_cast<size_t>(c_in) * kt * kf * f_out();
+  const int taps = (kt + st - 1) / st;  // the largest residue class
+  const size_t per_frame = static_cast<size_t>(std::max(c_in * kf, c_out * taps)) * f_out();
   return static_cast<int>(std::clamp<size_t>(budget / per_frame, 1, 1 << 20));
 }
 
-size_t Conv2d::col_floats(int chunk, int frames) const {
-  const size_t nt = std::min(chunk, frames);
-  if (tap_path()) return static_cast<size_t>(spec_.c_in) * spec_.kf * nt * geom_.f_out();
-  return static_cast<size_t>(geom_.col_rows()) * nt * geom_.f_out();
-}
-
-namespace {
-// The frequency-only unfolding used by the tap path: kt = 1, no time padding or stride.
-ConvGeom freq_geom(const ConvGeom& g) {
-  ConvGeom f = g;
-  f.kt = 1;
-  f.st = 1;
-  f.pt = 0;
-  return f;
-}
-}  // namespace
-
 namespace {
 constexpr int kGradGroups = 8;  // weight-gradient groups on the CPU (at most 8 workers use them)
-// Floats per tap-path chunk on the CPU: the unfolded columns and P of a chunk then fit in a core's
-// L2 cache, where im2col writes them and the GEMM reads them back (bench_model).
-constexpr size_t kCpuTapBudget = size_t{1} << 18;  // 1 MiB
+// Floats per chunk on the CPU: the unfolded columns and P of a chunk then fit in a core's L2
+// cache, where im2col writes them and the GEMM reads them back (bench_model).
+constexpr size_t kCpuChunkBudget = size_t{1} << 18;  // 1 MiB
 }  // namespace
+
+std::vector<Conv2d::Residue> Conv2d::residues() const {
+  std::vector<Residue> out;
+  const int st = spec_.st, pt = spec_.pt();
+  for (int rho = 0; rho < std::min(st, spec_.kt); ++rho) {
+    Residue r;
+    r.rho = rho;
+    r.taps = (spec_.kt - rho + st - 1) / st;
+    r.first = ((rho - pt) % st + st) % st;  // the first input frame s = rho - pt (mod st)
+    r.delta = (r.first + pt - rho) / st;    // exact: first + pt = rho (mod st)
+    r.row0 = out.empty() ? 0 : out.back().row0 + spec_.c_out * out.back().taps;
+    out.push_back(r);
+  }
+  return out;
+}
+
+ConvGeom Conv2d::residue_geom(const Residue& r) const {
+  ConvGeom f = geom_;  // frame u of the class is input frame first + u st, frequency unfolded
+  f.kt = 1;
+  f.pt = -r.first;
+  return f;
+}
+
+int Conv2d::residue_frames(const Residue& r, int j) const {
+  const int len = std::min(geom_.t_in, lengths_[j]);
+  return len > r.first ? (len - r.first + spec_.st - 1) / spec_.st : 0;
+}
 
 int Conv2d::chunk() const {
   const bool cpu = store_->backend().device_index() < 0;
-  return spec_.chunk_frames(cpu && tap_path() ? std::min(spec_.col_budget, kCpuTapBudget)
-                                              : spec_.col_budget);
+  return spec_.chunk_frames(cpu ? std::min(spec_.col_budget, kCpuChunkBudget) : spec_.col_budget);
 }
 
-int Conv2d::frames(int j) const {
-  return tap_path() ? std::min(geom_.t_in, lengths_[j]) : out_lengths_[j];
+const float* Conv2d::residue_weights(const Residue& r) {
+  const float* w = store_->param(w_);
+  if (spec_.st == 1) return w;
+  const int kc = spec_.c_in * spec_.kf;
+  return w_packed_.data() + static_cast<size_t>(r.row0) * kc;
+}
+
+void Conv2d::pack_weights() {
+  if (spec_.st == 1) return;
+  // Class rho's rows (c, a) = W rows (c, rho + a st), the classes one after the other (row0).
+  Backend& be = store_->backend();
+  const int kc = spec_.c_in * spec_.kf, co = spec_.c_out;
+  const float* w = store_->param(w_);
+  float* wp = w_packed_.ensure(static_cast<size_t>(co) * spec_.kt * kc);
+  for (const Residue& r : residues())
+    for (int c = 0; c < co; ++c)
+      for (int a = 0; a < r.taps; ++a)
+        be.copy(wp + (static_cast<size_t>(r.row0) + c * r.taps + a) * kc,
+                w + (static_cast<size_t>(c) * spec_.kt + r.rho + a * spec_.st) * kc, kc);
+}
+
+size_t Conv2d::col_floats(int chunk) const {
+  const int frames = (geom_.t_in + spec_.st - 1) / spec_.st;  // the most a class can have
+  return static_cast<size_t>(spec_.c_in) * spec_.kf * std::min(chunk, frames) * geom_.f_out();
 }
 
 int Conv2d::workers(int n) const {
@@ -106,56 +142,40 @@ int Conv2d::grad_groups(int n) const {
 Conv2d::Workspace& Conv2d::workspace(int w) {
   while (static_cast<int>(ws_.size()) <= w) {
     ws_.emplace_back();
-    ws_.back().col.set_backend(&store_->backend());
-    ws_.back().p.set_backend(&store_->backend());
+    for (Buffer* b : {&ws_.back().col, &ws_.back().p, &ws_.back().dw})
+      b->set_backend(&store_->backend());
   }
   return ws_[w];
 }
 
-void Conv2d::forward_chunk(const float* xj, int t0, int nt, int out_len, float* zj, Workspace& ws) {
+void Conv2d::forward_chunk(const float* xj, const Residue& r, int u0, int m, int out_len, float* zj,
+                           Workspace& ws) {
   Backend& be = store_->backend();
-  float* col = ws.col.data();
   const int to = geom_.t_out(), fo = geom_.f_out(), co = spec_.c_out;
-  const float* w = store_->param(w_);
-  if (!tap_path()) {
-    const int k = geom_.col_rows();
-    be.im2col(geom_, xj, t0, nt, col);
-    be.gemm(false, false, co, nt * fo, k, 1.0f, w, k, col, nt * fo, 0.0f,
-            zj + static_cast<size_t>(t0) * fo, to * fo);
-    return;
-  }
-  const int kc = spec_.c_in * spec_.kf, rows = co * spec_.kt;
-  float* p = ws.p.ensure(static_cast<size_t>(rows) * nt * fo);
-  be.im2col(freq_geom(geom_), xj, t0, nt, col);
-  be.gemm(false, false, rows, nt * fo, kc, 1.0f, w, kc, col, nt * fo, 0.0f, p, nt * fo);
-  be.conv_tap_add(p, co, spec_.kt, t0, nt, geom_.pt, out_len, fo, zj, to * fo);
+  const int kc = spec_.c_in * spec_.kf, rows = co * r.taps;
+  float* col = ws.col.data();
+  float* p = ws.p.ensure(static_cast<size_t>(rows) * m * fo);
+  be.im2col(residue_geom(r), xj, u0, m, col);
+  be.gemm(false, false, rows, m * fo, kc, 1.0f, residue_weights(r), kc, col, m * fo, 0.0f, p,
+          m * fo);
+  be.conv_tap_add(p, co, r.taps, u0, m, r.delta, out_len, fo, zj, to * fo);
 }
 
-void Conv2d::backward_chunk(const float* xj, const float* dzj, int t0, int nt, int out_len,
-                            float* dxj, float* dw, Workspace& ws) {
+void Conv2d::backward_chunk(const float* xj, const float* dzj, const Residue& r, int u0, int m,
+                            int out_len, float* dxj, float* dw, Workspace& ws) {
   Backend& be = store_->backend();
   const int to = geom_.t_out(), fo = geom_.f_out(), co = spec_.c_out;
-  const float* w = store_->param(w_);
+  const int kc = spec_.c_in * spec_.kf, rows = co * r.taps;
+  const ConvGeom g = residue_geom(r);
   float* col = ws.col.data();
-  if (!tap_path()) {
-    const int k = geom_.col_rows();
-    const float* g = dzj + static_cast<size_t>(t0) * fo;
-    be.im2col(geom_, xj, t0, nt, col);
-    be.gemm(false, true, co, k, nt * fo, 1.0f, g, to * fo, col, nt * fo, 1.0f, dw, k);
-    if (!dxj) return;
-    be.gemm(true, false, k, nt * fo, co, 1.0f, w, k, g, to * fo, 0.0f, col, nt * fo);
-    be.col2im(geom_, col, t0, nt, dxj);
-    return;
-  }
-  const int kc = spec_.c_in * spec_.kf, rows = co * spec_.kt;
-  const ConvGeom fg = freq_geom(geom_);
-  float* dp = ws.p.ensure(static_cast<size_t>(rows) * nt * fo);
-  be.im2col(fg, xj, t0, nt, col);
-  be.conv_tap_gather(dzj, to * fo, co, spec_.kt, t0, nt, geom_.pt, out_len, fo, dp);
-  be.gemm(false, true, rows, kc, nt * fo, 1.0f, dp, nt * fo, col, nt * fo, 1.0f, dw, kc);
+  float* dp = ws.p.ensure(static_cast<size_t>(rows) * m * fo);
+  be.im2col(g, xj, u0, m, col);
+  be.conv_tap_gather(dzj, to * fo, co, r.taps, u0, m, r.delta, out_len, fo, dp);
+  be.gemm(false, true, rows, kc, m * fo, 1.0f, dp, m * fo, col, m * fo, 1.0f, dw, kc);
   if (!dxj) return;
-  be.gemm(true, false, kc, nt * fo, rows, 1.0f, w, kc, dp, nt * fo, 0.0f, col, nt * fo);
-  be.col2im(fg, col, t0, nt, dxj);
+  be.gemm(true, false, kc, m * fo, rows, 1.0f, residue_weights(r), kc, dp, m * fo, 0.0f, col,
+          m * fo);
+  be.col2im(g, col, u0, m, dxj);
 }
 
 const float* Conv2d::forward(const float* x, int n, int t, const int32_t* lengths, Mode mode) {
@@ -171,13 +191,16 @@ const float* Conv2d::forward(const float* x, int n, int t, const int32_t* length
   for (int j = 0; j < n; ++j) out_lengths_[j] = std::min(to, spec_.out_length(lengths[j]));
   float* z = z_.ensure(out_plane * n);
   be.fill(z, out_plane * n, 0.0f);
+  pack_weights();
+  const std::vector<Residue> classes = residues();
   const int chunk = this->chunk(), nw = workers(n);
-  for (int w = 0; w < nw; ++w) workspace(w).col.ensure(col_floats(chunk, tap_path() ? t : to));
+  for (int w = 0; w < nw; ++w) workspace(w).col.ensure(col_floats(chunk));
   be.parallel_tasks(nw, [&](int w) {
     for (int j = w; j < n; j += nw)
-      for (int t0 = 0; t0 < frames(j); t0 += chunk)
-        forward_chunk(x + j * in_plane, t0, std::min(chunk, frames(j) - t0), out_lengths_[j],
-                      z + j * out_plane, ws_[w]);
+      for (const Residue& r : classes)
+        for (int u0 = 0; u0 < residue_frames(r, j); u0 += chunk)
+          forward_chunk(x + j * in_plane, r, u0, std::min(chunk, residue_frames(r, j) - u0),
+                        out_lengths_[j], z + j * out_plane, ws_[w]);
   });
   float* y = y_.ensure(out_plane * n);
   bn_->forward(BnLayout{BnLayout::kChannels, n, co, to, fo, out_lengths_.data()}, z, y, mode);
@@ -188,7 +211,7 @@ const float* Conv2d::forward(const float* x, int n, int t, const int32_t* length
 float* Conv2d::backward(float* dy, bool need_dx) {
   Backend& be = store_->backend();
   const int t = geom_.t_in, to = geom_.t_out(), fo = geom_.f_out();
-  const int co = spec_.c_out, n = n_;
+  const int co = spec_.c_out, n = n_, kc = spec_.c_in * spec_.kf;
   const size_t in_plane = static_cast<size_t>(spec_.c_in) * t * spec_.f_in;
   const size_t out_plane = static_cast<size_t>(co) * to * fo;
   be.clipped_relu_backward(y_.data(), dy, out_plane * n, spec_.clip);
@@ -200,9 +223,11 @@ float* Conv2d::backward(float* dy, bool need_dx) {
     dx = dx_.ensure(in_plane * n);
     be.fill(dx, in_plane * n, 0.0f);
   }
+  pack_weights();
+  const std::vector<Residue> classes = residues();
   const int chunk = this->chunk(), groups = grad_groups(n);
   const int nw = std::min(workers(n), groups);
-  for (int w = 0; w < nw; ++w) workspace(w).col.ensure(col_floats(chunk, tap_path() ? t : to));
+  for (int w = 0; w < nw; ++w) workspace(w).col.ensure(col_floats(chunk));
   // One group: straight into the gradient. Several: each group's sum apart, then in order.
   const size_t wsize = store_->params_info()[w_].size;
   while (groups > 1 && dw_parts_.size() < static_cast<size_t>(groups)) {
@@ -210,16 +235,33 @@ float* Conv2d::backward(float* dy, bool need_dx) {
     dw_parts_.back().set_backend(&be);
   }
   be.parallel_tasks(nw, [&](int w) {
+    Workspace& ws = ws_[w];
     for (int g = w; g < groups; g += nw) {
       float* dw = store_->grad(w_);
       if (groups > 1) {
         dw = dw_parts_[g].ensure(wsize);
         be.fill(dw, wsize, 0.0f);
       }
-      for (int j = g; j < n; j += groups)
-        for (int t0 = 0; t0 < frames(j); t0 += chunk)
-          backward_chunk(x_ + j * in_plane, dz + j * out_plane, t0, std::min(chunk, frames(j) - t0),
-                         out_lengths_[j], dx ? dx + j * in_plane : nullptr, dw, ws_[w]);
+      for (const Residue& r : classes) {
+        // Stride 1: the one class is W itself. Else the class's packed rows are summed apart,
+        // then added to their rows of dw.
+        float* dwr = dw;
+        const size_t rsize = static_cast<size_t>(co) * r.taps * kc;
+        if (spec_.st > 1) {
+          dwr = ws.dw.ensure(rsize);
+          be.fill(dwr, rsize, 0.0f);
+        }
+        for (int j = g; j < n; j += groups)
+          for (int u0 = 0; u0 < residue_frames(r, j); u0 += chunk)
+            backward_chunk(x_ + j * in_plane, dz + j * out_plane, r, u0,
+                           std::min(chunk, residue_frames(r, j) - u0), out_lengths_[j],
+                           dx ? dx + j * in_plane : nullptr, dwr, ws);
+        if (spec_.st > 1)
+          for (int c = 0; c < co; ++c)
+            for (int a = 0; a < r.taps; ++a)
+              be.axpy(kc, 1.0f, dwr + (static_cast<size_t>(c) * r.taps + a) * kc,
+                      dw + (static_cast<size_t>(c) * spec_.kt + r.rho + a * spec_.st) * kc);
+      }
     }
   });
   if (groups > 1)

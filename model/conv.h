@@ -27,8 +27,8 @@ struct ConvSpec {
   int pt() const { return (kt - 1) / 2; }
   int f_out() const { return (f_in + 2 * pf() - kf) / sf + 1; }
   int out_length(int t) const { return t <= 0 ? 0 : (t + 2 * pt() - kt) / st + 1; }
-  // Frames per chunk whose workspace fits in `budget` floats: input frames on the tap path
-  // (stride 1), output frames otherwise. See conv.cc.
+  // Input frames (of one residue class of the time taps) per chunk whose workspace fits in
+  // `budget` floats. See conv.cc.
   int chunk_frames(size_t budget) const;
 };
 
@@ -45,21 +45,31 @@ class Conv2d {
   const std::vector<int32_t>& out_lengths() const { return out_lengths_; }
 
  private:
-  bool tap_path() const { return spec_.st == 1; }
-  size_t col_floats(int chunk, int frames) const;
-  int chunk() const;        // frames per chunk on this backend
-  int frames(int j) const;  // the frames utterance j is chunked over: input (tap path) or output
-  // One worker's chunk workspace: the unfolded columns and, on the tap path, the per-tap
-  // partial outputs.
-  struct Workspace {
-    Buffer col, p;
+  // A residue class of the time taps (conv.cc): taps i = rho + a st, a < taps, met by the input
+  // frames first + u st, whose tap a goes to output frame u + delta - a; its packed weight rows
+  // start at row0.
+  struct Residue {
+    int rho = 0, taps = 0, first = 0, delta = 0, row0 = 0;
   };
-  // Adds to z what utterance j's chunk [t0, t0 + nt) of frames(j) contributes (forward), or
-  // adds that chunk's weight gradient to dw and input gradient to dxj from dz (backward);
-  // out_len: the utterance's valid output frames.
-  void forward_chunk(const float* xj, int t0, int nt, int out_len, float* zj, Workspace& ws);
-  void backward_chunk(const float* xj, const float* dzj, int t0, int nt, int out_len, float* dxj,
-                      float* dw, Workspace& ws);
+  std::vector<Residue> residues() const;
+  ConvGeom residue_geom(const Residue& r) const;      // im2col of the class's frames, by u
+  int residue_frames(const Residue& r, int j) const;  // valid input frames of utterance j
+  const float* residue_weights(const Residue& r);
+  void pack_weights();  // W's rows per class into w_packed_ (stride > 1)
+  size_t col_floats(int chunk) const;
+  int chunk() const;  // input frames per chunk on this backend
+  // One worker's chunk workspace: the unfolded columns, the per-tap partial outputs (or their
+  // gradient), and a class's weight gradient (stride > 1).
+  struct Workspace {
+    Buffer col, p, dw;
+  };
+  // Adds to z what frames [u0, u0 + m) of class r of utterance j contribute (forward), or adds
+  // their weight gradient to dw (the class's rows) and input gradient to dxj from dz
+  // (backward); out_len: the utterance's valid output frames.
+  void forward_chunk(const float* xj, const Residue& r, int u0, int m, int out_len, float* zj,
+                     Workspace& ws);
+  void backward_chunk(const float* xj, const float* dzj, const Residue& r, int u0, int m,
+                      int out_len, float* dxj, float* dw, Workspace& ws);
   // Utterances run on min(threads, n) workers; on the CPU the weight gradient is summed over
   // grad_groups(n) fixed groups of utterances (j % groups), so that it does not depend on the
   // thread count (conv.cc).
@@ -75,7 +85,7 @@ class Conv2d {
   const int32_t* lengths_ = nullptr;
   int n_ = 0;
   std::vector<int32_t> out_lengths_;
-  Buffer z_, y_, dz_, dx_;
+  Buffer z_, y_, dz_, dx_, w_packed_;
   std::vector<Workspace> ws_;     // one per worker
   std::vector<Buffer> dw_parts_;  // one weight gradient per group, when there are several
 };

@@ -170,7 +170,7 @@ INSTANTIATE_TEST_SUITE_P(
                       RnnCase{RnnType::kRnn, true, false, 2}));
 
 TEST_F(LayersTest, ConvGradient) {
-  for (int st : {1, 2}) {
+  for (int st : {1, 2, 3}) {
     ConvSpec spec;
     spec.c_in = 2;
     spec.c_out = 3;
@@ -198,17 +198,18 @@ TEST_F(LayersTest, ConvGradient) {
     GradCheckOptions o;
     o.samples_per_tensor = 16;
     test::run_grad_check(c, o);
-    EXPECT_EQ(conv.t_out(), st == 1 ? kT : (kT + 1) / 2);
-    EXPECT_EQ(conv.out_lengths()[1], st == 1 ? 3 : 2);
+    EXPECT_EQ(conv.t_out(), st == 1 ? kT : (kT + st - 1) / st);
+    EXPECT_EQ(conv.out_lengths()[1], (3 + st - 1) / st);
   }
 }
 
 // The layer's output against a direct convolution in double followed by the closed form of batch
 // norm at initialization (gamma 1, beta 0: per channel, over the valid output positions,
-// (z - mean) / sqrt(var + eps)) and the clipped ReLU, on both paths (stride 1: the tap path;
-// stride 2: full im2col), in one chunk and in chunks of one frame, with a short utterance.
+// (z - mean) / sqrt(var + eps)) and the clipped ReLU, at time strides 1, 2 and 3 (one, two and
+// three residue classes of taps of unequal sizes), in one chunk and in chunks of one frame, with
+// a short utterance.
 TEST_F(LayersTest, ConvMatchesDirectConvolution) {
-  for (int st : {1, 2})
+  for (int st : {1, 2, 3})
     for (size_t budget : {size_t{1}, size_t{1} << 21}) {
       ConvSpec spec;
       spec.c_in = 2, spec.c_out = 3, spec.kf = 5, spec.kt = 5, spec.sf = 2, spec.st = st;
@@ -306,7 +307,7 @@ TEST_F(LayersTest, ConvChunkingChangesNothing) {
 // threads (a regression check between thread counts; ConvGradient checks the values), with more
 // utterances than groups so that groups hold several.
 TEST(ConvThreads, SameBitsOnAnyThreadCount) {
-  for (int st : {1, 2}) {
+  for (int st : {1, 2, 3}) {
     std::vector<std::vector<float>> outs, grads, dxs;
     for (int threads : {1, 2, 3}) {
       std::unique_ptr<Backend> be = make_backend(Device::kCpu, threads);
