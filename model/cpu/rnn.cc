@@ -24,15 +24,7 @@ namespace {
 DS2_FORCE_INLINE void gru_row_body(int h, const float* __restrict x, const float* __restrict u,
                                    const float* __restrict hp, float* __restrict o,
                                    float* __restrict sv) {
-  for (int k = 0; k < h; ++k) {
-    float z, r, c;
-    o[k] = detail::gru_cell_forward(x[k], x[h + k], x[2 * h + k], u[k], u[h + k], u[2 * h + k],
-                                    hp[k], &z, &r, &c);
-    sv[k] = z;
-    sv[h + k] = r;
-    sv[2 * h + k] = c;
-    sv[3 * h + k] = u[2 * h + k];
-  }
+  for (int k = 0; k < h; ++k) o[k] = detail::gru_unit_forward(x, u, hp[k], h, k, sv);
 }
 
 using GruRow = void (*)(int, const float*, const float*, const float*, float*, float*);

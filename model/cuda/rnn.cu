@@ -37,13 +37,7 @@ __global__ void gru_fwd_k(int t, int n, int h, DevLengths len, const float* xg, 
     }
     const float* x = xg + static_cast<size_t>(j) * 3 * h;
     const float* u = uh + static_cast<size_t>(j) * 3 * h;
-    float z, r, c;
-    hout[e] = detail::gru_cell_forward(x[k], x[h + k], x[2 * h + k], u[k], u[h + k], u[2 * h + k],
-                                       h_prev[e], &z, &r, &c);
-    sv[k] = z;
-    sv[h + k] = r;
-    sv[2 * h + k] = c;
-    sv[3 * h + k] = u[2 * h + k];
+    hout[e] = detail::gru_unit_forward(x, u, h_prev[e], h, k, sv);
   }
 }
 

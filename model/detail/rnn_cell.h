@@ -45,6 +45,20 @@ DS2_HOSTDEVICE DS2_FORCE_INLINE float gru_cell_forward(float xz, float xr, float
   return (1.0f - *z) * *c + *z * h_prev;
 }
 
+// Unit k of one row in the layout of Backend::gru_step_forward: x and u hold the z, r, c parts
+// (3 h each), saved gets z, r, c and uc (4 h); returns h.
+DS2_HOSTDEVICE DS2_FORCE_INLINE float gru_unit_forward(const float* x, const float* u, float h_prev,
+                                                       int h, int k, float* saved) {
+  float z, r, c;
+  const float out = gru_cell_forward(x[k], x[h + k], x[2 * h + k], u[k], u[h + k], u[2 * h + k],
+                                     h_prev, &z, &r, &c);
+  saved[k] = z;
+  saved[h + k] = r;
+  saved[2 * h + k] = c;
+  saved[3 * h + k] = u[2 * h + k];
+  return out;
+}
+
 // Gradients of one unit w.r.t. the gate pre-activations (see the header comment).
 struct GruCellGrad {
   float dz, dr, dc;

@@ -44,6 +44,17 @@ std::vector<uint8_t> seq_mask(int d) {
   return m;
 }
 
+// Random (N, C, T, F) maps with the frames at and after each utterance's length zero.
+std::vector<float> conv_input(int n, int c, int t, int f, const std::vector<int32_t>& len,
+                              uint64_t seed) {
+  auto x = test::random_vector(static_cast<size_t>(n) * c * t * f, seed);
+  for (int j = 0; j < n; ++j)
+    for (int ch = 0; ch < c; ++ch)
+      for (int ti = len[j]; ti < t; ++ti)
+        std::fill_n(x.begin() + ((static_cast<size_t>(j) * c + ch) * t + ti) * f, f, 0.0f);
+  return x;
+}
+
 class LayersTest : public ::testing::Test {
  protected:
   std::unique_ptr<Backend> be_ = make_backend(Device::kCpu, 1);
@@ -219,11 +230,7 @@ TEST_F(LayersTest, ConvMatchesDirectConvolution) {
       store.allocate(true, 9);
       const int t = 12, n = 2, ci = 2, co = 3, fi = 11, fo = spec.f_out();
       const std::vector<int32_t> len = {12, 7};
-      auto x = test::random_vector(static_cast<size_t>(n) * ci * t * fi, 15);
-      for (int j = 0; j < n; ++j)
-        for (int c = 0; c < ci; ++c)
-          for (int ti = len[j]; ti < t; ++ti)
-            std::fill_n(x.begin() + ((j * ci + c) * t + ti) * fi, fi, 0.0f);
+      const auto x = conv_input(n, ci, t, fi, len, 15);
       const float* w = store.param(0);  // conv.weight (C_out, kt, C_in, kf)
       ASSERT_EQ(store.params_info()[0].name, "conv.weight");
       const float* y = conv.forward(x.data(), n, t, len.data(), Mode::kTrain);
@@ -283,11 +290,7 @@ TEST_F(LayersTest, ConvChunkingChangesNothing) {
       store.allocate(true, 9);
       const int t = 23;
       std::vector<int32_t> len = {23, 17};
-      auto x = test::random_vector(2 * 3 * t * 11, 15);
-      for (int n = 0; n < 2; ++n)
-        for (int c = 0; c < 3; ++c)
-          for (int ti = len[n]; ti < t; ++ti)
-            std::fill_n(x.begin() + ((n * 3 + c) * t + ti) * 11, 11, 0.0f);
+      const auto x = conv_input(2, 3, t, 11, len, 15);
       const float* y = conv.forward(x.data(), 2, t, len.data(), Mode::kTrain);
       const size_t ysize = static_cast<size_t>(2) * 4 * conv.t_out() * spec.f_out();
       outs.emplace_back(y, y + ysize);
@@ -320,11 +323,7 @@ TEST(ConvThreads, SameBitsOnAnyThreadCount) {
       const int t = 13, n = 11;
       std::vector<int32_t> len(n);
       for (int j = 0; j < n; ++j) len[j] = t - (j * 5) % 9;
-      auto x = test::random_vector(static_cast<size_t>(n) * 2 * t * 11, 15);
-      for (int j = 0; j < n; ++j)
-        for (int c = 0; c < 2; ++c)
-          for (int ti = len[j]; ti < t; ++ti)
-            std::fill_n(x.begin() + ((j * 2 + c) * t + ti) * 11, 11, 0.0f);
+      const auto x = conv_input(n, 2, t, 11, len, 15);
       const float* y = conv.forward(x.data(), n, t, len.data(), Mode::kTrain);
       const size_t ysize = static_cast<size_t>(n) * 4 * conv.t_out() * spec.f_out();
       outs.emplace_back(y, y + ysize);
