@@ -295,6 +295,7 @@ UttResult decode_utterance(const UttLogProbs& u, const pipeline::Alphabet& alpha
                            const DecodeSpec& spec, BeamWorkspace* ws, std::string* alignment) {
   const int c = alphabet.size();
   std::vector<int32_t> labels;
+  Timer search_timer;
   if (spec.decoder == "greedy") {
     labels = greedy_decode(u.logp.data(), u.frames, c, c, alphabet.blank());
   } else {
@@ -303,6 +304,7 @@ UttResult decode_utterance(const UttLogProbs& u, const pipeline::Alphabet& alpha
     if (!beam.empty()) labels = beam.front().labels;
   }
   UttResult r;
+  r.search_seconds = search_timer.seconds();
   // Words of the decoded text (spaces at the ends and repeated spaces removed).
   std::istringstream words(alphabet.decode(labels.data(), labels.size()));
   std::string w;
@@ -491,6 +493,7 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
       const UttResult r = decode_utterance(u, alphabet, spec, &ws, &rec.align);
       s.words += r.words;
       s.chars += r.chars;
+      s.search_seconds += r.search_seconds;
       ++s.utterances;
       rec.pos = u.pos;
       rec.hyp = r.hyp;
@@ -514,6 +517,7 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
     write_logprobs(comm, o.save_logprobs, plan, kept, alphabet, o.model);
   kept.clear();
   comm.allreduce(&s.decode_seconds, 1, MPI_MAX);
+  comm.allreduce(&s.search_seconds, 1, MPI_MAX);
   sum_over_ranks(comm, &s);
   s.audio_seconds = plan.audio_seconds;  // the same sum, in index order
   DS2_REQUIRE(s.utterances == plan.utterances, CommError, "eval: decoded {} of {} utterances",
@@ -582,6 +586,7 @@ EvalSummary evaluate(const Comm& comm, const EvalOptions& o) {
   j["normalize"] = mode;
   j["audio_seconds"] = s.audio_seconds;
   j["decode_seconds"] = s.decode_seconds;
+  j["search_seconds"] = s.search_seconds;
   j["load_seconds"] = load_seconds;
   j["rtf"] = s.rtf();
   j["ranks"] = comm.size();

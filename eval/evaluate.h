@@ -15,7 +15,8 @@
 //   results.json       wer, cer, sub, del, ins, correct, words, chars (CER counts under
 //                      cer_sub/cer_del/cer_ins), utterances, decoder, beam, alpha, beta, lm,
 //                      lexicon ("lm" or the file; null in open-vocabulary mode),
-//                      audio_seconds, decode_seconds, rtf, ranks, model, data.
+//                      audio_seconds, decode_seconds, search_seconds (the searches alone),
+//                      rtf, ranks, model, data.
 #pragma once
 
 #include <cstdint>
@@ -74,6 +75,9 @@ struct EvalSummary {
   bool spaced = true;
   int64_t utterances = 0;
   double audio_seconds = 0, decode_seconds = 0;
+  // The searches alone (decode_utterance's search_seconds summed over this rank's utterances,
+  // the largest rank's sum): decode_seconds less the network, the text and the WER alignment.
+  double search_seconds = 0;
   double rtf() const { return audio_seconds > 0 ? decode_seconds / audio_seconds : 0.0; }
 };
 
@@ -133,8 +137,9 @@ struct DecodeSpec {
 };
 
 struct UttResult {
-  std::string hyp;           // decoded words, single-spaced, no spaces at the ends
-  ErrorCounts words, chars;  // against the reference (decode/wer.h tokens)
+  std::string hyp;            // decoded words, single-spaced, no spaces at the ends
+  ErrorCounts words, chars;   // against the reference (decode/wer.h tokens)
+  double search_seconds = 0;  // the greedy or beam search alone (no text, no alignment)
 };
 // Decodes one utterance and scores it. `alignment` (may be null) receives format_alignment's
 // block. `ws` may be null.

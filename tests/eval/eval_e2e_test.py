@@ -52,6 +52,8 @@ def check_eval_dir(r, d, data, clean_ids, transcripts):
     assert [i for i, _ in hyp] == clean_ids, "hyp.trn ids are not the clean ids in index order"
     assert [t for _, t in ref] == [transcripts[i] for i in clean_ids], "ref.trn texts"
     assert res["utterances"] == len(clean_ids)
+    # The searches are a part of the decode loop's time (an invariant, not a speed check).
+    assert 0 < res["search_seconds"] <= res["decode_seconds"], res
     for line in open(f"{d}/hyp.trn"):  # an empty hypothesis is just "(id)"
         assert not line.startswith(" "), f"hyp.trn: leading space in {line!r}"
     # alignments.txt: blocks sum to the totals; REF/HYP rows are the texts.
