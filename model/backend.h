@@ -77,6 +77,15 @@ class Backend {
   virtual void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
                     int lda, const float* b, int ldb, float beta, float* c, int ldc) = 0;
   virtual void axpy(size_t n, float alpha, const float* x, float* y) = 0;  // y += alpha x
+  // Products against one right-hand side many times over (the recurrent steps' h_{t-1} U, T per
+  // layer and direction): prepare_b stores op(B) (k, n) of the row-major `b` once, in this
+  // backend's layout (prepared_size(k, n) floats), and gemm_prepared computes
+  // C(m, n) = A(m, k) op(B) + beta C with it, beta 0 or 1, for small m. CPU: B packed in
+  // panels for its own kernel (model/cpu/gemm_prepared.h); CUDA: op(B) row-major, cuBLAS.
+  virtual size_t prepared_size(int k, int n) const = 0;
+  virtual void prepare_b(bool trans, int k, int n, const float* b, int ldb, float* prepared) = 0;
+  virtual void gemm_prepared(int m, int n, int k, const float* a, int lda, const float* prepared,
+                             float beta, float* c, int ldc) = 0;
   // y(rows, cols) += bias(cols) broadcast over rows.
   virtual void add_bias(float* y, const float* bias, int rows, int cols) = 0;
   // db(cols) += column sums of dy(rows, cols).

@@ -1,9 +1,11 @@
 // Recurrent layer (simple RNN / GRU, uni- or bidirectional) on the backend ops.
 //
 // Forward, per direction: one GEMM x W for all frames, batch norm, then T steps of one GEMM
-// h_{t-1} U (N, H) x (H, G H) plus the fused elementwise step. Backward runs the steps in
-// reverse, storing the per-step gradients da (w.r.t. a_t) and duh (w.r.t. h_{t-1} U + b),
-// so that dU, db, dW and dx are each ONE large GEMM over all frames afterwards:
+// h_{t-1} U (N, H) x (H, G H) plus the fused elementwise step; U (and U^T for the backward's
+// steps) is prepared once per pass for the backend's small-m product (Backend::gemm_prepared).
+// Backward runs the steps in reverse, storing the per-step gradients da (w.r.t. a_t) and duh
+// (w.r.t. h_{t-1} U + b), so that dU, db, dW and dx are each ONE large GEMM over all frames
+// afterwards:
 //   dU += H_prev^T dUH, db += colsum(dUH), (BN backward), dW += X^T dA_raw, dx += dA_raw W^T.
 // H_prev is H shifted by one step (forward: h_{t-1}; backward direction: h_{t+1}).
 //
@@ -38,8 +40,8 @@ Recurrent::Recurrent(ParamStore& store, const std::string& name, const RnnSpec& 
     const double ustd = spec.type == RnnType::kGru ? 1.0 / std::sqrt(h) : 0.5 / std::sqrt(h);
     dir.u = store.add_param(p + ".U", {h, gh}, Init::kNormal, static_cast<float>(ustd));
     dir.b = store.add_param(p + ".b", {gh}, Init::kZero);
-    for (Buffer* b :
-         {&dir.a_raw, &dir.a, &dir.h, &dir.saved, &dir.uh, &dir.dh, &dir.carry, &dir.da, &dir.duh})
+    for (Buffer* b : {&dir.a_raw, &dir.a, &dir.h, &dir.saved, &dir.uh, &dir.dh, &dir.carry, &dir.da,
+                      &dir.duh, &dir.u_prep})
       b->set_backend(&store.backend());
   }
   for (Buffer* b : {&y_, &dx_, &zeros_, &da_raw_}) b->set_backend(&store.backend());
@@ -88,7 +90,8 @@ void Recurrent::steps_forward(Direction& d) {
   float* hbuf = d.h.data();
   float* saved = d.saved.data();
   float* uh = d.uh.data();
-  const float* u = store_->param(d.u);
+  float* u = d.u_prep.ensure(be.prepared_size(h, gh));
+  be.prepare_b(false, h, gh, store_->param(d.u), gh, u);
   const float* b = store_->param(d.b);
   for (int s = 0; s < t_; ++s) {
     const int t = d.reverse ? t_ - 1 - s : s;
@@ -98,7 +101,7 @@ void Recurrent::steps_forward(Direction& d) {
     else if (h0_)
       h_prev = h0_;
     be.broadcast_rows(uh, b, n, gh);  // the bias in every row: one op, not one copy per row
-    be.gemm(false, false, n, gh, h, 1.0f, h_prev, h, u, gh, 1.0f, uh, gh);
+    be.gemm_prepared(n, gh, h, h_prev, h, u, 1.0f, uh, gh);
     const size_t off = static_cast<size_t>(t) * n;
     if (spec_.type == RnnType::kGru)
       be.gru_step_forward(t, n, h, lengths_, a + off * gh, uh, h_prev, hbuf + off * h,
@@ -134,7 +137,8 @@ void Recurrent::steps_backward(Direction& d, const float* dy) {
   float* dh = d.dh.data();
   float* carry = d.carry.data();
   be.fill(carry, static_cast<size_t>(n) * h, 0.0f);
-  const float* u = store_->param(d.u);
+  float* ut = d.u_prep.ensure(be.prepared_size(gh, h));  // U^T (G H, H)
+  be.prepare_b(true, gh, h, store_->param(d.u), gh, ut);
   const float* hbuf = d.h.data();
   for (int s = tt - 1; s >= 0; --s) {
     const int t = d.reverse ? tt - 1 - s : s;
@@ -146,10 +150,10 @@ void Recurrent::steps_backward(Direction& d, const float* dy) {
           s == 0 ? zeros_.data() : hbuf + static_cast<size_t>(d.reverse ? t + 1 : t - 1) * n * h;
       be.gru_step_backward(t, n, h, lengths_, h_prev, d.saved.data() + off * 4 * h, dh,
                            da + off * gh, duh + off * gh, carry);
-      be.gemm(false, true, n, h, gh, 1.0f, duh + off * gh, gh, u, gh, 1.0f, carry, h);
+      be.gemm_prepared(n, h, gh, duh + off * gh, gh, ut, 1.0f, carry, h);
     } else {
       be.rnn_step_backward(t, n, h, lengths_, hbuf + off * h, dh, spec_.clip, da + off * gh);
-      be.gemm(false, true, n, h, gh, 1.0f, da + off * gh, gh, u, gh, 0.0f, carry, h);
+      be.gemm_prepared(n, h, gh, da + off * gh, gh, ut, 0.0f, carry, h);
     }
   }
 }

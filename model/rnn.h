@@ -52,6 +52,7 @@ class Recurrent {
     std::unique_ptr<BatchNorm> bn;
     Buffer a_raw, a, h, saved;  // (T N, G H), (T N, G H), (T N, H), gru: (T N, 4 H)
     Buffer uh, dh, carry;       // per-step scratch (N, G H), (N, H), (N, H)
+    Buffer u_prep;              // U (forward) or U^T (backward), Backend::prepare_b
     Buffer da, duh;             // backward: d/d a_t and d/d (h_{t-1} U + b), (T N, G H)
   };
   // The input GEMM x W and batch norm of a direction (uses all threads), then its T steps

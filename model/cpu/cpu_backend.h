@@ -3,6 +3,7 @@
 #pragma once
 
 #include "model/backend.h"
+#include "model/cpu/gemm_prepared.h"
 
 namespace ds2::model::cpu {
 
@@ -24,6 +25,10 @@ class CpuBackend : public Backend {  // not final: tests derive a staging double
   void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
             const float* b, int ldb, float beta, float* c, int ldc) override;
   void axpy(size_t n, float alpha, const float* x, float* y) override;
+  size_t prepared_size(int k, int n) const override;
+  void prepare_b(bool trans, int k, int n, const float* b, int ldb, float* prepared) override;
+  void gemm_prepared(int m, int n, int k, const float* a, int lda, const float* prepared,
+                     float beta, float* c, int ldc) override;
   void add_bias(float* y, const float* bias, int rows, int cols) override;
   void bias_grad(const float* dy, int rows, int cols, float* db) override;
 
@@ -92,6 +97,7 @@ class CpuBackend : public Backend {  // not final: tests derive a staging double
 
  private:
   int threads_;
+  PreparedKernel prepared_ = best_prepared_kernel();
 };
 
 }  // namespace ds2::model::cpu

@@ -52,4 +52,15 @@ void CpuBackend::gemm(bool trans_a, bool trans_b, int m, int n, int k, float alp
   }
 }
 
+size_t CpuBackend::prepared_size(int k, int n) const { return prepared_floats(prepared_, k, n); }
+
+void CpuBackend::prepare_b(bool trans, int k, int n, const float* b, int ldb, float* prepared) {
+  cpu::prepare_b(prepared_, trans, k, n, b, ldb, prepared);
+}
+
+void CpuBackend::gemm_prepared(int m, int n, int k, const float* a, int lda, const float* prepared,
+                               float beta, float* c, int ldc) {
+  cpu::gemm_prepared(prepared_, m, n, k, a, lda, prepared, beta, c, ldc);
+}
+
 }  // namespace ds2::model::cpu

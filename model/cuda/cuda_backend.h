@@ -66,6 +66,10 @@ class CudaBackend final : public Backend {
 
   void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
             const float* b, int ldb, float beta, float* c, int ldc) override;
+  size_t prepared_size(int k, int n) const override { return static_cast<size_t>(k) * n; }
+  void prepare_b(bool trans, int k, int n, const float* b, int ldb, float* prepared) override;
+  void gemm_prepared(int m, int n, int k, const float* a, int lda, const float* prepared,
+                     float beta, float* c, int ldc) override;
   void axpy(size_t n, float alpha, const float* x, float* y) override;
   void add_bias(float* y, const float* bias, int rows, int cols) override;
   void bias_grad(const float* dy, int rows, int cols, float* db) override;

@@ -1,20 +1,22 @@
-// CPU backend ops against independent oracles: sgemm vs a naive triple loop (all transposes,
-// leading dimensions), im2col convolution vs a direct nested-loop convolution, softmax vs the
-// closed form, batch-norm statistics vs a naive masked mean/variance, thread setting, the
-// training-step ops (scale, sum of squares, Nesterov SGD, row broadcast, events, staging), the
-// bias gradient, the GRU step and its float exp/sigmoid/tanh against the closed form in double with
-// libm.
+// CPU backend ops against independent oracles: sgemm and the prepared-B product vs a naive
+// triple loop (all transposes, leading dimensions), im2col convolution vs a direct nested-loop
+// convolution, softmax vs the closed form, batch-norm statistics vs a naive masked mean/variance,
+// thread setting, the training-step ops (scale, sum of squares, Nesterov SGD, row broadcast,
+// events, staging), the bias gradient, the GRU step and its float exp/sigmoid/tanh against the
+// closed form in double with libm.
 #include "model/backend.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <tuple>
 
 #include "core/error.h"
 #include "ds2/config.h"
 #include "model/conv.h"
+#include "model/cpu/gemm_prepared.h"
 #include "model/detail/rnn_cell.h"
 #include "model/params.h"
 #include "tests/model/gradcheck.h"
@@ -48,6 +50,48 @@ TEST(Backend, GemmMatchesNaive) {
         for (int i = 0; i < m; ++i)  // padding columns untouched
           for (int j = n; j < ldc; ++j) ASSERT_EQ(c[i * ldc + j], ref[i * ldc + j]);
       }
+}
+
+// The recurrent steps' product against a prepared B (model/cpu/gemm_prepared.h), each kernel
+// against the naive product in double: m across the kernel's 8-row tiles (1..17), n across its
+// 32-column panels (1, 31, 33, 100, 768 with a ragged last panel), B and B^T, beta 0 and 1,
+// leading dimensions wider than the matrices, columns past n and rows past m never written.
+TEST(Backend, PreparedGemmMatchesNaive) {
+  for (cpu::PreparedKernel kernel : {cpu::PreparedKernel::kBlas, cpu::PreparedKernel::kAvx512}) {
+    if (kernel == cpu::PreparedKernel::kAvx512 &&
+        cpu::best_prepared_kernel() != cpu::PreparedKernel::kAvx512) {
+      std::printf("SKIPPED: the AVX-512 prepared-B kernel (this CPU or build has no AVX-512)\n");
+      continue;
+    }
+    for (auto [m, n, k] :
+         {std::tuple{1, 1, 1}, std::tuple{3, 31, 7}, std::tuple{8, 33, 64}, std::tuple{9, 100, 5},
+          std::tuple{17, 768, 256}, std::tuple{16, 256, 768}})
+      for (bool trans : {false, true})
+        for (float beta : {0.0f, 1.0f}) {
+          const int lda = k + 3, ldb = (trans ? k : n) + 2, ldc = n + 5;
+          auto a = test::random_vector(static_cast<size_t>(m) * lda, 1);
+          auto b = test::random_vector(static_cast<size_t>(trans ? n : k) * ldb, 2);
+          auto c = test::random_vector(static_cast<size_t>(m + 1) * ldc, 3);
+          const auto before = c;
+          std::vector<float> prep(cpu::prepared_floats(kernel, k, n), -7.0f);
+          cpu::prepare_b(kernel, trans, k, n, b.data(), ldb, prep.data());
+          cpu::gemm_prepared(kernel, m, n, k, a.data(), lda, prep.data(), beta, c.data(), ldc);
+          for (int i = 0; i < m; ++i)
+            for (int j = 0; j < n; ++j) {
+              double s = beta * static_cast<double>(before[i * ldc + j]);
+              for (int p = 0; p < k; ++p)
+                s +=
+                    static_cast<double>(a[i * lda + p]) * (trans ? b[j * ldb + p] : b[p * ldb + j]);
+              ASSERT_NEAR(c[i * ldc + j], s, 1e-4 * (1 + std::abs(s)))
+                  << static_cast<int>(kernel) << " m " << m << " n " << n << " k " << k << " trans "
+                  << trans << " beta " << beta << " at " << i << "," << j;
+            }
+          for (int i = 0; i <= m; ++i)
+            for (int j = i < m ? n : 0; j < ldc; ++j)
+              ASSERT_EQ(c[i * ldc + j], before[i * ldc + j])
+                  << "wrote outside C at " << i << "," << j;
+        }
+  }
 }
 
 // Direct convolution of one (C, T, F) map with zero padding, in double.

@@ -4,7 +4,8 @@
 //   exact (0)    fill, copy, upload/download, masks, layout moves, clipped ReLU (+ backward),
 //                im2col, conv time-tap gather
 //   1e-12        axpy, add_bias, rnn steps, conv time-tap add (a few roundings each)
-//   1e-10        gemm (fp32, different summation order), bias_grad, col2im, softmax, GRU steps
+//   1e-10        gemm and gemm_prepared (fp32, different summation order), bias_grad, col2im,
+//                softmax, GRU steps
 //                (the shared float exp, FMA contraction), lookahead, batch norm (double
 //                statistics), CTC gradient
 //   1e-6 rel.    CTC costs (double lattice on both, rounded to float)
@@ -180,6 +181,23 @@ TEST_F(CudaConformance, Gemm) {
         return Outputs{a.get(c)};
       });
     }
+  // The recurrent steps' product against a prepared B (16 x 768 x 256 and its U^T form).
+  for (int tb = 0; tb < 2; ++tb) {
+    const int pm = 16, pn = tb ? 256 : 768, pk = tb ? 768 : 256, lda = pk + pad,
+              ldb = (tb ? pk : pn) + pad, ldc = pn + pad;
+    const auto av = rnd(static_cast<size_t>(pm) * lda, 40);
+    const auto bv = rnd(static_cast<size_t>(tb ? pn : pk) * ldb, 41 + tb);
+    const auto cv = rnd(static_cast<size_t>(pm) * ldc, 43);
+    for (float beta : {0.0f, 1.0f})
+      check("gemm_prepared tb=" + std::to_string(tb) + " beta=" + std::to_string(beta), 1e-10,
+            [&](Arena& a) {
+              float* prep = a.in(std::vector<float>(a.be().prepared_size(pk, pn), 0.0f));
+              a.be().prepare_b(tb, pk, pn, a.in(bv), ldb, prep);
+              float* c = a.in(cv);
+              a.be().gemm_prepared(pm, pn, pk, a.in(av), lda, prep, beta, c, ldc);
+              return Outputs{a.get(c)};
+            });
+  }
 }
 
 TEST_F(CudaConformance, BlasLikeAndElementwise) {
