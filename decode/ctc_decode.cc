@@ -66,6 +66,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "core/error.h"
 #include "decode/arpa_lm.h"
@@ -135,16 +136,17 @@ struct BeamWorkspace::Impl {
   std::vector<int32_t> ctx, ctx_len;
   // Per-frame candidates.
   struct Cand {
-    int32_t node;           // or -1 for an extension without a node yet
-    int32_t parent, label;  // for node == -1
-    int32_t wnode, wlen;    // word-trie node and length of the prefix's unfinished word
-    double pb, pnb, score;
-    double lmp;  // LM part of the prefix's score (0 without LM)
+    int32_t node;                  // or -1 for an extension without a node yet
+    int32_t parent, label;         // for node == -1
+    int32_t wnode, wlen;           // word-trie node and length of the prefix's unfinished word
+    double pb, pnb, total, score;  // total = pb (+) pnb, score = total + lmp
+    double lmp;                    // LM part of the prefix's score (0 without LM)
   };
   std::vector<Cand> cands;
-  FlatMap cand_index;  // key -> index in cands
-  std::vector<int32_t> order, beam, labels, frame_labels;
-  std::vector<double> beam_pb, beam_pnb;
+  FlatMap cand_index;                             // key -> index in cands
+  std::vector<std::pair<double, int32_t>> order;  // (score, candidate) of the kept candidates
+  std::vector<int32_t> beam, labels, frame_labels;
+  std::vector<double> beam_pb, beam_pnb, beam_p;  // beam_p = beam_pb (+) beam_pnb
   double beam_best = 0;  // score of the best beam entry (beam[0]) after the last frame
   std::string word;
 };
@@ -222,6 +224,17 @@ struct Search {
       ++words;
     }
     return o.alpha * lm_logp + o.beta * words;
+  }
+
+  // An upper bound (alpha >= 0) of lm_part(nd.words, nd.lm_logp, wn, wl) over every word-trie
+  // node wn a label can lead to from nd: the estimate is the trie's largest smear (its root's) or
+  // the unknown word's for wl labels, and lm_part grows with it (the same operations, rounded
+  // monotonically).
+  double partial_bound(const Impl::Node& nd, int32_t wl) const {
+    if (nd.lm_logp == kNegInf) return kNegInf;
+    const double est = std::max(static_cast<double>(u.trie->smear(0)),
+                                u.oov_partial + static_cast<double>(o.oov_char_logprob) * wl);
+    return o.alpha * (nd.lm_logp + est) + o.beta * (nd.words + 1);
   }
 
   int32_t new_state(int32_t from, int32_t word_id) {
@@ -339,7 +352,8 @@ struct Search {
     bool inserted = false;
     int32_t* idx =
         w.cand_index.find_or_insert(key, static_cast<int32_t>(w.cands.size()), &inserted);
-    if (inserted) w.cands.push_back({node, parent, label, wnode, wlen, kNegInf, kNegInf, 0.0, lmp});
+    if (inserted)
+      w.cands.push_back({node, parent, label, wnode, wlen, kNegInf, kNegInf, 0.0, 0.0, lmp});
     Impl::Cand& x = w.cands[*idx];
     if (node >= 0) x.node = node;
     return x;
@@ -387,7 +401,7 @@ struct Search {
     const double ext_floor = w.beam_best + top - static_cast<double>(o.beam_threshold);
     for (size_t b = 0; b < w.beam.size(); ++b) {
       const int32_t n = w.beam[b];
-      const double pb = w.beam_pb[b], pnb = w.beam_pnb[b], p = log_add(pb, pnb);
+      const double pb = w.beam_pb[b], pnb = w.beam_pnb[b], p = w.beam_p[b];
       const Impl::Node nd = w.nodes[n];  // a copy: cache_space below writes to the node
       const int32_t e = n > 0 ? nd.label : -1;
       // The LM part of a prefix is a function of its labels, the same for every route to it,
@@ -418,6 +432,13 @@ struct Search {
         } else {
           wl = nd.wlen + 1;
           if (u.trie) {
+            // The floor test before the trie step where the LM part is known or bounded without
+            // it: equal to lmp when unfinished words are not scored; with partial_words and
+            // alpha >= 0 at most lm_part with the largest estimate any spelling can get.
+            const double mass = (k == e ? pb : p) + lp[k];
+            if (!u.partial ? mass + lmp < ext_floor
+                           : o.alpha >= 0 && mass + partial_bound(nd, wl) < ext_floor)
+              continue;
             wn = nd.wnode < 0 ? -1 : u.trie->step(nd.wnode, alphabet.symbol(k));
             if (wn < 0 && u.lexicon) continue;  // no listed word is spelled this way
             lmp_k = lm_part(nd.words, nd.lm_logp, wn, wl);
@@ -431,17 +452,20 @@ struct Search {
     }
     double best = kNegInf;
     for (auto& x : w.cands) {
-      x.score = log_add(x.pb, x.pnb) + x.lmp;
+      x.total = log_add(x.pb, x.pnb);
+      x.score = x.total + x.lmp;
       best = std::max(best, x.score);
     }
     // Candidates within beam_threshold of the best, then the `beam` best of them.
     const double floor = best - static_cast<double>(o.beam_threshold);
+    // Ranked by (score, candidate index) held side by side, so the selection and the sort read
+    // contiguous keys instead of candidates scattered over w.cands.
     w.order.clear();
     for (size_t i = 0; i < w.cands.size(); ++i)
       if (w.cands[i].score >= floor && w.cands[i].score > kNegInf)
-        w.order.push_back(static_cast<int32_t>(i));
-    auto better = [&](int32_t a, int32_t b) {
-      return w.cands[a].score > w.cands[b].score || (w.cands[a].score == w.cands[b].score && a < b);
+        w.order.emplace_back(w.cands[i].score, static_cast<int32_t>(i));
+    auto better = [](const std::pair<double, int32_t>& a, const std::pair<double, int32_t>& b) {
+      return a.first > b.first || (a.first == b.first && a.second < b.second);
     };
     const size_t keep = std::min<size_t>(w.order.size(), static_cast<size_t>(o.beam));
     if (keep < w.order.size())
@@ -451,7 +475,8 @@ struct Search {
     w.beam.clear();
     w.beam_pb.clear();
     w.beam_pnb.clear();
-    for (int32_t i : w.order) {
+    w.beam_p.clear();
+    for (const auto& [score, i] : w.order) {
       const Impl::Cand x = w.cands[i];
       int32_t node = x.node;
       if (node < 0) {  // a trie node may exist from an earlier frame (dropped from the beam since)
@@ -461,8 +486,9 @@ struct Search {
       w.beam.push_back(node);
       w.beam_pb.push_back(x.pb);
       w.beam_pnb.push_back(x.pnb);
+      w.beam_p.push_back(x.total);
     }
-    w.beam_best = w.order.empty() ? 0.0 : w.cands[w.order[0]].score;
+    w.beam_best = w.order.empty() ? 0.0 : w.order[0].first;
     DS2_REQUIRE(!w.beam.empty(), FormatError,
                 "decoder: no prefix survives frame {}: its log-probabilities are all -inf or NaN",
                 frame);
@@ -503,6 +529,7 @@ PrefixBeamSearch::PrefixBeamSearch(int c, const pipeline::Alphabet& alphabet,
   w.beam.assign(1, 0);
   w.beam_pb.assign(1, 0.0);
   w.beam_pnb.assign(1, kNegInf);
+  w.beam_p.assign(1, 0.0);
   w.beam_best = 0;
 }
 

@@ -12,7 +12,9 @@
 # scripts/demo.sh, then that command on its ckpt-best.h5). VENV: a virtual environment outside
 # the project with h5py numpy pyctcdecode kenlm flashlight-text (pip). Decoders:
 #   ds2             `ds2 decode` (one process, one thread), open vocabulary
-#   ds2 --lexicon   the same, only the LM's words can be emitted (--lexicon lm)
+#   ds2 -t 10       the same at --beam-threshold 10 (default 15): pyctcdecode's own beam pruning
+#                   (beam_prune_logp -10), the peer's default, not ds2's
+#   ds2 --lexicon   the same as ds2, only the LM's words can be emitted (--lexicon lm)
 #   pyctcdecode     open vocabulary, kenlm on the ARPA file
 #   flashlight lex  LexiconDecoder, lexicon = the ARPA's unigrams (its LM weight is on its own
 #                   scale, hence its own grid)
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
     --betas) BETAS=$2; shift 2 ;;
     --fl-alphas) FL_ALPHAS=$2; shift 2 ;;
     --fl-betas) FL_BETAS=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "peers.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -48,8 +50,9 @@ mkdir -p "$OUT"
 : >"$OUT/points.tsv"  # decoder beam alpha beta ms/utt hyp.trn
 
 # ds2: one `ds2 decode` per point; its ref.trn is the reference for every decoder.
-for mode in ds2 ds2-lexicon; do
+for mode in ds2 ds2-t10 ds2-lexicon; do
   extra=()
+  [ "$mode" = ds2-t10 ] && extra=(--beam-threshold 10)
   [ "$mode" = ds2-lexicon ] && extra=(--lexicon lm)
   for b in ${BEAMS//,/ }; do for a in ${ALPHAS//,/ }; do for w in ${BETAS//,/ }; do
     d="$OUT/$mode-b$b-a$a-w$w"
@@ -84,7 +87,8 @@ rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 by = collections.defaultdict(list)
 for d, b, a, w, ms, wer, s, de, i in rows:
     by[(int(b), d)].append((float(wer), float(ms), a, w, s, de, i))
-names = {"ds2": "ds2", "ds2-lexicon": "ds2 --lexicon lm", "pyctcdecode": "pyctcdecode",
+names = {"ds2": "ds2", "ds2-t10": "ds2 --beam-threshold 10", "ds2-lexicon": "ds2 --lexicon lm",
+         "pyctcdecode": "pyctcdecode",
          "flashlight": "flashlight-text lexicon"}
 with open(sys.argv[2], "w") as out:
     out.write("beam\tdecoder\talpha\tbeta\twer\tsub\tdel\tins\tms_utt\tgrid_wer_min\tgrid_wer_max\n")
@@ -92,7 +96,7 @@ with open(sys.argv[2], "w") as out:
         print(f"beam {beam}: best alpha/beta of the grid (WER range over the grid)")
         print(f"  {'decoder':<24} {'alpha':>5} {'beta':>5} {'WER':>7} {'sub/del/ins':>12}"
               f" {'ms/utt':>8} {'grid WER':>14}")
-        for d in ("ds2", "ds2-lexicon", "pyctcdecode", "flashlight"):
+        for d in ("ds2", "ds2-t10", "ds2-lexicon", "pyctcdecode", "flashlight"):
             pts = by.get((beam, d))
             if not pts:
                 continue
