@@ -108,8 +108,8 @@ class BeamWorkspace {
 // space symbol (" "); an alphabet without one (Mandarin) is scored by characters: every label is
 // a token of `lm` (a character LM, share/lm/build_lm.sh --chars) and beta is a bonus per
 // character. When `lm` is null, alpha, beta and lm_eos are ignored and prefixes are
-// ranked by ln P_ctc alone. Returns the final beam, best first (at most options.beam entries).
-// `ws` may be null (a temporary workspace is used).
+// ranked by ln P_ctc alone. Returns the final beam, best first, equal scores in label order (at
+// most options.beam entries). `ws` may be null (a temporary workspace is used).
 std::vector<Hypothesis> prefix_beam_search(const float* log_probs, int t, int c, int stride,
                                            const pipeline::Alphabet& alphabet,
                                            const LanguageModel* lm, const BeamOptions& options,

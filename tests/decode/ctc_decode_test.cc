@@ -192,6 +192,32 @@ TEST(PrefixBeam, PruningLimitsExtensions) {
   EXPECT_TRUE(has_ab);
 }
 
+// "ab" and "ba" have one alignment each, ln 0.3 + ln 0.5 and ln 0.5 + ln 0.3: an exact tie.
+// "ba" is made first (its parent "b" is the more probable prefix after frame 1), yet the
+// contract orders equal scores by their labels, so "ab" ({2, 3}) comes before "ba" ({3, 2}).
+TEST(PrefixBeam, EqualScoresAreInLabelOrder) {
+  const Alphabet a = small_alphabet();
+  const auto lp = log_of({{0.2, 0.0, 0.3, 0.5}, {0.2, 0.0, 0.3, 0.5}});
+  BeamOptions o;
+  o.beam = 100;
+  const auto hyps = prefix_beam_search(lp.data(), 2, 4, 4, a, nullptr, o);
+  int ab = -1, ba = -1;
+  for (size_t i = 0; i < hyps.size(); ++i) {
+    if (i > 0) {
+      EXPECT_TRUE(hyps[i - 1].score > hyps[i].score ||
+                  (hyps[i - 1].score == hyps[i].score && hyps[i - 1].labels < hyps[i].labels))
+          << i;
+    }
+    if (text(a, hyps[i].labels) == "ab") ab = static_cast<int>(i);
+    if (text(a, hyps[i].labels) == "ba") ba = static_cast<int>(i);
+  }
+  ASSERT_GE(ab, 0);
+  ASSERT_GE(ba, 0);
+  EXPECT_EQ(hyps[ab].score, hyps[ba].score);
+  EXPECT_NEAR(hyps[ab].score, std::log(0.3) + std::log(0.5), 1e-6);
+  EXPECT_LT(ab, ba);
+}
+
 // Frames for "the ?at" with ? = k (0.6) or c (0.4); every other frame is one symbol with
 // probability 1, so each labelling has exactly one alignment.
 std::vector<float> the_cat_frames(const Alphabet& a) {
