@@ -147,6 +147,7 @@ struct BeamWorkspace::Impl {
   std::vector<std::pair<double, int32_t>> order;  // (score, candidate) of the kept candidates
   std::vector<int32_t> beam, labels, frame_labels;
   std::vector<double> beam_pb, beam_pnb, beam_p;  // beam_p = beam_pb (+) beam_pnb
+  std::vector<double> beam_score;                 // beam_p + the LM part: the search's score
   double beam_best = 0;  // score of the best beam entry after the last frame
   std::string word;
 };
@@ -470,8 +471,8 @@ struct Search {
     // The beam is not sorted by score: nothing needs it sorted (the best score is kept aside),
     // and sorting it every frame cost 15% of the search at beam 256 on the demo model's outputs.
     // Its order (the candidates' order, as nth_element leaves them when the beam is full) breaks
-    // no tie that matters: the kept set is fixed by `better`, and result() orders equal scores by
-    // their labels.
+    // no tie that matters: the kept set is fixed by `better`, and result() ranks equal final
+    // scores by the search's score, then by their labels.
     const size_t keep = std::min<size_t>(w.order.size(), static_cast<size_t>(o.beam));
     if (keep < w.order.size()) {
       std::nth_element(w.order.begin(), w.order.begin() + keep, w.order.end(), better);
@@ -481,6 +482,7 @@ struct Search {
     w.beam_pb.clear();
     w.beam_pnb.clear();
     w.beam_p.clear();
+    w.beam_score.clear();
     double beam_best = kNegInf;
     for (const auto& [score, i] : w.order) {
       beam_best = std::max(beam_best, score);
@@ -494,6 +496,7 @@ struct Search {
       w.beam_pb.push_back(x.pb);
       w.beam_pnb.push_back(x.pnb);
       w.beam_p.push_back(x.total);
+      w.beam_score.push_back(score);
     }
     w.beam_best = w.order.empty() ? 0.0 : beam_best;
     DS2_REQUIRE(!w.beam.empty(), FormatError,
@@ -537,6 +540,7 @@ PrefixBeamSearch::PrefixBeamSearch(int c, const pipeline::Alphabet& alphabet,
   w.beam_pb.assign(1, 0.0);
   w.beam_pnb.assign(1, kNegInf);
   w.beam_p.assign(1, 0.0);
+  w.beam_score.assign(1, 0.0);
   w.beam_best = 0;
 }
 
@@ -581,18 +585,32 @@ std::vector<int32_t> PrefixBeamSearch::labels_of(int32_t node) const {
   return labels;
 }
 
+// The final ranking: the final score; of equal ones (lexicon mode gives -inf to every prefix
+// whose last word is not listed, which may be all of them) the search's score at the last
+// frame; then the labels, so that the order does not depend on the beam's.
+bool PrefixBeamSearch::ranks_before(const Hypothesis& a, size_t ia, const Hypothesis& b,
+                                    size_t ib) const {
+  if (a.score != b.score) return a.score > b.score;
+  const Impl& w = ws_->impl();
+  if (w.beam_score[ia] != w.beam_score[ib]) return w.beam_score[ia] > w.beam_score[ib];
+  return a.labels < b.labels;
+}
+
 std::vector<Hypothesis> PrefixBeamSearch::result() {
   const Impl& w = ws_->impl();
-  std::vector<Hypothesis> out;
-  out.reserve(w.beam.size());
+  std::vector<Hypothesis> hyps;
+  hyps.reserve(w.beam.size());
+  std::vector<size_t> order(w.beam.size());
   for (size_t b = 0; b < w.beam.size(); ++b) {
-    out.push_back(score(b));
-    out.back().labels = labels_of(w.beam[b]);
+    hyps.push_back(score(b));
+    hyps.back().labels = labels_of(w.beam[b]);
+    order[b] = b;
   }
-  // Equal scores in label order, so that the order does not depend on the beam's.
-  std::sort(out.begin(), out.end(), [](const Hypothesis& a, const Hypothesis& b) {
-    return a.score > b.score || (a.score == b.score && a.labels < b.labels);
-  });
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return ranks_before(hyps[a], a, hyps[b], b); });
+  std::vector<Hypothesis> out;
+  out.reserve(hyps.size());
+  for (size_t b : order) out.push_back(std::move(hyps[b]));
   return out;
 }
 
@@ -602,9 +620,14 @@ Hypothesis PrefixBeamSearch::best() {
   size_t top_b = 0;
   for (size_t b = 0; b < w.beam.size(); ++b) {
     Hypothesis h = score(b);
-    // result()'s first: the best score, of equal scores the smallest labels.
-    if (b == 0 || h.score > top.score ||
-        (h.score == top.score && labels_of(w.beam[b]) < labels_of(w.beam[top_b]))) {
+    // result()'s first; the labels are made only where the final scores tie.
+    bool better = b == 0 || h.score > top.score;
+    if (!better && h.score == top.score) {
+      h.labels = labels_of(w.beam[b]);
+      top.labels = labels_of(w.beam[top_b]);
+      better = ranks_before(h, b, top, top_b);
+    }
+    if (better) {
       top = h;
       top_b = b;
     }

@@ -108,8 +108,9 @@ class BeamWorkspace {
 // space symbol (" "); an alphabet without one (Mandarin) is scored by characters: every label is
 // a token of `lm` (a character LM, share/lm/build_lm.sh --chars) and beta is a bonus per
 // character. When `lm` is null, alpha, beta and lm_eos are ignored and prefixes are
-// ranked by ln P_ctc alone. Returns the final beam, best first, equal scores in label order (at
-// most options.beam entries). `ws` may be null (a temporary workspace is used).
+// ranked by ln P_ctc alone. Returns the final beam, best first (at most options.beam entries):
+// equal final scores by the search's score at the last frame, then in label order. `ws` may be null
+// (a temporary workspace is used).
 std::vector<Hypothesis> prefix_beam_search(const float* log_probs, int t, int c, int stride,
                                            const pipeline::Alphabet& alphabet,
                                            const LanguageModel* lm, const BeamOptions& options,
@@ -151,6 +152,8 @@ class PrefixBeamSearch {
   // Scores beam entry b as at the end of an utterance; labels left empty.
   Hypothesis score(size_t b);
   std::vector<int32_t> labels_of(int32_t node) const;
+  // Whether hypothesis a of beam entry ia ranks before b of entry ib in result().
+  bool ranks_before(const Hypothesis& a, size_t ia, const Hypothesis& b, size_t ib) const;
 
   const pipeline::Alphabet& alphabet_;
   const LanguageModel* lm_;

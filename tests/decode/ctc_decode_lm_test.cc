@@ -299,5 +299,36 @@ TEST(PrefixBeamLm, LexiconFileMustBeTheLmsOwn) {
   EXPECT_NO_THROW(prefix_beam_search(lp.data(), 4, a.size(), a.size(), a, nullptr, o));
 }
 
+// Lexicon mode when no hypothesis ends in a listed word: the utterance stops inside "aaab" or
+// "bbba" (both listed, both out of the LM's vocabulary, of the same length, so their LM parts are
+// equal), every final score is -inf, and the ranking falls back to the search's score: "b"
+// (0.6 x 0.6, one alignment: blank has probability 0) before "a" (0.4 x 0.4), although "a"
+// comes first in label order. best() picks the same.
+TEST(PrefixBeamLm, LexiconWithNoFinishedWordRanksBySearchScore) {
+  const Alphabet a = Alphabet::parse("<blank>\n<space>\na\nb\n", "ab");
+  ArpaLm lm = tiny_ab_lm(false);
+  test::TempDir dir("ds2-lexicon-unfinished");
+  const std::string path = dir.path() + "/lexicon.txt";
+  std::ofstream(path) << "aaab\nbbba\n";
+  lm.set_lexicon(ArpaLm::read_lexicon(path), path);
+  const float zero = -std::numeric_limits<float>::infinity();
+  const std::vector<float> lp = {zero, zero, std::log(0.4f), std::log(0.6f),
+                                 zero, zero, std::log(0.4f), std::log(0.6f)};
+  BeamOptions o;
+  o.lexicon = path;
+  o.beam = 8;
+  o.beam_threshold = std::numeric_limits<float>::infinity();  // OOV words cost more than 15
+  const auto hyps = prefix_beam_search(lp.data(), 2, a.size(), a.size(), a, &lm, o);
+  ASSERT_EQ(hyps.size(), 2u);
+  EXPECT_EQ(a.decode(hyps[0].labels.data(), hyps[0].labels.size()), "b");
+  EXPECT_EQ(a.decode(hyps[1].labels.data(), hyps[1].labels.size()), "a");
+  EXPECT_EQ(hyps[0].score, -kInf);
+  EXPECT_EQ(hyps[1].score, -kInf);
+  EXPECT_NEAR(hyps[0].log_p_ctc, 2 * std::log(0.6), 1e-6);
+  PrefixBeamSearch search(a.size(), a, &lm, o);
+  search.advance(lp.data(), 2, a.size());
+  EXPECT_EQ(search.best().labels, hyps[0].labels);
+}
+
 }  // namespace
 }  // namespace ds2::decode
