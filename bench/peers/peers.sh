@@ -6,7 +6,7 @@
 #   bench/peers/peers.sh --logprobs DEV.h5 --data DATA/dev --lm LM.arpa --python VENV/bin/python
 #                        [--ds2 build/ds2] [--out DIR] [--beams 16,64,256]
 #                        [--alphas 0.5,0.75,1,1.5] [--betas 0,1,2,4]
-#                        [--fl-alphas 0.5,1,1.5,2] [--fl-betas -1,0,1,2]
+#                        [--fl-alphas 0.5,1,1.5,2] [--fl-betas -1,0,1,2] [--core 1|none]
 #
 # DEV.h5: `ds2 eval --model CKPT --data DATA/dev --save-logprobs DEV.h5` (the demo's model:
 # scripts/demo.sh, then that command on its ckpt-best.h5). VENV: a virtual environment outside
@@ -18,13 +18,16 @@
 #   pyctcdecode     open vocabulary, kenlm on the ARPA file
 #   flashlight lex  LexiconDecoder, lexicon = the ARPA's unigrams (its LM weight is on its own
 #                   scale, hence its own grid)
-# ms/utt counts the decode calls only (the LM is loaded before), on one core: for ds2 its
+# Every decoder runs pinned to one core (--core, taskset; default core 1): unpinned, a single
+# pass of `ds2 decode` moved between the two cores of the development machine (with the MPI
+# singleton's daemon on the other) and its search time varied 0.54-0.89 ms/utt against a steady
+# 0.47-0.50 pinned. ms/utt counts the decode calls only (the LM is loaded before): for ds2 its
 # results.json search_seconds (the searches, without the text and the WER alignment that
 # decode_seconds also counts). Prints one table per beam and writes DIR/summary.tsv.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DS2=build/ds2 OUT=/tmp/ds2-peers BEAMS=16,64,256 ALPHAS=0.5,0.75,1,1.5 BETAS=0,1,2,4
-FL_ALPHAS=0.5,1,1.5,2 FL_BETAS=-1,0,1,2 LOGPROBS= DATA= LM= PY=
+FL_ALPHAS=0.5,1,1.5,2 FL_BETAS=-1,0,1,2 LOGPROBS= DATA= LM= PY= CORE=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --logprobs) LOGPROBS=$2; shift 2 ;;
@@ -38,7 +41,8 @@ while [ $# -gt 0 ]; do
     --betas) BETAS=$2; shift 2 ;;
     --fl-alphas) FL_ALPHAS=$2; shift 2 ;;
     --fl-betas) FL_BETAS=$2; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    --core) CORE=$2; shift 2 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "peers.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -46,6 +50,11 @@ for v in LOGPROBS DATA LM PY; do
   [ -n "${!v}" ] || { echo "peers.sh: --$(echo $v | tr A-Z a-z) is required" >&2; exit 2; }
 done
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+PIN=()
+if [ "$CORE" != none ]; then
+  command -v taskset >/dev/null || { echo "peers.sh: taskset not found (--core none to run unpinned)" >&2; exit 2; }
+  PIN=(taskset -c "$CORE")
+fi
 mkdir -p "$OUT"
 : >"$OUT/points.tsv"  # decoder beam alpha beta ms/utt hyp.trn
 
@@ -56,7 +65,7 @@ for mode in ds2 ds2-t10 ds2-lexicon; do
   [ "$mode" = ds2-lexicon ] && extra=(--lexicon lm)
   for b in ${BEAMS//,/ }; do for a in ${ALPHAS//,/ }; do for w in ${BETAS//,/ }; do
     d="$OUT/$mode-b$b-a$a-w$w"
-    "$DS2" decode --logprobs "$LOGPROBS" --data "$DATA" --out "$d" --decoder beam --lm "$LM" \
+    "${PIN[@]}" "$DS2" decode --logprobs "$LOGPROBS" --data "$DATA" --out "$d" --decoder beam --lm "$LM" \
       --beam "$b" --alpha "$a" --beta "$w" "${extra[@]}" -v 0 >/dev/null
     ms=$(python3 -c "import json; r = json.load(open('$d/results.json')); \
 print('%.3f' % (1000 * r['search_seconds'] / r['utterances']))")
@@ -65,9 +74,9 @@ print('%.3f' % (1000 * r['search_seconds'] / r['utterances']))")
 done
 REF="$OUT/ds2-b${BEAMS%%,*}-a${ALPHAS%%,*}-w${BETAS%%,*}/ref.trn"
 
-"$PY" bench/peers/peer_decode.py --decoder pyctcdecode --logprobs "$LOGPROBS" --lm "$LM" \
+"${PIN[@]}" "$PY" bench/peers/peer_decode.py --decoder pyctcdecode --logprobs "$LOGPROBS" --lm "$LM" \
   --out "$OUT/peers" --beams "$BEAMS" --alphas="$ALPHAS" --betas="$BETAS" 2>"$OUT/pyctcdecode.log"
-"$PY" bench/peers/peer_decode.py --decoder flashlight --logprobs "$LOGPROBS" --lm "$LM" \
+"${PIN[@]}" "$PY" bench/peers/peer_decode.py --decoder flashlight --logprobs "$LOGPROBS" --lm "$LM" \
   --out "$OUT/peers" --beams "$BEAMS" --alphas="$FL_ALPHAS" --betas="$FL_BETAS" \
   2>"$OUT/flashlight.log"
 for p in pyctcdecode flashlight; do sed "s/^/$p\t/" "$OUT/peers/$p.tsv" >>"$OUT/points.tsv"; done
