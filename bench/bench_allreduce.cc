@@ -46,7 +46,6 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -99,15 +98,6 @@ struct BenchOptions {
     // clang-format on
   }
 };
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string t; std::getline(in, t, ',');) {
-    if (!t.empty()) out.push_back(t);
-  }
-  return out;
-}
 
 size_t parse_size(const std::string& s) {
   size_t pos = 0;
@@ -268,7 +258,7 @@ int run(int argc, char** argv) {
   const int n = world.size();
 
   std::vector<Variant> variants;
-  for (const auto& a : split(bo.algos)) {
+  for (const auto& a : ds2::bench::split_list(bo.algos)) {
     if (a == "mpi")
       variants.push_back({"mpi", Variant::kMpi, nullptr});
     else if (a == "p2p")
@@ -280,7 +270,7 @@ int run(int argc, char** argv) {
     else {
       const auto chunks = bo.chunks.empty()
                               ? std::vector<std::string>{std::to_string(ao.chunk_bytes >> 10)}
-                              : split(bo.chunks);
+                              : ds2::bench::split_list(bo.chunks);
       for (const auto& c : chunks) {
         ds2::train::AllreduceOptions o = ao;
         o.algo = ds2::train::parse_algorithm(a);

@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -107,8 +106,7 @@ int main(int argc, char** argv) {
                   static_cast<double>(ws.bytes()) / (1 << 20));
     };
     row("greedy", greedy);
-    std::stringstream list(beams);
-    for (std::string b; std::getline(list, b, ',');) {
+    for (const std::string& b : bench::split_list(beams)) {
       const int beam = std::stoi(b);
       row(fmt::format("beam {}", beam), run(beam));
     }

@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "core/options.h"
 
@@ -32,6 +34,15 @@ inline bool parse_options(int argc, char** argv, const po::options_description& 
   if (!vm.count("help")) return true;
   if (print) std::cout << desc << "\n";
   return false;
+}
+
+// The items of a comma-separated option value ("16,64,256"), empty items dropped.
+inline std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string t; std::getline(in, t, ',');)
+    if (!t.empty()) out.push_back(t);
+  return out;
 }
 
 }  // namespace ds2::bench

@@ -15,7 +15,6 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
-#include <sstream>
 
 #include "bench/bench_options.h"
 #include "bench/bench_util.h"
@@ -91,9 +90,7 @@ int main(int argc, char** argv) {
         "# bench_prep: %d rank(s); x real time = audio seconds per wall second per rank\n"
         "%8s %10s %12s %12s %8s %14s\n",
         world.size(), "minutes", "files", "bare_fftw_x", "prep_x/rank", "ratio", "peak_rss_MiB");
-  std::stringstream ss(minutes_list);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
+  for (const std::string& item : bench::split_list(minutes_list)) {
     double minutes = std::stod(item);
     std::string dir = fmt::format("{}/c{}", base, item);
     Corpus c;

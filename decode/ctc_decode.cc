@@ -413,7 +413,14 @@ struct Search {
         s.pb = log_add(s.pb, p + lp[blank]);
         if (e >= 0) s.pnb = log_add(s.pnb, pnb + lp[e]);
       }
+      // Known before the trie step, a bound of a letter extension's LM part for the floor test:
+      // lmp itself when unfinished words are not scored; with partial words and alpha >= 0 the
+      // LM part at the largest estimate any spelling can get; otherwise none.
+      const double letter_bound = !u.partial     ? lmp
+                                  : o.alpha >= 0 ? partial_bound(nd, nd.wlen + 1)
+                                                 : std::numeric_limits<double>::infinity();
       for (int32_t k : w.frame_labels) {
+        const double mass = (k == e ? pb : p) + lp[k];
         double lmp_k = lmp;
         int32_t wn = 0, wl = 0;
         if (u.chars) {
@@ -433,19 +440,12 @@ struct Search {
         } else {
           wl = nd.wlen + 1;
           if (u.trie) {
-            // The floor test before the trie step where the LM part is known or bounded without
-            // it: equal to lmp when unfinished words are not scored; with partial_words and
-            // alpha >= 0 at most lm_part with the largest estimate any spelling can get.
-            const double mass = (k == e ? pb : p) + lp[k];
-            if (!u.partial ? mass + lmp < ext_floor
-                           : o.alpha >= 0 && mass + partial_bound(nd, wl) < ext_floor)
-              continue;
+            if (mass + letter_bound < ext_floor) continue;  // before the trie step
             wn = nd.wnode < 0 ? -1 : u.trie->step(nd.wnode, alphabet.symbol(k));
             if (wn < 0 && u.lexicon) continue;  // no listed word is spelled this way
             lmp_k = lm_part(nd.words, nd.lm_logp, wn, wl);
           }
         }
-        const double mass = (k == e ? pb : p) + lp[k];
         if (mass + lmp_k < ext_floor) continue;
         Impl::Cand& x = cand(-1, n, k, wn, wl, lmp_k);
         x.pnb = log_add(x.pnb, mass);
